@@ -1,0 +1,91 @@
+"""Finding and registering patients."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from frontdesk.patients.models import Patient
+
+MAX_NAME_CHARS = 100
+
+
+class InvalidIdentityError(ValueError):
+    """The identity details cannot be right (empty name, future birth date, ...)."""
+
+
+def match_key(full_name: str) -> str:
+    """Normalise a name for matching: no accents, punctuation or case; single spaces."""
+    ascii_name = unicodedata.normalize("NFKD", full_name).encode("ascii", "ignore").decode("ascii")
+    return " ".join(re.sub(r"[^a-z ]+", " ", ascii_name.lower()).split())
+
+
+def split_name(full_name: str) -> tuple[str, str]:
+    """Split "First Middle Last" into ("First Middle", "Last")."""
+    parts = " ".join(full_name.split()).split(" ")
+    if len(parts) == 1:
+        return parts[0], ""
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def check_identity(full_name: str, date_of_birth: date, *, today: date) -> None:
+    """Raise `InvalidIdentityError` for details no real patient could have."""
+    name = " ".join(full_name.split())
+    if len(match_key(name).replace(" ", "")) < 2 or len(name) > MAX_NAME_CHARS:
+        raise InvalidIdentityError("Please enter your full name.")
+    if " " not in match_key(name):
+        raise InvalidIdentityError("Please enter your first and last name.")
+    if date_of_birth > today:
+        raise InvalidIdentityError("The date of birth can't be in the future.")
+    if date_of_birth.year < today.year - 125:
+        raise InvalidIdentityError("Please check the year of birth.")
+
+
+def find_patient(
+    *, session: Session, practice_id: int, full_name: str, date_of_birth: date
+) -> Patient | None:
+    """The practice's patient with this name and date of birth, if exactly one exists."""
+    matches = list(
+        session.scalars(
+            select(Patient).where(
+                Patient.practice_id == practice_id,
+                Patient.match_key == match_key(full_name),
+                Patient.date_of_birth == date_of_birth,
+            )
+        )
+    )
+    return matches[0] if len(matches) == 1 else None
+
+
+def find_or_register_patient(
+    *,
+    session: Session,
+    practice_id: int,
+    full_name: str,
+    date_of_birth: date,
+    today: date,
+    phone: str | None = None,
+) -> tuple[Patient, bool]:
+    """Match an existing patient or register a new one; returns (patient, created)."""
+    check_identity(full_name, date_of_birth, today=today)
+    existing = find_patient(
+        session=session, practice_id=practice_id, full_name=full_name, date_of_birth=date_of_birth
+    )
+    if existing is not None:
+        return existing, False
+    first, last = split_name(full_name)
+    patient = Patient(
+        practice_id=practice_id,
+        first_name=first,
+        last_name=last,
+        match_key=match_key(full_name),
+        date_of_birth=date_of_birth,
+        phone=phone,
+    )
+    session.add(patient)
+    session.flush()
+    return patient, True

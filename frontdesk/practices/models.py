@@ -1,0 +1,62 @@
+"""A practice, its locations and providers: the tenant every other row belongs to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from frontdesk.db import Base, UTCDateTime, utcnow
+
+
+class Practice(Base):
+    """A medical practice (the tenant)."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # Booking rules that apply unless a visit type says otherwise.
+    min_lead_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    max_horizon_days: Mapped[int] = mapped_column(Integer, default=90)
+    cancellation_policy: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    locations: Mapped[list[Location]] = relationship(back_populates="practice")
+    providers: Mapped[list[Provider]] = relationship(back_populates="practice")
+
+
+class Location(Base):
+    """A place where a practice sees patients."""
+
+    __tablename__ = "locations"
+    __table_args__ = (UniqueConstraint("practice_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+    practice: Mapped[Practice] = relationship(back_populates="locations")
+
+
+class Provider(Base):
+    """A clinician patients can book with."""
+
+    __tablename__ = "providers"
+    __table_args__ = (UniqueConstraint("practice_id", "display_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    practice: Mapped[Practice] = relationship(back_populates="providers")
+    location: Mapped[Location] = relationship()

@@ -1,0 +1,120 @@
+"""One typed settings object, read from the environment and `.env`, checked at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-only-not-secret"})
+DEV_SECRET = "dev-only-not-secret"  # noqa: S105 - refused outside development
+
+
+class PlaceholderSecretError(ValueError):
+    """Raised when a non-development deployment still uses a placeholder secret."""
+
+
+class Settings(BaseSettings):
+    """Frontdesk configuration. Every field maps to `FRONTDESK_<NAME>` (see `.env.example`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRONTDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    # Where embedded state lives: the SQLite database, the Rasa tracker store, trained models.
+    data_dir: Path = PROJECT_ROOT / "var"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field(
+        default="", description="URL patients and Twilio reach us at; default http://host:port"
+    )
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    internal_token: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        description="Shared secret Rasa presents when it calls our action and callback endpoints",
+    )
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="Rasa HTTP API --auth-token"
+    )
+    rasa_timeout_seconds: float = 30.0
+    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    rasa_tracker_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy 1.4 URL for Rasa's tracker store; default: SQLite in data_dir",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Trained Rasa models, keyed by bot/ content; default data_dir"
+    )
+    rasa_endpoints: Path = Field(
+        default=PROJECT_ROOT / "bot" / "endpoints.yml",
+        description="Rasa endpoints file; bot/endpoints.scale.yml adds a Redis lock store",
+    )
+    start_rasa: bool = Field(default=True, description="`frontdesk run` also starts Rasa")
+
+    demo_practice: str = "riverside"
+    max_message_chars: int = 1000
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env == "production":
+            weak = [
+                name
+                for name in ("secret_key", "internal_token", "rasa_token")
+                if getattr(self, name).get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ]
+            if weak:
+                raise PlaceholderSecretError(
+                    "refusing to start in production with placeholder secrets: "
+                    + ", ".join(f"FRONTDESK_{name.upper()}" for name in weak)
+                )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The service database URL (SQLAlchemy 2)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'frontdesk.db').resolve()}"
+
+    @property
+    def tracker_store_url(self) -> str:
+        """The Rasa tracker store URL (Rasa runs SQLAlchemy 1.4 with psycopg2)."""
+        if self.rasa_tracker_url:
+            return self.rasa_tracker_url
+        return f"sqlite:///{(self.data_dir / 'rasa-tracker.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where trained Rasa models are cached."""
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def internal_base_url(self) -> str:
+        """Where Rasa (on this machine or network) reaches the service."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
