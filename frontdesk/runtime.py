@@ -1,0 +1,37 @@
+"""The process-wide collaborators, built once by the application factory and injected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from frontdesk.db import session_scope
+from frontdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.rasa import BotClient
+    from connectors.webchat import ChatHub
+
+
+@dataclass
+class Services:
+    """Everything a request handler or custom action needs from the outside world."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bot: BotClient
+    hub: ChatHub
+    clock: Callable[[], datetime]
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session that commits on success: the job or handler owns the transaction."""
+        with session_scope(self.sessions) as session:
+            yield session
