@@ -1,0 +1,26 @@
+"""Rasa custom actions (rasa-sdk), served by the Frontdesk service at `/internal/rasa/actions`.
+
+Each action is thin: it reads slots, calls a `frontdesk` domain service and says the result.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Action
+from rasa_sdk.executor import ActionExecutor
+
+from actions.booking import booking_actions
+from actions.common import ActionReferToOffice
+from actions.context import ActionContext
+
+
+def build_executor(context: ActionContext) -> ActionExecutor:
+    """An action executor with every Frontdesk action registered."""
+    executor = ActionExecutor()
+    for action in all_actions(context):
+        executor.register_action(action)
+    return executor
+
+
+def all_actions(context: ActionContext) -> list[Action]:
+    """Every custom action, built with its collaborators."""
+    return [*booking_actions(context), ActionReferToOffice(context)]

@@ -1,0 +1,483 @@
+"""The `book_appointment` form: visit type, provider, time preference, slot, identity, book.
+
+Actions stay thin: they read slots, call the scheduling and conversation services, and say
+what happened. Nothing identifying (name, date of birth) ever passes through Rasa: identity is
+collected by the widget's secure form and stored by the service, and actions only see whether
+the conversation has been linked to a patient.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.context import ActionContext
+from actions.formatting import clock_time, long_day, slot_title
+from frontdesk.conversations import service as conversations
+from frontdesk.patients.models import Patient
+from frontdesk.practices.models import Practice
+from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.models import VisitType
+from frontdesk.scheduling.timeprefs import (
+    TimePreference,
+    TimePreferenceError,
+    parse_time_preference,
+)
+
+FORM = "book_appointment_form"
+ANY_PROVIDER = "any"
+NONE_OF_THESE = "none"
+FORM_SLOTS = ("visit_type", "provider_preference", "time_preference", "slot_choice")
+DomainDict = dict[str, Any]
+
+_ORDINALS = {
+    "1": 0, "first": 0, "one": 0, "1st": 0,
+    "2": 1, "second": 1, "two": 1, "2nd": 1, "middle": 1,
+    "3": 2, "third": 2, "three": 2, "3rd": 2,
+}  # fmt: skip
+_NO_PREFERENCE = re.compile(
+    r"\b(no pref\w*|any(one|body| one| provider| doctor)?|whoever|doesn'?t matter|"
+    r"don'?t care|either|no one in particular|first available|not really|nope|no)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The practice behind a conversation, loaded for one action call."""
+
+    practice: Practice
+    tz: ZoneInfo
+    patient: Patient | None
+
+
+def _where(session: Session, sender_id: str) -> _Where:
+    conversation = conversations.get_conversation(session=session, public_id=sender_id)
+    if conversation is None:
+        raise LookupError("conversation not found")
+    practice = session.get_one(Practice, conversation.practice_id)
+    patient = session.get(Patient, conversation.patient_id) if conversation.patient_id else None
+    return _Where(practice=practice, tz=ZoneInfo(practice.timezone), patient=patient)
+
+
+def _visit_type(session: Session, practice_id: int, code: str | None) -> VisitType | None:
+    if not code:
+        return None
+    return scheduling.match_visit_type(session=session, practice_id=practice_id, text=code)
+
+
+def _provider_id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _describe(preference: TimePreference) -> str:
+    return preference.describe()
+
+
+class ActionAskVisitType(Action):
+    """Offers the practice's visit types as buttons."""
+
+    def __init__(self, context: ActionContext) -> None:
+        """Create the action with its collaborators."""
+        self.context = context
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_ask_visit_type"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask which visit type the patient needs."""
+
+        def load(session: Session) -> list[tuple[str, str]]:
+            where = _where(session, tracker.sender_id)
+            return [
+                (v.name, v.code)
+                for v in scheduling.active_visit_types(
+                    session=session, practice_id=where.practice.id
+                )
+            ]
+
+        options = await self.context.run(load)
+        dispatcher.utter_message(
+            response="utter_ask_visit_type",
+            buttons=[
+                {"title": title, "payload": f'/inform{{"visit_type":"{code}"}}'}
+                for title, code in options
+            ],
+        )
+        return []
+
+
+class ActionAskProviderPreference(Action):
+    """Offers the practice's providers, plus "No preference"."""
+
+    def __init__(self, context: ActionContext) -> None:
+        """Create the action with its collaborators."""
+        self.context = context
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_ask_provider_preference"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask whether the patient wants a particular provider."""
+
+        def load(session: Session) -> list[tuple[str, int]]:
+            where = _where(session, tracker.sender_id)
+            return [
+                (p.display_name, p.id)
+                for p in scheduling.active_providers(session=session, practice_id=where.practice.id)
+            ]
+
+        providers = await self.context.run(load)
+        buttons = [
+            {"title": name, "payload": f'/inform{{"provider_preference":"{pid}"}}'}
+            for name, pid in providers
+        ]
+        buttons.append(
+            {
+                "title": "No preference",
+                "payload": f'/inform{{"provider_preference":"{ANY_PROVIDER}"}}',
+            }
+        )
+        dispatcher.utter_message(response="utter_ask_provider_preference", buttons=buttons)
+        return []
+
+
+class ActionAskSlotChoice(Action):
+    """Offers up to three open slots that match what the patient asked for."""
+
+    def __init__(self, context: ActionContext) -> None:
+        """Create the action with its collaborators."""
+        self.context = context
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_ask_slot_choice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Find slots and offer them as buttons, or explain that there are none."""
+        now = self.context.clock()
+        previously = frozenset(tracker.get_slot("offered_slots") or [])
+        wants_more = tracker.get_slot("slot_choice") == NONE_OF_THESE
+
+        def load(session: Session) -> tuple[list[tuple[str, str]], str, ZoneInfo]:
+            where = _where(session, tracker.sender_id)
+            visit_type = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
+            preference = parse_time_preference(
+                tracker.get_slot("time_preference") or "asap", now=now, tz=where.tz
+            )
+            if visit_type is None:
+                return [], _describe(preference), where.tz
+            slots = scheduling.find_open_slots(
+                session=session,
+                practice=where.practice,
+                visit_type=visit_type,
+                preference=preference,
+                now=now,
+                provider_id=_provider_id(tracker.get_slot("provider_preference")),
+                exclude=previously if wants_more else frozenset(),
+            )
+            return (
+                [(slot_title(s, where.tz), s.key) for s in slots],
+                _describe(preference),
+                where.tz,
+            )
+
+        try:
+            offers, described, _tz = await self.context.run(load)
+        except TimePreferenceError:
+            offers, described = [], "that time"
+        if not offers:
+            dispatcher.utter_message(response="utter_no_slots", when=described)
+            return [SlotSet("time_preference", None), SlotSet("offered_slots", None)]
+        buttons = [
+            {"title": title, "payload": f'/inform{{"slot_choice":"{key}"}}'}
+            for title, key in offers
+        ]
+        buttons.append(
+            {"title": "None of these", "payload": f'/inform{{"slot_choice":"{NONE_OF_THESE}"}}'}
+        )
+        dispatcher.utter_message(response="utter_offer_slots", when=described, buttons=buttons)
+        return [SlotSet("offered_slots", [key for _, key in offers])]
+
+
+class ActionAskPatientVerified(Action):
+    """Asks the widget to show its secure identity form (details never pass through Rasa)."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_ask_patient_verified"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Request identity through the channel's secure path."""
+        dispatcher.utter_message(response="utter_ask_patient_verified")
+        dispatcher.utter_message(
+            json_message={
+                "type": "identity_request",
+                "reason": "Your name and date of birth, so we can find your record.",
+            }
+        )
+        return []
+
+
+class ValidateBookAppointmentForm(FormValidationAction):
+    """Validates each answer of the booking form against the practice's data."""
+
+    def __init__(self, context: ActionContext) -> None:
+        """Create the validator with its collaborators."""
+        self.context = context
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "validate_book_appointment_form"
+
+    async def extract_patient_verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Filled once the service has linked this conversation to a patient record."""
+
+        def linked(session: Session) -> bool:
+            return _where(session, tracker.sender_id).patient is not None
+
+        return {"patient_verified": True} if await self.context.run(linked) else {}
+
+    async def validate_patient_verified(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Only the service's record of a linked patient counts, never a slot value alone."""
+        return {"patient_verified": True if slot_value is True else None}
+
+    async def validate_visit_type(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Map a button code or free text ("a physical") to a visit type."""
+
+        def match(session: Session) -> str | None:
+            where = _where(session, tracker.sender_id)
+            found = _visit_type(session, where.practice.id, str(slot_value))
+            return found.code if found else None
+
+        code = await self.context.run(match) if isinstance(slot_value, str) else None
+        if code is None:
+            dispatcher.utter_message(response="utter_visit_type_unknown")
+        return {"visit_type": code}
+
+    async def validate_provider_preference(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Accept a provider id, a provider's name, or "no preference"."""
+        value = str(slot_value or "").strip()
+
+        def match(session: Session) -> str | None:
+            where = _where(session, tracker.sender_id)
+            providers = scheduling.active_providers(session=session, practice_id=where.practice.id)
+            if value.isdigit() and any(p.id == int(value) for p in providers):
+                return value
+            named = scheduling.match_provider(
+                session=session, practice_id=where.practice.id, text=value
+            )
+            if named is not None:
+                return str(named.id)
+            return ANY_PROVIDER if value == ANY_PROVIDER or _NO_PREFERENCE.search(value) else None
+
+        choice = await self.context.run(match)
+        if choice is None:
+            dispatcher.utter_message(response="utter_provider_unknown")
+        return {"provider_preference": choice}
+
+    async def validate_time_preference(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Parse free text ("next tue after 3") in the practice's time zone."""
+        text = str(slot_value or "")
+        now = self.context.clock()
+
+        def check(session: Session) -> str | None:
+            where = _where(session, tracker.sender_id)
+            try:
+                parse_time_preference(text, now=now, tz=where.tz)
+            except TimePreferenceError as exc:
+                return exc.reason
+            return None
+
+        problem = await self.context.run(check)
+        if problem is not None:
+            dispatcher.utter_message(response=f"utter_time_{problem}")
+            return {"time_preference": None}
+        return {"time_preference": text, "slot_choice": None, "offered_slots": None}
+
+    async def validate_slot_choice(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Accept an offered slot (button, "the first one", "3pm") or a new time preference."""
+        value = str(slot_value or "").strip()
+        offered: list[str] = list(tracker.get_slot("offered_slots") or [])
+        now = self.context.clock()
+        if value.lower() == NONE_OF_THESE:
+            dispatcher.utter_message(response="utter_none_of_these")
+            return {"slot_choice": None, "time_preference": None, "offered_slots": None}
+
+        def choose(session: Session) -> dict[str, Any]:
+            where = _where(session, tracker.sender_id)
+            key = _pick_offered(value, offered, where.tz)
+            if key is None:
+                try:
+                    parse_time_preference(value, now=now, tz=where.tz)
+                except TimePreferenceError:
+                    return {"reply": "utter_slot_choice_unclear"}
+                # A correction ("actually thursday"): look again with the new preference.
+                return {"slot_choice": None, "time_preference": value, "offered_slots": None}
+            visit_type = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
+            provider_id, start = scheduling.parse_slot_key(key)
+            if visit_type is None or not scheduling.is_slot_open(
+                session=session,
+                practice=where.practice,
+                visit_type=visit_type,
+                provider_id=provider_id,
+                start=start,
+                now=now,
+            ):
+                return {"reply": "utter_slot_taken", "slot_choice": None, "offered_slots": None}
+            return {"slot_choice": key}
+
+        outcome = await self.context.run(choose)
+        reply = outcome.pop("reply", None)
+        if reply:
+            dispatcher.utter_message(response=reply)
+        outcome.setdefault("slot_choice", None)
+        return outcome
+
+
+def _pick_offered(value: str, offered: list[str], tz: ZoneInfo) -> str | None:
+    """Which offered slot a reply means: its key, its position, or its time of day."""
+    if value in offered:
+        return value
+    lowered = value.lower()
+    if lowered in ("last", "the last one", "last one") and offered:
+        return offered[-1]
+    for word in re.findall(r"[a-z0-9]+", lowered):
+        index = _ORDINALS.get(word)
+        if index is not None and index < len(offered) and not re.search(r"\d\s*(:|am|pm)", lowered):
+            return offered[index]
+    wanted = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", lowered)
+    if wanted:
+        hour, minute = int(wanted.group(1)), int(wanted.group(2) or 0)
+        if wanted.group(3) == "pm" and hour < 12:
+            hour += 12
+        elif wanted.group(3) is None and 1 <= hour <= 7:
+            hour += 12  # clinic hours: a bare "3" means 3 PM
+        for key in offered:
+            local = scheduling.parse_slot_key(key)[1].astimezone(tz)
+            if (local.hour, local.minute) == (hour, minute):
+                return key
+    return None
+
+
+class ActionBookAppointment(Action):
+    """Books the chosen slot for the verified patient and confirms the details."""
+
+    def __init__(self, context: ActionContext) -> None:
+        """Create the action with its collaborators."""
+        self.context = context
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_book_appointment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Book, confirm with date, time, provider and location, and clear the form."""
+        key = tracker.get_slot("slot_choice")
+        now = self.context.clock()
+
+        def book(session: Session) -> dict[str, str] | None:
+            where = _where(session, tracker.sender_id)
+            visit_type = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
+            if where.patient is None or visit_type is None or not key:
+                return None
+            provider_id, start = scheduling.parse_slot_key(key)
+            try:
+                appointment = scheduling.book_appointment(
+                    session=session,
+                    practice=where.practice,
+                    patient=where.patient,
+                    visit_type=visit_type,
+                    provider_id=provider_id,
+                    start=start,
+                    now=now,
+                    source="webchat",
+                )
+            except scheduling.SlotUnavailableError:
+                return {}
+            local = appointment.start_at.astimezone(where.tz)
+            return {
+                "visit": visit_type.name,
+                "day": long_day(local),
+                "time": clock_time(local),
+                "provider": appointment.provider.display_name,
+                "location": f"{appointment.location.name}, {appointment.location.address}",
+                "policy": where.practice.cancellation_policy or "",
+            }
+
+        booked = await self.context.run(book)
+        if booked is None:
+            dispatcher.utter_message(response="utter_booking_failed")
+            return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "offered_slots")]
+        if not booked:
+            dispatcher.utter_message(response="utter_slot_taken")
+            return [
+                SlotSet("slot_choice", None),
+                SlotSet("offered_slots", None),
+                FollowupAction(FORM),
+            ]
+        dispatcher.utter_message(response="utter_booked", **booked)
+        return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "offered_slots")]
+
+
+def booking_actions(context: ActionContext) -> list[Action]:
+    """Every booking action, built with its collaborators."""
+    return [
+        ActionAskVisitType(context),
+        ActionAskProviderPreference(context),
+        ActionAskSlotChoice(context),
+        ActionAskPatientVerified(),
+        ValidateBookAppointmentForm(context),
+        ActionBookAppointment(context),
+    ]

@@ -1,0 +1,30 @@
+"""Patient-facing wording for dates, times and slots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from frontdesk.scheduling.service import OpenSlot
+
+
+def clock_time(moment: datetime) -> str:
+    """`3:00 PM` style, without a leading zero."""
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def short_day(moment: datetime) -> str:
+    """`Tue, Dec 1`."""
+    return f"{moment:%a, %b} {moment.day}"
+
+
+def long_day(moment: datetime) -> str:
+    """`Tuesday, December 1`."""
+    return f"{moment:%A, %B} {moment.day}"
+
+
+def slot_title(slot: OpenSlot, tz: ZoneInfo) -> str:
+    """Button title for an offered slot: `Tue, Dec 1 · 3:00 PM · Dr. Amara Patel`."""
+    local = slot.start.astimezone(tz)
+    return f"{short_day(local)} · {clock_time(local)} · {slot.provider_name}"

@@ -1,0 +1,105 @@
+"""The bridge to Rasa: user turns go in over the callback channel, replies come back by POST.
+
+Rasa runs in its own Python 3.10 environment and is only spoken to over HTTP. Conversation
+ids are opaque (`Conversation.public_id`); nothing here ever sends a phone number or a name
+as a sender id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+
+class BotUnavailableError(Exception):
+    """Rasa could not be reached or failed; the patient's message is stored regardless."""
+
+
+class BotClient(Protocol):
+    """What the service needs from the dialogue engine."""
+
+    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+        """Hand one patient turn to the bot; replies arrive through the callback."""
+
+    async def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
+    ) -> None:
+        """Make the bot act as if the patient expressed `intent` (reminders, hand-back)."""
+
+    async def is_ready(self) -> bool:
+        """Whether the bot is up with a model loaded."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+class RasaClient:
+    """Talks to a Rasa 3.6 server started with `--enable-api --auth-token`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        """Create a client.
+
+        Args:
+            base_url: Rasa's address, e.g. `http://127.0.0.1:5005`.
+            token: the `--auth-token` Rasa was started with (sent as `?token=`; Rasa 3.6
+                accepts it only as a query parameter).
+            timeout: seconds to wait for a whole turn, actions included.
+            http: an `httpx.AsyncClient` to use instead of a new one (tests).
+        """
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+
+    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+        """POST the turn to Rasa's callback channel and wait until Rasa has handled it."""
+        await self._post(
+            "/webhooks/callback/webhook",
+            json={"sender": conversation_id, "message": text},
+        )
+
+    async def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
+    ) -> None:
+        """Inject an intent; the resulting bot messages go out through the callback channel."""
+        await self._post(
+            f"/conversations/{conversation_id}/trigger_intent",
+            params={"output_channel": "callback", "token": self._token},
+            json={"name": intent, "entities": entities or {}},
+        )
+
+    async def is_ready(self) -> bool:
+        """True once Rasa answers `/status` with a loaded model."""
+        try:
+            response = await self._http.get(
+                f"{self._base}/status", params={"token": self._token}, timeout=5.0
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and bool(response.json().get("model_id"))
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    async def _post(
+        self, path: str, *, json: dict[str, Any], params: dict[str, str] | None = None
+    ) -> None:
+        try:
+            response = await self._http.post(f"{self._base}{path}", json=json, params=params)
+        except httpx.HTTPError as exc:
+            logger.warning("rasa request failed: %s %s", path.split("/")[1], type(exc).__name__)
+            raise BotUnavailableError(str(type(exc).__name__)) from exc
+        if response.status_code >= 400:
+            logger.warning("rasa answered %s on %s", response.status_code, path.split("/")[1])
+            raise BotUnavailableError(f"rasa answered {response.status_code}")

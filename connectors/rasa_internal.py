@@ -1,0 +1,68 @@
+"""Endpoints only Rasa calls: custom actions and the callback channel's bot messages.
+
+Both require the shared internal token (Rasa's EndpointConfig sends it as `?token=`); Rasa's
+own action server would accept anyone, so mounting the executor here also closes that hole.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from rasa_sdk.interfaces import (
+    ActionExecutionRejection,
+    ActionMissingDomainException,
+    ActionNotFoundException,
+)
+
+from connectors.webchat import deliver_bot_message
+from frontdesk.runtime import Services
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/internal/rasa", include_in_schema=False)
+
+
+def _check_token(request: Request, token: str) -> Services:
+    services: Services = request.app.state.services
+    expected = services.settings.internal_token.get_secret_value()
+    if not secrets.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(status_code=403, detail="forbidden")
+    return services
+
+
+@router.post("/callback")
+async def rasa_callback(request: Request, token: str = Query("")) -> dict[str, Any]:
+    """A bot message from Rasa's callback channel: store it, then deliver it."""
+    services = _check_token(request, token)
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail="invalid JSON") from exc
+    if not isinstance(body, dict):
+        raise HTTPException(status_code=400, detail="expected an object")
+    delivered = await deliver_bot_message(services, body)
+    return {"stored": delivered}
+
+
+@router.post("/actions")
+async def run_action(request: Request, token: str = Query("")) -> JSONResponse:
+    """Rasa's action endpoint, served by rasa-sdk's executor inside the service."""
+    _check_token(request, token)
+    executor = request.app.state.action_executor
+    try:
+        call = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "Invalid body request"}, status_code=400)
+    try:
+        result = await executor.run(call)
+    except ActionExecutionRejection as exc:
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, 400)
+    except ActionNotFoundException as exc:
+        logger.error("unknown action %s", exc.action_name)
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, 404)
+    except ActionMissingDomainException as exc:
+        return JSONResponse({"error": exc.message, "action_name": exc.action_name}, 449)
+    return JSONResponse(result.model_dump() if result else None)

@@ -1,0 +1,375 @@
+"""Web chat over WebSocket: the widget's only door into the service.
+
+Wire format (JSON text frames), client to server:
+  {"type": "message", "text": str, "payload": str?, "client_id": str}
+  {"type": "identity", "full_name": str, "date_of_birth": "YYYY-MM-DD", "client_id": str}
+Server to client:
+  {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"}}
+  {"type": "history", "messages": [message...]}
+  {"type": "message", "role": "bot"|"staff", "text", "buttons": [{"title","payload"}],
+   "sender_name", "at"}
+  {"type": "identity_request", "reason": str}
+  {"type": "typing", "active": bool}
+  {"type": "ack", "client_id": str}
+  {"type": "error", "code": str, "message": str}
+
+Every patient frame is stored before it is acknowledged, and a resent frame (same client_id)
+is acknowledged again but never stored or forwarded twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from connectors.rasa import BotUnavailableError
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Channel, Owner, Role
+from frontdesk.patients.service import InvalidIdentityError
+from frontdesk.runtime import Services
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+IDENTITY_PROVIDED = "/identity_provided"
+RATE_LIMIT = 20  # frames ...
+RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
+
+
+class ChatHub:
+    """Open web chat sockets by conversation id, for pushing bot and staff messages.
+
+    One process keeps its own sockets; a scaled-out deployment would fan out through Redis
+    pub/sub in front of `publish`.
+    """
+
+    def __init__(self) -> None:
+        """Create an empty hub."""
+        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
+
+    def attach(self, conversation_id: str, socket: WebSocket) -> None:
+        """Register a socket for a conversation."""
+        self._sockets[conversation_id].add(socket)
+
+    def detach(self, conversation_id: str, socket: WebSocket) -> None:
+        """Forget a socket."""
+        sockets = self._sockets.get(conversation_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._sockets[conversation_id]
+
+    async def publish(self, conversation_id: str, frame: dict[str, Any]) -> int:
+        """Send a frame to every socket of a conversation; returns how many got it."""
+        delivered = 0
+        for socket in list(self._sockets.get(conversation_id, ())):
+            try:
+                await socket.send_json(frame)
+                delivered += 1
+            except (RuntimeError, WebSocketDisconnect):
+                self.detach(conversation_id, socket)
+        return delivered
+
+
+class FrameError(ValueError):
+    """A client frame we cannot accept; `code` goes back to the widget."""
+
+    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
+        """Create the error with a machine code and a patient-facing message."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_id = client_id
+
+
+@dataclass
+class _Session:
+    conversation_id: int
+    public_id: str
+    practice_id: int
+
+
+def _error(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:
+    frame = {"type": "error", "code": code, "message": message}
+    if client_id:
+        frame["client_id"] = client_id  # tells the widget which queued frame failed
+    return frame
+
+
+def _client_id(frame: dict[str, Any]) -> str | None:
+    value = frame.get("client_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise FrameError("bad_frame", "That message could not be read.")
+    return value
+
+
+def parse_message_frame(frame: dict[str, Any], *, max_chars: int) -> tuple[str, str | None]:
+    """Check a chat message frame; returns (text, payload)."""
+    text = frame.get("text")
+    payload = frame.get("payload")
+    if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
+        raise FrameError("bad_frame", "That message could not be read.")
+    text = text.replace("\x00", "").strip()
+    if not text:
+        raise FrameError("empty_message", "Please type a message.")
+    if len(text) > max_chars:
+        raise FrameError(
+            "message_too_long",
+            f"That message is too long ({len(text)} characters). Please keep it under {max_chars}.",
+        )
+    return text, payload
+
+
+def bot_text_for(text: str, payload: str | None, offered: set[str]) -> str:
+    """What Rasa receives: an offered button's payload, else the patient's words.
+
+    Only payloads we actually offered pass through, and typed text cannot start with "/", so a
+    patient cannot forge intents or entities.
+    """
+    if payload is not None and payload in offered:
+        return payload
+    return text.lstrip("/").strip() or text
+
+
+@router.websocket("/chat/ws")
+async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = None) -> None:
+    """One patient's web chat connection."""
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    opened = await run_in_threadpool(_open_session, services, practice, resume)
+    if isinstance(opened, dict):
+        await websocket.send_json(opened)
+        await websocket.close(code=4404 if opened["code"] == "practice_unknown" else 4401)
+        return
+    session, frames = opened
+    for frame in frames:
+        await websocket.send_json(frame)
+    services.hub.attach(session.public_id, websocket)
+    recent: deque[float] = deque()
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            now = time.monotonic()
+            recent.append(now)
+            while recent and now - recent[0] > RATE_WINDOW_SECONDS:
+                recent.popleft()
+            try:
+                if len(recent) > RATE_LIMIT:
+                    raise FrameError("rate_limited", "You're sending messages very fast.")
+                await _handle_frame(services, websocket, session, raw)
+            except FrameError as exc:
+                await websocket.send_json(_error(exc.code, exc.message, exc.client_id))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        services.hub.detach(session.public_id, websocket)
+
+
+def _open_session(
+    services: Services, practice_slug: str, resume: str | None
+) -> tuple[_Session, list[dict[str, Any]]] | dict[str, Any]:
+    with services.unit_of_work() as db:
+        practice = conversations.get_practice(session=db, slug=practice_slug)
+        if practice is None:
+            return _error("practice_unknown", "This chat is not set up for that practice.")
+        frames: list[dict[str, Any]] = []
+        if resume:
+            conversation = conversations.resume_conversation(
+                session=db, practice=practice, resume_token=resume
+            )
+            if conversation is None:
+                return _error("resume_invalid", "That conversation has ended; starting anew.")
+            token = resume
+            frames.append(
+                {
+                    "type": "history",
+                    "messages": [
+                        conversations.StoredMessage.of(m).as_frame()
+                        for m in conversations.history(session=db, conversation=conversation)
+                    ],
+                }
+            )
+        else:
+            conversation, token = conversations.start_conversation(
+                session=db, practice=practice, channel=Channel.WEBCHAT
+            )
+        session = _Session(conversation.id, conversation.public_id, practice.id)
+        hello = {
+            "type": "session",
+            "conversation_id": conversation.public_id,
+            "resume_token": token,
+            "practice": {"slug": practice.slug, "name": practice.name},
+        }
+        return session, [hello, *frames]
+
+
+async def _handle_frame(
+    services: Services, websocket: WebSocket, session: _Session, raw: str
+) -> None:
+    if len(raw) > 8 * services.settings.max_message_chars + 1024:
+        raise FrameError(
+            "message_too_long",
+            f"That message is too long. Please keep it under "
+            f"{services.settings.max_message_chars} characters.",
+        )
+    try:
+        frame = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise FrameError("bad_frame", "That message could not be read.") from exc
+    if not isinstance(frame, dict):
+        raise FrameError("bad_frame", "That message could not be read.")
+    kind = frame.get("type")
+    try:
+        if kind == "message":
+            await _handle_message(services, websocket, session, frame)
+        elif kind == "identity":
+            await _handle_identity(services, websocket, session, frame)
+        elif kind == "ping":
+            await websocket.send_json({"type": "pong"})
+        else:
+            raise FrameError("bad_frame", "That message could not be read.")
+    except FrameError as exc:
+        client_id = frame.get("client_id")
+        if exc.client_id is None and isinstance(client_id, str) and len(client_id) <= 64:
+            exc.client_id = client_id
+        raise
+
+
+async def _handle_message(
+    services: Services, websocket: WebSocket, session: _Session, frame: dict[str, Any]
+) -> None:
+    text, payload = parse_message_frame(frame, max_chars=services.settings.max_message_chars)
+    client_id = _client_id(frame)
+
+    def store() -> tuple[bool, Owner, set[str]]:
+        with services.unit_of_work() as db:
+            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+            assert conversation is not None
+            _, created = conversations.record_patient_message(
+                session=db,
+                conversation=conversation,
+                text=text,
+                payload=payload,
+                client_id=client_id,
+            )
+            offered = conversations.offered_payloads(session=db, conversation=conversation)
+            return created, conversation.owner, offered
+
+    created, owner, offered = await run_in_threadpool(store)
+    if client_id:
+        await websocket.send_json({"type": "ack", "client_id": client_id})
+    if not created or owner is not Owner.BOT:
+        return  # a resend we already handled, or staff answer this conversation
+    await _to_bot(services, websocket, session, bot_text_for(text, payload, offered))
+
+
+async def _handle_identity(
+    services: Services, websocket: WebSocket, session: _Session, frame: dict[str, Any]
+) -> None:
+    client_id = _client_id(frame)
+    full_name = frame.get("full_name")
+    raw_dob = frame.get("date_of_birth")
+    if not isinstance(full_name, str) or not isinstance(raw_dob, str):
+        raise FrameError("identity_invalid", "Please enter your full name and date of birth.")
+    try:
+        dob = date.fromisoformat(raw_dob)
+    except ValueError as exc:
+        raise FrameError("identity_invalid", "Please enter a valid date of birth.") from exc
+
+    def identify() -> None:
+        with services.unit_of_work() as db:
+            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+            assert conversation is not None
+            conversations.identify_patient(
+                session=db,
+                conversation=conversation,
+                full_name=full_name,
+                date_of_birth=dob,
+                now=services.clock(),
+            )
+
+    try:
+        await run_in_threadpool(identify)
+    except InvalidIdentityError as exc:
+        await websocket.send_json(_error("identity_invalid", str(exc), client_id))
+        await websocket.send_json({"type": "identity_request", "reason": str(exc)})
+        return
+    if client_id:
+        await websocket.send_json({"type": "ack", "client_id": client_id})
+    await _to_bot(services, websocket, session, IDENTITY_PROVIDED)
+
+
+async def _to_bot(services: Services, websocket: WebSocket, session: _Session, text: str) -> None:
+    await websocket.send_json({"type": "typing", "active": True})
+    try:
+        await services.bot.send_user_turn(session.public_id, text)
+    except BotUnavailableError:
+        await websocket.send_json(
+            _error(
+                "bot_unavailable",
+                "Sorry, the assistant is not answering right now. Your message is saved; "
+                "please try again in a moment or call the practice.",
+            )
+        )
+    finally:
+        await websocket.send_json({"type": "typing", "active": False})
+
+
+async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
+    """Store one message Rasa sent through the callback channel and push it to the patient.
+
+    Returns False when the message was dropped (unknown conversation, or staff own it).
+    """
+    public_id = body.get("recipient_id")
+    if not isinstance(public_id, str):
+        return False
+    text = body.get("text") if isinstance(body.get("text"), str) else None
+    buttons = [
+        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+        for b in body.get("buttons") or []
+        if isinstance(b, dict)
+    ]
+    custom = body.get("custom") if isinstance(body.get("custom"), dict) else None
+    if text is None and not buttons and custom is None:
+        return False
+
+    def store() -> conversations.StoredMessage | None:
+        with services.unit_of_work() as db:
+            conversation = conversations.get_conversation(session=db, public_id=public_id)
+            if conversation is None or conversation.owner is not Owner.BOT:
+                return None
+            message = conversations.record_outgoing_message(
+                session=db,
+                conversation=conversation,
+                role=Role.BOT,
+                text=text,
+                buttons=buttons,
+                custom=custom,
+            )
+            return conversations.StoredMessage.of(message)
+
+    stored = await run_in_threadpool(store)
+    if stored is None:
+        logger.info("dropped a bot message for a conversation the bot does not own")
+        return False
+    if text is not None or buttons:
+        await services.hub.publish(public_id, {"type": "message", **stored.as_frame()})
+    if custom is not None and custom.get("type") == "identity_request":
+        await services.hub.publish(
+            public_id,
+            {"type": "identity_request", "reason": str(custom.get("reason", ""))},
+        )
+    # Let a burst of bot messages reach the socket in order before the next turn starts.
+    await asyncio.sleep(0)
+    return True

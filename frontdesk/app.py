@@ -1,0 +1,116 @@
+"""The FastAPI application: channels, internal Rasa endpoints, JSON API, widget and demo."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlalchemy import Engine, text
+
+from actions import build_executor
+from actions.context import ActionContext
+from connectors import rasa_internal, webchat
+from connectors.rasa import BotClient, RasaClient
+from connectors.webchat import ChatHub
+from frontdesk import __version__
+from frontdesk.api import router as api_router
+from frontdesk.db import make_engine, make_session_factory, utcnow
+from frontdesk.runtime import Services
+from frontdesk.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+STATIC = resources.files("frontdesk") / "web" / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    bot: BotClient | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """Build the service. Everything outside (database, Rasa, clock) can be injected."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        db_engine = engine or make_engine(settings.sqlalchemy_url)
+        bot_client = bot or RasaClient(
+            settings.rasa_url,
+            settings.rasa_token.get_secret_value(),
+            timeout=settings.rasa_timeout_seconds,
+        )
+        services = Services(
+            settings=settings,
+            engine=db_engine,
+            sessions=make_session_factory(db_engine),
+            bot=bot_client,
+            hub=ChatHub(),
+            clock=clock,
+        )
+        app.state.services = services
+        app.state.action_executor = build_executor(
+            ActionContext(sessions=services.sessions, clock=clock)
+        )
+        try:
+            yield
+        finally:
+            if bot is None:
+                await bot_client.aclose()
+            if own_engine:
+                db_engine.dispose()
+
+    app = FastAPI(
+        title="Frontdesk",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.include_router(webchat.router)
+    app.include_router(rasa_internal.router)
+    app.include_router(api_router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, object]:
+        """Liveness plus the state of the database and the bot."""
+        services: Services = app.state.services
+        try:
+            with services.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:
+            database = "unavailable"
+        bot_ready = await services.bot.is_ready()
+        return {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "bot": "ready" if bot_ready else "unavailable",
+            "version": __version__,
+        }
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget() -> FileResponse:
+        """The embeddable chat widget."""
+        return FileResponse(
+            str(STATIC / "widget.js"),
+            media_type="application/javascript",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    @app.get("/demo", include_in_schema=False)
+    async def demo() -> FileResponse:
+        """A host page for the demo practice with the widget on it."""
+        return FileResponse(str(STATIC / "demo.html"), media_type="text/html")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/demo")
+
+    return app

@@ -1,0 +1,127 @@
+"""Training and starting Rasa, which lives in its own Python 3.10 environment.
+
+Models are cached by the content of `bot/` (training data, domain, config) and the Rasa lock
+file: a model is retrained only when one of those changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from frontdesk.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+BOT_DIR = PROJECT_ROOT / "bot"
+RASA_LOCK = PROJECT_ROOT / "requirements" / "rasa.lock"
+# What the trained model depends on; tests/, endpoints and credentials do not change it.
+TRAINING_INPUTS = ("config.yml", "domain", "data")
+
+
+class RasaSetupError(RuntimeError):
+    """The Rasa environment or model is missing and cannot be made."""
+
+
+def bot_content_hash(bot_dir: Path = BOT_DIR, lock: Path = RASA_LOCK) -> str:
+    """A digest of everything a trained model depends on."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for entry in TRAINING_INPUTS:
+        path = bot_dir / entry
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    if lock.exists():
+        files.append(lock)
+    for path in files:
+        label = path.relative_to(bot_dir).as_posix() if path.is_relative_to(bot_dir) else path.name
+        digest.update(label.encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def model_path(settings: Settings, content_hash: str | None = None) -> Path:
+    """Where the model for the current `bot/` content lives (or will)."""
+    content_hash = content_hash or bot_content_hash()
+    return settings.models_dir / f"frontdesk-{content_hash[:20]}.tar.gz"
+
+
+def rasa_executable(settings: Settings) -> Path:
+    """The `rasa` command of the Python 3.10 environment."""
+    executable = settings.rasa_venv / "bin" / "rasa"
+    if not executable.exists():
+        raise RasaSetupError(
+            f"Rasa is not installed at {settings.rasa_venv}; run `make setup` first."
+        )
+    return executable
+
+
+def rasa_environment(settings: Settings) -> dict[str, str]:
+    """Environment for Rasa commands: telemetry off, `${VAR}`s of endpoints/credentials set."""
+    base = settings.internal_base_url
+    env = dict(os.environ)
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "RASA_CACHE_DIRECTORY": str(settings.data_dir / "rasa-cache"),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "FRONTDESK_ACTION_ENDPOINT_URL": f"{base}/internal/rasa/actions",
+            "FRONTDESK_CALLBACK_URL": f"{base}/internal/rasa/callback",
+            "FRONTDESK_INTERNAL_TOKEN": settings.internal_token.get_secret_value(),
+            "FRONTDESK_RASA_TRACKER_URL": settings.tracker_store_url,
+        }
+    )
+    return env
+
+
+def ensure_model(settings: Settings, *, force: bool = False) -> Path:
+    """Return the model for the current `bot/`, training it first if it is not cached."""
+    content_hash = bot_content_hash()
+    target = model_path(settings, content_hash)
+    if target.exists() and not force:
+        logger.info("rasa model up to date: %s", target.name)
+        return target
+    rasa = rasa_executable(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "rasa-cache").mkdir(parents=True, exist_ok=True)
+    logger.info("bot/ changed since the cached model: training %s", target.name)
+    with tempfile.TemporaryDirectory(dir=target.parent) as out:
+        subprocess.run(  # noqa: S603 - fixed arguments, our own executable
+            [
+                str(rasa),
+                "train",
+                "--config", str(BOT_DIR / "config.yml"),
+                "--domain", str(BOT_DIR / "domain"),
+                "--data", str(BOT_DIR / "data"),
+                "--out", out,
+                "--fixed-model-name", "model",
+            ],
+            check=True,
+            cwd=settings.data_dir,
+            env=rasa_environment(settings),
+        )  # fmt: skip
+        shutil.move(str(Path(out) / "model.tar.gz"), target)
+    return target
+
+
+def rasa_server_command(settings: Settings, model: Path, *, port: int) -> list[str]:
+    """The command line that serves `model` on loopback with the HTTP API token-protected."""
+    return [
+        str(rasa_executable(settings)),
+        "run",
+        "--enable-api",
+        "--auth-token", settings.rasa_token.get_secret_value(),
+        "--interface", "127.0.0.1",
+        "--port", str(port),
+        "--model", str(model),
+        "--endpoints", str(settings.rasa_endpoints),
+        "--credentials", str(BOT_DIR / "credentials.yml"),
+        "--log-file", str(settings.data_dir / "logs" / "rasa.log"),
+    ]  # fmt: skip
