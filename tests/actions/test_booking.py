@@ -1,0 +1,343 @@
+"""Booking actions with rasa-sdk's CollectingDispatcher, against a real database.
+
+Each test asserts the events returned and the responses dispatched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.booking import (
+    ActionAskPatientVerified,
+    ActionAskSlotChoice,
+    ActionAskVisitType,
+    ActionBookAppointment,
+    ValidateBookAppointmentForm,
+)
+from actions.common import ActionReferToOffice
+from actions.context import ActionContext
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Channel, Conversation
+from frontdesk.models import Appointment, Patient, Practice
+from frontdesk.scheduling import service as scheduling
+from tests.conftest import NOW
+
+DOMAIN: dict[str, Any] = {}
+
+
+@pytest.fixture
+def context(session: Session) -> ActionContext:
+    """Actions share the test's connection, so their work is rolled back with the test."""
+    factory = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    return ActionContext(sessions=factory, clock=lambda: NOW)
+
+
+@pytest.fixture
+def conversation(session: Session, practice: Practice) -> Conversation:
+    convo, _ = conversations.start_conversation(
+        session=session, practice=practice, channel=Channel.WEBCHAT
+    )
+    return convo
+
+
+def tracker(
+    conversation: Conversation, slots: dict[str, Any] | None = None, intent: str = "inform"
+) -> Tracker:
+    return Tracker(
+        sender_id=conversation.public_id,
+        slots={"requested_slot": None, **(slots or {})},
+        latest_message={"intent": {"name": intent, "confidence": 1.0}, "entities": [], "text": ""},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": "book_appointment_form"},
+        latest_action_name="action_listen",
+    )
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[str]:
+    return [m.get("response") for m in dispatcher.messages if m.get("response")]
+
+
+def test_visit_types_are_offered_as_buttons(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = run(ActionAskVisitType(context).run(dispatcher, tracker(conversation), DOMAIN))
+    assert events == []
+    assert responses(dispatcher) == ["utter_ask_visit_type"]
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert payloads == [
+        '/inform{"visit_type":"annual-physical"}',
+        '/inform{"visit_type":"sick-visit"}',
+        '/inform{"visit_type":"new-patient"}',
+    ]
+
+
+def test_free_text_visit_type_is_mapped_or_reasked(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    form = ValidateBookAppointmentForm(context)
+    dispatcher = CollectingDispatcher()
+    ok = run(
+        form.validate_visit_type(
+            "i think i have the flu", dispatcher, tracker(conversation), DOMAIN
+        )
+    )
+    assert ok == {"visit_type": "sick-visit"}
+    bad = run(form.validate_visit_type("a tattoo", dispatcher, tracker(conversation), DOMAIN))
+    assert bad == {"visit_type": None}
+    assert responses(dispatcher) == ["utter_visit_type_unknown"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("any", "any"),
+        ("no preference", "any"),
+        ("whoever", "any"),
+        ("dr patel", "patel"),
+        ("Nguyen", "nguyen"),
+        ("dr house", None),
+    ],
+)
+def test_provider_preference(
+    context: ActionContext,
+    conversation: Conversation,
+    session: Session,
+    answer: str,
+    expected: str | None,
+) -> None:
+    form = ValidateBookAppointmentForm(context)
+    dispatcher = CollectingDispatcher()
+    result = run(
+        form.validate_provider_preference(answer, dispatcher, tracker(conversation), DOMAIN)
+    )
+    value = result["provider_preference"]
+    if expected in (None, "any"):
+        assert value == expected
+    else:
+        provider = scheduling.match_provider(
+            session=session, practice_id=conversation.practice_id, text=expected
+        )
+        assert provider is not None and value == str(provider.id)
+    assert responses(dispatcher) == ([] if expected else ["utter_provider_unknown"])
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("next tue after 3", None),
+        ("tomorrow morning", None),
+        ("yesterday", "utter_time_in_past"),
+        ("purple", "utter_time_unrecognised"),
+    ],
+)
+def test_time_preference_is_parsed_in_the_practice_zone(
+    context: ActionContext, conversation: Conversation, text: str, problem: str | None
+) -> None:
+    form = ValidateBookAppointmentForm(context)
+    dispatcher = CollectingDispatcher()
+    result = run(form.validate_time_preference(text, dispatcher, tracker(conversation), DOMAIN))
+    if problem is None:
+        assert result == {"time_preference": text, "slot_choice": None, "offered_slots": None}
+        assert responses(dispatcher) == []
+    else:
+        assert result == {"time_preference": None}
+        assert responses(dispatcher) == [problem]
+
+
+def test_slots_are_offered_with_a_way_out(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "visit_type": "sick-visit",
+        "provider_preference": "any",
+        "time_preference": "next tue after 3",
+    }
+    events = run(ActionAskSlotChoice(context).run(dispatcher, tracker(conversation, slots), DOMAIN))
+    assert responses(dispatcher) == ["utter_offer_slots"]
+    buttons = dispatcher.messages[0]["buttons"]
+    assert len(buttons) == 4 and buttons[-1]["title"] == "None of these"
+    assert "Tue, Dec 1" in buttons[0]["title"]
+    offered = events[0]["value"]
+    assert events == [SlotSet("offered_slots", offered)]
+    assert [b["payload"] for b in buttons[:3]] == [
+        f'/inform{{"slot_choice":"{k}"}}' for k in offered
+    ]
+
+
+def test_no_slots_asks_for_another_time(context: ActionContext, conversation: Conversation) -> None:
+    dispatcher = CollectingDispatcher()
+    slots = {"visit_type": "sick-visit", "provider_preference": "any", "time_preference": "sunday"}
+    events = run(ActionAskSlotChoice(context).run(dispatcher, tracker(conversation, slots), DOMAIN))
+    assert responses(dispatcher) == ["utter_no_slots"]
+    assert events == [SlotSet("time_preference", None), SlotSet("offered_slots", None)]
+
+
+def _offered(context: ActionContext, conversation: Conversation) -> list[str]:
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "visit_type": "sick-visit",
+        "provider_preference": "any",
+        "time_preference": "next tue after 3",
+    }
+    events = run(ActionAskSlotChoice(context).run(dispatcher, tracker(conversation, slots), DOMAIN))
+    return list(events[0]["value"])
+
+
+@pytest.mark.parametrize("answer", ["first", "the first one", "1"])
+def test_slot_choice_by_position(
+    context: ActionContext, conversation: Conversation, answer: str
+) -> None:
+    offered = _offered(context, conversation)
+    form = ValidateBookAppointmentForm(context)
+    slots = {"visit_type": "sick-visit", "offered_slots": offered}
+    result = run(
+        form.validate_slot_choice(
+            answer, CollectingDispatcher(), tracker(conversation, slots), DOMAIN
+        )
+    )
+    assert result == {"slot_choice": offered[0]}
+
+
+def test_slot_choice_correction_and_none_of_these(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    offered = _offered(context, conversation)
+    form = ValidateBookAppointmentForm(context)
+    slots = {"visit_type": "sick-visit", "offered_slots": offered}
+    corrected = run(
+        form.validate_slot_choice(
+            "actually thursday", CollectingDispatcher(), tracker(conversation, slots), DOMAIN
+        )
+    )
+    assert corrected == {
+        "slot_choice": None,
+        "time_preference": "actually thursday",
+        "offered_slots": None,
+    }
+    dispatcher = CollectingDispatcher()
+    none = run(form.validate_slot_choice("none", dispatcher, tracker(conversation, slots), DOMAIN))
+    assert none == {"slot_choice": None, "time_preference": None, "offered_slots": None}
+    assert responses(dispatcher) == ["utter_none_of_these"]
+
+
+def test_identity_comes_from_the_service_not_from_a_slot(
+    context: ActionContext, conversation: Conversation, session: Session
+) -> None:
+    form = ValidateBookAppointmentForm(context)
+    dispatcher = CollectingDispatcher()
+    assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {}
+    conversations.identify_patient(
+        session=session,
+        conversation=conversation,
+        full_name="Jordan Sample",
+        date_of_birth=date(1985, 4, 12),
+        now=NOW,
+    )
+    session.flush()
+    assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {
+        "patient_verified": True
+    }
+    ask = CollectingDispatcher()
+    run(ActionAskPatientVerified().run(ask, tracker(conversation), DOMAIN))
+    assert ask.messages[1]["custom"]["type"] == "identity_request"
+
+
+def _book(
+    context: ActionContext, conversation: Conversation, key: str
+) -> tuple[list[Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "visit_type": "sick-visit",
+        "provider_preference": "any",
+        "time_preference": "next tue after 3",
+        "slot_choice": key,
+        "patient_verified": True,
+    }
+    events = run(
+        ActionBookAppointment(context).run(dispatcher, tracker(conversation, slots), DOMAIN)
+    )
+    return events, dispatcher
+
+
+def test_booking_confirms_details_and_clears_the_form(
+    context: ActionContext, conversation: Conversation, session: Session
+) -> None:
+    conversations.identify_patient(
+        session=session,
+        conversation=conversation,
+        full_name="Jordan Sample",
+        date_of_birth=date(1985, 4, 12),
+        now=NOW,
+    )
+    session.flush()
+    key = _offered(context, conversation)[0]
+    events, dispatcher = _book(context, conversation, key)
+    assert responses(dispatcher) == ["utter_booked"]
+    message = dispatcher.messages[0]
+    assert message["day"] == "Tuesday, December 1"
+    assert message["time"].endswith("PM")
+    assert message["provider"].startswith("Dr. ")
+    assert "Riverside Main Clinic" in message["location"]
+    assert SlotSet("slot_choice", None) in events
+    appointment = session.scalars(select(Appointment)).one()
+    patient = session.get_one(Patient, appointment.patient_id)
+    assert patient.last_name == "Sample"
+    assert appointment.start_at == scheduling.parse_slot_key(key)[1]
+
+
+def test_a_slot_taken_a_second_ago_offers_the_next_ones(
+    context: ActionContext, conversation: Conversation, session: Session
+) -> None:
+    conversations.identify_patient(
+        session=session,
+        conversation=conversation,
+        full_name="Casey Example",
+        date_of_birth=date(1990, 9, 30),
+        now=NOW,
+    )
+    session.flush()
+    key = _offered(context, conversation)[0]
+    first_events, _ = _book(context, conversation, key)
+    assert SlotSet("slot_choice", None) in first_events
+    events, dispatcher = _book(context, conversation, key)
+    assert responses(dispatcher) == ["utter_slot_taken"]
+    assert events == [
+        SlotSet("slot_choice", None),
+        SlotSet("offered_slots", None),
+        FollowupAction("book_appointment_form"),
+    ]
+    assert len(session.scalars(select(Appointment)).all()) == 1
+
+
+def test_refer_to_office_gives_the_practice_phone(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    dispatcher = CollectingDispatcher()
+    run(ActionReferToOffice(context).run(dispatcher, tracker(conversation), DOMAIN))
+    assert dispatcher.messages[0]["response"] == "utter_call_office"
+    assert dispatcher.messages[0]["phone"] == "(555) 555-0100"
+
+
+def test_unknown_sender_is_an_error_not_a_crash_of_the_service(context: ActionContext) -> None:
+    fake = Tracker("c_unknown", {}, {}, [], False, None, None, "action_listen")
+    with pytest.raises(LookupError):
+        run(ActionAskVisitType(context).run(CollectingDispatcher(), fake, DOMAIN))

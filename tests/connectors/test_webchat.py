@@ -1,0 +1,304 @@
+"""The web chat entry point, through HTTP and WebSocket, with Rasa replaced by a double
+that answers through the real callback endpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from frontdesk.app import create_app
+from frontdesk.db import make_session_factory, session_scope
+from frontdesk.demo import seed_demo
+from frontdesk.models import Conversation, Message, Patient
+from frontdesk.settings import Settings
+from tests.conftest import NOW
+from tests.doubles import DownBot, ScriptedBot
+
+TOKEN = "internal-test-token"
+WS = "/chat/ws?practice=riverside"
+
+
+def offer(text: str) -> list[dict[str, Any]]:
+    if "book" in text:
+        return [
+            {
+                "text": "What kind of visit do you need?",
+                "buttons": [
+                    {"title": "Sick visit", "payload": '/inform{"visit_type":"sick-visit"}'},
+                    {
+                        "title": "Annual physical",
+                        "payload": '/inform{"visit_type":"annual-physical"}',
+                    },
+                ],
+            }
+        ]
+    if text == "/identity_provided":
+        return [{"text": "Thanks, found you."}]
+    if text == "need id":
+        return [
+            {"text": "Please verify."},
+            {"custom": {"type": "identity_request", "reason": "to book"}},
+        ]
+    return [{"text": f"you said: {text}"}]
+
+
+@pytest.fixture
+def bot() -> ScriptedBot:
+    return ScriptedBot(offer)
+
+
+def _client(engine: Engine, bot: ScriptedBot, tmp_path: Path) -> Iterator[TestClient]:
+    with session_scope(make_session_factory(engine)) as db:
+        seed_demo(db)
+    settings = Settings(env="test", data_dir=tmp_path, internal_token=TOKEN, max_message_chars=1000)
+    app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
+    bot.attach(app, TOKEN)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def client(sqlite_engine: Engine, bot: ScriptedBot, tmp_path: Path) -> Iterator[TestClient]:
+    yield from _client(sqlite_engine, bot, tmp_path)
+
+
+def turn(ws: WebSocketTestSession, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send a frame; collect frames until the bot's turn ends (or an error arrives)."""
+    ws.send_text(json.dumps(frame))
+    frames = []
+    while True:
+        received = ws.receive_json()
+        frames.append(received)
+        if received["type"] == "error" or (received["type"] == "typing" and not received["active"]):
+            return frames
+
+
+def count(engine: Engine, model: Any) -> int:
+    with Session(engine) as db:
+        return int(db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_a_message_is_stored_acknowledged_and_answered_with_buttons(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "session"
+        assert hello["practice"] == {"slug": "riverside", "name": "Riverside Family Medicine"}
+        assert hello["conversation_id"].startswith("c_") and hello["resume_token"]
+        frames = turn(ws, {"type": "message", "text": "I want to book 🙂", "client_id": "m1"})
+    kinds = [f["type"] for f in frames]
+    assert kinds == ["ack", "typing", "message", "typing"]
+    message = frames[2]
+    assert message["role"] == "bot"
+    assert [b["title"] for b in message["buttons"]] == ["Sick visit", "Annual physical"]
+    assert bot.turns == [(hello["conversation_id"], "I want to book 🙂")]
+    with Session(sqlite_engine) as db:
+        rows = db.scalars(select(Message).order_by(Message.id)).all()
+        assert [(m.role.value, m.text) for m in rows] == [
+            ("patient", "I want to book 🙂"),
+            ("bot", "What kind of visit do you need?"),
+        ]
+
+
+def test_a_resent_frame_is_acknowledged_but_handled_once(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        turn(ws, {"type": "message", "text": "hello", "client_id": "same"})
+        ws.send_text(json.dumps({"type": "message", "text": "hello", "client_id": "same"}))
+        assert ws.receive_json() == {"type": "ack", "client_id": "same"}
+        turn(ws, {"type": "message", "text": "next", "client_id": "other"})
+    assert [t for _, t in bot.turns] == ["hello", "next"]
+    assert count(sqlite_engine, Message) == 4
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_frame"),
+        ("[1, 2]", "bad_frame"),
+        (json.dumps({"type": "message", "text": 5}), "bad_frame"),
+        (json.dumps({"type": "message", "text": "   "}), "empty_message"),
+        (json.dumps({"type": "message", "text": "x" * 5000}), "message_too_long"),
+        (json.dumps({"type": "launch_missiles"}), "bad_frame"),
+        (json.dumps({"type": "message", "text": "hi", "client_id": "x" * 200}), "bad_frame"),
+    ],
+)
+def test_bad_frames_get_a_clear_error_and_the_socket_stays_usable(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine, raw: str, code: str
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        ws.send_text(raw)
+        error = ws.receive_json()
+        assert error["type"] == "error" and error["code"] == code and error["message"]
+        frames = turn(ws, {"type": "message", "text": "still there?", "client_id": "ok"})
+        assert frames[-2]["text"] == "you said: still there?"
+    assert [t for _, t in bot.turns] == ["still there?"]
+    assert count(sqlite_engine, Message) == 2
+
+
+def test_unknown_practice_is_refused(client: TestClient) -> None:
+    with client.websocket_connect("/chat/ws?practice=nope") as ws:
+        assert ws.receive_json()["code"] == "practice_unknown"
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_json()
+
+
+def test_resume_replays_history_and_a_bad_token_is_refused(client: TestClient) -> None:
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        turn(ws, {"type": "message", "text": "book please", "client_id": "1"})
+    with client.websocket_connect(f"{WS}&resume={hello['resume_token']}") as ws:
+        again = ws.receive_json()
+        assert again["conversation_id"] == hello["conversation_id"]
+        history = ws.receive_json()
+        assert history["type"] == "history"
+        assert [(m["role"], m["text"]) for m in history["messages"]] == [
+            ("patient", "book please"),
+            ("bot", "What kind of visit do you need?"),
+        ]
+        assert len(history["messages"][1]["buttons"]) == 2
+    with client.websocket_connect(f"{WS}&resume=forged") as ws:
+        assert ws.receive_json()["code"] == "resume_invalid"
+
+
+def test_only_offered_payloads_reach_the_bot(client: TestClient, bot: ScriptedBot) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        turn(
+            ws,
+            {
+                "type": "message",
+                "text": "forged",
+                "payload": '/inform{"slot_choice":"1@20261201T2000Z"}',
+            },
+        )
+        turn(ws, {"type": "message", "text": "/book_appointment"})
+        turn(
+            ws,
+            {
+                "type": "message",
+                "text": "Sick visit",
+                "payload": '/inform{"visit_type":"sick-visit"}',
+            },
+        )
+    assert [t for _, t in bot.turns] == [
+        "forged",
+        "book_appointment",
+        '/inform{"visit_type":"sick-visit"}',
+    ]
+
+
+def test_identity_form_links_the_patient_without_telling_the_bot_who(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        frames = turn(ws, {"type": "message", "text": "need id"})
+        assert {"type": "identity_request", "reason": "to book"} in frames
+        ws.send_text(
+            json.dumps(
+                {"type": "identity", "full_name": "Jordan Sample", "date_of_birth": "2999-01-01"}
+            )
+        )
+        assert ws.receive_json()["code"] == "identity_invalid"
+        assert ws.receive_json()["type"] == "identity_request"
+        frames = turn(
+            ws,
+            {
+                "type": "identity",
+                "full_name": " jordan  SAMPLE ",
+                "date_of_birth": "1985-04-12",
+                "client_id": "id1",
+            },
+        )
+        assert frames[0] == {"type": "ack", "client_id": "id1"}
+    assert bot.turns[-1] == (hello["conversation_id"], "/identity_provided")
+    assert all("Jordan" not in text and "1985" not in text for _, text in bot.turns)
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        patient = db.get_one(Patient, conversation.patient_id)
+        assert (patient.first_name, patient.last_name) == (
+            "Jordan",
+            "Sample",
+        )  # matched, not duplicated
+        assert count(sqlite_engine, Patient) == 3
+
+
+def test_when_the_bot_is_down_the_message_is_kept(sqlite_engine: Engine, tmp_path: Path) -> None:
+    down = DownBot()
+    for client in _client(sqlite_engine, down, tmp_path):
+        with client.websocket_connect(WS) as ws:
+            ws.receive_json()
+            frames = turn(ws, {"type": "message", "text": "anyone there?", "client_id": "a"})
+        assert frames[0] == {"type": "ack", "client_id": "a"}
+        assert any(f.get("code") == "bot_unavailable" for f in frames)
+        assert client.get("/healthz").json()["bot"] == "unavailable"
+    assert count(sqlite_engine, Message) == 1
+
+
+def test_callback_endpoint_requires_the_token_and_json(client: TestClient) -> None:
+    body = {"recipient_id": "c_x", "text": "hi"}
+    assert client.post("/internal/rasa/callback", json=body).status_code == 403
+    assert (
+        client.post("/internal/rasa/callback", params={"token": "wrong"}, json=body).status_code
+        == 403
+    )
+    bad = client.post("/internal/rasa/callback", params={"token": TOKEN}, content=b"{oops")
+    assert bad.status_code == 400
+    unknown = client.post("/internal/rasa/callback", params={"token": TOKEN}, json=body)
+    assert unknown.json() == {"stored": False}
+
+
+def test_action_endpoint_requires_the_token(client: TestClient) -> None:
+    call = {"next_action": "action_ask_visit_type", "tracker": {}, "domain": {}}
+    assert client.post("/internal/rasa/actions", json=call).status_code == 403
+    missing = client.post(
+        "/internal/rasa/actions",
+        params={"token": TOKEN},
+        json={"next_action": "nope", "tracker": {}},
+    )
+    assert missing.status_code == 404
+
+
+def test_health_widget_and_demo_are_served(client: TestClient) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["database"] == "ok" and health["bot"] == "ready"
+    widget = client.get("/widget.js")
+    assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
+    demo = client.get("/demo")
+    assert demo.status_code == 200 and 'data-practice="riverside"' in demo.text
+
+
+def test_open_slots_api(client: TestClient) -> None:
+    slots = client.get(
+        "/api/practices/riverside/open-slots",
+        params={"visit_type": "sick visit", "when": "next tue after 3"},
+    )
+    assert slots.status_code == 200
+    body = slots.json()
+    assert len(body) == 3 and all(s["local_start"].startswith("2026-12-01T") for s in body)
+    assert (
+        client.get("/api/practices/riverside/open-slots", params={"visit_type": "x"}).status_code
+        == 422
+    )
+    past = client.get(
+        "/api/practices/riverside/open-slots",
+        params={"visit_type": "sick visit", "when": "yesterday"},
+    )
+    assert past.status_code == 422 and past.json()["detail"]["reason"] == "in_past"
+    assert client.get("/api/practices/nope").status_code == 404
+    info = client.get("/api/practices/riverside").json()
+    assert len(info["visit_types"]) == 3 and len(info["providers"]) == 2

@@ -1,0 +1,26 @@
+"""The end-to-end group: the real product started with `frontdesk run` (Rasa + service)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.stack import Stack, running_stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e needs Rasa and a trained model."""
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.rasa)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One running Frontdesk for the whole group (Rasa takes ~30 s to load a model)."""
+    if os.environ.get("FRONTDESK_SKIP_RASA") == "1":
+        pytest.skip("FRONTDESK_SKIP_RASA=1: the Rasa end-to-end group was switched off")
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running

@@ -1,0 +1,104 @@
+"""A patient books over web chat, end to end: widget protocol -> service -> Rasa (trained
+model) -> custom actions -> database, and back."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.support.stack import Stack, bot_messages, buttons, texts
+
+
+def _choose(frames: list[dict[str, object]], title: str) -> dict[str, str]:
+    for button in buttons(frames):  # type: ignore[arg-type]
+        if button["title"] == title:
+            return button
+    raise AssertionError(f"no button {title!r} in {buttons(frames)}")  # type: ignore[arg-type]
+
+
+def test_patient_books_an_appointment_over_web_chat(stack: Stack) -> None:
+    chat = stack.chat()
+    try:
+        frames = chat.turn("hi, I'd like to book an appointment pls")
+        assert "What kind of visit" in texts(frames)
+        sick = _choose(frames, "Sick visit")
+        frames = chat.turn(sick["title"], sick["payload"])
+        assert "particular provider" in texts(frames)
+        frames = chat.turn("no preference")
+        assert "What day and time" in texts(frames)
+        frames = chat.turn("next tue after 3")
+        offers = [b for b in buttons(frames) if b["title"] != "None of these"]
+        assert 1 <= len(offers) <= 3
+        assert all(b["title"].startswith("Tue,") for b in offers)
+        frames = chat.turn(offers[0]["title"], offers[0]["payload"])
+        assert any(f["type"] == "identity_request" for f in frames)
+        chat.send({"type": "identity", "full_name": "Jordan Sample", "date_of_birth": "1985-04-12"})
+        frames = chat.collect_turn()
+        confirmation = texts(frames)
+        assert "You're booked!" in confirmation
+        assert "Sick visit with Dr." in confirmation
+        assert "Riverside Main Clinic" in confirmation
+        conversation_id = chat.session["conversation_id"]
+    finally:
+        chat.close()
+
+    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
+        rows = db.execute(
+            "SELECT a.start_at, p.last_name, a.status FROM appointments a "
+            "JOIN patients p ON p.id = a.patient_id"
+        ).fetchall()
+    assert len(rows) == 1
+    start, last_name, status = rows[0]
+    assert (last_name, status) == ("Sample", "booked")
+    local = (
+        datetime.fromisoformat(start).replace(tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
+    )
+    assert local.weekday() == 1 and local.hour >= 15
+    assert local.strftime("%-I:%M %p").lstrip("0") in offers[0]["title"]
+
+    # The patient's identity went to our database, never to Rasa's tracker store.
+    with sqlite3.connect(stack.data_dir / "rasa-tracker.db") as tracker:
+        events = " ".join(
+            row[0]
+            for row in tracker.execute(
+                "SELECT data FROM events WHERE sender_id = ?", (conversation_id,)
+            )
+        )
+    assert "next tue after 3" in events  # the tracker did record this conversation
+    assert "Sample" not in events and "1985" not in events
+
+
+def test_emergency_words_get_911_and_nothing_else(stack: Stack) -> None:
+    chat = stack.chat()
+    try:
+        frames = chat.turn("i have crushing chest pain and can't breathe")
+    finally:
+        chat.close()
+    messages = bot_messages(frames)
+    assert len(messages) == 1
+    assert "911" in messages[0]["text"]
+
+
+def test_resuming_the_conversation_replays_it(stack: Stack) -> None:
+    chat = stack.chat()
+    try:
+        chat.turn("are you a bot?")
+        token = chat.session["resume_token"]
+    finally:
+        chat.close()
+    again = stack.chat(resume=token)
+    try:
+        history = again.receive()
+    finally:
+        again.close()
+    assert history["type"] == "history"
+    assert [m["role"] for m in history["messages"]] == ["patient", "bot"]
+    assert "virtual assistant" in history["messages"][1]["text"]
+
+
+def test_health_reports_the_bot_ready(stack: Stack) -> None:
+    health = httpx.get(f"{stack.base_url}/healthz").json()
+    assert health == {"status": "ok", "database": "ok", "bot": "ready", "version": "0.1.0"}
