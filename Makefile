@@ -1,0 +1,78 @@
+# Frontdesk — every command a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+
+VENV      := .venv
+RASA_VENV := .venv-rasa
+PY        := $(VENV)/bin/python
+RASA      := $(RASA_VENV)/bin/rasa
+BOT       := bot
+
+.PHONY: help setup setup-service setup-rasa run test test-fast test-rasa lint format typecheck \
+        train test-stories nlu-eval bench lock lock-rasa clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: ## Create or refresh both environments from the lock files (no-op when unchanged)
+	@scripts/setup-envs.sh all
+
+setup-service: ## Only the Python >= 3.11 environment (.venv)
+	@scripts/setup-envs.sh service
+
+setup-rasa: ## Only the Python 3.10 Rasa environment (.venv-rasa)
+	@scripts/setup-envs.sh rasa
+
+run: setup ## Run everything on the embedded defaults; prints the demo URL (Ctrl-C stops)
+	@$(VENV)/bin/frontdesk run
+
+test: setup lint typecheck ## Lint, type-check and run every test, the Rasa end-to-end group too
+	@$(PY) -m pytest
+
+test-fast: setup-service ## Tests that need neither Rasa nor a trained model
+	@$(PY) -m pytest -m "not rasa"
+
+test-rasa: setup ## Only the Rasa group (trains the model first if bot/ changed)
+	@$(PY) -m pytest -m rasa
+
+lint: setup-service ## ruff: lint and formatting check
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: setup-service ## Apply ruff's fixes and formatting
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+typecheck: setup-service ## mypy --strict on frontdesk, connectors, actions, knowledge
+	@$(VENV)/bin/mypy
+
+train: setup ## Train the Rasa model if bot/ changed since the cached one
+	@$(VENV)/bin/frontdesk train
+
+test-stories: train ## Rasa test stories (bot/tests) against the current model
+	@cd var && ../$(RASA) test core --model "$$(../$(VENV)/bin/frontdesk train)" \
+	  --stories ../$(BOT)/tests --out results/stories --fail-on-prediction-errors
+
+nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
+	@mkdir -p var/results
+	@cd var && ../$(RASA) test nlu --config ../$(BOT)/config.yml --nlu ../$(BOT)/data/nlu \
+	  --cross-validation --folds 5 --out results/nlu
+	@$(PY) scripts/nlu_summary.py var/results/nlu/intent_report.json
+
+bench: setup ## Web chat booking latency (starts Rasa and the service)
+	@$(PY) bench/webchat_booking.py
+
+lock: ## Re-freeze requirements/service.lock from the current .venv (after pip install NEW-PACKAGE)
+	@$(VENV)/bin/pip freeze --all --exclude-editable | grep -v '^pip==\|^frontdesk' | sort \
+	  | sed '1i # Service, actions and tests (Python >= 3.11). Exact versions; regenerate with `make lock`.' \
+	  > requirements/service.lock
+
+lock-rasa: ## Re-freeze requirements/rasa.lock from a fresh `pip install rasa==3.6.21`
+	@rm -rf /tmp/frontdesk-rasa-lock && "$$(scripts/find-python.sh 3.10)" -m venv /tmp/frontdesk-rasa-lock
+	@/tmp/frontdesk-rasa-lock/bin/pip install -q rasa==3.6.21
+	@/tmp/frontdesk-rasa-lock/bin/pip freeze --all | grep -v '^pip==' | sort \
+	  | sed '1i # Rasa 3.6.21 runtime (Python 3.10). Regenerate with `make lock-rasa`.' > requirements/rasa.lock
+
+clean: ## Remove environments, caches and local state (var/)
+	rm -rf $(VENV) $(RASA_VENV) var .mypy_cache .ruff_cache .pytest_cache
