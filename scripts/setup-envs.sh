@@ -9,6 +9,13 @@ only="${1:-all}"
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-32; }
 
+pip_in() {  # $1 venv dir, rest: pip arguments; hides pip's notes about local mirrors it skips
+  local dir="$1"; shift
+  "$dir/bin/python" -m pip --quiet --disable-pip-version-check "$@" 2>&1 \
+    | { grep -v "^WARNING: Location 'file://" || true; }
+  return "${PIPESTATUS[0]}"
+}
+
 make_env() {  # $1 venv dir, $2 python, $3 stamp, rest: pip install args
   local dir="$1" python="$2" stamp="$3"; shift 3
   if [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "$stamp" ]; then
@@ -17,8 +24,8 @@ make_env() {  # $1 venv dir, $2 python, $3 stamp, rest: pip install args
   echo "==> creating $dir with $("$python" --version 2>&1) ($python)"
   rm -rf "$dir"
   "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+  pip_in "$dir" install --upgrade "pip>=24"
+  pip_in "$dir" install "$@"
   echo "$stamp" > "$dir/.installed"
 }
 
@@ -26,8 +33,13 @@ if [ "$only" = all ] || [ "$only" = service ]; then
   py="$(scripts/find-python.sh 3.11+)"
   make_env .venv "$py" "$(stamp_of requirements/service.lock)" \
     -r requirements/service.lock
-  # The project itself, editable, without touching the locked dependencies.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  # The project itself, editable, without touching the locked dependencies (again only when
+  # pyproject.toml changed: entry points and package lists live there).
+  project="$(stamp_of pyproject.toml)"
+  if [ "$(cat .venv/.project 2>/dev/null)" != "$project" ]; then
+    pip_in .venv install --no-deps --no-build-isolation -e . 2>&1 | { grep -v "^ " || true; }
+    echo "$project" > .venv/.project
+  fi
 fi
 
 if [ "$only" = all ] || [ "$only" = rasa ]; then

@@ -59,7 +59,14 @@ def bot() -> ScriptedBot:
 def _client(engine: Engine, bot: ScriptedBot, tmp_path: Path) -> Iterator[TestClient]:
     with session_scope(make_session_factory(engine)) as db:
         seed_demo(db)
-    settings = Settings(env="test", data_dir=tmp_path, internal_token=TOKEN, max_message_chars=1000)
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path,
+        internal_token=TOKEN,
+        rasa_token="rasa-test-token",
+        secret_key="secret-test-key",
+        max_message_chars=1000,
+    )
     app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
     bot.attach(app, TOKEN)
     with TestClient(app) as client:

@@ -1,0 +1,73 @@
+"""The `frontdesk` command: migrate and seed-demo are idempotent; train reuses the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from frontdesk import botctl
+from frontdesk.cli import app
+from frontdesk.db import make_engine
+from frontdesk.models import Patient, Practice, Provider, VisitType, WeeklyHours
+from frontdesk.settings import Settings, get_settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FRONTDESK_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_migrate_and_seed_demo_twice(data_dir: Path) -> None:
+    runner = CliRunner()
+    for _ in range(2):
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+        result = runner.invoke(app, ["seed-demo"])
+        assert result.exit_code == 0, result.output
+        assert "Riverside Family Medicine" in result.output
+    engine = make_engine(f"sqlite:///{data_dir / 'frontdesk.db'}")
+    with Session(engine) as db:
+        counts = {
+            model.__name__: db.scalar(select(func.count()).select_from(model))
+            for model in (Practice, Provider, VisitType, Patient)
+        }
+        assert db.scalar(select(func.count()).select_from(WeeklyHours)) > 0
+    engine.dispose()
+    assert counts == {"Practice": 1, "Provider": 2, "VisitType": 3, "Patient": 3}
+
+
+def test_model_hash_follows_training_inputs_only(tmp_path: Path) -> None:
+    bot = tmp_path / "bot"
+    (bot / "data").mkdir(parents=True)
+    (bot / "domain").mkdir()
+    (bot / "tests").mkdir()
+    (bot / "config.yml").write_text("pipeline: []\n")
+    (bot / "data" / "nlu.yml").write_text("nlu: []\n")
+    (bot / "domain" / "core.yml").write_text("intents: [greet]\n")
+    lock = tmp_path / "rasa.lock"
+    lock.write_text("rasa==3.6.21\n")
+    first = botctl.bot_content_hash(bot, lock)
+    (bot / "tests" / "test_stories.yml").write_text("stories: []\n")
+    assert botctl.bot_content_hash(bot, lock) == first  # test stories don't change the model
+    (bot / "data" / "nlu.yml").write_text("nlu: [x]\n")
+    second = botctl.bot_content_hash(bot, lock)
+    assert second != first
+    lock.write_text("rasa==3.6.22\n")
+    assert botctl.bot_content_hash(bot, lock) != second
+
+
+def test_a_cached_model_is_reused_without_rasa(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "missing")  # type: ignore[call-arg]
+    cached = botctl.model_path(settings)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"model")
+    assert botctl.ensure_model(settings) == cached  # no Rasa needed: nothing to train
+    with pytest.raises(botctl.RasaSetupError, match="make setup"):
+        botctl.ensure_model(settings, force=True)

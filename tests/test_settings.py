@@ -1,0 +1,46 @@
+"""Settings: defaults run locally; anything but development refuses placeholder secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from frontdesk.settings import Settings
+
+REAL = {"secret_key": "s" * 32, "internal_token": "i" * 32, "rasa_token": "r" * 32}
+
+
+def test_development_defaults_use_embedded_sqlite(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, env="development", data_dir=tmp_path)  # type: ignore[call-arg]
+    assert settings.sqlalchemy_url == f"sqlite:///{tmp_path.resolve() / 'frontdesk.db'}"
+    assert settings.tracker_store_url.endswith("rasa-tracker.db")
+    assert settings.models_dir == tmp_path / "models"
+    assert settings.base_url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("env", ["production", "test"])
+@pytest.mark.parametrize("weak", ["secret_key", "internal_token", "rasa_token"])
+@pytest.mark.parametrize("value", ["change-me", "", "dev-only-not-secret"])
+def test_placeholder_secrets_are_refused_outside_development(
+    env: str, weak: str, value: str
+) -> None:
+    with pytest.raises(ValidationError, match=f"FRONTDESK_{weak.upper()}"):
+        Settings(_env_file=None, env=env, **{**REAL, weak: value})  # type: ignore[arg-type]
+
+
+def test_real_secrets_are_accepted_and_never_printed() -> None:
+    settings = Settings(_env_file=None, env="production", **REAL)  # type: ignore[arg-type]
+    shown = repr(settings) + str(settings.model_dump())
+    assert "s" * 32 not in shown and "**********" in shown
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("FRONTDESK_PUBLIC_URL", "https://chat.example.org/")
+    monkeypatch.setenv("FRONTDESK_HOST", "0.0.0.0")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.sqlalchemy_url == "postgresql+psycopg://u@h/db"
+    assert settings.base_url == "https://chat.example.org"
+    assert settings.internal_base_url == "http://127.0.0.1:8000"
