@@ -9,7 +9,7 @@ PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
-.PHONY: help setup setup-service setup-rasa run test test-fast test-rasa lint format typecheck \
+.PHONY: help setup setup-service setup-rasa setup-browser run test test-fast test-rasa lint format typecheck \
         train test-stories nlu-eval bench lock lock-rasa clean
 
 help: ## List the commands
@@ -23,6 +23,9 @@ setup-service: ## Only the Python >= 3.11 environment (.venv)
 
 setup-rasa: ## Only the Python 3.10 Rasa environment (.venv-rasa)
 	@scripts/setup-envs.sh rasa
+
+setup-browser: ## Debian's chromium for the widget's browser tests (skipped without it, outside CI)
+	@scripts/install-browser.sh
 
 run: setup ## Run everything on the embedded defaults; prints the demo URL (Ctrl-C stops)
 	@$(VENV)/bin/frontdesk run

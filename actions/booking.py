@@ -444,8 +444,10 @@ class ActionBookAppointment(Action):
                     now=now,
                     source="webchat",
                 )
+            except scheduling.PatientBusyError:
+                return {"problem": "utter_patient_busy"}
             except scheduling.SlotUnavailableError:
-                return {}
+                return {"problem": "utter_slot_taken"}
             local = appointment.start_at.astimezone(where.tz)
             return {
                 "visit": visit_type.name,
@@ -460,8 +462,8 @@ class ActionBookAppointment(Action):
         if booked is None:
             dispatcher.utter_message(response="utter_booking_failed")
             return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "offered_slots")]
-        if not booked:
-            dispatcher.utter_message(response="utter_slot_taken")
+        if "problem" in booked:
+            dispatcher.utter_message(response=booked["problem"])
             return [
                 SlotSet("slot_choice", None),
                 SlotSet("offered_slots", None),

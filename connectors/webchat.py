@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.rasa import BotUnavailableError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Owner, Role
+from frontdesk.conversations.safety import is_emergency
 from frontdesk.patients.service import InvalidIdentityError
 from frontdesk.runtime import Services
 
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 IDENTITY_PROVIDED = "/identity_provided"
+MEDICAL_EMERGENCY = "/medical_emergency"
 RATE_LIMIT = 20  # frames ...
 RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
 
@@ -135,10 +137,13 @@ def bot_text_for(text: str, payload: str | None, offered: set[str]) -> str:
     """What Rasa receives: an offered button's payload, else the patient's words.
 
     Only payloads we actually offered pass through, and typed text cannot start with "/", so a
-    patient cannot forge intents or entities.
+    patient cannot forge intents or entities. Emergency wording goes as the emergency intent,
+    whatever the NLU model would have made of it.
     """
     if payload is not None and payload in offered:
         return payload
+    if is_emergency(text):
+        return MEDICAL_EMERGENCY
     return text.lstrip("/").strip() or text
 
 

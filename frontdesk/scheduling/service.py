@@ -36,6 +36,10 @@ class SlotUnavailableError(Exception):
     """The requested slot cannot be booked (taken a moment ago, or outside the rules)."""
 
 
+class PatientBusyError(SlotUnavailableError):
+    """The patient already has an appointment that overlaps the requested time."""
+
+
 @dataclass(frozen=True)
 class OpenSlot:
     """A bookable start time with one provider."""
@@ -282,6 +286,16 @@ def book_appointment(
         raise SlotUnavailableError("slot is not open")
     provider = session.get_one(Provider, provider_id)
     end = start + timedelta(minutes=visit_type.duration_minutes)
+    overlapping = session.scalar(
+        select(Appointment.id).where(
+            Appointment.patient_id == patient.id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.start_at < end,
+            Appointment.end_at > start,
+        )
+    )
+    if overlapping is not None:
+        raise PatientBusyError("patient already has an appointment then")
     appointment = Appointment(
         practice_id=practice.id,
         provider_id=provider_id,

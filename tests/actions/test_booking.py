@@ -341,3 +341,24 @@ def test_unknown_sender_is_an_error_not_a_crash_of_the_service(context: ActionCo
     fake = Tracker("c_unknown", {}, {}, [], False, None, None, "action_listen")
     with pytest.raises(LookupError):
         run(ActionAskVisitType(context).run(CollectingDispatcher(), fake, DOMAIN))
+
+
+def test_booking_a_second_visit_at_the_same_time_is_refused_kindly(
+    context: ActionContext, conversation: Conversation, session: Session
+) -> None:
+    conversations.identify_patient(
+        session=session,
+        conversation=conversation,
+        full_name="Riley Placeholder",
+        date_of_birth=date(1978, 1, 5),
+        now=NOW,
+    )
+    session.flush()
+    first = _offered(context, conversation)[0]
+    _book(context, conversation, first)
+    same_time_other_provider = scheduling.parse_slot_key(first)
+    other_provider = 2 if same_time_other_provider[0] == 1 else 1
+    key = f"{other_provider}@{same_time_other_provider[1]:%Y%m%dT%H%MZ}"
+    events, dispatcher = _book(context, conversation, key)
+    assert responses(dispatcher) == ["utter_patient_busy"]
+    assert FollowupAction("book_appointment_form") in events

@@ -309,3 +309,16 @@ def test_open_slots_api(client: TestClient) -> None:
     assert client.get("/api/practices/nope").status_code == 404
     info = client.get("/api/practices/riverside").json()
     assert len(info["visit_types"]) == 3 and len(info["providers"]) == 2
+
+
+def test_emergency_wording_reaches_the_bot_as_the_emergency_intent(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        turn(ws, {"type": "message", "text": "my husband collapsed and isn't breathing"})
+    assert [t for _, t in bot.turns] == ["/medical_emergency"]
+    with Session(sqlite_engine) as db:  # what the patient wrote is kept as written
+        assert (
+            db.scalars(select(Message.text)).first() == "my husband collapsed and isn't breathing"
+        )

@@ -11,10 +11,15 @@ from tests.support.stack import Stack, running_stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e needs Rasa and a trained model."""
+    """Everything under tests/e2e needs Rasa and a trained model.
+
+    The first test also pays for training a model when bot/ changed (2-4 minutes on two
+    cores) and for Rasa's start-up, hence the longer timeout.
+    """
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.rasa)
+            item.add_marker(pytest.mark.timeout(1200))
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,13 @@ def _choose(frames: list[dict[str, object]], title: str) -> dict[str, str]:
     raise AssertionError(f"no button {title!r} in {buttons(frames)}")  # type: ignore[arg-type]
 
 
+def _appointment_ids(stack: Stack) -> set[int]:
+    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
+        return {row[0] for row in db.execute("SELECT id FROM appointments")}
+
+
 def test_patient_books_an_appointment_over_web_chat(stack: Stack) -> None:
+    before = _appointment_ids(stack)  # other tests share this running stack
     chat = stack.chat()
     try:
         frames = chat.turn("hi, I'd like to book an appointment pls")
@@ -45,12 +51,14 @@ def test_patient_books_an_appointment_over_web_chat(stack: Stack) -> None:
     finally:
         chat.close()
 
+    new = _appointment_ids(stack) - before
+    assert len(new) == 1
     with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
         rows = db.execute(
             "SELECT a.start_at, p.last_name, a.status FROM appointments a "
-            "JOIN patients p ON p.id = a.patient_id"
+            "JOIN patients p ON p.id = a.patient_id WHERE a.id = ?",
+            (new.pop(),),
         ).fetchall()
-    assert len(rows) == 1
     start, last_name, status = rows[0]
     assert (last_name, status) == ("Sample", "booked")
     local = (

@@ -243,3 +243,26 @@ def test_visit_types_match_what_patients_say(
 ) -> None:
     found = scheduling.match_visit_type(session=session, practice_id=practice.id, text=text)
     assert (found.code if found else None) == code
+
+
+def test_a_patient_cannot_be_in_two_places_at_once(session: Session, practice: Practice) -> None:
+    patient = _patient(session, practice)
+    scheduling.book_appointment(
+        session=session,
+        practice=practice,
+        patient=patient,
+        visit_type=_visit(session, practice, "sick-visit"),
+        provider_id=_provider(session, practice, "patel").id,
+        start=datetime(2026, 12, 1, 20, 0, tzinfo=UTC),
+        now=NOW,
+    )
+    with pytest.raises(scheduling.PatientBusyError):
+        scheduling.book_appointment(
+            session=session,
+            practice=practice,
+            patient=patient,
+            visit_type=_visit(session, practice, "sick-visit"),
+            provider_id=_provider(session, practice, "nguyen").id,
+            start=datetime(2026, 12, 1, 20, 0, tzinfo=UTC),
+            now=NOW,
+        )

@@ -96,6 +96,15 @@ def running_stack(data_dir: Path, *, ready_timeout: float = 300.0) -> Iterator[S
             process.kill()
             process.wait()
         log.close()
+        # Ctrl-C must have stopped Rasa too, not only the service.
+        if _listening(rasa_port):
+            raise RuntimeError(f"Rasa still listening on {rasa_port} after Ctrl-C")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_ready(stack: Stack, timeout: float) -> None:

@@ -1183,6 +1183,7 @@ button:disabled { cursor: default; }
       ui.panel.hidden = false;
       ui.root.classList.add('open');
       ui.launcher.setAttribute('aria-expanded', 'true');
+      ui.launcher.setAttribute('aria-label', 'Close chat');
       state.unread = 0;
       updateBadge();
       scrollToBottom();
@@ -1198,6 +1199,7 @@ button:disabled { cursor: default; }
     ui.panel.hidden = true;
     ui.root.classList.remove('open');
     ui.launcher.setAttribute('aria-expanded', 'false');
+    ui.launcher.setAttribute('aria-label', 'Open chat');
     if (returnFocus || hadFocus) ui.launcher.focus({ preventScroll: true });
   }
 

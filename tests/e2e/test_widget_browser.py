@@ -1,0 +1,270 @@
+"""The chat widget in a real browser: Chromium (Debian's package, never a downloaded one) drives
+the demo page of a running Frontdesk (`stack`), as a patient would.
+
+Needs the Python `playwright` package (requirements/service.lock) and Chromium at
+/usr/bin/chromium (scripts/install-browser.sh) or at $FRONTDESK_CHROMIUM. Without them the
+module is skipped, except under CI=true, where that is an error. Screenshots go to
+$FRONTDESK_TEST_ARTIFACTS (default var/test-artifacts/browser).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import ROOT, Stack
+
+try:
+    from playwright.sync_api import (
+        Browser,
+        ConsoleMessage,
+        Locator,
+        Page,
+        expect,
+        sync_playwright,
+    )
+except ImportError as error:
+    PLAYWRIGHT_MISSING: str | None = (
+        f"the Python 'playwright' package is not importable ({error}); run `make setup`"
+    )
+else:
+    PLAYWRIGHT_MISSING = None
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM = Path(os.environ.get("FRONTDESK_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(
+    os.environ.get("FRONTDESK_TEST_ARTIFACTS", str(ROOT / "var" / "test-artifacts" / "browser"))
+)
+BOT_REPLY_MS = 60_000  # Rasa's first answers can be slow on a cold model
+UI_MS = 15_000
+RESUME_KEY = "frontdesk:riverside:resume"  # sessionStorage key of the demo practice's widget
+HOTPINK = "rgb(255, 105, 180)"  # what demo.html forces on every host-page <button>
+SHADOW = "document.querySelector('frontdesk-widget').shadowRoot"
+
+
+def _unavailable() -> str | None:
+    if PLAYWRIGHT_MISSING:
+        return PLAYWRIGHT_MISSING
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        return (
+            f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh "
+            "or point FRONTDESK_CHROMIUM at one"
+        )
+    return None
+
+
+UNAVAILABLE = _unavailable()
+if UNAVAILABLE and os.environ.get("CI") != "true":
+    pytest.skip(f"browser tests: {UNAVAILABLE}", allow_module_level=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _browser_must_run_in_ci() -> None:
+    """Under CI=true a missing browser fails every test here (before the stack even starts)."""
+    if UNAVAILABLE:
+        pytest.fail(f"CI=true, so the browser tests must run, but {UNAVAILABLE}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the module; every test gets its own context."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def demo(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The demo page in a fresh context (its own sessionStorage), with the chat panel open."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        base_url=stack.base_url, locale="en-US", viewport={"width": 1280, "height": 800}
+    )
+    context.set_default_timeout(UI_MS)
+    page = context.new_page()
+    problems: list[str] = []  # uncaught exceptions, console errors and warnings
+    page.on("pageerror", lambda error: problems.append(f"uncaught {error!r}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        source = message.location.get("url", "")
+        if message.type in ("error", "warning") and not source.endswith("/favicon.ico"):
+            problems.append(f"console.{message.type}: {message.text} ({source})")
+
+    page.on("console", on_console)
+    failures_before = request.session.testsfailed
+    try:
+        page.goto("/demo")
+        expect(page.get_by_test_id("fd-panel")).to_be_visible()  # data-open="true"
+        expect(page.get_by_test_id("fd-launcher")).to_have_attribute("aria-expanded", "true")
+        yield page
+        if request.session.testsfailed > failures_before:
+            page.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}.png")
+        assert problems == [], "the page logged problems"
+    finally:
+        context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of the whole viewport under ARTIFACTS."""
+    page.screenshot(path=ARTIFACTS / f"{name}.png")
+
+
+def say(page: Page, text: str) -> None:
+    """Type into the composer and press Enter, as a patient would."""
+    composer = page.get_by_test_id("fd-input")
+    composer.fill(text)
+    composer.press("Enter")
+    expect(composer).to_have_value("")
+
+
+def choices(page: Page, title: str | re.Pattern[str]) -> Locator:
+    """Reply buttons that can still be clicked, by exact title or by pattern."""
+    if isinstance(title, str):
+        title = re.compile(rf"^\s*{re.escape(title)}\s*$")
+    return page.locator("[data-testid=fd-choice]:enabled").filter(has_text=title)
+
+
+def messages(page: Page, role: str) -> Locator:
+    """Chat bubbles from `role` (patient, bot or staff)."""
+    return page.locator(f"[data-testid=fd-msg][data-role={role}]")
+
+
+def test_patient_books_through_the_widget(demo: Page) -> None:
+    say(demo, "I'd like to book an appointment")
+    sick_visit = choices(demo, "Sick visit")
+    expect(sick_visit).to_be_visible(timeout=BOT_REPLY_MS)
+    sick_visit.click()
+    no_preference = choices(demo, "No preference")
+    expect(no_preference).to_be_visible(timeout=BOT_REPLY_MS)
+    no_preference.click()
+    expect(messages(demo, "bot").last).to_contain_text("What day and time", timeout=BOT_REPLY_MS)
+
+    say(demo, "next tue after 3")
+    offers = choices(demo, re.compile(r"^\s*Tue, "))
+    expect(offers.first).to_be_visible(timeout=BOT_REPLY_MS)
+    assert 1 <= offers.count() <= 3
+    shot(demo, "booking-1-offers")
+    offer = offers.first.inner_text().strip()  # "Tue, Dec 1 · 3:00 PM · Dr. Amara Patel"
+    _day, time, provider = (part.strip() for part in offer.split("·"))
+    offers.first.click()
+
+    identity = demo.get_by_test_id("fd-identity")
+    expect(identity).to_be_visible(timeout=BOT_REPLY_MS)
+    identity.get_by_label("Full name").fill("Jordan Sample")
+    identity.locator("input[type=date]").fill("1985-04-12")
+    identity.get_by_test_id("fd-identity-submit").click()
+    expect(demo.get_by_test_id("fd-identity-sent")).to_be_visible()
+    expect(identity).to_have_count(0)  # the form and what was typed into it are gone
+
+    confirmation = messages(demo, "bot").filter(has_text="You're booked!")
+    expect(confirmation).to_be_visible(timeout=BOT_REPLY_MS)
+    expect(confirmation).to_contain_text("Riverside Main Clinic")
+    expect(confirmation).to_contain_text(time)
+    expect(confirmation).to_contain_text(provider)
+    shot(demo, "booking-2-confirmed")
+
+    log = demo.get_by_test_id("fd-log").inner_text()
+    assert "Jordan Sample" not in log
+    assert "1985" not in log
+    assert demo.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+    assert "Sample" not in demo.evaluate(f"() => window.sessionStorage.getItem('{RESUME_KEY}')")
+    assert demo.evaluate("() => window.localStorage.length") == 0
+
+
+def test_reloading_the_page_shows_the_conversation_again(demo: Page) -> None:
+    say(demo, "are you a bot?")
+    expect(messages(demo, "bot").last).to_contain_text("virtual assistant", timeout=BOT_REPLY_MS)
+    shot(demo, "history-1-before-reload")
+
+    demo.reload()
+    expect(demo.get_by_test_id("fd-panel")).to_be_visible()
+    expect(messages(demo, "bot")).to_have_count(1, timeout=BOT_REPLY_MS)
+    expect(messages(demo, "bot")).to_contain_text("virtual assistant")
+    expect(messages(demo, "patient")).to_have_count(1)
+    expect(messages(demo, "patient")).to_have_text("are you a bot?")
+    roles = demo.get_by_test_id("fd-msg").evaluate_all("els => els.map(e => e.dataset.role)")
+    assert roles == ["patient", "bot"]
+    shot(demo, "history-2-after-reload")
+    assert demo.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+
+
+def test_patient_text_is_inert_and_host_styles_stay_out(demo: Page) -> None:
+    markup = '<img src=x onerror="window.__xss=1"><b>bold</b>'
+    say(demo, markup)
+    expect(messages(demo, "patient")).to_have_text(markup)
+    expect(messages(demo, "bot").first).to_be_visible(timeout=BOT_REPLY_MS)  # a full round trip
+    log = demo.get_by_test_id("fd-log")
+    expect(log.locator("b, img")).to_have_count(0)
+    assert demo.evaluate("() => typeof window.__xss") == "undefined"
+
+    # The same text replayed from the server's history is just as inert.
+    demo.reload()
+    expect(messages(demo, "patient")).to_have_text(markup, timeout=BOT_REPLY_MS)
+    expect(log.locator("b, img")).to_have_count(0)
+    assert demo.evaluate("() => typeof window.__xss") == "undefined"
+    shot(demo, "isolation-inert-text")
+
+    host_button = demo.locator("main button")
+    assert host_button.evaluate("b => getComputedStyle(b).backgroundColor") == HOTPINK
+    widget_buttons = demo.evaluate(
+        f"""() => Array.from({SHADOW}.querySelectorAll('button'), b => {{
+            const s = getComputedStyle(b);
+            return [b.dataset.testid, s.backgroundColor, s.borderTopStyle, s.color];
+        }})"""
+    )
+    assert {testid for testid, *_ in widget_buttons} >= {"fd-launcher", "fd-close", "fd-send"}
+    for testid, background, border, color in widget_buttons:
+        assert background != HOTPINK, testid
+        assert border != "dashed", testid
+        assert color != "rgb(255, 255, 0)", testid
+    send_background = demo.get_by_test_id("fd-send").evaluate(
+        "b => getComputedStyle(b).backgroundColor"
+    )
+    assert send_background == "rgb(26, 93, 122)"  # the widget's --fd-accent
+    bubble = messages(demo, "patient")
+    assert "Georgia" not in bubble.evaluate("e => getComputedStyle(e).fontFamily")
+    assert bubble.evaluate("e => getComputedStyle(e).letterSpacing") == "normal"
+
+
+def test_keyboard_closes_and_reopens_the_panel(demo: Page) -> None:
+    panel = demo.get_by_test_id("fd-panel")
+    launcher = demo.get_by_test_id("fd-launcher")
+    composer = demo.get_by_test_id("fd-input")
+
+    composer.focus()
+    demo.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    shot(demo, "keyboard-1-closed")
+
+    demo.keyboard.press("Enter")
+    expect(panel).to_be_visible()
+    expect(composer).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+
+    demo.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_be_focused()
+    demo.keyboard.press("Space")
+    expect(panel).to_be_visible()
+    expect(composer).to_be_focused()
+    shot(demo, "keyboard-2-reopened")
