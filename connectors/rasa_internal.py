@@ -23,6 +23,9 @@ from frontdesk.runtime import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/internal/rasa", include_in_schema=False)
+ACTION_FAILED_TEXT = (
+    "Sorry, something went wrong on our side. Please try again in a moment, or call the office."
+)
 
 
 def _check_token(request: Request, token: str) -> Services:
@@ -65,4 +68,13 @@ async def run_action(request: Request, token: str = Query("")) -> JSONResponse:
         return JSONResponse({"error": exc.message, "action_name": exc.action_name}, 404)
     except ActionMissingDomainException as exc:
         return JSONResponse({"error": exc.message, "action_name": exc.action_name}, 449)
+    except Exception as exc:
+        # The exception text may quote patient data: log its type and the action only.
+        logger.error(
+            "action %s failed: %s",
+            call.get("next_action") if isinstance(call, dict) else "?",
+            type(exc).__name__,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        return JSONResponse({"events": [], "responses": [{"text": ACTION_FAILED_TEXT}]})
     return JSONResponse(result.model_dump() if result else None)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from connectors.rasa_internal import ACTION_FAILED_TEXT
 from frontdesk.app import create_app
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
@@ -322,3 +323,16 @@ def test_emergency_wording_reaches_the_bot_as_the_emergency_intent(
         assert (
             db.scalars(select(Message.text)).first() == "my husband collapsed and isn't breathing"
         )
+
+
+def test_a_failing_action_answers_with_an_apology_not_silence(client: TestClient) -> None:
+    call = {
+        "next_action": "action_ask_visit_type",
+        "sender_id": "c_nobody",
+        "tracker": {"sender_id": "c_nobody", "slots": {}, "latest_message": {}, "events": []},
+        "domain": {"version": "3.1"},
+        "version": "3.6.21",
+    }
+    response = client.post("/internal/rasa/actions", params={"token": TOKEN}, json=call)
+    assert response.status_code == 200
+    assert response.json() == {"events": [], "responses": [{"text": ACTION_FAILED_TEXT}]}
