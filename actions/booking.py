@@ -18,7 +18,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.context import ActionContext
+from actions.context import ActionContext, ContextAction, inform_payload
 from actions.formatting import clock_time, long_day, slot_title
 from frontdesk.conversations import service as conversations
 from frontdesk.patients.models import Patient
@@ -26,7 +26,6 @@ from frontdesk.practices.models import Practice
 from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling.models import VisitType
 from frontdesk.scheduling.timeprefs import (
-    TimePreference,
     TimePreferenceError,
     parse_time_preference,
 )
@@ -77,16 +76,8 @@ def _provider_id(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _describe(preference: TimePreference) -> str:
-    return preference.describe()
-
-
-class ActionAskVisitType(Action):
+class ActionAskVisitType(ContextAction):
     """Offers the practice's visit types as buttons."""
-
-    def __init__(self, context: ActionContext) -> None:
-        """Create the action with its collaborators."""
-        self.context = context
 
     def name(self) -> str:
         """Rasa action name."""
@@ -110,19 +101,15 @@ class ActionAskVisitType(Action):
         dispatcher.utter_message(
             response="utter_ask_visit_type",
             buttons=[
-                {"title": title, "payload": f'/inform{{"visit_type":"{code}"}}'}
+                {"title": title, "payload": inform_payload(visit_type=code)}
                 for title, code in options
             ],
         )
         return []
 
 
-class ActionAskProviderPreference(Action):
+class ActionAskProviderPreference(ContextAction):
     """Offers the practice's providers, plus "No preference"."""
-
-    def __init__(self, context: ActionContext) -> None:
-        """Create the action with its collaborators."""
-        self.context = context
 
     def name(self) -> str:
         """Rasa action name."""
@@ -142,25 +129,21 @@ class ActionAskProviderPreference(Action):
 
         providers = await self.context.run(load)
         buttons = [
-            {"title": name, "payload": f'/inform{{"provider_preference":"{pid}"}}'}
+            {"title": name, "payload": inform_payload(provider_preference=str(pid))}
             for name, pid in providers
         ]
         buttons.append(
             {
                 "title": "No preference",
-                "payload": f'/inform{{"provider_preference":"{ANY_PROVIDER}"}}',
+                "payload": inform_payload(provider_preference=ANY_PROVIDER),
             }
         )
         dispatcher.utter_message(response="utter_ask_provider_preference", buttons=buttons)
         return []
 
 
-class ActionAskSlotChoice(Action):
+class ActionAskSlotChoice(ContextAction):
     """Offers up to three open slots that match what the patient asked for."""
-
-    def __init__(self, context: ActionContext) -> None:
-        """Create the action with its collaborators."""
-        self.context = context
 
     def name(self) -> str:
         """Rasa action name."""
@@ -181,7 +164,7 @@ class ActionAskSlotChoice(Action):
                 tracker.get_slot("time_preference") or "asap", now=now, tz=where.tz
             )
             if visit_type is None:
-                return [], _describe(preference), where.tz
+                return [], preference.describe(), where.tz
             slots = scheduling.find_open_slots(
                 session=session,
                 practice=where.practice,
@@ -193,7 +176,7 @@ class ActionAskSlotChoice(Action):
             )
             return (
                 [(slot_title(s, where.tz), s.key) for s in slots],
-                _describe(preference),
+                preference.describe(),
                 where.tz,
             )
 
@@ -205,11 +188,10 @@ class ActionAskSlotChoice(Action):
             dispatcher.utter_message(response="utter_no_slots", when=described)
             return [SlotSet("time_preference", None), SlotSet("offered_slots", None)]
         buttons = [
-            {"title": title, "payload": f'/inform{{"slot_choice":"{key}"}}'}
-            for title, key in offers
+            {"title": title, "payload": inform_payload(slot_choice=key)} for title, key in offers
         ]
         buttons.append(
-            {"title": "None of these", "payload": f'/inform{{"slot_choice":"{NONE_OF_THESE}"}}'}
+            {"title": "None of these", "payload": inform_payload(slot_choice=NONE_OF_THESE)}
         )
         dispatcher.utter_message(response="utter_offer_slots", when=described, buttons=buttons)
         return [SlotSet("offered_slots", [key for _, key in offers])]
@@ -409,12 +391,8 @@ def _pick_offered(value: str, offered: list[str], tz: ZoneInfo) -> str | None:
     return None
 
 
-class ActionBookAppointment(Action):
+class ActionBookAppointment(ContextAction):
     """Books the chosen slot for the verified patient and confirms the details."""
-
-    def __init__(self, context: ActionContext) -> None:
-        """Create the action with its collaborators."""
-        self.context = context
 
     def name(self) -> str:
         """Rasa action name."""

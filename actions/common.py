@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.context import ActionContext
+from actions.context import ContextAction
 from frontdesk.conversations import service as conversations
 from frontdesk.practices.models import Practice
 
@@ -21,12 +21,8 @@ def format_phone(e164: str | None) -> str:
     return e164 or "the office"
 
 
-class ActionReferToOffice(Action):
+class ActionReferToOffice(ContextAction):
     """Gives the practice's phone number for what the bot cannot do in chat yet."""
-
-    def __init__(self, context: ActionContext) -> None:
-        """Create the action with its collaborators."""
-        self.context = context
 
     def name(self) -> str:
         """Rasa action name."""

@@ -7,12 +7,14 @@ tests can hand them a test database and a fixed clock.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from rasa_sdk import Action
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
@@ -41,3 +43,16 @@ class ActionContext:
                 return work(session)
 
         return await asyncio.to_thread(call)
+
+
+class ContextAction(Action):
+    """A custom action built with the shared `ActionContext`."""
+
+    def __init__(self, context: ActionContext) -> None:
+        """Create the action with its collaborators."""
+        self.context = context
+
+
+def inform_payload(**entities: str) -> str:
+    """A button payload that sets entities with the `inform` intent: `/inform{"slot":"value"}`."""
+    return "/inform" + json.dumps(entities, separators=(",", ":"))
