@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,13 +20,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.context import ActionContext, ContextAction, inform_payload
-from actions.formatting import clock_time, long_day, slot_title
+from actions.formatting import clock_time, long_day, slot_label, slot_title
 from frontdesk.conversations import service as conversations
 from frontdesk.patients.models import Patient
-from frontdesk.practices.models import Practice
+from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling.models import VisitType
 from frontdesk.scheduling.timeprefs import (
+    TimePreference,
     TimePreferenceError,
     parse_time_preference,
 )
@@ -41,6 +43,9 @@ _ORDINALS = {
     "2": 1, "second": 1, "two": 1, "2nd": 1, "middle": 1,
     "3": 2, "third": 2, "three": 2, "3rd": 2,
 }  # fmt: skip
+_POSITION_REPLY = re.compile(
+    r"(?:the |option |number |no\.? |#)?(\w+)(?: (?:one|option|slot|time|works|please|pls))*"
+)
 _NO_PREFERENCE = re.compile(
     r"\b(no pref\w*|any(one|body| one| provider| doctor)?|whoever|doesn'?t matter|"
     r"don'?t care|either|no one in particular|first available|not really|nope|no)\b",
@@ -70,6 +75,13 @@ def _visit_type(session: Session, practice_id: int, code: str | None) -> VisitTy
     if not code:
         return None
     return scheduling.match_visit_type(session=session, practice_id=practice_id, text=code)
+
+
+def _title_for_key(session: Session, key: str, tz: ZoneInfo) -> str:
+    """The button title an offered slot was shown with."""
+    provider_id, start = scheduling.parse_slot_key(key)
+    provider = session.get(Provider, provider_id)
+    return slot_label(start, provider.display_name if provider else "", tz)
 
 
 def _provider_id(value: str | None) -> int | None:
@@ -337,7 +349,8 @@ class ValidateBookAppointmentForm(FormValidationAction):
 
         def choose(session: Session) -> dict[str, Any]:
             where = _where(session, tracker.sender_id)
-            key = _pick_offered(value, offered, where.tz)
+            titles = {key: _title_for_key(session, key, where.tz) for key in offered}
+            key = _pick_offered(value, offered, titles, where.tz, now)
             if key is None:
                 try:
                     parse_time_preference(value, now=now, tz=where.tz)
@@ -366,29 +379,62 @@ class ValidateBookAppointmentForm(FormValidationAction):
         return outcome
 
 
-def _pick_offered(value: str, offered: list[str], tz: ZoneInfo) -> str | None:
-    """Which offered slot a reply means: its key, its position, or its time of day."""
+def _position(text: str, count: int) -> int | None:
+    """The offer a whole reply points at by position ("first", "the 2nd one", "last")."""
+    match = _POSITION_REPLY.fullmatch(text)
+    if match is None:
+        return None
+    word = match.group(1)
+    index = count - 1 if word == "last" else _ORDINALS.get(word)
+    return index if index is not None and 0 <= index < count else None
+
+
+def _pick_offered(
+    value: str, offered: list[str], titles: dict[str, str], tz: ZoneInfo, now: datetime
+) -> str | None:
+    """Which offered slot a reply means, or None when it is not clearly one of them.
+
+    In order: the slot key (a button), a button's title typed or sent back as text, a bare
+    hour that one offer starts at ("3" is 3:00 PM: offers are not numbered on screen), a
+    whole-reply position ("the second one"), then a day and/or time that only one offer has
+    ("the one at 4", "Thursday Dec 3 at 4pm").
+    """
     if value in offered:
         return value
-    lowered = value.lower()
-    if lowered in ("last", "the last one", "last one") and offered:
-        return offered[-1]
-    for word in re.findall(r"[a-z0-9]+", lowered):
-        index = _ORDINALS.get(word)
-        if index is not None and index < len(offered) and not re.search(r"\d\s*(:|am|pm)", lowered):
-            return offered[index]
-    wanted = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", lowered)
-    if wanted:
-        hour, minute = int(wanted.group(1)), int(wanted.group(2) or 0)
-        if wanted.group(3) == "pm" and hour < 12:
-            hour += 12
-        elif wanted.group(3) is None and 1 <= hour <= 7:
-            hour += 12  # clinic hours: a bare "3" means 3 PM
-        for key in offered:
-            local = scheduling.parse_slot_key(key)[1].astimezone(tz)
-            if (local.hour, local.minute) == (hour, minute):
-                return key
-    return None
+    text = " ".join(value.lower().split()).strip(" .!?")
+    for key in offered:
+        if text == titles.get(key, "").lower():
+            return key
+    starts = {key: scheduling.parse_slot_key(key)[1].astimezone(tz) for key in offered}
+    if text.isdigit():
+        hour = int(text)
+        on_the_hour = [k for k, t in starts.items() if t.minute == 0 and t.hour % 12 == hour % 12]
+        if on_the_hour:
+            return on_the_hour[0]
+    position = _position(text, len(offered))
+    if position is not None:
+        return offered[position]
+    try:
+        preference = parse_time_preference(value, now=now, tz=tz)
+    except TimePreferenceError:
+        return None
+    matching = [
+        key
+        for key, start in starts.items()
+        if start.date() in preference.days
+        and (preference.exact is None or start.time() == preference.exact)
+        and (preference.exact is not None or _in_window(start, preference))
+    ]
+    same_time = {starts[k] for k in matching}
+    # Two providers at the very time asked for is still one answer; anything vaguer is not.
+    return matching[0] if matching and len(same_time) == 1 else None
+
+
+def _in_window(start: datetime, preference: TimePreference) -> bool:
+    wall = start.time()
+    after_start = preference.earliest is None or wall >= preference.earliest
+    before_end = preference.latest is None or wall < preference.latest
+    return after_start and before_end
 
 
 class ActionBookAppointment(ContextAction):

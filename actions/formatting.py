@@ -24,7 +24,12 @@ def long_day(moment: datetime) -> str:
     return f"{moment:%A, %B} {moment.day}"
 
 
-def slot_title(slot: OpenSlot, tz: ZoneInfo) -> str:
+def slot_label(start: datetime, provider_name: str, tz: ZoneInfo) -> str:
     """Button title for an offered slot: `Tue, Dec 1 · 3:00 PM · Dr. Amara Patel`."""
-    local = slot.start.astimezone(tz)
-    return f"{short_day(local)} · {clock_time(local)} · {slot.provider_name}"
+    local = start.astimezone(tz)
+    return f"{short_day(local)} · {clock_time(local)} · {provider_name}"
+
+
+def slot_title(slot: OpenSlot, tz: ZoneInfo) -> str:
+    """`slot_label` of an open slot."""
+    return slot_label(slot.start, slot.provider_name, tz)

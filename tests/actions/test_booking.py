@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from rasa_sdk import Tracker
@@ -22,6 +23,7 @@ from actions.booking import (
     ActionAskVisitType,
     ActionBookAppointment,
     ValidateBookAppointmentForm,
+    _pick_offered,
 )
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
@@ -356,9 +358,50 @@ def test_booking_a_second_visit_at_the_same_time_is_refused_kindly(
     session.flush()
     first = _offered(context, conversation)[0]
     _book(context, conversation, first)
-    same_time_other_provider = scheduling.parse_slot_key(first)
-    other_provider = 2 if same_time_other_provider[0] == 1 else 1
-    key = f"{other_provider}@{same_time_other_provider[1]:%Y%m%dT%H%MZ}"
+    provider_id, start = scheduling.parse_slot_key(first)
+    other_provider = next(
+        p.id
+        for p in scheduling.active_providers(session=session, practice_id=conversation.practice_id)
+        if p.id != provider_id
+    )
+    key = f"{other_provider}@{start:%Y%m%dT%H%MZ}"
     events, dispatcher = _book(context, conversation, key)
     assert responses(dispatcher) == ["utter_patient_busy"]
     assert FollowupAction("book_appointment_form") in events
+
+
+THU = ["1@20261203T2000Z", "1@20261203T2100Z", "2@20261203T2200Z"]  # 3, 4 and 5 PM in New York
+THU_TITLES = {
+    THU[0]: "Thu, Dec 3 · 3:00 PM · Dr. Amara Patel",
+    THU[1]: "Thu, Dec 3 · 4:00 PM · Dr. Amara Patel",
+    THU[2]: "Thu, Dec 3 · 5:00 PM · Dr. Lucas Nguyen",
+}
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (THU[1], THU[1]),
+        ("Thu, Dec 3 · 5:00 PM · Dr. Lucas Nguyen", THU[2]),
+        ("the one at 4", THU[1]),
+        ("Thursday Dec 3 at 4pm", THU[1]),
+        ("4:00 pm", THU[1]),
+        ("at 3", THU[0]),
+        ("3", THU[0]),
+        ("5", THU[2]),
+        ("first", THU[0]),
+        ("the second one", THU[1]),
+        ("2", THU[1]),
+        ("last", THU[2]),
+        ("the last one please", THU[2]),
+        ("2 o'clock", None),
+        ("thursday", None),
+        ("thursday afternoon", None),
+        ("friday", None),
+        ("one more question", None),
+        ("🙂", None),
+    ],
+)
+def test_replies_pick_the_offer_they_mean_or_none(reply: str, expected: str | None) -> None:
+    tz = ZoneInfo("America/New_York")
+    assert _pick_offered(reply, THU, THU_TITLES, tz, NOW) == expected

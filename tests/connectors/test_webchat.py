@@ -242,7 +242,7 @@ def test_identity_form_links_the_patient_without_telling_the_bot_who(
             "Jordan",
             "Sample",
         )  # matched, not duplicated
-        assert count(sqlite_engine, Patient) == 3
+    assert count(sqlite_engine, Patient) == 3  # matched, not duplicated
 
 
 def test_when_the_bot_is_down_the_message_is_kept(sqlite_engine: Engine, tmp_path: Path) -> None:

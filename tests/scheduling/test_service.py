@@ -126,26 +126,29 @@ def test_overlapping_booking_of_another_length_is_refused(
     session: Session, practice: Practice
 ) -> None:
     patel = _provider(session, practice, "patel")
-    patient = _patient(session, practice)
+    first, second = session.scalars(
+        select(Patient).where(Patient.practice_id == practice.id).limit(2)
+    ).all()
     scheduling.book_appointment(
         session=session,
         practice=practice,
-        patient=patient,
+        patient=first,
         visit_type=_visit(session, practice, "annual-physical"),
         provider_id=patel.id,
         start=datetime(2026, 12, 1, 14, 0, tzinfo=UTC),
         now=NOW,
     )
-    with pytest.raises(scheduling.SlotUnavailableError):
+    with pytest.raises(scheduling.SlotUnavailableError) as refused:
         scheduling.book_appointment(
             session=session,
             practice=practice,
-            patient=patient,
+            patient=second,
             visit_type=_visit(session, practice, "sick-visit"),
             provider_id=patel.id,
             start=datetime(2026, 12, 1, 14, 30, tzinfo=UTC),
             now=NOW,
         )
+    assert not isinstance(refused.value, scheduling.PatientBusyError)
     # The failed attempt left the session usable and nothing half-written.
     assert session.scalars(select(Appointment)).all()[0].provider_id == patel.id
     assert len(session.scalars(select(Appointment)).all()) == 1
