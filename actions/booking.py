@@ -36,6 +36,8 @@ FORM = "book_appointment_form"
 ANY_PROVIDER = "any"
 NONE_OF_THESE = "none"
 FORM_SLOTS = ("visit_type", "provider_preference", "time_preference", "slot_choice")
+# Everything a booking leaves behind; cleared when it ends, however it ends.
+BOOKING_SLOTS = (*FORM_SLOTS, "offered_slots", "excluded_slots")
 DomainDict = dict[str, Any]
 
 _ORDINALS = {
@@ -166,8 +168,7 @@ class ActionAskSlotChoice(ContextAction):
     ) -> list[EventType]:
         """Find slots and offer them as buttons, or explain that there are none."""
         now = self.context.clock()
-        previously = frozenset(tracker.get_slot("offered_slots") or [])
-        wants_more = tracker.get_slot("slot_choice") == NONE_OF_THESE
+        turned_down = frozenset(tracker.get_slot("excluded_slots") or [])
 
         def load(session: Session) -> tuple[list[tuple[str, str]], str, ZoneInfo]:
             where = _where(session, tracker.sender_id)
@@ -184,7 +185,7 @@ class ActionAskSlotChoice(ContextAction):
                 preference=preference,
                 now=now,
                 provider_id=_provider_id(tracker.get_slot("provider_preference")),
-                exclude=previously if wants_more else frozenset(),
+                exclude=turned_down,
             )
             return (
                 [(slot_title(s, where.tz), s.key) for s in slots],
@@ -259,7 +260,12 @@ class ValidateBookAppointmentForm(FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """Only the service's record of a linked patient counts, never a slot value alone."""
-        return {"patient_verified": True if slot_value is True else None}
+
+        def linked(session: Session) -> bool:
+            return _where(session, tracker.sender_id).patient is not None
+
+        verified = slot_value is True and await self.context.run(linked)
+        return {"patient_verified": True if verified else None}
 
     async def validate_visit_type(
         self,
@@ -345,7 +351,13 @@ class ValidateBookAppointmentForm(FormValidationAction):
         now = self.context.clock()
         if value.lower() == NONE_OF_THESE:
             dispatcher.utter_message(response="utter_none_of_these")
-            return {"slot_choice": None, "time_preference": None, "offered_slots": None}
+            turned_down = [*(tracker.get_slot("excluded_slots") or []), *offered]
+            return {
+                "slot_choice": None,
+                "time_preference": None,
+                "offered_slots": None,
+                "excluded_slots": turned_down,
+            }
 
         def choose(session: Session) -> dict[str, Any]:
             where = _where(session, tracker.sender_id)
@@ -485,7 +497,7 @@ class ActionBookAppointment(ContextAction):
         booked = await self.context.run(book)
         if booked is None:
             dispatcher.utter_message(response="utter_booking_failed")
-            return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "offered_slots")]
+            return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
         if "problem" in booked:
             dispatcher.utter_message(response=booked["problem"])
             return [
@@ -494,7 +506,21 @@ class ActionBookAppointment(ContextAction):
                 FollowupAction(FORM),
             ]
         dispatcher.utter_message(response="utter_booked", **booked)
-        return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "offered_slots")]
+        return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+
+
+class ActionResetBooking(Action):
+    """Forgets a half-finished booking, so the next one starts from scratch."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_reset_booking"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Clear every booking slot."""
+        return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
 
 
 def booking_actions(context: ActionContext) -> list[Action]:
@@ -506,4 +532,5 @@ def booking_actions(context: ActionContext) -> list[Action]:
         ActionAskPatientVerified(),
         ValidateBookAppointmentForm(context),
         ActionBookAppointment(context),
+        ActionResetBooking(),
     ]

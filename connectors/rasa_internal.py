@@ -76,5 +76,22 @@ async def run_action(request: Request, token: str = Query("")) -> JSONResponse:
             type(exc).__name__,
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
-        return JSONResponse({"events": [], "responses": [{"text": ACTION_FAILED_TEXT}]})
+        return JSONResponse(
+            {"events": _undo_extraction(call), "responses": [{"text": ACTION_FAILED_TEXT}]}
+        )
     return JSONResponse(result.model_dump() if result else None)
+
+
+def _undo_extraction(call: Any) -> list[dict[str, Any]]:
+    """Events that keep a form from accepting a value its validator never checked.
+
+    Rasa has already put the patient's raw text into the requested slot when the form's
+    validation action runs; if that action fails, clear the slot so the form asks again.
+    """
+    if not isinstance(call, dict) or not str(call.get("next_action", "")).startswith("validate_"):
+        return []
+    slots = (call.get("tracker") or {}).get("slots") or {}
+    requested = slots.get("requested_slot") if isinstance(slots, dict) else None
+    if not isinstance(requested, str):
+        return []
+    return [{"event": "slot", "timestamp": None, "name": requested, "value": None}]

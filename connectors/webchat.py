@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ router = APIRouter()
 
 IDENTITY_PROVIDED = "/identity_provided"
 MEDICAL_EMERGENCY = "/medical_emergency"
+_LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /intent" must not become "/intent"
 RATE_LIMIT = 20  # frames ...
 RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
 
@@ -144,7 +146,7 @@ def bot_text_for(text: str, payload: str | None, offered: set[str]) -> str:
         return payload
     if is_emergency(text):
         return MEDICAL_EMERGENCY
-    return text.lstrip("/").strip() or text
+    return _LEADING_SLASHES.sub("", text) or "?"
 
 
 @router.websocket("/chat/ws")
@@ -157,10 +159,13 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
         await websocket.send_json(opened)
         await websocket.close(code=4404 if opened["code"] == "practice_unknown" else 4401)
         return
-    session, frames = opened
-    for frame in frames:
-        await websocket.send_json(frame)
+    session, hello, resumed = opened
+    await websocket.send_json(hello)
+    # Attach before reading the history: a bot message stored meanwhile then reaches this
+    # socket one way or the other (frames carry ids, so the widget shows it once).
     services.hub.attach(session.public_id, websocket)
+    if resumed:
+        await websocket.send_json(await run_in_threadpool(_history_frame, services, session))
     recent: deque[float] = deque()
     try:
         while True:
@@ -183,12 +188,12 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
 
 def _open_session(
     services: Services, practice_slug: str, resume: str | None
-) -> tuple[_Session, list[dict[str, Any]]] | dict[str, Any]:
+) -> tuple[_Session, dict[str, Any], bool] | dict[str, Any]:
+    """Start or resume a conversation; returns (session, hello frame, resumed) or an error."""
     with services.unit_of_work() as db:
         practice = conversations.get_practice(session=db, slug=practice_slug)
         if practice is None:
             return _error("practice_unknown", "This chat is not set up for that practice.")
-        frames: list[dict[str, Any]] = []
         if resume:
             conversation = conversations.resume_conversation(
                 session=db, practice=practice, resume_token=resume
@@ -196,27 +201,28 @@ def _open_session(
             if conversation is None:
                 return _error("resume_invalid", "That conversation has ended; starting anew.")
             token = resume
-            frames.append(
-                {
-                    "type": "history",
-                    "messages": [
-                        conversations.StoredMessage.of(m).as_frame()
-                        for m in conversations.history(session=db, conversation=conversation)
-                    ],
-                }
-            )
         else:
             conversation, token = conversations.start_conversation(
                 session=db, practice=practice, channel=Channel.WEBCHAT
             )
-        session = _Session(conversation.id, conversation.public_id, practice.id)
         hello = {
             "type": "session",
             "conversation_id": conversation.public_id,
             "resume_token": token,
             "practice": {"slug": practice.slug, "name": practice.name},
         }
-        return session, [hello, *frames]
+        return _Session(conversation.id, conversation.public_id, practice.id), hello, bool(resume)
+
+
+def _history_frame(services: Services, session: _Session) -> dict[str, Any]:
+    with services.unit_of_work() as db:
+        conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+        assert conversation is not None
+        messages = conversations.history(session=db, conversation=conversation)
+        return {
+            "type": "history",
+            "messages": [conversations.StoredMessage.of(m).as_frame() for m in messages],
+        }
 
 
 async def _handle_frame(
@@ -257,11 +263,11 @@ async def _handle_message(
     text, payload = parse_message_frame(frame, max_chars=services.settings.max_message_chars)
     client_id = _client_id(frame)
 
-    def store() -> tuple[bool, Owner, set[str]]:
+    def store() -> tuple[int, bool, Owner, set[str]]:
         with services.unit_of_work() as db:
             conversation = conversations.get_conversation(session=db, public_id=session.public_id)
             assert conversation is not None
-            _, created = conversations.record_patient_message(
+            message, _ = conversations.record_patient_message(
                 session=db,
                 conversation=conversation,
                 text=text,
@@ -269,14 +275,22 @@ async def _handle_message(
                 client_id=client_id,
             )
             offered = conversations.offered_payloads(session=db, conversation=conversation)
-            return created, conversation.owner, offered
+            return message.id, message.forwarded_at is None, conversation.owner, offered
 
-    created, owner, offered = await run_in_threadpool(store)
+    message_id, pending, owner, offered = await run_in_threadpool(store)
     if client_id:
         await websocket.send_json({"type": "ack", "client_id": client_id})
-    if not created or owner is not Owner.BOT:
-        return  # a resend we already handled, or staff answer this conversation
-    await _to_bot(services, websocket, session, bot_text_for(text, payload, offered))
+    # A resend of a message the bot already has is only acknowledged; one that was stored but
+    # never handed over (connection lost, bot down) is handed over now.
+    if not pending or owner is not Owner.BOT:
+        return
+    if await _to_bot(services, websocket, session, bot_text_for(text, payload, offered)):
+        await run_in_threadpool(_mark_forwarded, services, message_id)
+
+
+def _mark_forwarded(services: Services, message_id: int) -> None:
+    with services.unit_of_work() as db:
+        conversations.mark_forwarded(session=db, message_id=message_id, at=services.clock())
 
 
 async def _handle_identity(
@@ -292,7 +306,7 @@ async def _handle_identity(
     except ValueError as exc:
         raise FrameError("identity_invalid", "Please enter a valid date of birth.") from exc
 
-    def identify() -> None:
+    def identify() -> Owner:
         with services.unit_of_work() as db:
             conversation = conversations.get_conversation(session=db, public_id=session.public_id)
             assert conversation is not None
@@ -303,19 +317,22 @@ async def _handle_identity(
                 date_of_birth=dob,
                 now=services.clock(),
             )
+            return conversation.owner
 
     try:
-        await run_in_threadpool(identify)
+        owner = await run_in_threadpool(identify)
     except InvalidIdentityError as exc:
         await websocket.send_json(_error("identity_invalid", str(exc), client_id))
         await websocket.send_json({"type": "identity_request", "reason": str(exc)})
         return
     if client_id:
         await websocket.send_json({"type": "ack", "client_id": client_id})
-    await _to_bot(services, websocket, session, IDENTITY_PROVIDED)
+    if owner is Owner.BOT:  # staff who own the conversation see the link in their console
+        await _to_bot(services, websocket, session, IDENTITY_PROVIDED)
 
 
-async def _to_bot(services: Services, websocket: WebSocket, session: _Session, text: str) -> None:
+async def _to_bot(services: Services, websocket: WebSocket, session: _Session, text: str) -> bool:
+    """Hand one turn to the bot; False when it could not be reached."""
     await websocket.send_json({"type": "typing", "active": True})
     try:
         await services.bot.send_user_turn(session.public_id, text)
@@ -327,8 +344,10 @@ async def _to_bot(services: Services, websocket: WebSocket, session: _Session, t
                 "please try again in a moment or call the practice.",
             )
         )
+        return False
     finally:
         await websocket.send_json({"type": "typing", "active": False})
+    return True
 
 
 async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
 
 from actions import build_executor
 from actions.context import ActionContext
@@ -81,11 +82,15 @@ def create_app(
     async def healthz() -> dict[str, object]:
         """Liveness plus the state of the database and the bot."""
         services: Services = app.state.services
-        try:
+
+        def ping() -> None:
             with services.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)  # never block the event loop on a slow database
             database = "ok"
-        except Exception:
+        except Exception:  # reported, not raised: this is a health check
             database = "unavailable"
         bot_ready = await services.bot.is_ready()
         return {

@@ -125,6 +125,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | None) -> None:
     from frontdesk.app import create_app
+    from frontdesk.logs import install_redaction
 
     config = uvicorn.Config(
         create_app(settings),
@@ -133,6 +134,7 @@ async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | Non
         log_level=settings.log_level.lower(),
         access_log=False,  # request lines carry conversation tokens in query strings
     )
+    install_redaction()  # uvicorn has configured its loggers by now
     server = uvicorn.Server(config)
     watcher = asyncio.create_task(_announce_when_ready(settings, server, rasa_process))
     try:

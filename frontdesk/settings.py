@@ -6,11 +6,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-only-not-secret"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEV_SECRET = "dev-only-not-secret"  # noqa: S105 - refused outside development
 
 
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     # Where embedded state lives: the SQLite database, the Rasa tracker store, trained models.
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir", repr=False
     )
 
     host: str = "127.0.0.1"
@@ -56,6 +58,7 @@ class Settings(BaseSettings):
     rasa_tracker_url: str | None = Field(
         default=None,
         description="SQLAlchemy 1.4 URL for Rasa's tracker store; default: SQLite in data_dir",
+        repr=False,  # URLs carry passwords
     )
     model_cache_dir: Path | None = Field(
         default=None, description="Trained Rasa models, keyed by bot/ content; default data_dir"
@@ -66,12 +69,37 @@ class Settings(BaseSettings):
     )
     start_rasa: bool = Field(default=True, description="`frontdesk run` also starts Rasa")
 
-    demo_practice: str = "riverside"
     max_message_chars: int = 1000
+
+    @field_validator(
+        "database_url",
+        "rasa_tracker_url",
+        "model_cache_dir",
+        "data_dir",
+        "rasa_venv",
+        "rasa_endpoints",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        # `FRONTDESK_X=` in a copied .env.example means "not set", not "empty". (Never list a
+        # field whose default is "" here: defaults are validated too, and it would recurse.)
+        if isinstance(value, str) and value.strip() == "":
+            raise PydanticUseDefault
+        return value
+
+    @field_validator("data_dir", "rasa_venv", "rasa_endpoints", "model_cache_dir", mode="after")
+    @classmethod
+    def _anchor_relative_paths(cls, value: Path | None) -> Path | None:
+        # Rasa runs with var/ as its working directory: relative paths mean the checkout.
+        if value is None or value.is_absolute():
+            return value
+        return (PROJECT_ROOT / value).resolve()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.env != "development":
+        # Development on loopback may use the known placeholders; anything else may not.
+        if self.env != "development" or self.host not in LOOPBACK_HOSTS:
             weak = [
                 name
                 for name in ("secret_key", "internal_token", "rasa_token")
@@ -79,7 +107,8 @@ class Settings(BaseSettings):
             ]
             if weak:
                 raise PlaceholderSecretError(
-                    f"refusing to start in {self.env} with placeholder secrets: "
+                    f"refusing to start ({self.env}, listening on {self.host}) with "
+                    "placeholder secrets: "
                     + ", ".join(f"FRONTDESK_{name.upper()}" for name in weak)
                 )
         return self

@@ -62,3 +62,18 @@ class DownBot(ScriptedBot):
 
     async def is_ready(self) -> bool:
         return False
+
+
+class FlakyBot(ScriptedBot):
+    """Unreachable for the first `failures` turns, then answers like `ScriptedBot`."""
+
+    def __init__(self, failures: int = 1) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            self.turns.append((conversation_id, f"(lost) {text}"))
+            raise BotUnavailableError("connection refused")
+        await super().send_user_turn(conversation_id, text)

@@ -20,6 +20,7 @@ from frontdesk.settings import Settings, get_settings
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("FRONTDESK_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # a developer's .env in the checkout must not be used
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from frontdesk.settings import Settings
+from frontdesk.settings import PROJECT_ROOT, Settings
 
 REAL = {"secret_key": "s" * 32, "internal_token": "i" * 32, "rasa_token": "r" * 32}
 
@@ -40,7 +40,25 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("FRONTDESK_PUBLIC_URL", "https://chat.example.org/")
     monkeypatch.setenv("FRONTDESK_HOST", "0.0.0.0")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **REAL)  # type: ignore[arg-type]
     assert settings.sqlalchemy_url == "postgresql+psycopg://u@h/db"
     assert settings.base_url == "https://chat.example.org"
     assert settings.internal_base_url == "http://127.0.0.1:8000"
+
+
+def test_development_on_a_public_interface_needs_real_secrets() -> None:
+    with pytest.raises(ValidationError, match=r"listening on 0\.0\.0\.0"):
+        Settings(_env_file=None, env="development", host="0.0.0.0")  # type: ignore[call-arg]
+
+
+def test_a_copied_env_example_means_defaults(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "FRONTDESK_DATABASE_URL=\nFRONTDESK_MODEL_CACHE_DIR=\n"
+        "FRONTDESK_DATA_DIR=./var\nFRONTDESK_RASA_VENV=./.venv-rasa\n"
+    )
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.database_url is None and settings.model_cache_dir is None
+    assert settings.data_dir == PROJECT_ROOT / "var"  # relative paths mean the checkout
+    assert settings.rasa_venv == PROJECT_ROOT / ".venv-rasa"
+    assert "postgresql" not in repr(Settings(_env_file=None, database_url="postgresql://u:pw@h/d"))  # type: ignore[call-arg]

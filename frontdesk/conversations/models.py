@@ -76,3 +76,6 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     sender_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When a patient message was handed to the bot; None means "still to do", so a resend
+    # after a dropped connection forwards it instead of being swallowed as a duplicate.
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

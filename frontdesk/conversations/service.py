@@ -37,6 +37,7 @@ class StoredMessage:
     buttons: list[dict[str, str]]
     sender_name: str | None
     at: datetime
+    client_id: str | None = None
 
     @classmethod
     def of(cls, message: Message) -> StoredMessage:
@@ -50,17 +51,22 @@ class StoredMessage:
             buttons=[{"title": b["title"], "payload": b["payload"]} for b in buttons],
             sender_name=message.sender_name,
             at=message.created_at,
+            client_id=message.client_id,
         )
 
     def as_frame(self) -> dict[str, Any]:
-        """The web chat wire format for this message."""
-        return {
+        """The web chat wire format for this message (`id` lets clients drop duplicates)."""
+        frame: dict[str, Any] = {
+            "id": self.id,
             "role": self.role.value,
             "text": self.text,
             "buttons": self.buttons,
             "sender_name": self.sender_name,
             "at": self.at.isoformat(),
         }
+        if self.client_id:
+            frame["client_id"] = self.client_id
+        return frame
 
 
 def get_practice(*, session: Session, slug: str) -> Practice | None:
@@ -172,6 +178,12 @@ def record_outgoing_message(
     conversation.last_activity_at = utcnow()
     session.flush()
     return message
+
+
+def mark_forwarded(*, session: Session, message_id: int, at: datetime) -> None:
+    """Record that the bot has been handed this patient message."""
+    session.get_one(Message, message_id).forwarded_at = at
+    session.flush()
 
 
 def history(*, session: Session, conversation: Conversation, limit: int = 200) -> list[Message]:

@@ -6,6 +6,7 @@ converting per day keeps daylight-saving changes right (a 9:00 start stays 9:00 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -353,8 +354,11 @@ def active_visit_types(*, session: Session, practice_id: int) -> list[VisitType]
 
 
 def match_visit_type(*, session: Session, practice_id: int, text: str) -> VisitType | None:
-    """The visit type a patient means, by code, name or keyword ("physical", "sick visit")."""
-    wanted = " ".join(text.lower().replace("-", " ").split())
+    """The visit type a patient means, by code, name or keyword ("physical", "sick visit").
+
+    Terms match whole words only ("ill" is not found in "bill"); the longest term wins.
+    """
+    wanted = " ".join(re.sub(r"[^\w']+", " ", text.lower().replace("-", " ")).split())
     if not wanted:
         return None
     best: tuple[int, VisitType] | None = None
@@ -364,7 +368,9 @@ def match_visit_type(*, session: Session, practice_id: int, text: str) -> VisitT
         for term in terms:
             if wanted == term:
                 return visit_type
-            if term in wanted and (best is None or len(term) > best[0]):
+            if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", wanted) and (
+                best is None or len(term) > best[0]
+            ):
                 best = (len(term), visit_type)
     return best[1] if best else None
 

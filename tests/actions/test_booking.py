@@ -18,10 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.booking import (
+    BOOKING_SLOTS,
     ActionAskPatientVerified,
     ActionAskSlotChoice,
     ActionAskVisitType,
     ActionBookAppointment,
+    ActionResetBooking,
     ValidateBookAppointmentForm,
     _pick_offered,
 )
@@ -237,8 +239,23 @@ def test_slot_choice_correction_and_none_of_these(
     }
     dispatcher = CollectingDispatcher()
     none = run(form.validate_slot_choice("none", dispatcher, tracker(conversation, slots), DOMAIN))
-    assert none == {"slot_choice": None, "time_preference": None, "offered_slots": None}
+    assert none == {
+        "slot_choice": None,
+        "time_preference": None,
+        "offered_slots": None,
+        "excluded_slots": offered,
+    }
     assert responses(dispatcher) == ["utter_none_of_these"]
+    # Asked again for the same time, the patient sees other slots.
+    again = CollectingDispatcher()
+    retry = {
+        **slots,
+        "provider_preference": "any",
+        "time_preference": "next tue after 3",
+        "excluded_slots": offered,
+    }
+    events = run(ActionAskSlotChoice(context).run(again, tracker(conversation, retry), DOMAIN))
+    assert events and not set(events[0]["value"]) & set(offered)
 
 
 def test_identity_comes_from_the_service_not_from_a_slot(
@@ -405,3 +422,19 @@ THU_TITLES = {
 def test_replies_pick_the_offer_they_mean_or_none(reply: str, expected: str | None) -> None:
     tz = ZoneInfo("America/New_York")
     assert _pick_offered(reply, THU, THU_TITLES, tz, NOW) == expected
+
+
+def test_reset_clears_every_booking_slot(conversation: Conversation) -> None:
+    events = run(ActionResetBooking().run(CollectingDispatcher(), tracker(conversation), DOMAIN))
+    assert events == [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+    assert "excluded_slots" in BOOKING_SLOTS and "slot_choice" in BOOKING_SLOTS
+
+
+def test_a_verified_slot_value_alone_does_not_pass(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    form = ValidateBookAppointmentForm(context)
+    result = run(
+        form.validate_patient_verified(True, CollectingDispatcher(), tracker(conversation), DOMAIN)
+    )
+    assert result == {"patient_verified": None}

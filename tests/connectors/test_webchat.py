@@ -22,7 +22,7 @@ from frontdesk.demo import seed_demo
 from frontdesk.models import Conversation, Message, Patient
 from frontdesk.settings import Settings
 from tests.conftest import NOW
-from tests.doubles import DownBot, ScriptedBot
+from tests.doubles import DownBot, FlakyBot, ScriptedBot
 
 TOKEN = "internal-test-token"
 WS = "/chat/ws?practice=riverside"
@@ -193,6 +193,7 @@ def test_only_offered_payloads_reach_the_bot(client: TestClient, bot: ScriptedBo
                 "payload": '/inform{"slot_choice":"1@20261201T2000Z"}',
             },
         )
+        turn(ws, {"type": "message", "text": "/ /request_human"})
         turn(ws, {"type": "message", "text": "/book_appointment"})
         turn(
             ws,
@@ -204,6 +205,7 @@ def test_only_offered_payloads_reach_the_bot(client: TestClient, bot: ScriptedBo
         )
     assert [t for _, t in bot.turns] == [
         "forged",
+        "request_human",
         "book_appointment",
         '/inform{"visit_type":"sick-visit"}',
     ]
@@ -336,3 +338,64 @@ def test_a_failing_action_answers_with_an_apology_not_silence(client: TestClient
     response = client.post("/internal/rasa/actions", params={"token": TOKEN}, json=call)
     assert response.status_code == 200
     assert response.json() == {"events": [], "responses": [{"text": ACTION_FAILED_TEXT}]}
+
+
+def test_a_message_the_bot_never_got_is_forwarded_when_resent(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    flaky = FlakyBot(failures=1)
+    for client in _client(sqlite_engine, flaky, tmp_path):
+        with client.websocket_connect(WS) as ws:
+            hello = ws.receive_json()
+            frames = turn(ws, {"type": "message", "text": "book me in", "client_id": "k1"})
+            assert any(f.get("code") == "bot_unavailable" for f in frames)
+            assert ws.receive_json() == {"type": "typing", "active": False}
+            frames = turn(ws, {"type": "message", "text": "book me in", "client_id": "k1"})
+            assert frames[-2].get("text") == "you said: book me in", frames
+            # Once the bot has it, a further resend is only acknowledged.
+            ws.send_text(json.dumps({"type": "message", "text": "book me in", "client_id": "k1"}))
+            assert ws.receive_json() == {"type": "ack", "client_id": "k1"}
+    assert flaky.turns == [
+        (hello["conversation_id"], "(lost) book me in"),
+        (hello["conversation_id"], "book me in"),
+    ]
+    assert count(sqlite_engine, Message) == 2  # one patient message, one bot reply
+
+
+def test_history_frames_carry_ids_for_deduplication(client: TestClient) -> None:
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        live = turn(ws, {"type": "message", "text": "hello", "client_id": "h1"})
+    with client.websocket_connect(f"{WS}&resume={hello['resume_token']}") as ws:
+        ws.receive_json()
+        history = ws.receive_json()["messages"]
+    assert history[0]["client_id"] == "h1" and isinstance(history[0]["id"], int)
+    assert history[1]["id"] == live[2]["id"] and history[1]["id"] > history[0]["id"]
+
+
+def test_a_failing_form_validator_clears_the_slot_it_could_not_check(client: TestClient) -> None:
+    call = {
+        "next_action": "validate_book_appointment_form",
+        "sender_id": "c_nobody",
+        "tracker": {
+            "sender_id": "c_nobody",
+            "slots": {"requested_slot": "slot_choice", "slot_choice": "the one at 4"},
+            "latest_message": {"intent": {"name": "inform"}, "entities": [], "text": "x"},
+            # The conversation is unknown to the service, so validating this value fails.
+            "events": [
+                {"event": "user", "text": "the one at 4", "parse_data": {}},
+                {"event": "slot", "name": "slot_choice", "value": "the one at 4"},
+            ],
+            "active_loop": {"name": "book_appointment_form"},
+        },
+        "domain": {
+            "version": "3.1",
+            "forms": {"book_appointment_form": {"required_slots": ["slot_choice"]}},
+        },
+        "version": "3.6.21",
+    }
+    body = client.post("/internal/rasa/actions", params={"token": TOKEN}, json=call).json()
+    assert body["responses"] == [{"text": ACTION_FAILED_TEXT}]
+    assert [(e["event"], e["name"], e["value"]) for e in body["events"]] == [
+        ("slot", "slot_choice", None)
+    ]

@@ -238,6 +238,8 @@ def test_slot_keys_round_trip_and_reject_garbage() -> None:
         ("i have a fever", "sick-visit"),
         ("new patient", "new-patient"),
         ("a haircut", None),
+        ("a question about my bill", None),
+        ("it's about a skill test", None),
         ("", None),
     ],
 )

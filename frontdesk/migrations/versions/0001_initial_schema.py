@@ -221,6 +221,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=True),
         sa.Column("sender_name", sa.String(length=100), nullable=True),
         sa.Column("created_at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("forwarded_at", frontdesk.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],

@@ -362,6 +362,7 @@ button:disabled { cursor: default; }
 
   const state = {
     booted: false,
+    seenIds: new Set(), // ids of server messages already shown
     open: false,
     ws: null,
     ready: false, // "session" frame received on the current socket
@@ -998,6 +999,11 @@ button:disabled { cursor: default; }
 
   function onMessage(f) {
     if (f.role !== 'bot' && f.role !== 'staff') return;
+    // A message stored while the history was being read can arrive both ways; show it once.
+    if (typeof f.id === 'number') {
+      if (state.seenIds.has(f.id)) return;
+      state.seenIds.add(f.id);
+    }
     hideTyping();
     const row = buildMessage(f.role, f.text, {
       buttons: f.buttons,
@@ -1017,10 +1023,12 @@ button:disabled { cursor: default; }
     hideTyping();
     const historyIds = new Set();
     const rows = [];
+    state.seenIds = new Set();
     messages.forEach((m, i) => {
       if (!m || typeof m !== 'object') return;
       if (m.role !== 'patient' && m.role !== 'bot' && m.role !== 'staff') return;
       if (typeof m.client_id === 'string') historyIds.add(m.client_id);
+      if (typeof m.id === 'number') state.seenIds.add(m.id);
       const row = buildMessage(m.role, m.text, {
         buttons: m.buttons,
         senderName: m.sender_name,

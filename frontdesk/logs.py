@@ -1,0 +1,38 @@
+"""Logging that cannot leak what it should not: query strings carry conversation tokens."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_QUERY = re.compile(r"\?[^\s\"']*")
+SERVER_LOGGERS = ("uvicorn.error", "uvicorn.access")
+
+
+def redact(text: str) -> str:
+    """Drop query strings from anything that looks like a path or URL."""
+    return _QUERY.sub("?[redacted]", text)
+
+
+class RedactQueryStrings(logging.Filter):
+    """Removes query strings from a record's message and arguments.
+
+    uvicorn logs every WebSocket handshake with its full path, and the widget's resume token
+    (a bearer secret for the conversation) travels in the query string.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_redaction() -> None:
+    """Attach the filter to the web server's loggers (call after uvicorn set up logging)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQueryStrings) for f in logger.filters):
+            logger.addFilter(RedactQueryStrings())
