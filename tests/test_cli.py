@@ -65,7 +65,13 @@ def test_model_hash_follows_training_inputs_only(tmp_path: Path) -> None:
 
 
 def test_a_cached_model_is_reused_without_rasa(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "missing")  # type: ignore[call-arg]
+    # An explicit cache dir: FRONTDESK_MODEL_CACHE_DIR (set by CI) must never get this fake.
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        model_cache_dir=tmp_path / "models",
+        rasa_venv=tmp_path / "missing",
+    )
     cached = botctl.model_path(settings)
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"model")
