@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,13 @@ from pydantic import ValidationError
 from frontdesk.settings import PROJECT_ROOT, Settings
 
 REAL = {"secret_key": "s" * 32, "internal_token": "i" * 32, "rasa_token": "r" * 32}
+
+
+@pytest.fixture(autouse=True)
+def _no_frontdesk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read the environment: CI's own FRONTDESK_* variables must not leak in."""
+    for name in [n for n in os.environ if n.startswith("FRONTDESK_")]:
+        monkeypatch.delenv(name)
 
 
 def test_development_defaults_use_embedded_sqlite(tmp_path: Path) -> None:

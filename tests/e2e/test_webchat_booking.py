@@ -3,7 +3,10 @@ model) -> custom actions -> database, and back."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -69,14 +72,28 @@ def test_patient_books_an_appointment_over_web_chat(stack: Stack) -> None:
 
     # The patient's identity went to our database, never to Rasa's tracker store.
     with sqlite3.connect(stack.data_dir / "rasa-tracker.db") as tracker:
-        events = " ".join(
-            row[0]
+        events = [
+            json.loads(row[0])
             for row in tracker.execute(
                 "SELECT data FROM events WHERE sender_id = ?", (conversation_id,)
             )
-        )
-    assert "next tue after 3" in events  # the tracker did record this conversation
-    assert "Sample" not in events and "1985" not in events
+        ]
+    texts_in_tracker = list(_strings(events))
+    assert "next tue after 3" in texts_in_tracker  # the tracker did record this conversation
+    leaked = [t for t in texts_in_tracker if re.search(r"jordan|sample|1985|04/12|4/12", t, re.I)]
+    assert leaked == []
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string inside a JSON value (numbers such as confidences are not text)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def test_emergency_words_get_911_and_nothing_else(stack: Stack) -> None:

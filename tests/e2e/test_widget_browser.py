@@ -168,8 +168,8 @@ def test_patient_books_through_the_widget(demo: Page) -> None:
 
     identity = demo.get_by_test_id("fd-identity")
     expect(identity).to_be_visible(timeout=BOT_REPLY_MS)
-    identity.get_by_label("Full name").fill("Jordan Sample")
-    identity.locator("input[type=date]").fill("1985-04-12")
+    identity.get_by_label("Full name").fill("Casey Example")
+    identity.locator("input[type=date]").fill("1990-09-30")
     identity.get_by_test_id("fd-identity-submit").click()
     expect(demo.get_by_test_id("fd-identity-sent")).to_be_visible()
     expect(identity).to_have_count(0)  # the form and what was typed into it are gone
@@ -182,8 +182,8 @@ def test_patient_books_through_the_widget(demo: Page) -> None:
     shot(demo, "booking-2-confirmed")
 
     log = demo.get_by_test_id("fd-log").inner_text()
-    assert "Jordan Sample" not in log
-    assert "1985" not in log
+    assert "Casey Example" not in log
+    assert "1990" not in log
     assert demo.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
     assert "Sample" not in demo.evaluate(f"() => window.sessionStorage.getItem('{RESUME_KEY}')")
     assert demo.evaluate("() => window.localStorage.length") == 0
