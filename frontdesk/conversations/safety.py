@@ -36,6 +36,14 @@ _PATTERNS = [
     r"\bself[- ]harm",
     r"\b(throat|tongue)\b.{0,15}\b(closing|swell\w*|swollen)\b",
     r"\banaphyla",
+    r"\b(ambulance|911|sos)\b",
+    r"\b(it'?s|this is) an emergency\b",
+    r"\b(took|take|taken|ate|eaten|swallowed)\b.{0,20}\btoo many\b",
+    r"\b(ate|eaten|drank|drunk|swallowed)\b.{0,25}\b(pills|bleach|cleaning|detergent|"
+    r"antifreeze|chemicals?|batter(y|ies))\b",
+    r"\bblood everywhere\b",
+    r"\b(can'?t|cannot) (move|feel) (one|the left|the right|my left|my right) side\b",
+    r"\b(don'?t|do not) want to (be alive|live)\b",
 ]
 _EMERGENCY = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 # "no chest pain", "not suicidal": the patient is ruling something out.
