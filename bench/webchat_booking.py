@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.stack import ChatClient, Stack, buttons, running_stack
 
-WHEN = ["next tue after 3", "tomorrow morning", "friday afternoon", "next week", "asap"]
+WHEN = ["next tue after 3", "monday morning", "friday afternoon", "next week", "asap"]
 
 
 def percentile(values: list[float], q: float) -> float:
