@@ -27,6 +27,9 @@ def _configure_logging(settings: Settings) -> None:
     # httpx logs every request URL, and ours carry API tokens and conversation ids.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Start-up chatter (migration plugins, one line per registered action) buries the banner.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("rasa_sdk").setLevel(logging.WARNING)
 
 
 def _echo(message: str) -> None:
