@@ -41,7 +41,7 @@ EOF
   fi
 fi
 
-if [ ! -x "$VENV_PY" ] || ! "$VENV_PY" -c 'import playwright.sync_api' >/dev/null 2>&1; then
+if [ -x "$VENV_PY" ] && ! "$VENV_PY" -c 'import playwright.sync_api' >/dev/null 2>&1; then
   echo "note: the Python 'playwright' package is not importable in .venv;" \
     "run 'make setup' (it comes from requirements/service.lock)."
 fi

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date
 
@@ -19,9 +18,18 @@ class InvalidIdentityError(ValueError):
 
 
 def match_key(full_name: str) -> str:
-    """Normalise a name for matching: no accents, punctuation or case; single spaces."""
-    ascii_name = unicodedata.normalize("NFKD", full_name).encode("ascii", "ignore").decode("ascii")
-    return " ".join(re.sub(r"[^a-z ]+", " ", ascii_name.lower()).split())
+    """Normalise a name for matching: no accents, punctuation or case; single spaces.
+
+    Letters of every script are kept ("Мария Иванова", "王 小明"); only combining marks
+    (accents), digits, punctuation and symbols are dropped.
+    """
+    decomposed = unicodedata.normalize("NFKD", full_name.casefold())
+    letters = "".join(
+        ch if unicodedata.category(ch).startswith("L") else " "
+        for ch in decomposed
+        if not unicodedata.combining(ch)
+    )
+    return " ".join(letters.split())
 
 
 def split_name(full_name: str) -> tuple[str, str]:
@@ -37,7 +45,9 @@ def check_identity(full_name: str, date_of_birth: date, *, today: date) -> None:
     name = " ".join(full_name.split())
     if len(match_key(name).replace(" ", "")) < 2 or len(name) > MAX_NAME_CHARS:
         raise InvalidIdentityError("Please enter your full name.")
-    if " " not in match_key(name):
+    key = match_key(name)
+    # Latin-script names need a first and a last name; many other scripts write none apart.
+    if " " not in key and key.isascii():
         raise InvalidIdentityError("Please enter your first and last name.")
     if date_of_birth > today:
         raise InvalidIdentityError("The date of birth can't be in the future.")
@@ -45,10 +55,18 @@ def check_identity(full_name: str, date_of_birth: date, *, today: date) -> None:
         raise InvalidIdentityError("Please check the year of birth.")
 
 
+class AmbiguousIdentityError(InvalidIdentityError):
+    """More than one record has these details; a person must tell them apart."""
+
+
 def find_patient(
     *, session: Session, practice_id: int, full_name: str, date_of_birth: date
 ) -> Patient | None:
-    """The practice's patient with this name and date of birth, if exactly one exists."""
+    """The practice's patient with this name and date of birth, None if there is none.
+
+    Raises `AmbiguousIdentityError` when several records match: guessing would attach the
+    conversation to the wrong person, and registering another copy would split the record.
+    """
     matches = list(
         session.scalars(
             select(Patient).where(
@@ -58,7 +76,11 @@ def find_patient(
             )
         )
     )
-    return matches[0] if len(matches) == 1 else None
+    if len(matches) > 1:
+        raise AmbiguousIdentityError(
+            "We couldn't confirm your details in chat. Please call the office so we can help."
+        )
+    return matches[0] if matches else None
 
 
 def find_or_register_patient(

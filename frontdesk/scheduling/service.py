@@ -75,8 +75,15 @@ def local_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime | None:
 
 
 def _blocks(start: datetime, end: datetime) -> list[datetime]:
+    """The grid blocks [start, end) touches, on a fixed UTC grid of `BLOCK_MINUTES`.
+
+    Rounding outwards to one grid means two overlapping visits always share a block, even
+    if one starts at an odd minute (hours from 9:07, an appointment imported from an EHR).
+    """
     step = timedelta(minutes=BLOCK_MINUTES)
-    out, current = [], start
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    current = epoch + ((start - epoch) // step) * step
+    out = []
     while current < end:
         out.append(current)
         current += step

@@ -18,6 +18,7 @@ from frontdesk.models import (
     Practice,
     Provider,
     VisitType,
+    WeeklyHours,
 )
 from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling.timeprefs import TimePreference, parse_time_preference
@@ -271,3 +272,53 @@ def test_a_patient_cannot_be_in_two_places_at_once(session: Session, practice: P
             start=datetime(2026, 12, 1, 20, 0, tzinfo=UTC),
             now=NOW,
         )
+
+
+def test_overlap_is_caught_even_off_the_five_minute_grid(
+    session: Session, practice: Practice
+) -> None:
+    """Hours at an odd minute give odd start times; blocks still collide on one grid."""
+    patel = _provider(session, practice, "patel")
+    patients = session.scalars(select(Patient).where(Patient.practice_id == practice.id)).all()
+    session.add(
+        WeeklyHours(
+            practice_id=practice.id,
+            provider_id=patel.id,
+            weekday=6,
+            start_time=time(9, 7),
+            end_time=time(11, 0),
+        )
+    )
+    session.flush()
+    sunday = date(2026, 12, 6)
+    visit = _visit(session, practice, "sick-visit")
+    first = scheduling.find_open_slots(
+        session=session,
+        practice=practice,
+        visit_type=visit,
+        now=NOW,
+        provider_id=patel.id,
+        preference=TimePreference(days=(sunday,), exact=time(9, 7)),
+        limit=1,
+    )[0]
+    assert first.start.astimezone(NY).time() == time(9, 7)
+    scheduling.book_appointment(
+        session=session,
+        practice=practice,
+        patient=patients[0],
+        visit_type=visit,
+        provider_id=patel.id,
+        start=first.start,
+        now=NOW,
+    )
+    # A visit starting 18 minutes later overlaps the first one's last 2 minutes.
+    session.add(
+        AppointmentBlock(
+            practice_id=practice.id,
+            provider_id=patel.id,
+            block_start=scheduling._blocks(first.start + timedelta(minutes=18), first.end)[0],
+            appointment_id=session.scalars(select(Appointment.id)).first(),
+        )
+    )
+    with pytest.raises(IntegrityError):
+        session.flush()
