@@ -169,7 +169,10 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
     recent: deque[float] = deque()
     try:
         while True:
-            raw = await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            raw = message.get("text")
             now = time.monotonic()
             recent.append(now)
             while recent and now - recent[0] > RATE_WINDOW_SECONDS:
@@ -177,6 +180,8 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
             try:
                 if len(recent) > RATE_LIMIT:
                     raise FrameError("rate_limited", "You're sending messages very fast.")
+                if not isinstance(raw, str):  # a binary frame: the protocol is JSON text
+                    raise FrameError("bad_frame", "That message could not be read.")
                 await _handle_frame(services, websocket, session, raw)
             except FrameError as exc:
                 await websocket.send_json(_error(exc.code, exc.message, exc.client_id))

@@ -399,3 +399,14 @@ def test_a_failing_form_validator_clears_the_slot_it_could_not_check(client: Tes
     assert [(e["event"], e["name"], e["value"]) for e in body["events"]] == [
         ("slot", "slot_choice", None)
     ]
+
+
+def test_a_binary_frame_is_refused_and_the_socket_stays_usable(
+    client: TestClient, bot: ScriptedBot
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        ws.send_bytes(b"\x00\x01 not json")
+        assert ws.receive_json()["code"] == "bad_frame"
+        frames = turn(ws, {"type": "message", "text": "hello again"})
+    assert frames[-2]["text"] == "you said: hello again"
