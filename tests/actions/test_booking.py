@@ -264,20 +264,21 @@ def test_identity_comes_from_the_service_not_from_a_slot(
     form = ValidateBookAppointmentForm(context)
     dispatcher = CollectingDispatcher()
     assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {}
-    conversations.identify_patient(
-        session=session,
-        conversation=conversation,
-        full_name="Jordan Sample",
-        date_of_birth=date(1985, 4, 12),
-        now=NOW,
-    )
-    session.flush()
+    _identify(session, conversation, "Jordan Sample", date(1985, 4, 12))
     assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {
         "patient_verified": True
     }
     ask = CollectingDispatcher()
     run(ActionAskPatientVerified().run(ask, tracker(conversation), DOMAIN))
     assert ask.messages[1]["custom"]["type"] == "identity_request"
+
+
+def _identify(session: Session, conversation: Conversation, name: str, born: date) -> None:
+    """What the widget's identity form does through the service."""
+    conversations.identify_patient(
+        session=session, conversation=conversation, full_name=name, date_of_birth=born, now=NOW
+    )
+    session.flush()
 
 
 def _book(
@@ -300,14 +301,7 @@ def _book(
 def test_booking_confirms_details_and_clears_the_form(
     context: ActionContext, conversation: Conversation, session: Session
 ) -> None:
-    conversations.identify_patient(
-        session=session,
-        conversation=conversation,
-        full_name="Jordan Sample",
-        date_of_birth=date(1985, 4, 12),
-        now=NOW,
-    )
-    session.flush()
+    _identify(session, conversation, "Jordan Sample", date(1985, 4, 12))
     key = _offered(context, conversation)[0]
     events, dispatcher = _book(context, conversation, key)
     assert responses(dispatcher) == ["utter_booked"]
@@ -326,14 +320,7 @@ def test_booking_confirms_details_and_clears_the_form(
 def test_a_slot_taken_a_second_ago_offers_the_next_ones(
     context: ActionContext, conversation: Conversation, session: Session
 ) -> None:
-    conversations.identify_patient(
-        session=session,
-        conversation=conversation,
-        full_name="Casey Example",
-        date_of_birth=date(1990, 9, 30),
-        now=NOW,
-    )
-    session.flush()
+    _identify(session, conversation, "Casey Example", date(1990, 9, 30))
     key = _offered(context, conversation)[0]
     first_events, _ = _book(context, conversation, key)
     assert SlotSet("slot_choice", None) in first_events
@@ -365,14 +352,7 @@ def test_unknown_sender_is_an_error_not_a_crash_of_the_service(context: ActionCo
 def test_booking_a_second_visit_at_the_same_time_is_refused_kindly(
     context: ActionContext, conversation: Conversation, session: Session
 ) -> None:
-    conversations.identify_patient(
-        session=session,
-        conversation=conversation,
-        full_name="Riley Placeholder",
-        date_of_birth=date(1978, 1, 5),
-        now=NOW,
-    )
-    session.flush()
+    _identify(session, conversation, "Riley Placeholder", date(1978, 1, 5))
     first = _offered(context, conversation)[0]
     _book(context, conversation, first)
     provider_id, start = scheduling.parse_slot_key(first)
