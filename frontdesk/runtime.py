@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
+from frontdesk.events import EventBus
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Services:
     bot: BotClient
     hub: ChatHub
     clock: Callable[[], datetime]
+    events: EventBus = field(default_factory=EventBus)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
 
     max_message_chars: int = 1000
 
+    # --- Scheduling, waitlist and EHR write-back (issue 3) ---
+
+    # --- Identity verification (issue 3) ---
+
+    # --- SMS, outbox and reminders (issue 4) ---
+
+    # --- Knowledge, billing and PHI (issue 5) ---
+
+    # --- Staff console, handoff, audit, widget (issue 6) ---
+
     @field_validator(
         "database_url",
         "rasa_tracker_url",

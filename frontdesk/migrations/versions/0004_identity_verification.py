@@ -1,0 +1,26 @@
+"""issue 3 — one-time codes and verification attempts
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28 11:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401 - used once the revision has tables
+from alembic import op  # noqa: F401
+
+import frontdesk.db  # noqa: F401
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

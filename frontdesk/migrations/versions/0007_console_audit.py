@@ -1,0 +1,26 @@
+"""issue 6 — staff users, handoff, audit log
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-28 11:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401 - used once the revision has tables
+from alembic import op  # noqa: F401
+
+import frontdesk.db  # noqa: F401
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
