@@ -1,4 +1,10 @@
-"""Conversations and their messages, across channels."""
+"""Conversations and their messages, across channels, and who answers them (handoff state).
+
+Handoff follows Chatwoot's model: a conversation's `status` is `pending` while the bot
+handles it, `open` once it is escalated to staff (unassigned until a staff member claims it)
+and `resolved` when staff close it; `owner` says who may answer right now. The two are kept
+in step by `frontdesk.conversations.handoff`, the only code that changes them.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,8 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
 
@@ -24,6 +30,26 @@ class Owner(enum.StrEnum):
 
     BOT = "bot"
     STAFF = "staff"
+
+
+class ConversationStatus(enum.StrEnum):
+    """Where a conversation stands (Chatwoot's names)."""
+
+    PENDING = "pending"  # the bot is handling it
+    OPEN = "open"  # escalated: staff own it (in the queue until someone claims it)
+    RESOLVED = "resolved"  # staff closed it; the bot answers if the patient writes again
+
+
+class EscalationReason(enum.StrEnum):
+    """Why the bot handed a conversation to staff."""
+
+    PATIENT_REQUEST = "patient_request"
+    MISUNDERSTOOD = "misunderstood"
+    EMERGENCY = "emergency"
+    REFILL = "refill"
+    BILLING_DISPUTE = "billing_dispute"
+    IDENTITY_FAILED = "identity_failed"
+    LOW_CONFIDENCE_ANSWER = "low_confidence_answer"
 
 
 class Role(enum.StrEnum):
@@ -43,6 +69,8 @@ class Conversation(Base):
     """
 
     __tablename__ = "conversations"
+    # The staff queue reads the open conversations of one practice.
+    __table_args__ = (Index("ix_conversations_practice_status", "practice_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
@@ -54,6 +82,33 @@ class Conversation(Base):
     owner: Mapped[Owner] = mapped_column(enum_column(Owner), default=Owner.BOT)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # Handoff (see frontdesk.conversations.handoff). `assignee_staff_id` is set only while
+    # staff own the conversation and one of them has claimed it.
+    status: Mapped[ConversationStatus] = mapped_column(
+        enum_column(ConversationStatus),
+        default=ConversationStatus.PENDING,
+        server_default=ConversationStatus.PENDING.value,
+    )
+    escalation_reason: Mapped[EscalationReason | None] = mapped_column(
+        Enum(
+            EscalationReason,
+            native_enum=False,
+            length=32,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    # A short staff-facing note from the code that escalated ("no answer in the knowledge
+    # base"); never patient text.
+    escalation_detail: Mapped[str | None] = mapped_column(String(200))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Since when the patient has been waiting for a person: set on escalation and on a patient
+    # message staff have not answered yet, cleared by a staff reply.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -79,3 +134,37 @@ class Message(Base):
     # When a patient message was handed to the bot; None means "still to do", so a resend
     # after a dropped connection forwards it instead of being swallowed as a duplicate.
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConversationNote(Base):
+    """An internal note staff add to a conversation. Never sent to the patient."""
+
+    __tablename__ = "conversation_notes"
+    __table_args__ = (Index("ix_conversation_notes_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    author_staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _start_waiting_clock(session: Session, _context: object, _instances: object) -> None:
+    """A patient message to a conversation staff own starts its waiting clock.
+
+    Done here rather than in each channel so that web chat, SMS and anything added later keep
+    the queue's "waiting since" right without remembering to.
+    """
+    for instance in list(session.new):
+        if not isinstance(instance, Message) or instance.role is not Role.PATIENT:
+            continue
+        with session.no_autoflush:
+            conversation = session.get(Conversation, instance.conversation_id)
+        if (
+            conversation is not None
+            and conversation.status is ConversationStatus.OPEN
+            and conversation.waiting_since is None
+        ):
+            conversation.waiting_since = instance.created_at or utcnow()
