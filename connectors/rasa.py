@@ -30,6 +30,12 @@ class BotClient(Protocol):
     ) -> None:
         """Make the bot act as if the patient expressed `intent` (reminders, hand-back)."""
 
+    async def pause(self, conversation_id: str) -> None:
+        """Stop the bot acting in a conversation (staff own it now)."""
+
+    async def resume(self, conversation_id: str) -> None:
+        """Let the bot act again, starting by waiting for the patient's next message."""
+
     async def is_ready(self) -> bool:
         """Whether the bot is up with a model loaded."""
 
@@ -78,6 +84,27 @@ class RasaClient:
             json={"name": intent, "entities": entities or {}},
         )
 
+    async def pause(self, conversation_id: str) -> None:
+        """Append a `pause` event to the conversation's tracker."""
+        await self._post_events(conversation_id, [{"event": "pause"}])
+
+    async def resume(self, conversation_id: str) -> None:
+        """Append `resume` and `action_listen`.
+
+        `resume` alone leaves the tracker mid-turn and Rasa mispredicts the next action;
+        `action_listen` makes the patient's next message start a fresh turn.
+        """
+        await self._post_events(
+            conversation_id, [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+        )
+
+    async def _post_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        await self._post(
+            f"/conversations/{conversation_id}/tracker/events",
+            params={"token": self._token},
+            json=events,
+        )
+
     async def is_ready(self) -> bool:
         """True once Rasa answers `/status` with a loaded model."""
         try:
@@ -93,7 +120,11 @@ class RasaClient:
         await self._http.aclose()
 
     async def _post(
-        self, path: str, *, json: dict[str, Any], params: dict[str, str] | None = None
+        self,
+        path: str,
+        *,
+        json: dict[str, Any] | list[dict[str, Any]],
+        params: dict[str, str] | None = None,
     ) -> None:
         try:
             response = await self._http.post(f"{self._base}{path}", json=json, params=params)

@@ -22,6 +22,9 @@ class ScriptedBot:
         self.replies = replies or (lambda text: [{"text": f"you said: {text}"}])
         self.turns: list[tuple[str, str]] = []
         self.triggered: list[tuple[str, str]] = []
+        # Tracker events posted by pause/resume, as RasaClient sends them to
+        # `/conversations/{id}/tracker/events`.
+        self.tracker_events: list[tuple[str, list[dict[str, Any]]]] = []
         self.app: FastAPI | None = None
         self.token = ""
 
@@ -46,6 +49,14 @@ class ScriptedBot:
     ) -> None:
         self.triggered.append((conversation_id, intent))
 
+    async def pause(self, conversation_id: str) -> None:
+        self.tracker_events.append((conversation_id, [{"event": "pause"}]))
+
+    async def resume(self, conversation_id: str) -> None:
+        self.tracker_events.append(
+            (conversation_id, [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+        )
+
     async def is_ready(self) -> bool:
         return True
 
@@ -58,6 +69,12 @@ class DownBot(ScriptedBot):
 
     async def send_user_turn(self, conversation_id: str, text: str) -> None:
         self.turns.append((conversation_id, text))
+        raise BotUnavailableError("connection refused")
+
+    async def pause(self, conversation_id: str) -> None:
+        raise BotUnavailableError("connection refused")
+
+    async def resume(self, conversation_id: str) -> None:
         raise BotUnavailableError("connection refused")
 
     async def is_ready(self) -> bool:
