@@ -11,6 +11,7 @@ from rasa_sdk.executor import ActionExecutor
 from actions.booking import booking_actions
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
+from actions.handoff import handoff_actions
 
 
 def build_executor(context: ActionContext) -> ActionExecutor:
@@ -23,4 +24,4 @@ def build_executor(context: ActionContext) -> ActionExecutor:
 
 def all_actions(context: ActionContext) -> list[Action]:
     """Every custom action, built with its collaborators."""
-    return [*booking_actions(context), ActionReferToOffice(context)]
+    return [*booking_actions(context), ActionReferToOffice(context), *handoff_actions(context)]

@@ -42,6 +42,7 @@ __all__ = [
     "HAND_BACK_TEXT",
     "MAX_NOTE_CHARS",
     "MAX_REPLY_CHARS",
+    "NOTICE_MARKER",
     "EscalationReason",
     "HandoffError",
     "OfficeHours",
@@ -54,6 +55,9 @@ __all__ = [
     "resolve",
 ]
 
+# Custom bot message `{"type": NOTICE_MARKER, "message_id": N}`: action_escalate stored
+# message N for the patient; the web chat pushes it (see actions/handoff.py).
+NOTICE_MARKER = "handoff_notice"
 MAX_REPLY_CHARS = 1600  # ten SMS segments; a staff reply longer than that belongs in a call
 MAX_NOTE_CHARS = 4000
 HAND_BACK_TEXT = "You're chatting with our virtual assistant again. How else can I help?"

@@ -1,0 +1,122 @@
+"""Handing the conversation to a person: `action_escalate`.
+
+The action records the escalation (the conversation then belongs to staff), tells the
+patient what happens next and when, and pauses the bot. The notice is stored and delivered
+by the service itself rather than returned to Rasa: once staff own a conversation the
+service drops everything the bot sends, and an SMS patient gets the notice through the SMS
+outbox in the same transaction. Rasa only receives a content-free marker
+(`{"type": "handoff_notice", "message_id": N}`) that lets the web chat push the stored
+notice to the patient's open sockets and tells the console about the escalation.
+
+Other actions escalate for their own reason by returning
+`[SlotSet("escalation_reason", "<reason>"), FollowupAction("action_escalate")]`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.common import format_phone
+from actions.context import ActionContext, ContextAction
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.handoff import (
+    NOTICE_MARKER,
+    EscalationReason,
+    escalate,
+    office_hours,
+)
+from frontdesk.conversations.models import Role
+from frontdesk.practices.models import Practice
+
+REASON_SLOT = "escalation_reason"
+# The reason an escalation has when no action set `escalation_reason`: the patient's intent.
+REASON_BY_INTENT = {
+    "request_human": EscalationReason.PATIENT_REQUEST,
+    "medical_emergency": EscalationReason.EMERGENCY,
+    "prescription_refill": EscalationReason.REFILL,
+    "billing_question": EscalationReason.BILLING_DISPUTE,
+    "identity_failed": EscalationReason.IDENTITY_FAILED,
+    "nlu_fallback": EscalationReason.MISUNDERSTOOD,
+}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def escalation_reason(tracker: Tracker) -> EscalationReason:
+    """The reason from the `escalation_reason` slot if an action set one, else the intent."""
+    slot = tracker.get_slot(REASON_SLOT)
+    if isinstance(slot, str) and slot in {r.value for r in EscalationReason}:
+        return EscalationReason(slot)
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return REASON_BY_INTENT.get(str(intent), EscalationReason.PATIENT_REQUEST)
+
+
+def render(domain: dict[str, Any], response: str, **values: str) -> str:
+    """The first text of a domain response with `{name}` placeholders filled in."""
+    variants = (domain.get("responses") or {}).get(response) or []
+    if not variants or not isinstance(variants[0].get("text"), str):
+        raise KeyError(f"the domain has no text response {response!r}")
+    text: str = variants[0]["text"]
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+class ActionEscalate(ContextAction):
+    """Hands the conversation to staff and tells the patient when a person will reply."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_escalate"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Escalate, store the notice for delivery, and pause the bot."""
+        reason = escalation_reason(tracker)
+        clear_reason = SlotSet(REASON_SLOT, None)
+
+        def work(session: Session) -> tuple[bool, int | None, str | None]:
+            conversation = conversations.get_conversation(
+                session=session, public_id=tracker.sender_id
+            )
+            if conversation is None:
+                return False, None, None
+            practice = session.get_one(Practice, conversation.practice_id)
+            now = self.context.clock()
+            if not escalate(session=session, conversation=conversation, reason=reason, now=now):
+                return True, None, practice.phone  # staff already have it: say nothing more
+            hours = office_hours(session=session, practice=practice, now=now)
+            lead = render(domain, f"utter_handoff_reason_{reason.value}")
+            if hours.open_now:
+                timing = render(domain, "utter_handoff_during_hours")
+            else:
+                timing = render(
+                    domain,
+                    "utter_handoff_after_hours_emergency"
+                    if reason is EscalationReason.EMERGENCY
+                    else "utter_handoff_after_hours",
+                    opens=hours.opens_phrase(now),
+                    phone=format_phone(practice.phone),
+                )
+            notice = conversations.record_outgoing_message(
+                session=session, conversation=conversation, role=Role.BOT, text=f"{lead} {timing}"
+            )
+            return True, notice.id, practice.phone
+
+        escalated, notice_id, phone = await self.context.run(work)
+        if not escalated:
+            # Not a conversation the service knows (e.g. `rasa shell`): nobody would see it.
+            dispatcher.utter_message(response="utter_call_office", phone=format_phone(phone))
+            return [clear_reason]
+        if notice_id is not None:
+            dispatcher.utter_message(json_message={"type": NOTICE_MARKER, "message_id": notice_id})
+        return [clear_reason, ConversationPaused()]
+
+
+def handoff_actions(context: ActionContext) -> list[ContextAction]:
+    """The handoff actions, built with their collaborators."""
+    return [ActionEscalate(context)]
