@@ -72,6 +72,38 @@ class Settings(BaseSettings):
     max_message_chars: int = 1000
 
     # --- Scheduling, waitlist and EHR write-back (issue 3) ---
+    # EHR write-back [A2]. No FHIR URL: our own database is the system of record.
+    ehr_fhir_url: str = Field(
+        default="",
+        description="FHIR R4 base URL of the practice's EHR (e.g. https://ehr.example/fhir/R4); "
+        "empty: no EHR, nothing is written back",
+    )
+    ehr_auth_token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the EHR's FHIR API, if it needs one"
+    )
+    ehr_identifier_system: str = Field(
+        default="urn:frontdesk",
+        description="Prefix of the identifier system we stamp on resources we write; the "
+        "system is '<prefix>:<practice slug>', so retries and pulls recognise our own rows",
+    )
+    ehr_timeout_seconds: float = Field(default=10.0, gt=0, description="Per request to the EHR")
+    ehr_outbox_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before an EHR write is dead-lettered for staff"
+    )
+    ehr_backoff_base_seconds: float = Field(
+        default=5.0, gt=0, description="First EHR retry delay; doubles each attempt"
+    )
+    ehr_backoff_cap_seconds: float = Field(
+        default=900.0, gt=0, description="Longest delay between two EHR retries"
+    )
+    ehr_worker_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often the EHR outbox worker looks for due writes"
+    )
+    ehr_pull_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often appointments made or cancelled in the EHR are pulled back",
+    )
 
     # --- Identity verification (issue 3) ---
 
