@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +11,14 @@ from sqlalchemy.orm import Session
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
-from frontdesk.scheduling.models import VisitType, WeeklyHours
+from frontdesk.scheduling.models import (
+    PatientRule,
+    ScheduleException,
+    VisitType,
+    VisitTypeProvider,
+    WeeklyHours,
+)
+from frontdesk.scheduling.service import local_day_span
 
 DEMO_SLUG = "riverside"
 
@@ -23,6 +31,10 @@ _NGUYEN_HOURS = {
     3: [(time(9, 0), time(12, 0)), (time(13, 0), time(18, 0))],
     5: [(time(9, 0), time(12, 0))],
 }
+
+# Whole days the practice is closed, and a provider's day off (local dates).
+DEMO_HOLIDAYS = [(date(2026, 12, 25), "Christmas Day"), (date(2027, 1, 1), "New Year's Day")]
+DEMO_TIME_OFF = [("Dr. Lucas Nguyen", date(2026, 12, 9), "Time off")]
 
 # Clearly fictional people (555-01xx numbers are reserved for fiction).
 DEMO_PATIENTS = [
@@ -48,6 +60,10 @@ def seed_demo(session: Session) -> Practice:
             "Please cancel or reschedule at least 24 hours ahead; late cancellations "
             "may carry a $25 fee."
         ),
+        late_cancel_hours=24,
+        late_cancel_fee_text="a $25 late-cancellation fee may apply",
+        default_buffer_before_minutes=0,
+        default_buffer_after_minutes=0,
     )
     session.add(practice)
     session.flush()
@@ -59,11 +75,12 @@ def seed_demo(session: Session) -> Practice:
     )
     session.add(location)
     session.flush()
+    providers: dict[str, Provider] = {}
     for display_name, specialty, hours in (
         ("Dr. Amara Patel", "Family medicine", _PATEL_HOURS),
         ("Dr. Lucas Nguyen", "Internal medicine", _NGUYEN_HOURS),
     ):
-        provider = Provider(
+        provider = providers[display_name] = Provider(
             practice_id=practice.id,
             location_id=location.id,
             display_name=display_name,
@@ -82,6 +99,18 @@ def seed_demo(session: Session) -> Practice:
             for weekday, blocks in hours.items()
             for start, end in blocks
         )
+    new_patient = VisitType(
+        practice_id=practice.id,
+        code="new-patient",
+        name="New patient visit",
+        duration_minutes=60,
+        keywords="new patient,first visit,new here,establish care,first time",
+        # Only for people the practice has not seen, and only with Dr. Patel; 15 minutes
+        # afterwards to set up the new chart.
+        patient_rule=PatientRule.NEW,
+        buffer_after_minutes=15,
+        min_lead_minutes=24 * 60,
+    )
     session.add_all(
         [
             VisitType(
@@ -90,6 +119,7 @@ def seed_demo(session: Session) -> Practice:
                 name="Annual physical",
                 duration_minutes=45,
                 keywords="physical,checkup,check up,check-up,annual,wellness,yearly",
+                buffer_after_minutes=10,  # room turnover after a full exam
             ),
             VisitType(
                 practice_id=practice.id,
@@ -98,15 +128,34 @@ def seed_demo(session: Session) -> Practice:
                 duration_minutes=20,
                 keywords="sick,ill,cold,flu,fever,cough,sore throat,not feeling well,rash",
             ),
-            VisitType(
-                practice_id=practice.id,
-                code="new-patient",
-                name="New patient visit",
-                duration_minutes=60,
-                keywords="new patient,first visit,new here,establish care,first time",
-            ),
+            new_patient,
         ]
     )
+    session.flush()
+    session.add(
+        VisitTypeProvider(
+            practice_id=practice.id,
+            visit_type_id=new_patient.id,
+            provider_id=providers["Dr. Amara Patel"].id,
+        )
+    )
+    tz = ZoneInfo(practice.timezone)
+    for day, reason in DEMO_HOLIDAYS:
+        start, end = local_day_span(day, tz)
+        session.add(
+            ScheduleException(practice_id=practice.id, start_at=start, end_at=end, reason=reason)
+        )
+    for name, day, reason in DEMO_TIME_OFF:
+        start, end = local_day_span(day, tz)
+        session.add(
+            ScheduleException(
+                practice_id=practice.id,
+                provider_id=providers[name].id,
+                start_at=start,
+                end_at=end,
+                reason=reason,
+            )
+        )
     session.add_all(
         Patient(
             practice_id=practice.id,

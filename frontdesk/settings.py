@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     max_message_chars: int = 1000
 
     # --- Scheduling, waitlist and EHR write-back (issue 3) ---
+    waitlist_batch_size: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="Waitlisted patients offered a freed slot at once; the first to accept wins",
+    )
+    waitlist_offer_minutes: int = Field(
+        default=60,
+        ge=5,
+        description="How long a waitlist offer stays open before the next batch is offered",
+    )
+    waitlist_days: int = Field(
+        default=30,
+        ge=1,
+        le=180,
+        description="How far ahead a waitlist entry with no named days looks",
+    )
     # EHR write-back [A2]. No FHIR URL: our own database is the system of record.
     ehr_fhir_url: str = Field(
         default="",

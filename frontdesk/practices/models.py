@@ -24,6 +24,18 @@ class Practice(Base):
     min_lead_minutes: Mapped[int] = mapped_column(Integer, default=120)
     max_horizon_days: Mapped[int] = mapped_column(Integer, default=90)
     cancellation_policy: Mapped[str | None] = mapped_column(Text)
+    # Cancelling or moving a visit closer than this to its start counts as a late cancel; the
+    # patient is told so (with `late_cancel_fee_text`) before they confirm. 0 = no window.
+    late_cancel_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    late_cancel_fee_text: Mapped[str | None] = mapped_column(Text)
+    # Provider time kept free around each visit (room turnover, notes) unless the visit type
+    # says otherwise; held as appointment blocks so the database enforces it too.
+    default_buffer_before_minutes: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
+    default_buffer_after_minutes: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     locations: Mapped[list[Location]] = relationship(back_populates="practice")

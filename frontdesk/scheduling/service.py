@@ -1,44 +1,102 @@
-"""Finding open slots and booking them.
+"""Finding open slots, and booking, moving, confirming and cancelling appointments.
 
 All times are stored in UTC; provider hours are wall-clock times in the practice's zone, and
 converting per day keeps daylight-saving changes right (a 9:00 start stays 9:00 local).
+
+Every change of provider time is one transaction that claims or frees `AppointmentBlock`
+rows; the unique (provider, block) constraint is what finally refuses a double booking, so
+the Python checks here are for good answers, not for safety.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Location, Practice, Provider
 from frontdesk.scheduling.models import (
+    ACTIVE_STATUSES,
     BLOCK_MINUTES,
+    SOURCE_EHR,
     Appointment,
     AppointmentBlock,
     AppointmentStatus,
+    PatientRule,
+    ScheduleException,
     VisitType,
+    VisitTypeProvider,
     WeeklyHours,
 )
 from frontdesk.scheduling.timeprefs import TimePreference
+
+if TYPE_CHECKING:
+    from frontdesk.scheduling.waitlist import WaitlistNotifier, WaitlistOffer
+
+logger = logging.getLogger(__name__)
 
 SLOT_STEP_MINUTES = 15
 # When offering several slots, keep them at least this far apart on the same day, so the
 # patient gets a real choice rather than 9:00, 9:15 and 9:30.
 OFFER_SPACING = timedelta(minutes=60)
+# How many alternatives a "just taken" answer carries, and how far ahead they are sought.
+ALTERNATIVES = 3
+ALTERNATIVE_DAYS = 14
+# Blocks are fetched for this many days at a time, so "the next five" over a busy 180-day
+# schedule reads a few days of rows, not all of them.
+_CHUNK_DAYS = (1, 6, 14, 30, 60, 90)
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_STEP = timedelta(minutes=BLOCK_MINUTES)
+_STEP_SECONDS = BLOCK_MINUTES * 60
 
 
 class SlotUnavailableError(Exception):
-    """The requested slot cannot be booked (taken a moment ago, or outside the rules)."""
+    """The requested slot cannot be booked (taken a moment ago, or outside the rules).
+
+    Attributes:
+        alternatives: The next open slots for the same visit type and provider choice, so the
+            caller can say "that was just taken; here are the next ones". May be empty.
+    """
+
+    def __init__(self, message: str, alternatives: Iterable[OpenSlot] = ()) -> None:
+        """Create the error with the alternatives found at the time of the refusal."""
+        super().__init__(message)
+        self.alternatives: list[OpenSlot] = list(alternatives)
 
 
 class PatientBusyError(SlotUnavailableError):
     """The patient already has an appointment that overlaps the requested time."""
+
+
+class VisitNotAllowedError(SlotUnavailableError):
+    """The visit type's rules exclude this patient (for example a new-patient-only visit)."""
+
+
+class AppointmentNotFoundError(LookupError):
+    """No such appointment for this patient (another patient's counts as not found)."""
+
+
+class AppointmentNotChangeableError(ValueError):
+    """The appointment cannot be changed: it is past, cancelled, or inside the lead time.
+
+    Attributes:
+        reason: ``"past"``, ``"cancelled"``, ``"too_late"`` or ``"not_ours"`` (EHR-owned).
+    """
+
+    def __init__(self, reason: str) -> None:
+        """Create the error with a machine-readable reason."""
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -58,6 +116,50 @@ class OpenSlot:
         return f"{self.provider_id}@{self.start.astimezone(UTC):%Y%m%dT%H%MZ}"
 
 
+@dataclass(frozen=True)
+class CancellationOutcome:
+    """What cancelling did.
+
+    Attributes:
+        appointment: The cancelled appointment.
+        late: Cancelled inside the practice's late-cancel window.
+        offers: Waitlist offers made for the freed time.
+    """
+
+    appointment: Appointment
+    late: bool
+    offers: list[WaitlistOffer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    """The rules that apply to one visit type (its own values, else the practice's)."""
+
+    min_lead: timedelta
+    horizon: timedelta
+    buffer_before: timedelta
+    buffer_after: timedelta
+
+
+def booking_rules(practice: Practice, visit_type: VisitType | None) -> BookingRules:
+    """The effective lead time, horizon and buffers for a visit type at a practice."""
+
+    def pick(name: str, default: int) -> int:
+        own: int | None = getattr(visit_type, name) if visit_type is not None else None
+        return max(0, default if own is None else own)
+
+    return BookingRules(
+        min_lead=timedelta(minutes=pick("min_lead_minutes", practice.min_lead_minutes)),
+        horizon=timedelta(days=pick("max_horizon_days", practice.max_horizon_days)),
+        buffer_before=timedelta(
+            minutes=pick("buffer_before_minutes", practice.default_buffer_before_minutes)
+        ),
+        buffer_after=timedelta(
+            minutes=pick("buffer_after_minutes", practice.default_buffer_after_minutes)
+        ),
+    )
+
+
 def parse_slot_key(key: str) -> tuple[int, datetime]:
     """Inverse of `OpenSlot.key`; raises ValueError on anything malformed."""
     provider, _, stamp = key.strip().partition("@")
@@ -74,20 +176,31 @@ def local_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime | None:
     return utc
 
 
+def local_day_span(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants a local calendar day starts and ends (23 or 25 hours around DST)."""
+    start = datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def _block_index(moment: datetime) -> int:
+    return int((moment - _EPOCH).total_seconds()) // _STEP_SECONDS
+
+
+def _block_range(start: datetime, end: datetime) -> range:
+    """Indexes of the grid blocks [start, end) touches (see `_blocks`)."""
+    first = _block_index(start)
+    last = -(-int((end - _EPOCH).total_seconds()) // _STEP_SECONDS)  # ceiling
+    return range(first, last)
+
+
 def _blocks(start: datetime, end: datetime) -> list[datetime]:
     """The grid blocks [start, end) touches, on a fixed UTC grid of `BLOCK_MINUTES`.
 
     Rounding outwards to one grid means two overlapping visits always share a block, even
     if one starts at an odd minute (hours from 9:07, an appointment imported from an EHR).
     """
-    step = timedelta(minutes=BLOCK_MINUTES)
-    epoch = datetime(2000, 1, 1, tzinfo=UTC)
-    current = epoch + ((start - epoch) // step) * step
-    out = []
-    while current < end:
-        out.append(current)
-        current += step
-    return out
+    return [_EPOCH + i * _STEP for i in _block_range(start, end)]
 
 
 def _window(preference: TimePreference, hours: WeeklyHours) -> tuple[time, time] | None:
@@ -107,6 +220,31 @@ def _round_up(wall: time, anchor: time, step: int) -> time:
     return time(minutes // 60, minutes % 60)
 
 
+def _minutes(wall: time) -> int:
+    return wall.hour * 60 + wall.minute
+
+
+def allowed_provider_ids(*, session: Session, visit_type_id: int) -> set[int] | None:
+    """Providers allowed to see this visit type; None means every provider."""
+    ids = set(
+        session.scalars(
+            select(VisitTypeProvider.provider_id).where(
+                VisitTypeProvider.visit_type_id == visit_type_id
+            )
+        )
+    )
+    return ids or None
+
+
+def _chunks(days: list[date]) -> Iterator[list[date]]:
+    position = 0
+    for size in (*_CHUNK_DAYS, len(days)):
+        if position >= len(days):
+            return
+        yield days[position : position + size]
+        position += size
+
+
 def find_open_slots(
     *,
     session: Session,
@@ -117,16 +255,33 @@ def find_open_slots(
     provider_id: int | None = None,
     limit: int = 3,
     exclude: frozenset[str] = frozenset(),
+    ignore_appointment_id: int | None = None,
 ) -> list[OpenSlot]:
     """Up to `limit` open slots matching the preference, best first.
 
-    Slots respect provider hours, visit length, booked time, the practice's minimum lead time
-    and booking horizon. With an exact time preferred, the closest slots come first; otherwise
-    the earliest, spread out across the day. `exclude` holds slot keys already offered.
+    Slots respect provider hours, exceptions (time off, holidays), visit length and buffers,
+    booked time, the visit type's allowed providers and the lead time and booking horizon
+    (the visit type's own, else the practice's). With an exact time preferred, the closest
+    slots come first; otherwise the earliest, spread out across the day.
+
+    Args:
+        session: Database session.
+        practice: The practice whose schedule is searched.
+        visit_type: What is being booked (length, rules).
+        preference: Days and local time window the patient asked for.
+        now: The current instant (aware).
+        provider_id: Only this provider, if given.
+        limit: How many slots to return at most.
+        exclude: Slot keys not to offer (already offered and turned down).
+        ignore_appointment_id: Treat this appointment's own time as free (rescheduling it).
+
+    Returns:
+        Open slots, in time order.
     """
     tz = ZoneInfo(practice.timezone)
-    earliest_start = now + timedelta(minutes=practice.min_lead_minutes)
-    horizon = now + timedelta(days=practice.max_horizon_days)
+    rules = booking_rules(practice, visit_type)
+    earliest_start = now + rules.min_lead
+    horizon = now + rules.horizon
     duration = timedelta(minutes=visit_type.duration_minutes)
 
     providers_q = select(Provider).where(
@@ -135,6 +290,9 @@ def find_open_slots(
     if provider_id is not None:
         providers_q = providers_q.where(Provider.id == provider_id)
     providers = {p.id: p for p in session.scalars(providers_q)}
+    allowed = allowed_provider_ids(session=session, visit_type_id=visit_type.id)
+    if allowed is not None:
+        providers = {pid: p for pid, p in providers.items() if pid in allowed}
     if not providers:
         return []
     locations = {
@@ -142,67 +300,148 @@ def find_open_slots(
         for loc in session.scalars(select(Location).where(Location.practice_id == practice.id))
     }
     hours_by_provider_day: dict[tuple[int, int], list[WeeklyHours]] = {}
-    for row in session.scalars(select(WeeklyHours).where(WeeklyHours.provider_id.in_(providers))):
+    for row in session.scalars(
+        select(WeeklyHours)
+        .where(WeeklyHours.provider_id.in_(providers))
+        .order_by(WeeklyHours.start_time)
+    ):
         hours_by_provider_day.setdefault((row.provider_id, row.weekday), []).append(row)
 
-    days = [d for d in preference.days if d >= earliest_start.astimezone(tz).date()]
-    if not days:
-        return []
-    span_start = local_to_utc(days[0], time.min, tz) or earliest_start
-    span_end = (local_to_utc(days[-1] + timedelta(days=1), time.min, tz) or horizon) + duration
-    taken = {
-        (b.provider_id, b.block_start)
-        for b in session.scalars(
-            select(AppointmentBlock).where(
-                AppointmentBlock.provider_id.in_(providers),
-                AppointmentBlock.block_start >= span_start,
-                AppointmentBlock.block_start < span_end,
-            )
-        )
-    }
+    first_day = earliest_start.astimezone(tz).date()
+    last_day = horizon.astimezone(tz).date()
+    days = [d for d in preference.days if first_day <= d <= last_day]
 
     candidates: list[OpenSlot] = []
-    for day in days:
-        for pid, provider in providers.items():
-            for hours in hours_by_provider_day.get((pid, day.weekday()), []):
-                window = _window(preference, hours)
-                if window is None:
-                    continue
-                wall = _round_up(window[0], hours.start_time, SLOT_STEP_MINUTES)
-                while wall < window[1]:
-                    start = local_to_utc(day, wall, tz)
-                    wall_end = (datetime.combine(day, wall) + duration).time()
-                    fits = (
-                        start is not None
-                        and (datetime.combine(day, wall) + duration).date() == day
-                        and wall_end <= hours.end_time
-                    )
-                    if (
-                        start is not None
-                        and fits
-                        and earliest_start <= start <= horizon
-                        and not any((pid, b) in taken for b in _blocks(start, start + duration))
-                    ):
-                        location = locations[provider.location_id]
+    for chunk in _chunks(days):
+        span_start = local_day_span(chunk[0], tz)[0] - rules.buffer_before
+        span_end = local_day_span(chunk[-1], tz)[1] + duration + rules.buffer_after
+        taken = _taken_blocks(
+            session,
+            provider_ids=list(providers),
+            start=span_start,
+            end=span_end,
+            ignore_appointment_id=ignore_appointment_id,
+        )
+        closed = _exceptions(
+            session, practice_id=practice.id, provider_ids=providers, start=span_start, end=span_end
+        )
+        for day in chunk:
+            for pid, provider in providers.items():
+                location = locations[provider.location_id]
+                busy = taken.get(pid, set())
+                off = closed.get(pid, []) + closed.get(None, [])
+                for hours in hours_by_provider_day.get((pid, day.weekday()), []):
+                    for start in _starts(day, hours, preference, duration, tz):
+                        if not earliest_start <= start <= horizon:
+                            continue
+                        end = start + duration
+                        if any(
+                            i in busy
+                            for i in _block_range(
+                                start - rules.buffer_before, end + rules.buffer_after
+                            )
+                        ):
+                            continue
+                        if any(o_start < end and start < o_end for o_start, o_end in off):
+                            continue
                         slot = OpenSlot(
                             provider_id=pid,
                             provider_name=provider.display_name,
                             location_id=location.id,
                             location_name=location.name,
                             start=start,
-                            end=start + duration,
+                            end=end,
                         )
                         if slot.key not in exclude:
                             candidates.append(slot)
-                    wall = (
-                        datetime.combine(day, wall) + timedelta(minutes=SLOT_STEP_MINUTES)
-                    ).time()
-                    if wall == time(0, 0):
-                        break
-        # Enough choice already: later days would only be offered after these.
-        if len(candidates) >= limit * 8 and preference.exact is None:
-            break
+            # Enough choice already: later days would only be offered after these.
+            if len(candidates) >= limit * 8 and preference.exact is None:
+                return _pick_offers(candidates, preference, tz, limit)
     return _pick_offers(candidates, preference, tz, limit)
+
+
+def _starts(
+    day: date, hours: WeeklyHours, preference: TimePreference, duration: timedelta, tz: ZoneInfo
+) -> Iterator[datetime]:
+    """UTC start times on the slot grid of one block of hours, inside the preferred window."""
+    window = _window(preference, hours)
+    if window is None:
+        return
+    wall = _round_up(window[0], hours.start_time, SLOT_STEP_MINUTES)
+    if wall == time.max:
+        return
+    first = _minutes(wall)
+    last_start = min(_minutes(window[1]) - 1, _minutes(hours.end_time) - duration // _MINUTE)
+    if last_start < first:
+        return
+    base = local_to_utc(day, wall, tz)
+    end_wall = time(last_start // 60, last_start % 60)
+    end_utc = local_to_utc(day, end_wall, tz)
+    if (
+        base is not None
+        and end_utc is not None
+        and end_utc - base == timedelta(minutes=last_start - first)
+    ):
+        # No daylight-saving change inside the window: plain arithmetic, no zone lookups.
+        for offset in range(0, last_start - first + 1, SLOT_STEP_MINUTES):
+            yield base + timedelta(minutes=offset)
+        return
+    for minute in range(first, last_start + 1, SLOT_STEP_MINUTES):
+        start = local_to_utc(day, time(minute // 60, minute % 60), tz)
+        if start is not None:  # a wall time in the spring-forward gap does not exist
+            yield start
+
+
+_MINUTE = timedelta(minutes=1)
+
+
+def _taken_blocks(
+    session: Session,
+    *,
+    provider_ids: list[int],
+    start: datetime,
+    end: datetime,
+    ignore_appointment_id: int | None = None,
+) -> dict[int, set[int]]:
+    """Block indexes held per provider in [start, end), read in one query."""
+    query = select(AppointmentBlock.provider_id, AppointmentBlock.block_start).where(
+        AppointmentBlock.provider_id.in_(provider_ids),
+        AppointmentBlock.block_start >= start - _STEP,
+        AppointmentBlock.block_start < end,
+    )
+    if ignore_appointment_id is not None:
+        query = query.where(AppointmentBlock.appointment_id != ignore_appointment_id)
+    taken: dict[int, set[int]] = {}
+    for pid, block_start in session.execute(query):
+        taken.setdefault(pid, set()).add(_block_index(block_start))
+    return taken
+
+
+def _exceptions(
+    session: Session,
+    *,
+    practice_id: int,
+    provider_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+) -> dict[int | None, list[tuple[datetime, datetime]]]:
+    """Exception ranges per provider (key None: the whole practice) overlapping [start, end)."""
+    rows = session.execute(
+        select(ScheduleException.provider_id, ScheduleException.start_at, ScheduleException.end_at)
+        .where(
+            ScheduleException.practice_id == practice_id,
+            ScheduleException.start_at < end,
+            ScheduleException.end_at > start,
+        )
+        .where(
+            ScheduleException.provider_id.is_(None)
+            | ScheduleException.provider_id.in_(list(provider_ids))
+        )
+    )
+    out: dict[int | None, list[tuple[datetime, datetime]]] = {}
+    for pid, o_start, o_end in rows:
+        out.setdefault(pid, []).append((o_start, o_end))
+    return out
 
 
 def _pick_offers(
@@ -245,6 +484,7 @@ def is_slot_open(
     provider_id: int,
     start: datetime,
     now: datetime,
+    ignore_appointment_id: int | None = None,
 ) -> bool:
     """Whether `start` with `provider_id` is still bookable under every rule."""
     tz = ZoneInfo(practice.timezone)
@@ -260,7 +500,144 @@ def is_slot_open(
             now=now,
             provider_id=provider_id,
             limit=1,
+            ignore_appointment_id=ignore_appointment_id,
         )
+    )
+
+
+def next_open_slots(
+    *,
+    session: Session,
+    practice: Practice,
+    visit_type: VisitType,
+    after: datetime,
+    now: datetime,
+    provider_id: int | None = None,
+    limit: int = ALTERNATIVES,
+    exclude: frozenset[str] = frozenset(),
+) -> list[OpenSlot]:
+    """The first open slots from the local day of `after` on (for "here are the next ones")."""
+    tz = ZoneInfo(practice.timezone)
+    first = max(after, now).astimezone(tz).date()
+    preference = TimePreference(
+        days=tuple(first + timedelta(days=i) for i in range(ALTERNATIVE_DAYS))
+    )
+    slots = find_open_slots(
+        session=session,
+        practice=practice,
+        visit_type=visit_type,
+        preference=preference,
+        now=now,
+        provider_id=provider_id,
+        limit=limit,
+        exclude=exclude,
+    )
+    if slots or provider_id is None:
+        return slots
+    # Nothing with that provider soon: anyone is better than nothing.
+    return next_open_slots(
+        session=session,
+        practice=practice,
+        visit_type=visit_type,
+        after=after,
+        now=now,
+        limit=limit,
+        exclude=exclude,
+    )
+
+
+def patient_is_established(
+    *, session: Session, practice_id: int, patient_id: int, now: datetime
+) -> bool:
+    """Whether the practice has seen this patient before (a past visit that was not cancelled)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Appointment.practice_id == practice_id,
+                    Appointment.patient_id == patient_id,
+                    Appointment.start_at < now,
+                    Appointment.status.in_((*ACTIVE_STATUSES, AppointmentStatus.FULFILLED)),
+                )
+            )
+        )
+    )
+
+
+def visit_type_allowed(
+    *, session: Session, visit_type: VisitType, patient_id: int, now: datetime
+) -> bool:
+    """Whether the visit type's new/established rule lets this patient book it."""
+    if visit_type.patient_rule == PatientRule.ANY:
+        return True
+    established = patient_is_established(
+        session=session, practice_id=visit_type.practice_id, patient_id=patient_id, now=now
+    )
+    return established == (visit_type.patient_rule == PatientRule.ESTABLISHED)
+
+
+def eligible_visit_types(
+    *, session: Session, practice_id: int, patient_id: int, now: datetime
+) -> list[VisitType]:
+    """The active visit types this patient may book."""
+    return [
+        v
+        for v in active_visit_types(session=session, practice_id=practice_id)
+        if visit_type_allowed(session=session, visit_type=v, patient_id=patient_id, now=now)
+    ]
+
+
+def _patient_overlap(
+    session: Session,
+    *,
+    patient_id: int,
+    start: datetime,
+    end: datetime,
+    ignore_appointment_id: int | None = None,
+) -> bool:
+    query = select(Appointment.id).where(
+        Appointment.patient_id == patient_id,
+        Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.start_at < end,
+        Appointment.end_at > start,
+    )
+    if ignore_appointment_id is not None:
+        query = query.where(Appointment.id != ignore_appointment_id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def _block_rows(
+    appointment: Appointment, start: datetime, end: datetime, rules: BookingRules
+) -> dict[datetime, AppointmentBlock]:
+    return {
+        block: AppointmentBlock(
+            practice_id=appointment.practice_id,
+            provider_id=appointment.provider_id,
+            block_start=block,
+            appointment_id=appointment.id,
+        )
+        for block in _blocks(start - rules.buffer_before, end + rules.buffer_after)
+    }
+
+
+def _alternatives(
+    session: Session,
+    *,
+    practice: Practice,
+    visit_type: VisitType,
+    provider_id: int | None,
+    start: datetime,
+    now: datetime,
+) -> list[OpenSlot]:
+    taken_key = OpenSlot(provider_id or 0, "", 0, "", start, start).key
+    return next_open_slots(
+        session=session,
+        practice=practice,
+        visit_type=visit_type,
+        after=start,
+        now=now,
+        provider_id=provider_id,
+        exclude=frozenset({taken_key}),
     )
 
 
@@ -275,14 +652,38 @@ def book_appointment(
     now: datetime,
     source: str = "webchat",
 ) -> Appointment:
-    """Book one slot, or raise `SlotUnavailableError`.
+    """Book one slot, or raise `SlotUnavailableError` (with `.alternatives`).
 
     The rules are re-checked here, and the unique (provider, block) constraint settles races:
-    of two patients taking the same time at once, exactly one insert succeeds. Runs in a
+    of two patients taking the same time at once, exactly one insert succeeds. The visit's
+    buffers are claimed as blocks too, so no race can squeeze a visit into them. Runs in a
     savepoint so a lost race leaves the caller's transaction usable.
+
+    Raises:
+        PatientBusyError: The patient has another appointment then.
+        VisitNotAllowedError: The visit type's new/established rule excludes the patient.
+        SlotUnavailableError: Taken, or outside the rules; `.alternatives` holds next slots.
     """
     if patient.practice_id != practice.id or visit_type.practice_id != practice.id:
         raise SlotUnavailableError("patient or visit type belongs to another practice")
+    if not visit_type_allowed(
+        session=session, visit_type=visit_type, patient_id=patient.id, now=now
+    ):
+        raise VisitNotAllowedError("this visit type is not open to this patient")
+
+    def refuse(message: str) -> SlotUnavailableError:
+        return SlotUnavailableError(
+            message,
+            _alternatives(
+                session,
+                practice=practice,
+                visit_type=visit_type,
+                provider_id=provider_id,
+                start=start,
+                now=now,
+            ),
+        )
+
     if not is_slot_open(
         session=session,
         practice=practice,
@@ -291,18 +692,10 @@ def book_appointment(
         start=start,
         now=now,
     ):
-        raise SlotUnavailableError("slot is not open")
+        raise refuse("slot is not open")
     provider = session.get_one(Provider, provider_id)
     end = start + timedelta(minutes=visit_type.duration_minutes)
-    overlapping = session.scalar(
-        select(Appointment.id).where(
-            Appointment.patient_id == patient.id,
-            Appointment.status == AppointmentStatus.BOOKED,
-            Appointment.start_at < end,
-            Appointment.end_at > start,
-        )
-    )
-    if overlapping is not None:
+    if _patient_overlap(session, patient_id=patient.id, start=start, end=end):
         raise PatientBusyError("patient already has an appointment then")
     appointment = Appointment(
         practice_id=practice.id,
@@ -319,29 +712,438 @@ def book_appointment(
         with session.begin_nested():
             session.add(appointment)
             session.flush()
-            session.add_all(
-                AppointmentBlock(
-                    practice_id=practice.id,
-                    provider_id=provider_id,
-                    block_start=block,
-                    appointment_id=appointment.id,
-                )
-                for block in _blocks(start, end)
-            )
+            rules = booking_rules(practice, visit_type)
+            session.add_all(_block_rows(appointment, start, end, rules).values())
             session.flush()
     except IntegrityError as exc:
-        raise SlotUnavailableError("slot was just taken") from exc
+        raise refuse("slot was just taken") from exc
     return appointment
 
 
+def _own_appointment(
+    session: Session, *, appointment_id: int, patient_id: int | None
+) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or (patient_id is not None and appointment.patient_id != patient_id):
+        raise AppointmentNotFoundError(appointment_id)
+    return appointment
+
+
+def _check_changeable(appointment: Appointment, *, now: datetime) -> None:
+    if appointment.status not in ACTIVE_STATUSES:
+        raise AppointmentNotChangeableError(
+            "cancelled" if appointment.status == AppointmentStatus.CANCELLED else "past"
+        )
+    if appointment.start_at <= now:
+        raise AppointmentNotChangeableError("past")
+    if appointment.source == SOURCE_EHR:
+        raise AppointmentNotChangeableError("not_ours")
+
+
+def reschedule_appointment(
+    *,
+    session: Session,
+    appointment_id: int,
+    patient_id: int,
+    slot_key: str,
+    now: datetime,
+    notifier: WaitlistNotifier | None = None,
+) -> Appointment:
+    """Move an appointment to another slot, atomically.
+
+    The new time is claimed before the old time is released, in one savepoint: if the claim
+    fails (taken a moment ago), nothing about the old appointment changes. The appointment
+    keeps its id (the EHR updates the same resource); a confirmed visit goes back to booked.
+    The freed time is offered to the waitlist.
+
+    Raises:
+        AppointmentNotFoundError: No such appointment for this patient.
+        AppointmentNotChangeableError: Past, cancelled, EHR-owned, or inside the lead time.
+        PatientBusyError: The patient has another appointment at the new time.
+        SlotUnavailableError: The new slot is not open; `.alternatives` holds next slots.
+    """
+    appointment = _own_appointment(session, appointment_id=appointment_id, patient_id=patient_id)
+    _check_changeable(appointment, now=now)
+    practice = session.get_one(Practice, appointment.practice_id)
+    visit_type = session.get_one(VisitType, appointment.visit_type_id)
+    rules = booking_rules(practice, visit_type)
+    if appointment.start_at < now + rules.min_lead:
+        raise AppointmentNotChangeableError("too_late")
+    try:
+        provider_id, start = parse_slot_key(slot_key)
+    except ValueError as exc:
+        raise SlotUnavailableError("not a slot") from exc
+
+    def refuse(message: str) -> SlotUnavailableError:
+        return SlotUnavailableError(
+            message,
+            _alternatives(
+                session,
+                practice=practice,
+                visit_type=visit_type,
+                provider_id=provider_id,
+                start=start,
+                now=now,
+            ),
+        )
+
+    if not is_slot_open(
+        session=session,
+        practice=practice,
+        visit_type=visit_type,
+        provider_id=provider_id,
+        start=start,
+        now=now,
+        ignore_appointment_id=appointment.id,
+    ):
+        raise refuse("slot is not open")
+    end = start + timedelta(minutes=visit_type.duration_minutes)
+    assert appointment.patient_id is not None  # ours, never EHR-only
+    if _patient_overlap(
+        session,
+        patient_id=appointment.patient_id,
+        start=start,
+        end=end,
+        ignore_appointment_id=appointment.id,
+    ):
+        raise PatientBusyError("patient already has an appointment then")
+    provider = session.get(Provider, provider_id)
+    if provider is None or provider.practice_id != practice.id:
+        raise refuse("no such provider")
+    old_provider, old_start, old_end = (
+        appointment.provider_id,
+        appointment.start_at,
+        appointment.end_at,
+    )
+    old_blocks = list(
+        session.scalars(
+            select(AppointmentBlock).where(AppointmentBlock.appointment_id == appointment.id)
+        )
+    )
+    try:
+        with session.begin_nested():
+            wanted = _block_rows(appointment, start, end, rules)
+            for row in wanted.values():
+                row.provider_id = provider_id
+            keep = {
+                b.block_start for b in old_blocks if b.provider_id == provider_id
+            } & wanted.keys()
+            # Claim first: only blocks this appointment does not already hold.
+            session.add_all(row for block, row in wanted.items() if block not in keep)
+            session.flush()
+            for row in old_blocks:
+                if row.block_start not in keep or row.provider_id != provider_id:
+                    session.delete(row)
+            appointment.provider_id = provider_id
+            appointment.location_id = provider.location_id
+            appointment.start_at = start
+            appointment.end_at = end
+            appointment.status = AppointmentStatus.BOOKED
+            appointment.confirmed_at = None
+            session.flush()
+    except IntegrityError as exc:
+        session.refresh(appointment)
+        raise refuse("slot was just taken") from exc
+    _offer_freed(
+        session, provider_id=old_provider, start=old_start, end=old_end, now=now, notifier=notifier
+    )
+    return appointment
+
+
+def cancel_appointment(
+    *,
+    session: Session,
+    appointment_id: int,
+    patient_id: int | None,
+    now: datetime,
+    reason: str | None = None,
+    by: str = "patient",
+    notifier: WaitlistNotifier | None = None,
+) -> CancellationOutcome:
+    """Cancel an appointment, free its time and offer that time to the waitlist.
+
+    Args:
+        session: Database session.
+        appointment_id: The appointment.
+        patient_id: The verified patient asking; None when staff cancel.
+        now: The current instant.
+        reason: Optional short reason (kept for staff; truncated to 500 characters).
+        by: Who cancelled: "patient", "staff", "ehr".
+        notifier: How waitlist offers reach patients; default `ConversationNotifier`.
+
+    Raises:
+        AppointmentNotFoundError: No such appointment for this patient.
+        AppointmentNotChangeableError: Already cancelled, past, or EHR-owned.
+    """
+    appointment = _own_appointment(session, appointment_id=appointment_id, patient_id=patient_id)
+    _check_changeable(appointment, now=now)
+    practice = session.get_one(Practice, appointment.practice_id)
+    late = is_late_cancel(practice=practice, appointment=appointment, now=now)
+    _free(session, appointment)
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancelled_by = by[:16]
+    appointment.cancel_reason = reason[:500] if reason else None
+    appointment.late_cancel = late
+    session.flush()
+    offers = _offer_freed(
+        session,
+        provider_id=appointment.provider_id,
+        start=appointment.start_at,
+        end=appointment.end_at,
+        now=now,
+        notifier=notifier,
+    )
+    return CancellationOutcome(appointment=appointment, late=late, offers=offers)
+
+
+def confirm_appointment(
+    *, session: Session, appointment_id: int, patient_id: int, now: datetime
+) -> Appointment:
+    """Record that the patient confirmed they will come (idempotent).
+
+    Raises:
+        AppointmentNotFoundError: No such appointment for this patient.
+        AppointmentNotChangeableError: Cancelled or past.
+    """
+    appointment = _own_appointment(session, appointment_id=appointment_id, patient_id=patient_id)
+    _check_changeable(appointment, now=now)
+    if appointment.status != AppointmentStatus.CONFIRMED:
+        appointment.status = AppointmentStatus.CONFIRMED
+        appointment.confirmed_at = now
+        session.flush()
+    return appointment
+
+
+def is_late_cancel(*, practice: Practice, appointment: Appointment, now: datetime) -> bool:
+    """Whether cancelling now falls inside the practice's late-cancel window."""
+    window = timedelta(hours=max(0, practice.late_cancel_hours))
+    return bool(window) and appointment.start_at - now < window
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    hour = local.hour % 12 or 12
+    return f"{local:%a, %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def cancellation_notice(*, session: Session, appointment: Appointment, now: datetime) -> str:
+    """The practice's cancellation policy as it applies to this appointment right now.
+
+    Told to the patient before they confirm a cancel or reschedule, for example
+    "Your visit is less than 24 hours away, so cancelling now counts as a late cancellation
+    (a $25 fee may apply)."
+    """
+    practice = session.get_one(Practice, appointment.practice_id)
+    tz = ZoneInfo(practice.timezone)
+    hours = max(0, practice.late_cancel_hours)
+    fee = practice.late_cancel_fee_text
+    if hours == 0:
+        return practice.cancellation_policy or "There is no charge for cancelling or rescheduling."
+    consequence = f" ({fee})" if fee else ""
+    if is_late_cancel(practice=practice, appointment=appointment, now=now):
+        return (
+            f"Your visit is less than {hours} hours away, so cancelling or rescheduling now "
+            f"counts as a late cancellation{consequence}."
+        )
+    deadline = appointment.start_at - timedelta(hours=hours)
+    return (
+        f"Cancelling or rescheduling is free until {_when(deadline, tz)}; after that it counts "
+        f"as a late cancellation{consequence}."
+    )
+
+
+def _free(session: Session, appointment: Appointment) -> None:
+    session.execute(
+        delete(AppointmentBlock).where(AppointmentBlock.appointment_id == appointment.id)
+    )
+
+
+def _offer_freed(
+    session: Session,
+    *,
+    provider_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    notifier: WaitlistNotifier | None,
+) -> list[WaitlistOffer]:
+    if end <= now:
+        return []
+    # Imported here: the waitlist books through this module.
+    from frontdesk.scheduling.waitlist import ConversationNotifier, offer_freed_time
+
+    return offer_freed_time(
+        session=session,
+        provider_id=provider_id,
+        start=max(start, now),
+        end=end,
+        now=now,
+        notifier=notifier or ConversationNotifier(),
+    )
+
+
+# EHR statuses (FHIR R4 Appointment.status) that hold provider time, and what we store.
+_EHR_HOLDING = {
+    "proposed": AppointmentStatus.BOOKED,
+    "pending": AppointmentStatus.BOOKED,
+    "booked": AppointmentStatus.BOOKED,
+    "arrived": AppointmentStatus.BOOKED,
+    "checked-in": AppointmentStatus.BOOKED,
+    "confirmed": AppointmentStatus.CONFIRMED,
+    "fulfilled": AppointmentStatus.FULFILLED,
+    "noshow": AppointmentStatus.NOSHOW,
+}
+_EHR_FREEING = frozenset({"cancelled", "entered-in-error"})
+
+
+def record_external_appointment(
+    *,
+    session: Session,
+    practice_id: int,
+    provider_id: int,
+    start: datetime,
+    end: datetime,
+    external_id: str,
+    status: str,
+    now: datetime | None = None,
+    notifier: WaitlistNotifier | None = None,
+) -> Appointment | None:
+    """Record (or update) busy time that came from the practice's EHR.
+
+    Idempotent by `external_id`: pulling the same EHR appointment again updates the row. A
+    status of "cancelled" (or "entered-in-error") frees the time and offers it to the
+    waitlist. Only for appointments that originated in the EHR: ours are already here.
+
+    If the EHR took time we had already given someone, the EHR wins where the time is free
+    and the overlap is logged (ids only) for staff; nothing is double-held.
+
+    Args:
+        session: Database session.
+        practice_id: The practice.
+        provider_id: Our provider id the EHR appointment belongs to.
+        start: Aware start.
+        end: Aware end.
+        external_id: The EHR's appointment id.
+        status: FHIR Appointment.status code.
+        now: The current instant (default: the clock), for waitlist offers.
+        notifier: How waitlist offers reach patients; default `ConversationNotifier`.
+
+    Returns:
+        The stored appointment, or None for a cancellation of one never recorded.
+
+    Raises:
+        ValueError: An unknown status, an empty id, naive or reversed times, or a provider of
+            another practice.
+    """
+    status = status.strip().lower()
+    if status not in _EHR_HOLDING and status not in _EHR_FREEING:
+        raise ValueError(f"unknown EHR appointment status {status!r}")
+    if not external_id or len(external_id) > 64:
+        raise ValueError("external_id must be 1-64 characters")
+    if start.tzinfo is None or end.tzinfo is None or not start < end:
+        raise ValueError("start and end must be aware and in order")
+    provider = session.get(Provider, provider_id)
+    if provider is None or provider.practice_id != practice_id:
+        raise ValueError("provider belongs to another practice")
+    now = now or datetime.now(UTC)
+    existing = session.scalar(
+        select(Appointment).where(
+            Appointment.practice_id == practice_id, Appointment.external_id == external_id
+        )
+    )
+    if status in _EHR_FREEING:
+        if existing is None:
+            return None
+        if existing.status in ACTIVE_STATUSES:
+            _free(session, existing)
+            existing.status = AppointmentStatus.CANCELLED
+            existing.cancelled_at = now
+            existing.cancelled_by = "ehr"
+            session.flush()
+            _offer_freed(
+                session,
+                provider_id=existing.provider_id,
+                start=existing.start_at,
+                end=existing.end_at,
+                now=now,
+                notifier=notifier,
+            )
+        return existing
+    if existing is None:
+        existing = Appointment(
+            practice_id=practice_id,
+            provider_id=provider_id,
+            location_id=provider.location_id,
+            patient_id=None,
+            visit_type_id=None,
+            start_at=start,
+            end_at=end,
+            source=SOURCE_EHR,
+            external_id=external_id,
+        )
+        session.add(existing)
+    elif (existing.provider_id, existing.start_at, existing.end_at) != (provider_id, start, end):
+        _free(session, existing)
+    else:
+        existing.status = _EHR_HOLDING[status]
+        session.flush()
+        return existing
+    existing.provider_id = provider_id
+    existing.location_id = provider.location_id
+    existing.start_at = start
+    existing.end_at = end
+    existing.status = _EHR_HOLDING[status]
+    session.flush()
+    _hold_free_blocks(session, existing)
+    return existing
+
+
+def _hold_free_blocks(session: Session, appointment: Appointment) -> None:
+    """Claim every still-free block of the appointment's time (EHR time wins where free)."""
+    for _attempt in range(3):
+        wanted = _blocks(appointment.start_at, appointment.end_at)
+        held = set(
+            session.scalars(
+                select(AppointmentBlock.block_start).where(
+                    AppointmentBlock.provider_id == appointment.provider_id,
+                    AppointmentBlock.block_start.in_(wanted),
+                )
+            )
+        )
+        missing = [b for b in wanted if b not in held]
+        try:
+            with session.begin_nested():
+                session.add_all(
+                    AppointmentBlock(
+                        practice_id=appointment.practice_id,
+                        provider_id=appointment.provider_id,
+                        block_start=b,
+                        appointment_id=appointment.id,
+                    )
+                    for b in missing
+                )
+                session.flush()
+        except IntegrityError:
+            continue  # a booking landed between the read and the insert; look again
+        if len(missing) < len(wanted):
+            logger.warning(
+                "EHR appointment %s overlaps time already booked here (provider %s)",
+                appointment.id,
+                appointment.provider_id,
+            )
+        return
+    logger.warning("could not hold EHR appointment %s's time after retries", appointment.id)
+
+
 def upcoming_appointments(*, session: Session, patient_id: int, now: datetime) -> list[Appointment]:
-    """A patient's booked appointments from now on, soonest first."""
+    """A patient's booked or confirmed appointments from now on, soonest first."""
     return list(
         session.scalars(
             select(Appointment)
             .where(
                 Appointment.patient_id == patient_id,
-                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.status.in_(ACTIVE_STATUSES),
                 Appointment.start_at >= now,
             )
             .order_by(Appointment.start_at)

@@ -112,7 +112,7 @@ def test_booking_takes_the_slot_and_it_is_not_offered_again(
     blocks = session.scalars(
         select(AppointmentBlock).where(AppointmentBlock.appointment_id == appointment.id)
     ).all()
-    assert len(blocks) == 9  # 45 minutes in 5-minute blocks
+    assert len(blocks) == 11  # 45 minutes plus the 10-minute buffer, in 5-minute blocks
     assert not scheduling.is_slot_open(
         session=session,
         practice=practice,
