@@ -1,0 +1,554 @@
+"""Presidio recognizers for what patients actually text.
+
+All of them work on the raw string (regular expressions, a name gazetteer and cue phrases),
+so they run with a tokenizer-only NLP engine in the fast path; the accurate path adds spaCy's
+named-entity recognizer for names on top. Clinician names ("Dr Patel") are not patient PHI
+and are left alone, so the bot can still book with a named provider.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import tldextract
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+from frontdesk.phi.names import AMBIGUOUS, GIVEN_NAMES, SURNAMES
+
+PERSON = "PERSON"
+DATE_OF_BIRTH = "DATE_OF_BIRTH"
+PHONE = "PHONE_NUMBER"
+EMAIL = "EMAIL_ADDRESS"
+ADDRESS = "STREET_ADDRESS"
+MRN = "MEDICAL_RECORD_NUMBER"
+MEMBER_ID = "MEMBER_ID"
+SSN = "US_SSN"
+CARD = "CREDIT_CARD"
+ENTITIES = (PERSON, DATE_OF_BIRTH, PHONE, EMAIL, ADDRESS, MRN, MEMBER_ID, SSN, CARD)
+
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+_NUM_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR4 = r"(?:19|20)\d{2}"
+_YEAR = rf"(?:{_YEAR4}|'?\d{{2}})"
+# A date with a year: 4/12/1985, 04-12-85, 1985-04-12, April 12 1985, 12 April 1985, 4.12.85.
+_DATE_WITH_YEAR = (
+    rf"(?:{_NUM_MONTH}[/.\-]{_DAY}[/.\-]{_YEAR}"
+    rf"|{_YEAR4}[/.\-]{_NUM_MONTH}[/.\-]{_DAY}"
+    rf"|{_MONTHS}\s+{_DAY},?\s+{_YEAR}"
+    rf"|{_DAY}\s+(?:of\s+)?{_MONTHS},?\s+{_YEAR})"
+)
+# Any date at all (only counts as a date of birth after a cue such as "dob" or "born").
+_ANY_DATE = (
+    rf"(?:{_DATE_WITH_YEAR}|{_NUM_MONTH}[/\-]{_DAY}|{_MONTHS}\s+{_DAY}|{_DAY}\s+(?:of\s+)?{_MONTHS}"
+    rf"|{_NUM_MONTH}{_DAY}{_YEAR4})"
+)
+_DOB_CUE = (
+    r"(?:d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|bday|b-day|born(?:\s+on)?|"
+    r"dob\s+is|birthdate)"
+)
+DOB_WITH_CUE = re.compile(
+    rf"(?i)\b{_DOB_CUE}\W{{0,3}}(?:is\s+|was\s+|on\s+|of\s+|:\s*)?(?P<date>{_ANY_DATE})"
+)
+DATE_WITH_YEAR = re.compile(rf"(?i)(?<![\w/.\-]){_DATE_WITH_YEAR}(?![\w/]|\.\d)")
+_YEAR_IN = re.compile(r"(19|20)\d{2}|'?(\d{2})$")
+
+_STREET_SUFFIX = (
+    r"(?:street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
+    r"terrace|ter|circle|cir|parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|row|path|pike)"
+)
+ADDRESS_PATTERN = (
+    rf"(?i)\b\d{{1,6}}[a-z]?\s+(?:[nsew]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
+    rf"(?:[a-z0-9']+\s+){{0,3}}{_STREET_SUFFIX}\b\.?"
+    r"(?:,?\s+(?:apt|apartment|unit|suite|ste|#)\.?\s*#?\s*[a-z0-9\-]+)?"
+    r"(?:,?\s+[a-z]+(?:\s+[a-z]+)?,?\s+(?:[a-z]{2})\.?\s+\d{5}(?:-\d{4})?)?"
+)
+PO_BOX_PATTERN = r"(?i)\bp\.?\s?o\.?\s+box\s+\d{1,6}\b"
+PHONE_PATTERNS = (
+    r"(?<![\w+])(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}(?!\w)",
+    r"(?<![\w+])\+\d{1,3}[\s.\-]?\d{2,4}[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}(?!\w)",
+)
+MRN_PATTERN = (
+    r"(?i)\b(?:mrn|medical\s+record\s*(?:number|no\.?|num|#)?|chart\s*(?:number|no\.?|#)|"
+    r"patient\s*(?:id|number|no\.?|#)|record\s*(?:number|#))\s*(?:is|:|#)?\s*#?\s*"
+    r"(?P<id>[a-z]{0,3}-?\d[\d\-]{3,14}[a-z]?)\b"
+)
+MEMBER_PATTERN = (
+    r"(?i)\b(?:member\s*(?:id|number|no\.?|#)|subscriber\s*(?:id|number|#)|"
+    r"insurance\s*(?:id|number|#)|policy\s*(?:id|number|no\.?|#)|medicaid\s*(?:id|number|#)?|"
+    r"medicare\s*(?:id|number|#)?|mbi|group\s*(?:number|no\.?|#)|id\s*(?:number|#))"
+    r"\s*(?:is|:|#)?\s*#?\s*(?P<id>[a-z0-9][a-z0-9\-]{4,19})\b"
+)
+# Medicare Beneficiary Identifier (CMS format), with or without dashes.
+MBI_PATTERN = (
+    r"(?i)\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?"
+    r"[AC-HJKMNP-RT-Y]{2}\d{2}\b"
+)
+SSN_PATTERNS = (
+    r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b",
+    r"(?i)(?<=ssn)\s*(?:is|:|#)?\s*\d{9}\b",
+    r"(?i)(?<=social)\s*(?:security)?\s*(?:number|#|no\.?)?\s*(?:is|:)?\s*\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b",
+)
+CARD_PATTERN = r"(?<!\d)(?:\d[ \-]?){12,18}\d(?!\d)"
+
+
+def birth_year_plausible(text: str, *, today: date | None = None) -> bool:
+    """Whether a date with a year lies at least a year back (appointments are not DOBs)."""
+    digits = re.findall(r"\d+", text)
+    year: int | None = None
+    for chunk in digits:
+        if len(chunk) == 4:
+            year = int(chunk)
+    if year is None and digits:
+        last = digits[-1]
+        if len(last) == 2:
+            this_year = (today or date.today()).year  # noqa: DTZ011 - a year is zone-free
+            year = 2000 + int(last) if 2000 + int(last) <= this_year else 1900 + int(last)
+    if year is None:
+        return False
+    return year <= (today or date.today()).year - 1  # noqa: DTZ011
+
+
+class DateOfBirthRecognizer(EntityRecognizer):
+    """Dates of birth: any date after a DOB cue, and any full date at least a year back."""
+
+    def __init__(self) -> None:
+        """Recognise DATE_OF_BIRTH."""
+        super().__init__(supported_entities=[DATE_OF_BIRTH], name="DateOfBirthRecognizer")
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Find dates of birth."""
+        found: list[RecognizerResult] = []
+        for match in DOB_WITH_CUE.finditer(text):
+            found.append(RecognizerResult(DATE_OF_BIRTH, *match.span("date"), 0.95))
+        for match in DATE_WITH_YEAR.finditer(text):
+            if birth_year_plausible(match.group(0)):
+                found.append(RecognizerResult(DATE_OF_BIRTH, *match.span(), 0.85))
+        return found
+
+
+class CardNumberRecognizer(PatternRecognizer):
+    """Payment card numbers (13-19 digits, spaces or dashes allowed) that pass the Luhn check."""
+
+    def __init__(self) -> None:
+        """Recognise CREDIT_CARD."""
+        super().__init__(
+            supported_entity=CARD,
+            name="CardNumberRecognizer",
+            patterns=[Pattern("card", CARD_PATTERN, 0.6)],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Luhn checksum."""
+        digits = [int(c) for c in pattern_text if c.isdigit()]
+        if not 13 <= len(digits) <= 19:
+            return False
+        total = 0
+        for index, digit in enumerate(reversed(digits)):
+            if index % 2 == 1:
+                digit *= 2
+                if digit > 9:
+                    digit -= 9
+            total += digit
+        return total % 10 == 0
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's email recognizer with a public-suffix check that never uses the network.
+
+    The stock one calls `tldextract.extract`, which downloads the suffix list on first use.
+    """
+
+    _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        """A known public suffix after the @."""
+        return bool(self._extract(pattern_text).fqdn)
+
+
+class LabelledIdRecognizer(PatternRecognizer):
+    """An identifier that follows its label ("MRN 12345", "member id: XGH123456")."""
+
+    def __init__(self, entity: str, pattern: str, name: str) -> None:
+        """Recognise `entity` in the `id` group of `pattern`."""
+        super().__init__(supported_entity=entity, name=name, patterns=[Pattern(name, pattern, 0.9)])
+        self._regex = re.compile(pattern)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Only the id is PHI; the label stays readable."""
+        return [
+            RecognizerResult(self.supported_entities[0], *m.span("id"), 0.9)
+            for m in self._regex.finditer(text)
+            if any(c.isdigit() for c in m.group("id"))
+        ]
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_NAME_CUE = re.compile(
+    r"(?i)\b(?:this\s+is|my\s+name\s+is|my\s+name'?s|name\s*(?:is|:)|names|it'?s|its|"
+    r"i\s+am|i'?m|im|patient(?:\s+name)?\s*(?:is|:)?|for\s+my\s+(?:son|daughter|wife|husband|"
+    r"mom|mother|dad|father|child|kid|baby|grandson|granddaughter|partner)|"
+    r"(?:son|daughter|wife|husband|mom|dad|child|kid|baby|partner)(?:'s)?\s+(?:name\s+)?(?:is|:)|"
+    r"signed|regards|thanks|thank\s+you|thx|cheers|sincerely|from)\s*[,:\-]?\s+"
+)
+CLINICIAN_TITLE = re.compile(r"(?i)\b(?:dr|doctor|nurse|np|pa|md|provider)\.?\s*$")
+# Words that follow "i'm" / "this is" without being names.
+_NOT_NAMES = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "not",
+        "so",
+        "very",
+        "just",
+        "really",
+        "running",
+        "late",
+        "here",
+        "there",
+        "calling",
+        "trying",
+        "looking",
+        "going",
+        "wondering",
+        "having",
+        "sorry",
+        "sick",
+        "new",
+        "returning",
+        "still",
+        "also",
+        "on",
+        "in",
+        "at",
+        "at",
+        "out",
+        "back",
+        "available",
+        "busy",
+        "free",
+        "ready",
+        "able",
+        "unable",
+        "interested",
+        "confused",
+        "worried",
+        "glad",
+        "happy",
+        "sure",
+        "unsure",
+        "okay",
+        "ok",
+        "fine",
+        "good",
+        "great",
+        "calling",
+        "texting",
+        "writing",
+        "asking",
+        "about",
+        "for",
+        "from",
+        "my",
+        "your",
+        "his",
+        "her",
+        "their",
+        "our",
+        "me",
+        "him",
+        "them",
+        "it",
+        "this",
+        "that",
+        "what",
+        "when",
+        "where",
+        "who",
+        "how",
+        "why",
+        "if",
+        "is",
+        "are",
+        "was",
+        "be",
+        "been",
+        "being",
+        "i",
+        "you",
+        "we",
+        "they",
+        "he",
+        "she",
+        "call",
+        "text",
+        "message",
+        "regarding",
+        "urgent",
+        "important",
+        "need",
+        "want",
+        "would",
+        "like",
+        "wanted",
+        "patient",
+        "patients",
+        "mom",
+        "dad",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "parent",
+        "guardian",
+        "yes",
+        "no",
+        "hi",
+        "hello",
+        "hey",
+        "morning",
+        "afternoon",
+        "evening",
+        "tomorrow",
+        "today",
+        "tonight",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "week",
+        "weekend",
+        "appointment",
+        "visit",
+        "booked",
+    ]
+)
+_NON_NAME_CAPS = frozenset(
+    [
+        "i",
+        "dr",
+        "doctor",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "aetna",
+        "cigna",
+        "humana",
+        "medicare",
+        "medicaid",
+        "kaiser",
+        "oscar",
+        "blue",
+        "cross",
+        "shield",
+        "unitedhealthcare",
+        "united",
+        "healthcare",
+        "riverside",
+        "family",
+        "medicine",
+        "clinic",
+        "hi",
+        "hello",
+        "hey",
+        "thanks",
+        "thank",
+        "yes",
+        "no",
+        "ok",
+        "okay",
+        "please",
+        "can",
+        "could",
+        "would",
+        "will",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "do",
+        "does",
+        "my",
+        "the",
+        "a",
+        "an",
+        "visa",
+        "mastercard",
+        "amex",
+        "discover",
+        "hsa",
+        "fsa",
+        "fmla",
+        "asl",
+        "covid",
+        "flu",
+        "er",
+        "icu",
+        "pm",
+        "am",
+        "usa",
+        "us",
+        "dob",
+        "mrn",
+        "ssn",
+        "id",
+        "st",
+        "ave",
+        "rd",
+        "street",
+        "avenue",
+        "road",
+        "suite",
+        "apt",
+        "lab",
+        "portal",
+        "main",
+        "example",
+        "mill",
+        "springfield",
+        "quest",
+        "labcorp",
+        "library",
+        "emergency",
+    ]
+)
+GIVEN = GIVEN_NAMES - AMBIGUOUS
+
+
+class NameRecognizer(EntityRecognizer):
+    """Cheap patient-name detector: cue phrases, a name gazetteer and capitalised name pairs.
+
+    Catches what spaCy's small model misses in texts ("hi its maria gonzalez", "this is Bob"),
+    at regular-expression speed. Names right after a clinician title are not patient PHI.
+    """
+
+    def __init__(self) -> None:
+        """Recognise PERSON."""
+        super().__init__(supported_entities=[PERSON], name="NameRecognizer")
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Find patient names."""
+        words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
+        flagged: set[int] = set()
+        cue_ends = {m.end() for m in _NAME_CUE.finditer(text)}
+        for index, (word, start, _end) in enumerate(words):
+            lower = word.lower()
+            if CLINICIAN_TITLE.search(text[max(0, start - 12) : start]):
+                continue
+            after_cue = start in cue_ends
+            if after_cue and lower not in _NOT_NAMES and lower not in _NON_NAME_CAPS:
+                if lower in GIVEN_NAMES or lower in SURNAMES or word[0].isupper():
+                    flagged.add(index)
+                elif not any(c.isdigit() for c in word) and len(word) > 1:
+                    flagged.add(index)  # "this is zanele": an unknown word after a firm cue
+            elif lower in GIVEN or (
+                word[0].isupper()
+                and not word.isupper()
+                and lower not in _NON_NAME_CAPS
+                and index + 1 < len(words)
+                and words[index + 1][0][0].isupper()
+                and words[index + 1][0].lower() in SURNAMES
+                and not _sentence_start(text, start)
+            ):
+                flagged.add(index)
+        # Extend a flagged given name with a following surname ("maria gonzalez").
+        for index in sorted(flagged):
+            nxt = index + 1
+            if nxt < len(words) and nxt not in flagged:
+                word = words[nxt][0]
+                gap = text[words[index][2] : words[nxt][1]]
+                if gap.strip() == "" and (
+                    word.lower() in SURNAMES
+                    or (word[0].isupper() and word.lower() not in _NON_NAME_CAPS | _NOT_NAMES)
+                ):
+                    flagged.add(nxt)
+        return [RecognizerResult(PERSON, words[i][1], words[i][2], 0.85) for i in sorted(flagged)]
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?"
+
+
+def fast_recognizers() -> list[EntityRecognizer]:
+    """Every pattern and gazetteer recognizer (no statistical model)."""
+    return [
+        NameRecognizer(),
+        DateOfBirthRecognizer(),
+        PatternRecognizer(
+            supported_entity=PHONE,
+            name="PhoneRecognizer",
+            patterns=[Pattern(f"phone{i}", p, 0.7) for i, p in enumerate(PHONE_PATTERNS)],
+        ),
+        OfflineEmailRecognizer(),
+        PatternRecognizer(
+            supported_entity=ADDRESS,
+            name="StreetAddressRecognizer",
+            patterns=[
+                Pattern("street", ADDRESS_PATTERN, 0.7),
+                Pattern("pobox", PO_BOX_PATTERN, 0.7),
+            ],
+        ),
+        LabelledIdRecognizer(MRN, MRN_PATTERN, "MrnRecognizer"),
+        LabelledIdRecognizer(MEMBER_ID, MEMBER_PATTERN, "MemberIdRecognizer"),
+        PatternRecognizer(
+            supported_entity=MEMBER_ID,
+            name="MbiRecognizer",
+            patterns=[Pattern("mbi", MBI_PATTERN, 0.8)],
+        ),
+        PatternRecognizer(
+            supported_entity=SSN,
+            name="SsnRecognizer",
+            patterns=[Pattern(f"ssn{i}", p, 0.85) for i, p in enumerate(SSN_PATTERNS)],
+        ),
+        CardNumberRecognizer(),
+    ]

@@ -1,0 +1,42 @@
+"""Retention for Rasa's SQL tracker store: events older than N days are deleted.
+
+Text reaching Rasa is already tokenised (frontdesk/phi/tokens.py); retention bounds what a
+tracker still holds about a conversation (slots, intents, bot replies). Rasa's SQL tracker
+store keeps one row per event in the `events` table with a UNIX `timestamp` column.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import create_engine, inspect, text
+
+logger = logging.getLogger(__name__)
+
+
+def purge_tracker_events(*, tracker_url: str, days: int, now: float | None = None) -> int:
+    """Delete tracker events older than `days`; returns how many were deleted.
+
+    Args:
+        tracker_url: The tracker store's SQLAlchemy URL (Rasa's, e.g. sqlite:////abs/path.db).
+        days: Retention period in days (at least 1).
+        now: UNIX time to count back from (tests pass a fixed one).
+    """
+    if days < 1:
+        raise ValueError("retention must be at least one day")
+    url = tracker_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url, hide_parameters=True)
+    try:
+        if not inspect(engine).has_table("events"):
+            return 0  # Rasa has not created its store yet
+        cutoff = (now if now is not None else time.time()) - days * 86400
+        with engine.begin() as connection:
+            result = connection.execute(
+                text("DELETE FROM events WHERE timestamp < :cutoff"), {"cutoff": cutoff}
+            )
+        deleted = int(result.rowcount or 0)
+    finally:
+        engine.dispose()
+    logger.info("tracker retention: deleted %d events older than %d days", deleted, days)
+    return deleted

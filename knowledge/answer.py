@@ -1,0 +1,232 @@
+"""Grounded answers from a practice's documents, or an honest "not sure".
+
+The default answer is extractive: the sentences of the best passage that match the question,
+with the passage's file name and heading as the source. An optional langchain chat model only
+rephrases those sentences. Questions about symptoms, medicines or results are never answered
+from the knowledge base, and the question is scrubbed of PHI before it is embedded or put in
+a prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from knowledge.embeddings import Embedder, default_embedder
+from knowledge.ingest import KnowledgeStore, Passage, check_slug
+from knowledge.retrieve import Hit, HybridRetriever, terms
+
+logger = logging.getLogger(__name__)
+
+NOT_SURE = (
+    "I'm not sure about that, and I'd rather not guess. "
+    "Would you like me to pass your question to someone at the practice?"
+)
+MEDICAL = (
+    "I can't answer questions about symptoms, medicines or test results in this chat. "
+    "Someone from our care team can help; if this is an emergency, call 911 now."
+)
+NOT_SET_UP = (
+    "I can't look that up right now. Would you like me to pass your question to someone at "
+    "the practice?"
+)
+
+# Clinical questions go to people, whatever the documents say. Matched on whole words.
+_MEDICAL = re.compile(
+    r"\b("
+    r"symptoms?|pain(ful)?|hurts?|hurting|ache|aching|fever|rash|cough(ing)?|bleed(ing)?|"
+    r"dizzy|nause(a|ous)|vomit(ing)?|swollen|swelling|infection|infected|diagnos\w*|"
+    r"pregnan\w*|lump|chest pain|breath(e|ing)?|"
+    r"medicines?|medications?|meds|dosage|dose|doses|mg|pills?|tablets?|antibiotics?|"
+    r"side effects?|ibuprofen|tylenol|advil|aspirin|insulin|prescri\w*|drug|drugs|"
+    r"results?|normal range|cholesterol|a1c|blood pressure|blood sugar|glucose|"
+    r"biopsy|x-?rays?|mri|diagnosis|should i take|is it safe to"
+    r")\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+
+
+def is_medical_question(question: str) -> bool:
+    """Whether a question asks about symptoms, medicines or results (never answered here)."""
+    return _MEDICAL.search(question) is not None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an answer came from."""
+
+    source: str  # file name
+    section: str  # heading
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as `frontdesk kb ask --json` prints it (DESIGN.md contract)."""
+
+    answer: str
+    confident: bool
+    sources: list[Source] = field(default_factory=list)
+    score: float = 0.0  # confidence figure behind `confident` (not in the JSON contract)
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's JSON shape: answer, confident, sources[{source, section}]."""
+        return {
+            "answer": self.answer,
+            "confident": self.confident,
+            "sources": [asdict(s) for s in self.sources],
+        }
+
+
+class Rephraser(Protocol):
+    """Turns retrieved passages into a friendlier answer (optional LLM path)."""
+
+    def rephrase(self, *, question: str, passages: list[Passage]) -> str:
+        """An answer to `question` using only `passages`."""
+        ...
+
+
+def confidence(hit: Hit) -> float:
+    """How sure we are that a hit answers the question (0-1; threshold in settings).
+
+    Calibrated on knowledge/eval: covering the question's rare words is the strongest sign,
+    dense similarity catches paraphrases with no shared words.
+    """
+    return 0.6 * hit.coverage + 0.4 * max(hit.dense, 0.0)
+
+
+def extract(question: str, passage: Passage, *, embedder: Embedder, limit: int = 2) -> str:
+    """The passage's sentences that best answer the question, in document order."""
+    sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s.strip()]
+    if len(sentences) <= limit:
+        return " ".join(sentences)
+    wanted = set(terms(question))
+    vectors = embedder.embed(sentences)
+    dense = vectors @ embedder.embed([question])[0]
+    scored = []
+    for index, sentence in enumerate(sentences):
+        overlap = len(wanted & set(terms(sentence))) / max(len(wanted), 1)
+        scored.append((overlap + 0.5 * float(dense[index]), index))
+    scored.sort(reverse=True)
+    best = sorted(index for _, index in scored[:limit])
+    if best[0] == 1 and 0 not in best and _refers_back(sentences[1]):
+        best = [0, 1]  # "It ..." needs the sentence it refers to
+    return " ".join(sentences[i] for i in best)
+
+
+def _refers_back(sentence: str) -> bool:
+    return sentence.split(" ", 1)[0].lower() in {"it", "this", "they", "these", "that"}
+
+
+class KnowledgeBase:
+    """Answers questions for any practice whose documents were ingested."""
+
+    def __init__(
+        self,
+        *,
+        store: KnowledgeStore,
+        threshold: float = 0.35,
+        embedder: Embedder | None = None,
+        rephraser: Rephraser | None = None,
+        scrubber: Callable[[str], str] | None = None,
+    ) -> None:
+        """Create the knowledge base over a store.
+
+        Args:
+            store: Chroma store with one collection per practice.
+            threshold: Confidence below which the answer is "not sure".
+            embedder: Question and passage embedder (bundled static embeddings by default).
+            rephraser: Optional LLM rephrasing of the extracted passages.
+            scrubber: PHI scrubber applied to the question first (frontdesk.phi by default).
+        """
+        self.store = store
+        self.threshold = threshold
+        self.embedder = embedder or default_embedder()
+        self.rephraser = rephraser
+        if scrubber is None:
+            from frontdesk.phi import scrub
+
+            scrubber = scrub
+        self.scrub = scrubber
+        self._retrievers: dict[str, tuple[float, HybridRetriever]] = {}
+        self._lock = threading.Lock()
+
+    def stamp_path(self, practice_slug: str) -> Path:
+        """A file touched after each ingest, so every process reloads its cached index."""
+        return self.store.directory / f"{check_slug(practice_slug)}.stamp"
+
+    def mark_changed(self, practice_slug: str) -> None:
+        """Record that a practice's documents changed (called after ingest)."""
+        self.stamp_path(practice_slug).touch()
+        with self._lock:
+            self._retrievers.pop(practice_slug, None)
+
+    def retriever(self, practice_slug: str) -> HybridRetriever:
+        """The practice's in-memory index, reloaded when an ingest changed it."""
+        stamp = self.stamp_path(practice_slug)
+        version = stamp.stat().st_mtime if stamp.exists() else 0.0
+        with self._lock:
+            cached = self._retrievers.get(practice_slug)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            passages, vectors = self.store.load(practice_slug)
+            matrix = np.asarray(vectors, dtype=np.float32).reshape(len(passages), -1)
+            retriever = HybridRetriever(passages, matrix, embedder=self.embedder)
+            self._retrievers[practice_slug] = (version, retriever)
+            return retriever
+
+    def search(self, question: str, *, practice_slug: str, k: int = 3) -> list[Hit]:
+        """The best passages for a (scrubbed) question."""
+        return self.retriever(practice_slug).search(self.scrub(question), k=k)
+
+    def answer(self, question: str, *, practice_slug: str) -> Answer:
+        """Answer from the practice's documents, or say we are not sure."""
+        if is_medical_question(question):
+            return Answer(answer=MEDICAL, confident=False)
+        clean = self.scrub(question)
+        hits = self.retriever(practice_slug).search(clean, k=3)
+        if not hits:
+            return Answer(answer=NOT_SET_UP, confident=False)
+        best = hits[0]
+        score = confidence(best)
+        if score < self.threshold:
+            return Answer(answer=NOT_SURE, confident=False, score=score)
+        text = extract(clean, best.passage, embedder=self.embedder)
+        if self.rephraser is not None:
+            try:
+                text = self.rephraser.rephrase(question=clean, passages=[best.passage]) or text
+            except Exception:  # the LLM is optional; the extractive answer stands
+                logger.warning("knowledge rephraser failed; using the extractive answer")
+        return Answer(
+            answer=text,
+            confident=True,
+            sources=[Source(source=best.passage.source, section=best.passage.section)],
+            score=score,
+        )
+
+
+@lru_cache(maxsize=1)
+def default_knowledge_base() -> KnowledgeBase:
+    """The process-wide knowledge base built from settings."""
+    from frontdesk.settings import get_settings
+    from knowledge.llm import rephraser_from_settings
+
+    settings = get_settings()
+    return KnowledgeBase(
+        store=KnowledgeStore(settings.knowledge_dir),
+        threshold=settings.kb_confidence_threshold,
+        rephraser=rephraser_from_settings(settings),
+    )
+
+
+def answer(question: str, *, practice_slug: str) -> Answer:
+    """Answer a patient's question from the practice's documents (the shared entry point)."""
+    return default_knowledge_base().answer(question, practice_slug=practice_slug)

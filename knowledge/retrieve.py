@@ -1,0 +1,298 @@
+"""Hybrid retrieval: BM25 over stemmed words plus static dense embeddings.
+
+Measured on knowledge/eval (see docs/knowledge.md): either signal alone misses paraphrases
+the other catches (BM25 "when do you open" vs "Office hours"; WordLlama "do you take Aetna"
+pulls any insurance passage). The fused score ranks; a separate confidence figure (dense
+similarity and how much of the question's rare vocabulary the passage covers) decides
+whether to answer at all.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.embeddings import Embedder, Vectors
+from knowledge.ingest import Passage
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "get",
+        "got",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "i'd",
+        "i'm",
+        "if",
+        "in",
+        "is",
+        "it",
+        "it's",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "should",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "u",
+        "up",
+        "us",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "you're",
+        "hi",
+        "hello",
+        "hey",
+        "there",
+        "thanks",
+        "thank",
+        "ok",
+        "okay",
+        "just",
+        "also",
+        "still",
+        "tell",
+        "know",
+        "need",
+        "want",
+    ]
+)
+# Everyday words patients use for the documents' words (kept small and readable).
+SYNONYMS = {
+    "open": "hours",
+    "opening": "hours",
+    "close": "hours",
+    "closed": "hours",
+    "closing": "hours",
+    "time": "hours",
+    "times": "hours",
+    "weekend": "saturday",
+    "saturdays": "saturday",
+    "sunday": "closed",
+    "park": "parking",
+    "car": "parking",
+    "garage": "parking",
+    "validate": "validation",
+    "coverage": "insurance",
+    "covered": "insurance",
+    "plan": "insurance",
+    "plans": "insurance",
+    "take": "accept",
+    "doctor": "clinician",
+    "pay": "payment",
+    "paying": "payment",
+    "bill": "billing",
+    "bills": "billing",
+    "charge": "billing",
+    "cost": "fee",
+    "costs": "fee",
+    "price": "fee",
+    "charged": "fee",
+    "video": "telehealth",
+    "virtual": "telehealth",
+    "online": "portal",
+    "login": "portal",
+    "password": "portal",
+    "blood": "lab",
+    "bloodwork": "lab",
+    "records": "record",
+    "chart": "record",
+    "shot": "vaccine",
+    "shots": "vaccine",
+    "vaccination": "vaccine",
+    "vaccinations": "vaccine",
+    "cancel": "cancellation",
+    "canceling": "cancellation",
+    "cancelling": "cancellation",
+    "handicap": "accessible",
+    "handicapped": "accessible",
+    "disabled": "accessible",
+    "wheelchair": "accessible",
+    "bike": "bicycle",
+    "bikes": "bicycle",
+    "kids": "children",
+    "kid": "children",
+    "child": "children",
+    "installments": "plan",
+    "notice": "cancellation",
+}
+
+
+def _stem(word: str) -> str:
+    # A light suffix stripper: enough for "visits"/"visit", "accepting"/"accept".
+    for suffix, keep in (
+        ("ies", "y"),
+        ("ing", ""),
+        ("ed", ""),
+        ("sses", "ss"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("xes", "x"),
+        ("s", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed words, with everyday synonyms added."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in STOP_WORDS:
+            continue
+        out.append(_stem(word))
+        synonym = SYNONYMS.get(word)
+        if synonym is not None:
+            out.append(_stem(synonym))
+    return out
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with the scores that ranked it."""
+
+    passage: Passage
+    score: float  # fused ranking score (0-1 within one query)
+    dense: float  # cosine similarity of question and passage
+    lexical: float  # BM25 score
+    coverage: float  # share of the question's IDF weight the passage contains (0-1)
+
+
+class Bm25:
+    """Okapi BM25 over a fixed list of documents."""
+
+    def __init__(self, documents: list[list[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
+        """Index tokenised documents."""
+        self.k1, self.b = k1, b
+        self.counts = [Counter(d) for d in documents]
+        self.lengths = [len(d) for d in documents]
+        self.average = sum(self.lengths) / max(len(documents), 1)
+        frequency: Counter[str] = Counter()
+        for counts in self.counts:
+            frequency.update(counts.keys())
+        n = len(documents)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in frequency.items()}
+        self.unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+
+    def scores(self, query: list[str]) -> list[float]:
+        """BM25 score of every document for a tokenised query."""
+        result = []
+        for counts, length in zip(self.counts, self.lengths, strict=True):
+            score = 0.0
+            for term in set(query):
+                tf = counts.get(term, 0)
+                if tf:
+                    norm = tf + self.k1 * (1 - self.b + self.b * length / self.average)
+                    score += self.idf[term] * tf * (self.k1 + 1) / norm
+            result.append(score)
+        return result
+
+    def coverage(self, query: list[str], index: int) -> float:
+        """Share of the query's IDF weight found in one document (unknown words count too)."""
+        unique = set(query)
+        if not unique:
+            return 0.0
+        total = sum(self.idf.get(t, self.unknown_idf) for t in unique)
+        found = sum(self.idf[t] for t in unique if t in self.counts[index])
+        return found / total
+
+
+class HybridRetriever:
+    """Ranks a practice's passages for a question by fused BM25 and dense similarity."""
+
+    def __init__(
+        self,
+        passages: list[Passage],
+        vectors: Vectors,
+        *,
+        embedder: Embedder,
+        dense_weight: float = 0.6,
+    ) -> None:
+        """Build the in-memory indexes from passages and their stored embeddings."""
+        self.passages = passages
+        self.vectors = vectors
+        self.embedder = embedder
+        self.dense_weight = dense_weight
+        # The heading counts twice: it names what the passage is about.
+        self.bm25 = Bm25([terms(f"{p.section}. {p.indexed_text}") for p in passages])
+
+    def search(self, question: str, *, k: int = 3) -> list[Hit]:
+        """The k best passages for a question, best first."""
+        if not self.passages:
+            return []
+        query = terms(question)
+        dense = self.vectors @ self.embedder.embed([question])[0]
+        lexical = np.asarray(self.bm25.scores(query), dtype=np.float32)
+        top_lexical = float(lexical.max())
+        lexical_norm = lexical / top_lexical if top_lexical > 0 else lexical
+        dense_norm = np.clip(dense, 0.0, None)
+        top_dense = float(dense_norm.max())
+        if top_dense > 0:
+            dense_norm = dense_norm / top_dense
+        fused = self.dense_weight * dense_norm + (1 - self.dense_weight) * lexical_norm
+        order = np.argsort(-fused)[:k]
+        return [
+            Hit(
+                passage=self.passages[i],
+                score=float(fused[i]),
+                dense=float(dense[i]),
+                lexical=float(lexical[i]),
+                coverage=self.bm25.coverage(query, int(i)),
+            )
+            for i in order
+        ]

@@ -1,0 +1,133 @@
+"""Knowledge base evaluation: `make eval-kb`.
+
+Ingests the demo documents into a throw-away store, asks every question in
+knowledge/eval/<practice>.jsonl and prints top-1 / top-3 accuracy (source file + heading),
+the abstention rate on unanswerable questions, wrong abstentions on answerable ones, and the
+p95 latency of a full answer after warm-up. `--compare` also ranks with BM25 only and dense
+only, and `--sweep` prints how the confidence threshold trades the two error kinds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from knowledge.answer import KnowledgeBase, confidence  # noqa: E402
+from knowledge.ingest import KnowledgeStore, ingest_directory  # noqa: E402
+
+
+def load_cases(path: Path) -> list[dict[str, str | None]]:
+    """The evaluation questions."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main() -> int:
+    """Run the evaluation and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--practice", default="riverside")
+    parser.add_argument("--docs", type=Path, default=None)
+    parser.add_argument("--cases", type=Path, default=None)
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--compare", action="store_true", help="also BM25-only and dense-only")
+    parser.add_argument("--sweep", action="store_true", help="threshold trade-off table")
+    parser.add_argument("--errors", action="store_true", help="list every miss")
+    args = parser.parse_args()
+    docs = args.docs or ROOT / "knowledge" / "docs" / args.practice
+    cases = load_cases(args.cases or ROOT / "knowledge" / "eval" / f"{args.practice}.jsonl")
+    from frontdesk.settings import Settings
+
+    threshold = args.threshold if args.threshold is not None else Settings().kb_confidence_threshold
+    with tempfile.TemporaryDirectory() as tmp:
+        store = KnowledgeStore(Path(tmp))
+        started = time.perf_counter()
+        report = ingest_directory(directory=docs, practice_slug=args.practice, store=store)
+        ingest_ms = (time.perf_counter() - started) * 1000
+        kb = KnowledgeBase(store=store, threshold=threshold)
+        print(
+            f"documents: {len(report.added)} files, {report.passages} passages "
+            f"(ingest {ingest_ms:.0f} ms); questions: {len(cases)}"
+        )
+        chosen = kb.retriever(args.practice).dense_weight
+        weights = [(f"hybrid {chosen:.1f} dense", chosen)]
+        if args.compare:
+            weights += [("bm25 only", 0.0), ("dense only", 1.0)]
+        for label, weight in weights:
+            kb.retriever(args.practice).dense_weight = weight
+            evaluate(kb, cases, args.practice, label, threshold, args.sweep, args.errors)
+        kb.retriever(args.practice).dense_weight = chosen
+        latency(kb, cases, args.practice)
+    return 0
+
+
+def evaluate(
+    kb: KnowledgeBase,
+    cases: list[dict[str, str | None]],
+    practice: str,
+    label: str,
+    threshold: float,
+    sweep: bool,
+    errors: bool,
+) -> None:
+    """Accuracy and abstention for one ranking setup."""
+    answerable = [c for c in cases if c["source"]]
+    unanswerable = [c for c in cases if not c["source"]]
+    top1 = top3 = 0
+    scores_ok: list[float] = []
+    scores_no: list[float] = []
+    for case in answerable:
+        hits = kb.search(str(case["question"]), practice_slug=practice, k=3)
+        keys = [(h.passage.source, h.passage.section) for h in hits]
+        want = (case["source"], case["section"])
+        top1 += keys[:1] == [want]
+        top3 += want in keys
+        scores_ok.append(confidence(hits[0]))
+        if errors and keys[:1] != [want]:
+            print(f"  miss: {case['question']!r} -> {keys[0]} (want {want})")
+    for case in unanswerable:
+        hits = kb.search(str(case["question"]), practice_slug=practice, k=1)
+        scores_no.append(confidence(hits[0]))
+        if errors and confidence(hits[0]) >= threshold:
+            print(f"  answered: {case['question']!r} -> {hits[0].passage.section}")
+    abstain = sum(s < threshold for s in scores_no) / max(len(scores_no), 1)
+    wrongly = sum(s < threshold for s in scores_ok) / max(len(scores_ok), 1)
+    print(
+        f"[{label}] top-1 {top1 / len(answerable):.1%}  top-3 {top3 / len(answerable):.1%}  "
+        f"abstain on unanswerable {abstain:.1%} ({len(unanswerable)})  "
+        f"abstain on answerable {wrongly:.1%}  (threshold {threshold:.2f})"
+    )
+    if sweep:
+        for t in [x / 100 for x in range(30, 75, 5)]:
+            a = sum(s < t for s in scores_no) / max(len(scores_no), 1)
+            w = sum(s < t for s in scores_ok) / max(len(scores_ok), 1)
+            print(f"    threshold {t:.2f}: abstain unanswerable {a:.0%}, answerable {w:.0%}")
+
+
+def latency(kb: KnowledgeBase, cases: list[dict[str, str | None]], practice: str) -> None:
+    """p50/p95 of full answers (scrub, retrieve, extract) after a warm-up pass."""
+    questions = [str(c["question"]) for c in cases]
+    for question in questions:  # warm-up
+        kb.answer(question, practice_slug=practice)
+    timings = []
+    for _ in range(3):
+        for question in questions:
+            started = time.perf_counter()
+            kb.answer(question, practice_slug=practice)
+            timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    print(
+        f"answer latency after warm-up: p50 {statistics.median(timings):.1f} ms, "
+        f"p95 {p95:.1f} ms ({len(timings)} answers)"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
