@@ -9,7 +9,7 @@ PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
-.PHONY: help setup setup-service setup-rasa setup-browser run test test-fast test-rasa lint format typecheck \
+.PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast test-rasa lint format typecheck \
         train test-stories nlu-eval bench lock lock-rasa clean
 
 help: ## List the commands
@@ -27,10 +27,13 @@ setup-rasa: ## Only the Python 3.10 Rasa environment (.venv-rasa)
 setup-browser: ## Debian's chromium for the widget's browser tests (skipped without it, outside CI)
 	@scripts/install-browser.sh
 
+setup-fhir: ## npm packages of the test FHIR server (Medplum's engine; needs Node >= 20)
+	@scripts/install-fhir-server.sh
+
 run: setup ## Run everything on the embedded defaults; prints the demo URL (Ctrl-C stops)
 	@$(VENV)/bin/frontdesk run
 
-test: setup lint typecheck ## Lint, type-check and run every test, the Rasa end-to-end group too
+test: setup setup-fhir lint typecheck ## Lint, type-check and run every test, the Rasa end-to-end group too
 	@$(PY) -m pytest
 
 test-fast: setup-service ## Tests that need neither Rasa nor a trained model

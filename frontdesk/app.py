@@ -21,6 +21,7 @@ from connectors.webchat import ChatHub
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.db import make_engine, make_session_factory, utcnow
+from frontdesk.ehr.tasks import EhrSync
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
 
@@ -59,9 +60,13 @@ def create_app(
         app.state.action_executor = build_executor(
             ActionContext(sessions=services.sessions, clock=clock)
         )
+        # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
+        app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
+        app.state.ehr_sync.start()
         try:
             yield
         finally:
+            await app.state.ehr_sync.stop()  # issue 3 [A2]
             if bot is None:
                 await bot_client.aclose()
             if own_engine:

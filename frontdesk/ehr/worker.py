@@ -74,7 +74,9 @@ def claim_due(*, session: Session, now: datetime, limit: int = 20) -> list[_Clai
     due = or_(
         and_(
             EhrOutboxEntry.status == OutboxStatus.PENDING,
-            EhrOutboxEntry.next_attempt_at <= now,
+            # A change not tried yet is due at once, whichever clock stamped it (the ORM
+            # listener has no access to the service's clock); retries wait their turn.
+            or_(EhrOutboxEntry.attempts == 0, EhrOutboxEntry.next_attempt_at <= now),
         ),
         and_(
             EhrOutboxEntry.status == OutboxStatus.IN_FLIGHT,

@@ -1,0 +1,125 @@
+"""Appointments made or cancelled directly in the EHR hold or free our providers' time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from frontdesk.db import session_scope
+from frontdesk.demo import seed_demo
+from frontdesk.ehr.fhir import FhirEhr
+from frontdesk.ehr.interface import PractitionerRecord
+from frontdesk.ehr.pull import PullCursor, pull_all
+from frontdesk.ehr.worker import drain_once, identifier_system
+from frontdesk.models import Appointment
+from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.timeprefs import TimePreference
+from tests.conftest import NOW
+from tests.ehr.conftest import FhirServer
+from tests.ehr.helpers import TUESDAY_1030, book, provider, visit
+
+NY = ZoneInfo("America/New_York")
+
+
+def _offered(sessions: sessionmaker[Session]) -> bool:
+    """Whether Dr. Patel's Tuesday 10:30 sick visit is offered to patients."""
+    with session_scope(sessions) as session:
+        practice = seed_demo(session)
+        local = TUESDAY_1030.astimezone(NY)
+        slots = scheduling.find_open_slots(
+            session=session,
+            practice=practice,
+            visit_type=visit(session, practice),
+            preference=TimePreference(days=(local.date(),), exact=local.time()),
+            now=NOW,
+            provider_id=provider(session, practice).id,
+            limit=3,
+        )
+        return any(slot.start == TUESDAY_1030 for slot in slots)
+
+
+def _pull(sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, cursor: PullCursor) -> int:
+    return pull_all(sessions=sessions, ehr=ehr, identifier_prefix=prefix, now=NOW, cursor=cursor)
+
+
+def test_time_taken_in_the_ehr_is_not_offered_and_freed_when_cancelled_there(
+    sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, fhir_server: FhirServer
+) -> None:
+    with session_scope(sessions) as session:
+        practice = seed_demo(session)
+        patel = provider(session, practice)
+        system = identifier_system(prefix=prefix, practice_slug=practice.slug)
+        record = PractitionerRecord(local_id=patel.id, display_name=patel.display_name)
+    practitioner_id = ehr.ensure_practitioner(system=system, practitioner=record)
+    assert _offered(sessions)
+
+    # The practice's staff book Dr. Patel in the EHR itself, for a patient we never saw.
+    made_there = fhir_server.create(
+        {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": "2026-12-01T15:30:00Z",
+            "end": "2026-12-01T16:00:00Z",
+            "participant": [
+                {"actor": {"reference": f"Practitioner/{practitioner_id}"}, "status": "accepted"}
+            ],
+        }
+    )
+    cursor = PullCursor()
+    assert _pull(sessions, ehr, prefix, cursor) == 1
+    assert not _offered(sessions)
+    with session_scope(sessions) as session:
+        [held] = session.query(Appointment).filter_by(external_id=made_there["id"]).all()
+        assert (held.source, held.patient_id, held.start_at) == ("ehr", None, TUESDAY_1030)
+
+    # Pulling again with nothing new changes nothing (and asks only for changes).
+    _pull(sessions, ehr, prefix, cursor)
+    with session_scope(sessions) as session:
+        assert session.query(Appointment).filter_by(external_id=made_there["id"]).count() == 1
+
+    fhir_server.update({**made_there, "status": "cancelled"})
+    assert _pull(sessions, ehr, prefix, cursor) >= 1
+    assert _offered(sessions)
+
+
+def test_our_own_appointments_are_not_pulled_back_as_foreign(
+    sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str
+) -> None:
+    with session_scope(sessions) as session:
+        ours = book(session, seed_demo(session), start=TUESDAY_1030).id
+    drain_once(sessions=sessions, ehr=ehr, identifier_prefix=prefix, now=NOW)
+    assert _pull(sessions, ehr, prefix, PullCursor()) == 0
+    with session_scope(sessions) as session:
+        pulled = session.query(Appointment).filter(Appointment.source == "ehr").count()
+        assert pulled == 0
+        assert session.get_one(Appointment, ours).start_at == TUESDAY_1030
+    assert not _offered(sessions)
+
+
+def test_the_pull_window_ignores_appointments_beyond_the_horizon(
+    sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, fhir_server: FhirServer
+) -> None:
+    with session_scope(sessions) as session:
+        practice = seed_demo(session)
+        patel = provider(session, practice)
+        system = identifier_system(prefix=prefix, practice_slug=practice.slug)
+        horizon = timedelta(days=practice.max_horizon_days + 2)
+    practitioner_id = ehr.ensure_practitioner(
+        system=system,
+        practitioner=PractitionerRecord(local_id=patel.id, display_name=patel.display_name),
+    )
+    far = NOW + horizon
+    fhir_server.create(
+        {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": far.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (far + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "participant": [
+                {"actor": {"reference": f"Practitioner/{practitioner_id}"}, "status": "accepted"}
+            ],
+        }
+    )
+    assert _pull(sessions, ehr, prefix, PullCursor()) == 0
