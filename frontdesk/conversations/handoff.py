@@ -47,6 +47,7 @@ __all__ = [
     "HandoffError",
     "OfficeHours",
     "add_note",
+    "check_may_release",
     "claim",
     "escalate",
     "hand_back_to_bot",
@@ -207,11 +208,16 @@ def resolve(
     session.flush()
 
 
-def _release(conversation: Conversation, staff_id: int, *, admin: bool) -> None:
+def check_may_release(*, conversation: Conversation, staff_id: int, admin: bool) -> None:
+    """Raise `HandoffError` unless this staff member may hand back or resolve now."""
     if conversation.owner is not Owner.STAFF:
         raise HandoffError("not_escalated", "The bot is already handling this conversation.")
     if conversation.assignee_staff_id not in (None, staff_id) and not admin:
         raise HandoffError("not_assignee", "Only the staff member who claimed this can do that.")
+
+
+def _release(conversation: Conversation, staff_id: int, *, admin: bool) -> None:
+    check_may_release(conversation=conversation, staff_id=staff_id, admin=admin)
     conversation.owner = Owner.BOT
     conversation.assignee_staff_id = None
     conversation.waiting_since = None

@@ -1,0 +1,1 @@
+"""The staff console: escalation queue, conversation takeover, live updates."""
