@@ -16,6 +16,8 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
+
 from frontdesk.phi.names import AMBIGUOUS, GIVEN_NAMES, SURNAMES
 
 PERSON = "PERSON"
@@ -90,10 +92,10 @@ MBI_PATTERN = (
     r"(?i)\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?"
     r"[AC-HJKMNP-RT-Y]{2}\d{2}\b"
 )
-SSN_PATTERNS = (
-    r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b",
-    r"(?i)(?<=ssn)\s*(?:is|:|#)?\s*\d{9}\b",
-    r"(?i)(?<=social)\s*(?:security)?\s*(?:number|#|no\.?)?\s*(?:is|:)?\s*\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b",
+SSN_PATTERNS = (r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b",)
+SSN_LABELLED = (
+    r"(?i)\b(?:ssn|social(?:\s+security)?(?:\s+(?:number|no\.?|#))?)\s*(?:is|:|#)?\s*"
+    r"(?P<id>\d{3}[\s\-]?\d{2}[\s\-]?\d{4})\b"
 )
 CARD_PATTERN = r"(?<!\d)(?:\d[ \-]?){12,18}\d(?!\d)"
 
@@ -207,6 +209,10 @@ _NAME_CUE = re.compile(
     r"mom|mother|dad|father|child|kid|baby|grandson|granddaughter|partner)|"
     r"(?:son|daughter|wife|husband|mom|dad|child|kid|baby|partner)(?:'s)?\s+(?:name\s+)?(?:is|:)|"
     r"signed|regards|thanks|thank\s+you|thx|cheers|sincerely|from)\s*[,:\-]?\s+"
+)
+_RELATIVE_OF = re.compile(
+    r"(?i)\b([a-z][a-z'\-]*)'s\s+(?:mom|mother|dad|father|parent|wife|husband|guardian|"
+    r"son|daughter|sister|brother|caregiver|grandma|grandpa)\b"
 )
 CLINICIAN_TITLE = re.compile(r"(?i)\b(?:dr|doctor|nurse|np|pa|md|provider)\.?\s*$")
 # Words that follow "i'm" / "this is" without being names.
@@ -480,12 +486,18 @@ class NameRecognizer(EntityRecognizer):
         words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
         flagged: set[int] = set()
         cue_ends = {m.end() for m in _NAME_CUE.finditer(text)}
+        relative_starts = {m.start(1) for m in _RELATIVE_OF.finditer(text)}
+        after_cue_index: set[int] = set()
         for index, (word, start, _end) in enumerate(words):
             lower = word.lower()
             if CLINICIAN_TITLE.search(text[max(0, start - 12) : start]):
                 continue
             after_cue = start in cue_ends
+            if start in relative_starts and lower not in _NOT_NAMES | _NON_NAME_CAPS:
+                flagged.add(index)
+                continue
             if after_cue and lower not in _NOT_NAMES and lower not in _NON_NAME_CAPS:
+                after_cue_index.add(index)
                 if lower in GIVEN_NAMES or lower in SURNAMES or word[0].isupper():
                     flagged.add(index)
                 elif not any(c.isdigit() for c in word) and len(word) > 1:
@@ -508,6 +520,10 @@ class NameRecognizer(EntityRecognizer):
                 gap = text[words[index][2] : words[nxt][1]]
                 if gap.strip() == "" and (
                     word.lower() in SURNAMES
+                    or (
+                        index in after_cue_index
+                        and word.lower() not in _NOT_NAMES | _NON_NAME_CAPS | SPACY_STOP_WORDS
+                    )
                     or (word[0].isupper() and word.lower() not in _NON_NAME_CAPS | _NOT_NAMES)
                 ):
                     flagged.add(nxt)
@@ -550,5 +566,6 @@ def fast_recognizers() -> list[EntityRecognizer]:
             name="SsnRecognizer",
             patterns=[Pattern(f"ssn{i}", p, 0.85) for i, p in enumerate(SSN_PATTERNS)],
         ),
+        LabelledIdRecognizer(SSN, SSN_LABELLED, "SsnLabelledRecognizer"),
         CardNumberRecognizer(),
     ]

