@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Patient, Practice
+from frontdesk.patients import verification
+from frontdesk.patients.models import VerificationCode
 from frontdesk.patients.service import (
     AmbiguousIdentityError,
     InvalidIdentityError,
     find_or_register_patient,
     match_key,
 )
+from tests.conftest import NOW
 
 TODAY = date(2026, 11, 28)
 
@@ -122,3 +128,259 @@ def test_two_records_with_the_same_details_are_not_guessed_between(
             date_of_birth=date(2000, 1, 1),
             today=TODAY,
         )
+
+
+# --- Identity verification (frontdesk/patients/verification.py) ---------------------------
+
+
+class RecordingCodeSender:
+    """Stands in for the SMS outbox: keeps what would have been texted."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, str]] = []
+
+    def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
+        self.sent.append((practice_id, phone, code))
+
+
+def _conversation(session: Session, practice: Practice, channel: Channel) -> Conversation:
+    convo, _ = conversations.start_conversation(session=session, practice=practice, channel=channel)
+    return convo
+
+
+def _start(
+    session: Session,
+    convo: Conversation,
+    sender: RecordingCodeSender,
+    *,
+    name: str = "Jordan Sample",
+    born: date = date(1985, 4, 12),
+    now: datetime = NOW,
+) -> verification.WebChallenge:
+    return verification.start_web_verification(
+        session=session,
+        conversation=convo,
+        full_name=name,
+        date_of_birth=born,
+        now=now,
+        sender=sender,
+    )
+
+
+def test_a_right_code_verifies_and_only_a_hash_is_stored(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    sender = RecordingCodeSender()
+    challenge = _start(session, convo, sender)
+    assert challenge.status == "code_sent"
+    assert challenge.masked_phone == "(•••) •••-••01"
+    ((practice_id, phone, code),) = sender.sent
+    assert (practice_id, phone) == (practice.id, "+15555550101")
+    assert len(code) == 6 and code.isdigit()
+    row = session.scalars(select(VerificationCode)).one()
+    assert code not in (row.code_hash, row.code_salt) and len(row.code_hash) == 64
+    assert row.expires_at - NOW == timedelta(minutes=10)
+    assert not verification.is_verified(session=session, conversation=convo, now=NOW)
+    result = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)
+    assert result.status == "verified"
+    assert verification.is_verified(session=session, conversation=convo, now=NOW)
+    patient = session.get_one(Patient, convo.patient_id)
+    assert patient.last_name == "Sample"
+    # Used once: the same code cannot verify again.
+    again = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)
+    assert again.status == "expired"
+    # Verification lapses after a while; the bot then asks again.
+    later = NOW + verification.VERIFIED_FOR + timedelta(minutes=1)
+    assert not verification.is_verified(session=session, conversation=convo, now=later)
+
+
+def test_five_wrong_codes_lock_and_the_right_one_no_longer_works(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    sender = RecordingCodeSender()
+    _start(session, convo, sender)
+    code = sender.sent[0][2]
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    left = []
+    for _ in range(4):
+        result = verification.check_web_code(
+            session=session, conversation=convo, code=wrong, now=NOW
+        )
+        assert result.status == "wrong_code"
+        left.append(result.attempts_left)
+    assert left == [4, 3, 2, 1]
+    assert "1 try left" in result.message
+    fifth = verification.check_web_code(session=session, conversation=convo, code=wrong, now=NOW)
+    assert fifth.status == "locked"
+    right = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)
+    assert right.status == "locked"
+    assert convo.patient_id is None
+    # Locked for the conversation: no new code is sent either.
+    assert _start(session, convo, sender).status == "locked"
+    assert len(sender.sent) == 1
+
+
+def test_an_expired_code_is_refused(session: Session, practice: Practice) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    sender = RecordingCodeSender()
+    _start(session, convo, sender)
+    code = sender.sent[0][2]
+    late = NOW + timedelta(minutes=10)
+    result = verification.check_web_code(session=session, conversation=convo, code=code, now=late)
+    assert result.status == "expired"
+    assert convo.identity_verified_at is None
+
+
+def test_unknown_details_count_towards_the_lock_and_no_code_is_sent(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    sender = RecordingCodeSender()
+    statuses = [_start(session, convo, sender, born=date(1985, 4, day)).status for day in (1, 2, 3)]
+    assert statuses == ["not_found", "not_found", "locked"]
+    # Even the right details are refused within the hour, and allowed again after it.
+    assert _start(session, convo, sender).status == "locked"
+    assert _start(session, convo, sender, now=NOW + timedelta(hours=1, minutes=1)).status == (
+        "code_sent"
+    )
+    assert len(sender.sent) == 1
+    # Another conversation is not affected by this one's lock.
+    other = _conversation(session, practice, Channel.WEBCHAT)
+    assert _start(session, other, sender).status == "code_sent"
+
+
+def test_impossible_details_are_refused_without_counting(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    sender = RecordingCodeSender()
+    for _ in range(4):
+        with pytest.raises(InvalidIdentityError):
+            _start(session, convo, sender, born=date(2999, 1, 1))
+    assert _start(session, convo, sender).status == "code_sent"
+
+
+def test_no_phone_on_file_and_code_flooding(session: Session, practice: Practice) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    sender = RecordingCodeSender()
+    session.add(
+        Patient(
+            practice_id=practice.id,
+            first_name="Avery",
+            last_name="Nophone",
+            match_key="avery nophone",
+            date_of_birth=date(1970, 2, 2),
+        )
+    )
+    session.flush()
+    assert _start(session, convo, sender, name="Avery Nophone", born=date(1970, 2, 2)).status == (
+        "no_phone"
+    )
+    statuses = [_start(session, convo, sender).status for _ in range(4)]
+    assert statuses == ["code_sent", "code_sent", "code_sent", "locked"]
+    # A new code replaces the previous one: only the latest works.
+    first, last = sender.sent[0][2], sender.sent[-1][2]
+    if first != last:
+        stale = verification.check_web_code(
+            session=session, conversation=convo, code=first, now=NOW
+        )
+        assert stale.status == "wrong_code"
+    fresh = verification.check_web_code(session=session, conversation=convo, code=last, now=NOW)
+    assert fresh.status == "verified"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("04/12/1985", date(1985, 4, 12)),
+        ("my dob is 4/12/85", date(1985, 4, 12)),
+        ("1985-04-12", date(1985, 4, 12)),
+        ("April 12, 1985", date(1985, 4, 12)),
+        ("12th april 1985", date(1985, 4, 12)),
+        ("4.12.1985", date(1985, 4, 12)),
+        ("01/05/20", date(2020, 1, 5)),
+        ("13/40/1985", None),
+        ("12/01/2999", None),
+        ("yes", None),
+        ("🙂" * 500, None),
+    ],
+)
+def test_dates_of_birth_are_read_from_sms_replies(text: str, expected: date | None) -> None:
+    assert verification.parse_date_of_birth(text, today=TODAY) == expected
+
+
+def test_sms_identity_needs_the_number_on_file_and_the_date_of_birth(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.SMS)
+
+    def verify(number: str, text: str) -> verification.VerificationResult:
+        return verification.verify_sms_identity(
+            session=session,
+            conversation=convo,
+            from_number=number,
+            date_of_birth_text=text,
+            now=NOW,
+        )
+
+    unreadable = verify("+15555550101", "what?")
+    assert (unreadable.status, unreadable.attempts_left) == ("unreadable", 3)
+    mismatch = verify("+15555550101", "09/30/1990")  # Casey's birthday, Jordan's phone
+    assert (mismatch.status, mismatch.attempts_left) == ("mismatch", 2)
+    assert "2 tries left" in mismatch.message
+    assert verify("+15555550199", "04/12/1985").status == "mismatch"  # not on file
+    ok = verify("+1 (555) 555-0101", "April 12 1985")
+    assert ok.status == "verified"
+    assert verification.is_verified(session=session, conversation=convo, now=NOW)
+    assert session.get_one(Patient, convo.patient_id).first_name == "Jordan"
+
+
+def test_sms_identity_locks_after_three_failures(session: Session, practice: Practice) -> None:
+    convo = _conversation(session, practice, Channel.SMS)
+    results = [
+        verification.verify_sms_identity(
+            session=session,
+            conversation=convo,
+            from_number="+15555550101",
+            date_of_birth_text="01/01/2000",
+            now=NOW,
+        ).status
+        for _ in range(3)
+    ]
+    assert results == ["mismatch", "mismatch", "locked"]
+    right = verification.verify_sms_identity(
+        session=session,
+        conversation=convo,
+        from_number="+15555550101",
+        date_of_birth_text="04/12/1985",
+        now=NOW,
+    )
+    assert right.status == "locked"
+    assert convo.patient_id is None
+
+
+def test_booking_identifies_without_verifying_an_existing_patient(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    created = verification.identify_for_booking(
+        session=session,
+        conversation=convo,
+        full_name="Jordan Sample",
+        date_of_birth=date(1985, 4, 12),
+        now=NOW,
+    )
+    assert created is False and convo.patient_id is not None
+    assert not verification.is_verified(session=session, conversation=convo, now=NOW)
+    # A new patient registers with name and date of birth, and owns that fresh record.
+    other = _conversation(session, practice, Channel.WEBCHAT)
+    assert verification.identify_for_booking(
+        session=session,
+        conversation=other,
+        full_name="Morgan Newcomer",
+        date_of_birth=date(2001, 6, 1),
+        now=NOW,
+    )
+    assert verification.is_verified(session=session, conversation=other, now=NOW)

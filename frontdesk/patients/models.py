@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
@@ -31,3 +31,43 @@ class Patient(Base):
     def full_name(self) -> str:
         """Display name for staff views."""
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class VerificationCode(Base):
+    """A one-time code sent to the phone on file, to verify a web chat patient.
+
+    Only a salted SHA-256 of the code is stored; a code lives 10 minutes and dies after five
+    wrong tries (see `frontdesk.patients.verification`).
+    """
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (Index("ix_verification_codes_conversation", "conversation_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    code_salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the code was accepted, or when it was given up (locked, superseded).
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class VerificationAttempt(Base):
+    """One failed identity check (details that match no record, a wrong DOB by SMS).
+
+    Counted per conversation over the last hour to lock out guessing; holds no identity.
+    """
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (Index("ix_verification_attempts_conversation", "conversation_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    # "web_identity", "sms_identity" or "code_locked".
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
