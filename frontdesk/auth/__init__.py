@@ -1,0 +1,1 @@
+"""Staff access control: accounts, sign-in, server-side sessions, CSRF, widget origins."""

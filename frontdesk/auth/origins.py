@@ -1,0 +1,173 @@
+"""Which websites may embed a practice's chat widget (checked on the WebSocket handshake).
+
+Browsers always send an `Origin` header on a WebSocket handshake, and a page cannot forge
+it, so checking it keeps other sites from running the practice's chat (and its identity
+form) inside their pages. Clients that are not browsers send no Origin and can claim any:
+they are let through, as the check would not stop them anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket
+
+from frontdesk.auth.models import WidgetOrigin
+from frontdesk.practices.models import Practice
+from frontdesk.runtime import Services
+
+logger = logging.getLogger(__name__)
+ANY_PORT = "*"
+WS_ORIGIN_REFUSED = 4403
+
+
+class InvalidOriginError(ValueError):
+    """Not an origin of the form scheme://host[:port]."""
+
+
+def normalize_origin(value: str) -> str:
+    """`https://Example.org/` -> `https://example.org`; a port of `*` means any port."""
+    raw = value.strip().rstrip("/")
+    any_port = raw.endswith(":" + ANY_PORT)
+    candidate = raw[: -len(ANY_PORT) - 1] if any_port else raw
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidOriginError(f"not an origin: {value!r}") from exc
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+        or (any_port and port is not None)
+    ):
+        raise InvalidOriginError(
+            f"not an origin: {value!r} (use scheme://host or scheme://host:port)"
+        )
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    if any_port:
+        return f"{parts.scheme}://{host}:{ANY_PORT}"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def origin_matches(origin: str, allowed: str) -> bool:
+    """Whether a browser's Origin header value is covered by one allowed entry."""
+    try:
+        given = normalize_origin(origin)
+    except InvalidOriginError:
+        return False
+    if allowed.endswith(":" + ANY_PORT):
+        prefix = allowed[: -len(ANY_PORT) - 1]
+        return given == prefix or given.startswith(prefix + ":")
+    return given == allowed
+
+
+def allowed_origins(*, session: Session, practice_id: int) -> list[str]:
+    """A practice's allowed embedding origins."""
+    return list(
+        session.scalars(
+            select(WidgetOrigin.origin)
+            .where(WidgetOrigin.practice_id == practice_id)
+            .order_by(WidgetOrigin.origin)
+        )
+    )
+
+
+def allow_origin(*, session: Session, practice_id: int, origin: str, now: datetime) -> str:
+    """Allow a website to embed the practice's widget; returns the normalised origin."""
+    normalized = normalize_origin(origin)
+    if normalized not in allowed_origins(session=session, practice_id=practice_id):
+        session.add(WidgetOrigin(practice_id=practice_id, origin=normalized, created_at=now))
+        session.flush()
+    return normalized
+
+
+def disallow_origin(*, session: Session, practice_id: int, origin: str) -> bool:
+    """Stop allowing an origin; False when it was not allowed."""
+    result = session.execute(
+        delete(WidgetOrigin).where(
+            WidgetOrigin.practice_id == practice_id,
+            WidgetOrigin.origin == normalize_origin(origin),
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def widget_origin_allowed(
+    *,
+    session: Session,
+    practice_slug: str,
+    origin: str | None,
+    host: str | None,
+    service_origin: str,
+) -> bool:
+    """Whether a widget connection from `origin` may open for this practice.
+
+    Allowed: no Origin (not a browser), the service's own origin (its demo page, or the same
+    host the browser connected to), or one of the practice's allowed origins. An unknown
+    practice passes here so the chat can answer "practice unknown" itself.
+    """
+    if origin is None:
+        return True
+    if origin == "null":  # sandboxed frames and local files: nothing to check against
+        return False
+    try:
+        given = normalize_origin(origin)
+    except InvalidOriginError:
+        return False
+    if given == normalize_origin(service_origin):
+        return True
+    if host and (urlsplit(given).netloc or "").lower() == host.strip().lower():
+        return True
+    practice_id = session.scalar(select(Practice.id).where(Practice.slug == practice_slug))
+    if practice_id is None:
+        return True
+    return any(
+        origin_matches(given, allowed)
+        for allowed in allowed_origins(session=session, practice_id=practice_id)
+    )
+
+
+async def refuse_disallowed_origin(
+    websocket: WebSocket, services: Services, practice_slug: str
+) -> bool:
+    """Close an accepted widget socket from a website the practice has not allowed.
+
+    The widget gets an `origin_not_allowed` error frame, then close code 4403, and stops
+    reconnecting. Returns True when the socket was refused.
+    """
+
+    def check() -> bool:
+        with services.unit_of_work() as session:
+            return widget_origin_allowed(
+                session=session,
+                practice_slug=practice_slug,
+                origin=websocket.headers.get("origin"),
+                host=websocket.headers.get("host"),
+                service_origin=services.settings.base_url,
+            )
+
+    if await run_in_threadpool(check):
+        return False
+    logger.info("refused a widget connection from an origin the practice does not allow")
+    await websocket.send_json(
+        {
+            "type": "error",
+            "code": "origin_not_allowed",
+            "message": "This chat is not enabled on this website. Please contact the practice.",
+        }
+    )
+    await websocket.close(code=WS_ORIGIN_REFUSED, reason="origin not allowed")
+    return True
