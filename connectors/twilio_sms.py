@@ -1,0 +1,448 @@
+"""SMS through Twilio: the inbound and status webhooks, and the channel's background parts.
+
+`POST /webhooks/twilio/sms` checks `X-Twilio-Signature` against the public URL Twilio called
+(`FRONTDESK_PUBLIC_URL` + path, so it holds behind a proxy), stores the message once per
+`MessageSid`, answers carrier keywords, and replies with empty TwiML at once. The bot turn
+runs after the response has gone out; replies leave through the outbox
+(`frontdesk.messaging.worker`). `POST /webhooks/twilio/status` records delivery statuses.
+
+In development with no Twilio account, messages go to a sandbox shown at `GET /dev/sms`,
+where an installer can also type an inbound text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from connectors.rasa import BotUnavailableError
+from frontdesk.events import Event
+from frontdesk.messaging import service as sms
+from frontdesk.messaging.models import InboundOutcome, InboundSms
+from frontdesk.messaging.text import normalise_phone
+from frontdesk.messaging.transport import SmsTransport, transport_from_settings
+from frontdesk.messaging.worker import OutboxWorker, worker_from_settings
+from frontdesk.runtime import Services
+
+logger = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+IDENTITY_VERIFIED = "/identity_provided"
+IDENTITY_FAILED = "/identity_failed"
+MAX_FORM_BYTES = 64 * 1024  # Twilio's inbound form is a few hundred bytes; 1600-char bodies fit
+PENDING_RETRY_WINDOW = timedelta(hours=1)  # older unforwarded texts go to staff, not the bot
+
+
+# --- the webhooks -------------------------------------------------------------------------
+
+
+async def _verified_form(request: Request, services: Services) -> dict[str, str]:
+    """The form fields of a request Twilio signed; 403 for anything else."""
+    token = services.settings.twilio_auth_token.get_secret_value()
+    signature = request.headers.get("x-twilio-signature", "")
+    if not token or not signature:
+        raise HTTPException(status_code=403, detail="forbidden")
+    params = await read_form(request)
+    url = public_url(request, services)
+    if not RequestValidator(token).validate(url, params, signature):
+        logger.warning("rejected a Twilio webhook with a bad signature (%s)", request.url.path)
+        raise HTTPException(status_code=403, detail="forbidden")
+    return params
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body (Twilio's webhook format) as a dict."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise HTTPException(status_code=415, detail="expected a form-encoded body")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(status_code=413, detail="too large")
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(status_code=400, detail="unreadable form") from exc
+
+
+def public_url(request: Request, services: Services) -> str:
+    """The URL Twilio called: behind a proxy it differs from what this process saw."""
+    url = services.settings.base_url + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    return url
+
+
+@router.post("/webhooks/twilio/sms")
+async def inbound_sms(request: Request, background: BackgroundTasks) -> Response:
+    """An inbound SMS: verify, store once, answer keywords, acknowledge with empty TwiML."""
+    services: Services = request.app.state.services
+    params = await _verified_form(request, services)
+    sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
+    if not sid or not params.get("From") or not params.get("To"):
+        raise HTTPException(status_code=400, detail="MessageSid, From and To are required")
+    try:
+        num_media = int(params.get("NumMedia") or 0)
+    except ValueError:
+        num_media = 0
+    result = await receive(
+        services,
+        message_sid=sid[:64],
+        from_phone=normalise_phone(params["From"])[:32],
+        to_phone=normalise_phone(params["To"])[:32],
+        body=params.get("Body", "")[:1600],
+        num_media=num_media,
+    )
+    if not result.duplicate:
+        background.add_task(after_ack, request.app, result)
+    return Response(EMPTY_TWIML, media_type="application/xml")
+
+
+@router.post("/webhooks/twilio/status")
+async def delivery_status(request: Request) -> Response:
+    """A delivery status callback for a message we sent."""
+    services: Services = request.app.state.services
+    params = await _verified_form(request, services)
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+    if not sid or not status:
+        raise HTTPException(status_code=400, detail="MessageSid and MessageStatus are required")
+
+    def record() -> None:
+        with services.unit_of_work() as db:
+            sms.record_delivery_status(
+                session=db,
+                message_sid=sid[:64],
+                status=status,
+                error_code=params.get("ErrorCode"),
+                now=services.clock(),
+            )
+
+    await run_in_threadpool(record)
+    return Response(status_code=204)
+
+
+async def receive(
+    services: Services,
+    *,
+    message_sid: str,
+    from_phone: str,
+    to_phone: str,
+    body: str,
+    num_media: int,
+) -> sms.InboundResult:
+    """Store one inbound message and do what must happen before Twilio is answered."""
+
+    def store() -> sms.InboundResult:
+        with services.unit_of_work() as db:
+            return sms.receive_inbound(
+                session=db,
+                message_sid=message_sid,
+                from_phone=from_phone,
+                to_phone=to_phone,
+                body=body,
+                num_media=num_media,
+                now=services.clock(),
+                max_chars=services.settings.max_message_chars,
+            )
+
+    return await run_in_threadpool(store)
+
+
+async def after_ack(app: FastAPI, result: sms.InboundResult) -> None:
+    """The slow part, after Twilio has its answer: staff inbox event, identity check, bot."""
+    services: Services = app.state.services
+    channel: SmsChannel | None = getattr(app.state, "sms", None)
+    try:
+        if result.conversation_public_id is not None and result.practice_id is not None:
+            services.events.publish(
+                Event(
+                    "conversation.patient_message",
+                    result.practice_id,
+                    {"conversation_id": result.conversation_public_id},
+                )
+            )
+        if result.outcome is InboundOutcome.PENDING:
+            await _to_bot(services, result.inbound_id)
+        elif result.outcome is InboundOutcome.IDENTITY:
+            await _check_identity(services, result.inbound_id)
+    finally:
+        if channel is not None:
+            channel.worker.wake()  # keyword answers and bot replies go out now
+
+
+async def _to_bot(services: Services, inbound_id: int) -> None:
+    def load() -> tuple[str, str] | None:
+        with services.unit_of_work() as db:
+            inbound = db.get_one(InboundSms, inbound_id)
+            if inbound.processed_at is not None or inbound.bot_text is None:
+                return None
+            conversation_id = _conversation_public_id(db, inbound)
+            return (conversation_id, inbound.bot_text) if conversation_id else None
+
+    loaded = await run_in_threadpool(load)
+    if loaded is None:
+        return
+    public_id, text = loaded  # checked when stored: an offered payload or the patient's words
+    try:
+        await services.bot.send_user_turn(public_id, text)
+    except BotUnavailableError:
+        logger.warning("bot unavailable; inbound SMS %s stays pending", inbound_id)
+        return
+    await run_in_threadpool(_mark_done, services, inbound_id, InboundOutcome.BOT)
+
+
+def _conversation_public_id(db: Any, inbound: InboundSms) -> str | None:
+    from frontdesk.conversations.models import Conversation, Message
+
+    if inbound.message_id is None:
+        return None
+    message = db.get(Message, inbound.message_id)
+    conversation = db.get(Conversation, message.conversation_id) if message else None
+    return conversation.public_id if conversation else None
+
+
+def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> None:
+    with services.unit_of_work() as db:
+        sms.mark_inbound_done(
+            session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock()
+        )
+
+
+async def _check_identity(services: Services, inbound_id: int) -> None:
+    """Check the date of birth a patient texted; tell the bot only the verdict."""
+    try:
+        from frontdesk.patients.verification import verify_sms_identity
+    except ImportError:  # identity over SMS needs issue 3's verification module
+        logger.warning("SMS identity check unavailable; inbound %s left to staff", inbound_id)
+        await run_in_threadpool(_mark_done, services, inbound_id, InboundOutcome.STAFF)
+        return
+
+    def verify() -> tuple[str, str] | None:
+        from frontdesk.conversations.models import Conversation, Message
+
+        with services.unit_of_work() as db:
+            inbound = db.get_one(InboundSms, inbound_id)
+            if inbound.processed_at is not None or inbound.message_id is None:
+                return None
+            message = db.get_one(Message, inbound.message_id)
+            conversation = db.get_one(Conversation, message.conversation_id)
+            verdict = verify_sms_identity(
+                session=db,
+                conversation=conversation,
+                from_number=inbound.from_phone,
+                date_of_birth_text=inbound.body,
+                now=services.clock(),
+            )
+            status = str(verdict.status)
+            if status in ("verified", "locked"):
+                sms.finish_identity(session=db, conversation_id=conversation.id)
+            sms.mark_inbound_done(
+                session=db,
+                inbound_id=inbound_id,
+                outcome=InboundOutcome.IDENTITY,
+                now=services.clock(),
+            )
+            return conversation.public_id, status
+
+    checked = await run_in_threadpool(verify)
+    if checked is None:
+        return
+    public_id, status = checked
+    if status == "verified":
+        turn = IDENTITY_VERIFIED
+    elif status == "locked":
+        turn = IDENTITY_FAILED
+    else:
+        # Not recognised yet: ask again in plain text (still awaiting the answer).
+        await run_in_threadpool(_ask_dob_again, services, public_id)
+        return
+    try:
+        await services.bot.send_user_turn(public_id, turn)
+    except BotUnavailableError:
+        logger.warning("bot unavailable for the identity verdict of inbound %s", inbound_id)
+
+
+def _ask_dob_again(services: Services, public_id: str) -> None:
+    from frontdesk.conversations import service as conversations
+    from frontdesk.conversations.models import Role
+
+    with services.unit_of_work() as db:
+        conversation = conversations.get_conversation(session=db, public_id=public_id)
+        if conversation is None:
+            return
+        conversations.record_outgoing_message(
+            session=db,
+            conversation=conversation,
+            role=Role.BOT,
+            text="That didn't match our records. Please reply with your date of birth "
+            "as MM/DD/YYYY.",
+        )
+
+
+async def retry_pending(app: FastAPI) -> int:
+    """Hand on inbound messages stored before a restart or while the bot was down."""
+    services: Services = app.state.services
+    now = services.clock()
+
+    def load() -> list[sms.InboundResult]:
+        with services.unit_of_work() as db:
+            rows = sms.pending_inbound(session=db, older_than=now - timedelta(seconds=20))
+            results = []
+            for row in rows:
+                if row.received_at < now - PENDING_RETRY_WINDOW:
+                    # Too old for a bot answer to make sense: staff see it in the transcript.
+                    sms.mark_inbound_done(
+                        session=db, inbound_id=row.id, outcome=InboundOutcome.STAFF, now=now
+                    )
+                    continue
+                results.append(sms.InboundResult(row.id, row.outcome, False, row.practice_id, None))
+            return results
+
+    pending = await run_in_threadpool(load)
+    for result in pending:
+        if result.outcome is InboundOutcome.IDENTITY:
+            await _check_identity(services, result.inbound_id)
+        else:
+            await _to_bot(services, result.inbound_id)
+    return len(pending)
+
+
+# --- development sandbox page -------------------------------------------------------------
+
+
+def _require_development(request: Request) -> Services:
+    services: Services = request.app.state.services
+    if services.settings.env != "development":
+        raise HTTPException(status_code=404)
+    return services
+
+
+@router.get("/dev/sms")
+async def sandbox_page(request: Request) -> HTMLResponse:
+    """Development only: the messages the sandbox "sent", and a box to text the practice."""
+    services = _require_development(request)
+
+    def load() -> tuple[list[dict[str, Any]], list[str]]:
+        from sqlalchemy import select
+
+        from frontdesk.messaging.models import PracticeSmsNumber
+
+        with services.unit_of_work() as db:
+            numbers = list(db.scalars(select(PracticeSmsNumber.phone)))
+            return sms.sandbox_messages(session=db), numbers
+
+    messages, numbers = await run_in_threadpool(load)
+    rows = "".join(
+        f"<tr><td>{html.escape(m['at'][:19])}</td><td>{html.escape(m['to'])}</td>"
+        f"<td>{html.escape(m['kind'])}</td><td>{html.escape(m['status'])}</td>"
+        f"<td>{m['segments']} ({html.escape(m['encoding'])})</td>"
+        f"<td><pre>{html.escape(m['body'])}</pre></td></tr>"
+        for m in messages
+    )
+    options = "".join(f"<option>{html.escape(n)}</option>" for n in numbers)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>SMS sandbox</title>
+<style>body{{font:14px system-ui;margin:2em}}td,th{{border-bottom:1px solid #ddd;padding:4px;
+vertical-align:top;text-align:left}}pre{{margin:0;white-space:pre-wrap}}</style></head><body>
+<h1>SMS sandbox (development only)</h1>
+<p>No Twilio account is configured, so outgoing texts stop here. Text the practice:</p>
+<form method="post" action="/dev/sms/inbound">
+From <input name="from_" value="+15555550101" size="14"> To <select name="to">{options}</select>
+<input name="body" size="50" placeholder="Hi, I'd like to book a physical" autofocus>
+<button>Send</button></form>
+<table><tr><th>at (UTC)</th><th>to</th><th>kind</th><th>status</th><th>segments</th>
+<th>text</th></tr>{rows}</table></body></html>"""
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/dev/sms/inbound")
+async def sandbox_inbound(request: Request) -> RedirectResponse:
+    """Development only: an inbound text typed on the sandbox page, handled like Twilio's."""
+    import secrets
+
+    services = _require_development(request)
+    form = await read_form(request)
+    result = await receive(
+        services,
+        message_sid="SMdev" + secrets.token_hex(14),
+        from_phone=normalise_phone(str(form.get("from_") or ""))[:32],
+        to_phone=normalise_phone(str(form.get("to") or ""))[:32],
+        body=str(form.get("body") or "")[:1600],
+        num_media=0,
+    )
+    await after_ack(request.app, result)
+    return RedirectResponse("/dev/sms", status_code=303)
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+@dataclass
+class SmsChannel:
+    """The SMS channel's background parts, started and stopped with the service."""
+
+    worker: OutboxWorker
+    transport: SmsTransport
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stoppers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+
+async def start_sms(app: FastAPI, *, transport: SmsTransport | None = None) -> SmsChannel:
+    """Build the SMS channel; start the outbox worker, inbound retries and reminders."""
+    services: Services = app.state.services
+    transport = transport or transport_from_settings(services.settings)
+    worker = worker_from_settings(
+        services.settings, sessions=services.sessions, transport=transport, clock=services.clock
+    )
+    channel = SmsChannel(worker=worker, transport=transport)
+    app.state.sms = channel
+    if services.settings.sms_worker_enabled:
+        channel.worker.start()
+        channel.tasks.append(asyncio.create_task(_retry_loop(app)))
+    if services.settings.reminders_enabled:
+        from frontdesk.reminders.scheduler import start_reminder_scheduler
+
+        scheduler = start_reminder_scheduler(
+            services.settings,
+            engine=services.engine,
+            sessions=services.sessions,
+            clock=services.clock,
+            bot=services.bot,
+            loop=asyncio.get_running_loop(),
+            on_queued=worker.wake,
+        )
+        channel.stoppers.append(lambda: scheduler.shutdown(wait=False))
+    return channel
+
+
+async def stop_sms(app: FastAPI) -> None:
+    """Stop what `start_sms` started."""
+    channel: SmsChannel | None = getattr(app.state, "sms", None)
+    if channel is None:
+        return
+    for task in channel.tasks:
+        task.cancel()
+    for stop in channel.stoppers:
+        outcome = stop()
+        if outcome is not None:
+            await outcome
+    await run_in_threadpool(channel.worker.stop)
+
+
+async def _retry_loop(app: FastAPI) -> None:
+    while True:
+        await asyncio.sleep(15)
+        try:
+            await retry_pending(app)
+        except Exception:  # keep retrying; the next pass may find the database back
+            logger.exception("retrying pending inbound SMS failed")

@@ -1,0 +1,1 @@
+"""SMS channel: numbers, consent, outbox, Twilio transport and the outbox worker."""

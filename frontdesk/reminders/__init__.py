@@ -1,0 +1,1 @@
+"""Reminders and follow-ups: planning, quiet hours, caps, the persistent scheduler."""

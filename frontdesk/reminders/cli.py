@@ -1,0 +1,73 @@
+"""`frontdesk outreach ...`: run reminders and the SMS outbox without the web service.
+
+`frontdesk run` already runs both inside the service; this process is for deployments that
+scale them separately (and for the crash test, which kills it mid-run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import typer
+
+from frontdesk.settings import get_settings
+
+app = typer.Typer(help="Reminders, follow-ups and the SMS outbox.")
+logger = logging.getLogger(__name__)
+
+
+@app.command("run")
+def run() -> None:
+    """Run the reminder scheduler and the SMS outbox worker until stopped."""
+    from connectors.rasa import RasaClient
+    from frontdesk.db import make_engine, make_session_factory, utcnow
+    from frontdesk.messaging.transport import transport_from_settings
+    from frontdesk.messaging.worker import worker_from_settings
+    from frontdesk.reminders.scheduler import start_reminder_scheduler
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_session_factory(engine)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        bot = RasaClient(
+            settings.rasa_url,
+            settings.rasa_token.get_secret_value(),
+            timeout=settings.rasa_timeout_seconds,
+        )
+        worker = worker_from_settings(
+            settings, sessions=sessions, transport=transport_from_settings(settings), clock=utcnow
+        )
+        worker.start()
+        scheduler = start_reminder_scheduler(
+            settings,
+            engine=engine,
+            sessions=sessions,
+            clock=utcnow,
+            bot=bot,
+            loop=loop,
+            on_queued=worker.wake,
+        )
+        typer.echo("outreach running (Ctrl-C stops)")
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            await asyncio.to_thread(worker.stop)
+            await bot.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    app()

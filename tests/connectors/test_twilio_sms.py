@@ -1,0 +1,530 @@
+"""The SMS channel through its real entry points: signed Twilio webhooks in, the outbox worker
+sending to a local Twilio fake out, Rasa replaced by a double answering through the real
+callback endpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from frontdesk.app import create_app
+from frontdesk.conversations.models import Conversation, Message, Owner, Role
+from frontdesk.db import make_session_factory, session_scope
+from frontdesk.demo import seed_demo
+from frontdesk.events import Event
+from frontdesk.messaging.models import (
+    InboundOutcome,
+    InboundSms,
+    OutboundSms,
+    OutboundStatus,
+    SmsConsent,
+)
+from frontdesk.messaging.service import DEMO_SMS_NUMBER
+from frontdesk.settings import Settings
+from tests.conftest import NOW
+from tests.doubles import DownBot, ScriptedBot
+from tests.twilio_fake import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    TwilioFake,
+    inbound_params,
+    running_fake,
+    sign,
+)
+
+TOKEN = "internal-test-token"
+PUBLIC = "https://frontdesk.example.org"
+SMS_URL = f"{PUBLIC}/webhooks/twilio/sms"
+STATUS_URL = f"{PUBLIC}/webhooks/twilio/status"
+PATIENT = "+15555550101"  # Jordan Sample in the demo data
+STRANGER = "+15555550177"
+
+
+def replies(text: str) -> list[dict[str, Any]]:
+    if "book" in text:
+        return [
+            {
+                "text": "What kind of visit do you need?",
+                "buttons": [
+                    {"title": "Sick visit", "payload": '/inform{"visit_type":"sick-visit"}'},
+                    {"title": "Annual physical", "payload": '/inform{"visit_type":"physical"}'},
+                ],
+            }
+        ]
+    if text == "verify me":
+        return [{"custom": {"type": "identity_request", "reason": "to see your visits"}}]
+    return [{"text": f"you said: {text}"}]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[TwilioFake]:
+    with running_fake() as served:
+        yield served
+
+
+@pytest.fixture
+def bot() -> ScriptedBot:
+    return ScriptedBot(replies)
+
+
+def make_client(
+    engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path, **overrides: Any
+) -> Iterator[TestClient]:
+    with session_scope(make_session_factory(engine)) as db:
+        seed_demo(db)
+    fake.messages.clear()
+    settings = Settings(
+        **{
+            "env": "test",
+            "data_dir": tmp_path,
+            "internal_token": TOKEN,
+            "rasa_token": "rasa-test-token",
+            "secret_key": "secret-test-key",
+            "public_url": PUBLIC,
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": AUTH_TOKEN,
+            "twilio_api_base_url": fake.url,
+            "sms_worker_enabled": False,
+            "reminders_enabled": False,
+            **overrides,
+        }
+    )
+    app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
+    bot.attach(app, TOKEN)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def client(
+    sqlite_engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path
+) -> Iterator[TestClient]:
+    yield from make_client(sqlite_engine, bot, fake, tmp_path)
+
+
+def text_in(
+    client: TestClient,
+    body: str,
+    *,
+    from_: str = PATIENT,
+    to: str = DEMO_SMS_NUMBER,
+    sid: str | None = None,
+    num_media: int = 0,
+) -> Any:
+    params = inbound_params(body=body, from_=from_, to=to, sid=sid, num_media=num_media)
+    return client.post(
+        "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": sign(SMS_URL, params)}
+    )
+
+
+def send_outbox(client: TestClient) -> int:
+    return int(client.app.state.sms.worker.drain())  # type: ignore[attr-defined]
+
+
+def rows(engine: Engine, model: Any) -> list[Any]:
+    with Session(engine) as db:
+        return list(db.scalars(select(model).order_by(model.id)))
+
+
+def test_a_text_is_stored_acknowledged_with_empty_twiml_and_answered_by_sms(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    response = text_in(client, "hello there 🙂", sid="SM" + "a" * 32)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    assert response.text == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    # The bot saw an opaque id, never the number.
+    [(conversation_id, text)] = bot.turns
+    assert conversation_id.startswith("c_") and "555" not in conversation_id
+    assert text == "hello there 🙂"
+    [inbound] = rows(sqlite_engine, InboundSms)
+    assert inbound.outcome is InboundOutcome.BOT and inbound.processed_at is not None
+    assert send_outbox(client) == 1
+    [sent] = fake.messages
+    assert (sent["to"], sent["from"], sent["body"]) == (
+        PATIENT,
+        DEMO_SMS_NUMBER,
+        "you said: hello there 🙂",
+    )
+    [outbound] = rows(sqlite_engine, OutboundSms)
+    assert outbound.status is OutboundStatus.QUEUED and outbound.twilio_sid == sent["sid"]
+    assert (outbound.encoding, outbound.segments) == ("UCS-2", 1)
+
+
+def test_a_retried_webhook_with_the_same_message_sid_is_processed_once(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    sid = "SM" + "b" * 32
+    first = text_in(client, "hi", sid=sid)
+    second = text_in(client, "hi", sid=sid)
+    assert first.status_code == second.status_code == 200
+    assert len(bot.turns) == 1
+    assert len(rows(sqlite_engine, InboundSms)) == 1
+    assert len(rows(sqlite_engine, OutboundSms)) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # unsigned
+        {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"},  # forged
+    ],
+)
+def test_unsigned_or_forged_webhooks_get_403_and_reach_nobody(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine, headers: dict[str, str]
+) -> None:
+    params = inbound_params(body="hi", from_=PATIENT, to=DEMO_SMS_NUMBER)
+    response = client.post("/webhooks/twilio/sms", data=params, headers=headers)
+    assert response.status_code == 403
+    assert bot.turns == [] and rows(sqlite_engine, InboundSms) == []
+
+
+def test_a_signature_for_other_fields_or_another_url_is_refused(
+    client: TestClient, bot: ScriptedBot
+) -> None:
+    params = inbound_params(body="hi", from_=PATIENT, to=DEMO_SMS_NUMBER)
+    tampered = {**params, "Body": "cancel everything"}
+    assert (
+        client.post(
+            "/webhooks/twilio/sms",
+            data=tampered,
+            headers={"X-Twilio-Signature": sign(SMS_URL, params)},
+        ).status_code
+        == 403
+    )
+    # Signed for the address this process sees, not the public one Twilio calls: refused.
+    internal = sign("http://testserver/webhooks/twilio/sms", params)
+    assert (
+        client.post(
+            "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": internal}
+        ).status_code
+        == 403
+    )
+    assert bot.turns == []
+
+
+def test_without_a_twilio_token_every_webhook_is_refused(
+    sqlite_engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path
+) -> None:
+    for client in make_client(
+        sqlite_engine, bot, fake, tmp_path, twilio_account_sid="", twilio_auth_token=""
+    ):
+        params = inbound_params(body="hi", from_=PATIENT, to=DEMO_SMS_NUMBER)
+        response = client.post(
+            "/webhooks/twilio/sms",
+            data=params,
+            headers={"X-Twilio-Signature": sign(SMS_URL, params)},
+        )
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "STOP",
+        "stop",
+        "Cancel.",
+        "UNSUBSCRIBE",
+        "end",
+        "Quit",
+        "REVOKE",
+        "optout",
+        "STOPALL",
+        "Stop texting me",
+    ],
+)
+def test_opt_out_words_record_the_opt_out_and_confirm_once(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine, word: str
+) -> None:
+    text_in(client, word)
+    text_in(client, "STOP")  # a repeated STOP gets no second confirmation
+    assert bot.turns == []
+    [consent] = rows(sqlite_engine, SmsConsent)
+    assert consent.opted_out and consent.phone == PATIENT
+    send_outbox(client)
+    [confirmation] = fake.bodies_to(PATIENT)
+    assert "unsubscribed" in confirmation and "START" in confirmation
+
+
+def test_an_opted_out_number_gets_nothing_until_it_opts_back_in(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    text_in(client, "hello")  # the bot's reply is waiting in the outbox...
+    text_in(client, "STOP")  # ...and is dropped with the opt-out
+    text_in(client, "are you there?")  # stored, not answered, not forwarded
+    assert [t for _, t in bot.turns] == ["hello"]
+    send_outbox(client)
+    assert len(fake.bodies_to(PATIENT)) == 1  # only the opt-out confirmation
+    outcomes = [r.outcome for r in rows(sqlite_engine, InboundSms)]
+    assert outcomes == [InboundOutcome.BOT, InboundOutcome.OPT_OUT, InboundOutcome.OPTED_OUT]
+    text_in(client, "YES")  # YES re-subscribes an opted-out number
+    text_in(client, "hello again")
+    send_outbox(client)
+    bodies = fake.bodies_to(PATIENT)
+    assert "subscribed again" in bodies[1] and bodies[2] == "you said: hello again"
+
+
+def test_cancel_my_appointment_is_not_an_opt_out(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    text_in(client, "cancel my appointment")
+    text_in(client, "yes")  # an answer to the bot, not a re-subscription
+    assert [t for _, t in bot.turns] == ["cancel my appointment", "yes"]
+    assert rows(sqlite_engine, SmsConsent) == []
+
+
+def test_help_answers_with_name_opt_out_frequency_rates_and_contact(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake
+) -> None:
+    text_in(client, "HELP")
+    send_outbox(client)
+    [answer] = fake.bodies_to(PATIENT)
+    assert bot.turns == []
+    for part in ("Riverside Family Medicine", "STOP", "frequency", "Msg & data rates may apply"):
+        assert part in answer
+    assert "555-0100" in answer or "5555550100" in answer
+
+
+def test_buttons_become_numbered_choices_and_a_number_picks_the_payload(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake
+) -> None:
+    text_in(client, "I want to book")
+    send_outbox(client)
+    [offer] = fake.bodies_to(PATIENT)
+    assert offer == (
+        "What kind of visit do you need?\n1) Sick visit\n2) Annual physical\nReply 1 or 2"
+    )
+    text_in(client, " 2 ")
+    assert bot.turns[-1][1] == '/inform{"visit_type":"physical"}'
+    text_in(client, "2")  # no buttons offered since: plain text, never a forged payload
+    assert bot.turns[-1][1] == "2"
+
+
+def test_a_typed_slash_cannot_forge_an_intent(client: TestClient, bot: ScriptedBot) -> None:
+    text_in(client, '/inform{"slot_choice":"x"}')
+    assert not bot.turns[-1][1].startswith("/")
+
+
+def test_staff_owned_conversations_get_the_text_in_their_inbox_not_the_bot(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    text_in(client, "hello")
+    with session_scope(make_session_factory(sqlite_engine)) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        conversation.owner = Owner.STAFF
+    events: list[Event] = []
+    services = client.app.state.services  # type: ignore[attr-defined]
+    original = services.events.publish
+    services.events.publish = lambda event: (events.append(event), original(event))
+    text_in(client, "is anyone there?")
+    assert [t for _, t in bot.turns] == ["hello"]
+    assert [e.kind for e in events] == ["conversation.patient_message"]
+    assert events[0].data["conversation_id"] == conversation.public_id
+    [_, second] = rows(sqlite_engine, InboundSms)
+    assert second.outcome is InboundOutcome.STAFF
+
+
+def test_mms_without_text_empty_long_and_unknown_numbers_are_handled(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    assert text_in(client, "", num_media=1).status_code == 200
+    assert text_in(client, "   ").status_code == 200
+    long_text = "I need to talk about my bill " * 200  # 5,800 characters
+    assert text_in(client, long_text).status_code == 200
+    assert text_in(client, "hi", to="+15555550188").status_code == 200  # not our number
+    outcomes = [r.outcome for r in rows(sqlite_engine, InboundSms)]
+    assert outcomes == [
+        InboundOutcome.EMPTY,
+        InboundOutcome.EMPTY,
+        InboundOutcome.BOT,
+        InboundOutcome.UNKNOWN_NUMBER,
+    ]
+    [(_, forwarded)] = bot.turns
+    assert len(forwarded) <= 1000  # cut to the bot's limit; the stored message keeps it all
+    send_outbox(client)
+    bodies = fake.bodies_to(PATIENT)
+    assert bodies[0].startswith("Sorry, we can only read text")
+    # The bot's echo of 1,000 characters fits one Twilio message.
+    assert all(len(b) <= 1600 for b in bodies)
+
+
+def test_a_stranger_gets_a_conversation_of_their_own(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    text_in(client, "hi", from_=PATIENT)
+    text_in(client, "hi", from_=STRANGER)
+    text_in(client, "again", from_=PATIENT)
+    ids = [c for c, _ in bot.turns]
+    assert ids[0] == ids[2] != ids[1]
+
+
+def test_bot_unavailable_keeps_the_text_and_hands_it_over_later(
+    sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path
+) -> None:
+    from connectors.twilio_sms import retry_pending
+
+    down = DownBot()
+    for client in make_client(sqlite_engine, down, fake, tmp_path):
+        text_in(client, "hello")
+        [inbound] = rows(sqlite_engine, InboundSms)
+        assert inbound.outcome is InboundOutcome.PENDING and inbound.processed_at is None
+        working = ScriptedBot(replies)
+        working.attach(client.app, TOKEN)  # type: ignore[arg-type]
+        services = client.app.state.services  # type: ignore[attr-defined]
+        services.bot = working
+        services.clock = lambda: NOW.replace(minute=5)  # later than the retry delay
+        assert client.portal.call(retry_pending, client.app) == 1  # type: ignore[union-attr]
+        assert [t for _, t in working.turns] == ["hello"]
+        [inbound] = rows(sqlite_engine, InboundSms)
+        assert inbound.outcome is InboundOutcome.BOT
+
+
+def test_delivery_statuses_are_recorded_and_never_go_backwards(
+    client: TestClient, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    text_in(client, "hello")
+    send_outbox(client)
+    [outbound] = rows(sqlite_engine, OutboundSms)
+
+    def status(value: str, **extra: str) -> int:
+        params = {"MessageSid": outbound.twilio_sid, "MessageStatus": value, **extra}
+        response = client.post(
+            "/webhooks/twilio/status",
+            data=params,
+            headers={"X-Twilio-Signature": sign(STATUS_URL, params)},
+        )
+        return response.status_code
+
+    assert status("sent") == 204
+    assert status("delivered") == 204
+    assert status("sent") == 204  # late and out of order
+    [outbound] = rows(sqlite_engine, OutboundSms)
+    assert outbound.status is OutboundStatus.DELIVERED
+    unsigned = client.post(
+        "/webhooks/twilio/status",
+        data={"MessageSid": outbound.twilio_sid, "MessageStatus": "failed"},
+    )
+    assert unsigned.status_code == 403
+
+
+def test_an_identity_request_asks_for_the_date_of_birth_and_keeps_it_from_the_bot(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    text_in(client, "verify me")
+    send_outbox(client)
+    [prompt] = fake.bodies_to(PATIENT)
+    assert "date of birth" in prompt
+    text_in(client, "04/12/1985")
+    assert bot.turns[0][1] == "verify me"
+    assert all("1985" not in t for _, t in bot.turns)
+    with Session(sqlite_engine) as db:
+        texts = [
+            m.text or "" for m in db.scalars(select(Message).where(Message.role == Role.PATIENT))
+        ]
+        assert all("1985" not in t for t in texts)
+        assert (
+            db.scalar(
+                select(func.count()).select_from(InboundSms).where(InboundSms.body.contains("1985"))
+            )
+            == 0
+        )
+
+
+def test_staff_and_bot_messages_for_sms_conversations_leave_through_the_outbox(
+    client: TestClient, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    from frontdesk.conversations.service import record_outgoing_message
+
+    text_in(client, "hello")
+    with session_scope(make_session_factory(sqlite_engine)) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        record_outgoing_message(
+            session=db,
+            conversation=conversation,
+            role=Role.STAFF,
+            text="Hi, this is Sam from the front desk — we’ll call you shortly…",
+            sender_name="Sam",
+        )
+    send_outbox(client)
+    staff = fake.bodies_to(PATIENT)[-1]
+    # Typographic characters become GSM-7 look-alikes: one 160-character segment, not UCS-2.
+    assert staff == "Hi, this is Sam from the front desk - we'll call you shortly..."
+    kinds = [(o.kind, o.encoding) for o in rows(sqlite_engine, OutboundSms)]
+    assert kinds == [("bot", "GSM-7"), ("staff", "GSM-7")]
+
+
+def test_the_sandbox_page_exists_only_in_development(
+    sqlite_engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path, client: TestClient
+) -> None:
+    assert client.get("/dev/sms").status_code == 404
+    assert client.post("/dev/sms/inbound", data={"body": "hi"}).status_code == 404
+
+
+def test_the_sandbox_page_lets_an_installer_text_the_practice(
+    tmp_path: Path, bot: ScriptedBot, fake: TwilioFake
+) -> None:
+    from frontdesk.db import make_engine
+    from frontdesk.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'dev.db'}")
+    upgrade(engine)
+    try:
+        for client in make_client(
+            engine,
+            bot,
+            fake,
+            tmp_path,
+            env="development",
+            twilio_account_sid="",
+            twilio_auth_token="",
+            internal_token="dev-only-not-secret",
+            rasa_token="dev-only-not-secret",
+            secret_key="dev-only-not-secret",
+        ):
+            bot.attach(client.app, "dev-only-not-secret")  # type: ignore[arg-type]
+            response = client.post(
+                "/dev/sms/inbound",
+                data={"from_": PATIENT, "to": DEMO_SMS_NUMBER, "body": "I want to book"},
+            )
+            assert response.status_code == 200  # redirected to the page
+            send_outbox(client)
+            page = client.get("/dev/sms").text
+            assert "1) Sick visit" in page and "Reply 1 or 2" in page
+            assert fake.messages == []  # the sandbox never called Twilio
+            [outbound] = rows(engine, OutboundSms)
+            assert outbound.status is OutboundStatus.DELIVERED
+    finally:
+        engine.dispose()
+
+
+def test_phone_numbers_and_bodies_stay_out_of_the_logs(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    text_in(client, "my secret words")
+    text_in(client, "STOP")
+    send_outbox(client)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "5555550101" not in logged and "secret words" not in logged
+
+
+def test_json_of_a_button_payload_survives_the_round_trip(
+    client: TestClient, bot: ScriptedBot
+) -> None:
+    text_in(client, "I want to book")
+    text_in(client, "Annual physical")  # the title works as well as the number
+    assert json.loads(bot.turns[-1][1].removeprefix("/inform")) == {"visit_type": "physical"}
+
+
+def test_emergency_wording_goes_to_the_bot_as_the_emergency_intent(
+    client: TestClient, bot: ScriptedBot
+) -> None:
+    text_in(client, "I have chest pain and can't breathe")
+    assert bot.turns[-1][1] == "/medical_emergency"
