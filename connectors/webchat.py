@@ -33,6 +33,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from connectors.rasa import BotUnavailableError
+from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Owner, Role
 from frontdesk.conversations.safety import is_emergency
@@ -154,6 +155,8 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
     """One patient's web chat connection."""
     services: Services = websocket.app.state.services
     await websocket.accept()
+    if await refuse_disallowed_origin(websocket, services, practice):
+        return  # embedded on a website the practice has not allowed (close code 4403)
     opened = await run_in_threadpool(_open_session, services, practice, resume)
     if isinstance(opened, dict):
         await websocket.send_json(opened)

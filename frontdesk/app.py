@@ -10,6 +10,7 @@ from importlib import resources
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +21,9 @@ from connectors.rasa import BotClient, RasaClient
 from connectors.webchat import ChatHub
 from frontdesk import __version__
 from frontdesk.api import router as api_router
+from frontdesk.audit.routes import router as audit_router
+from frontdesk.auth.headers import ConsoleSecurityHeaders
+from frontdesk.auth.routes import router as auth_router
 from frontdesk.db import make_engine, make_session_factory, utcnow
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.runtime import Services
@@ -82,6 +86,10 @@ def create_app(
     app.include_router(webchat.router)
     app.include_router(rasa_internal.router)
     app.include_router(api_router)
+    app.include_router(auth_router)  # /console/login, /console/logout
+    app.include_router(audit_router)  # /console/audit (admins)
+    app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

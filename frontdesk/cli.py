@@ -13,10 +13,13 @@ from urllib.parse import urlsplit
 import typer
 import uvicorn
 
+from frontdesk.auth.cli import staff_app, widget_app
 from frontdesk.settings import Settings, get_settings
 
 app = typer.Typer(help="Frontdesk: patient-operations chatbot for medical practices.")
 logger = logging.getLogger("frontdesk")
+app.add_typer(staff_app, name="staff")
+app.add_typer(widget_app, name="widget")
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk.auth.demo import seed_demo_access
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
@@ -48,6 +49,7 @@ def seed_demo(session: Session) -> Practice:
     """Create the demo practice if it does not exist yet; returns it either way."""
     existing = session.scalar(select(Practice).where(Practice.slug == DEMO_SLUG))
     if existing is not None:
+        seed_demo_access(session, existing)  # staff accounts (development) and widget origins
         return existing
     practice = Practice(
         slug=DEMO_SLUG,
@@ -168,4 +170,5 @@ def seed_demo(session: Session) -> Practice:
         for first, last, dob, phone in DEMO_PATIENTS
     )
     session.flush()
+    seed_demo_access(session, practice)
     return practice

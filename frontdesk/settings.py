@@ -129,6 +129,29 @@ class Settings(BaseSettings):
     # --- Knowledge, billing and PHI (issue 5) ---
 
     # --- Staff console, handoff, audit, widget (issue 6) ---
+    # Staff sign-in and sessions [E2].
+    console_idle_timeout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="Staff are signed out after this long idle"
+    )
+    console_session_max_hours: int = Field(
+        default=12, ge=1, le=24 * 7, description="A staff session ends this long after sign-in"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins per account within the window: locked"
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20, ge=1, description="Failed sign-ins per client address within the window"
+    )
+    login_failure_window_minutes: int = Field(
+        default=15, ge=1, description="Window (and lock-out length) for failed sign-ins"
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description=(
+            "Mark the staff session cookie Secure; default: always, except in development "
+            "served over plain http on a loopback host"
+        ),
+    )
 
     @field_validator(
         "database_url",

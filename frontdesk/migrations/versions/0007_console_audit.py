@@ -20,6 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # --- E2: staff users, sessions, audit log (must stay before E1's block) ---
+    _upgrade_auth_audit()
     # --- end E2 ---
     # --- E1: handoff (references staff_users, created above) ---
     _upgrade_handoff()
@@ -31,6 +32,7 @@ def downgrade() -> None:
     _downgrade_handoff()
     # --- end E1 ---
     # --- E2: staff users, sessions, audit log ---
+    _downgrade_auth_audit()
     # --- end E2 ---
 
 
@@ -133,3 +135,149 @@ def _downgrade_handoff() -> None:
         op.drop_column("conversations", "assignee_staff_id")
     for name in _HANDOFF_COLUMNS:
         op.drop_column("conversations", name)
+
+
+# --- E2: staff users, sessions, login attempts, widget origins, audit log -----------------
+
+_AUDIT_GUARD = "audit_events is append-only"
+
+
+def _upgrade_auth_audit() -> None:
+    """Staff accounts and sessions, sign-in attempts, widget origins, the audit log."""
+    op.create_table(
+        "staff_users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("display_name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "front_desk", "billing", "admin", name="staffrole", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_sign_in_at", frontdesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["practice_id"],
+            ["practices.id"],
+            name=op.f("fk_staff_users_practice_id_practices"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_users")),
+        sa.UniqueConstraint("email", name=op.f("uq_staff_users_email")),
+    )
+    op.create_table(
+        "staff_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", frontdesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["practice_id"],
+            ["practices.id"],
+            name=op.f("fk_staff_sessions_practice_id_practices"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff_users.id"],
+            name=op.f("fk_staff_sessions_staff_id_staff_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_staff_sessions_token_hash")),
+    )
+    op.create_table(
+        "login_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("succeeded", sa.Boolean(), nullable=False),
+        sa.Column("at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+    )
+    op.create_index("ix_login_attempts_email_at", "login_attempts", ["email", "at"])
+    op.create_index("ix_login_attempts_ip_at", "login_attempts", ["ip", "at"])
+    op.create_table(
+        "widget_allowed_origins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.String(length=255), nullable=False),
+        sa.Column("created_at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["practice_id"],
+            ["practices.id"],
+            name=op.f("fk_widget_allowed_origins_practice_id_practices"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_widget_allowed_origins")),
+        sa.UniqueConstraint(
+            "practice_id", "origin", name=op.f("uq_widget_allowed_origins_practice_id_origin")
+        ),
+    )
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("subject_type", sa.String(length=32), nullable=False),
+        sa.Column("subject_id", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", frontdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["staff_users.id"], name=op.f("fk_audit_events_actor_id_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["practice_id"], ["practices.id"], name=op.f("fk_audit_events_practice_id_practices")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+        sa.UniqueConstraint("hash", name=op.f("uq_audit_events_hash")),
+        sa.UniqueConstraint("practice_id", "seq", name=op.f("uq_audit_events_practice_id_seq")),
+    )
+    op.create_index("ix_audit_events_practice_at", "audit_events", ["practice_id", "at"])
+    # Append-only, enforced by the database itself: no UPDATE or DELETE, whatever the code.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{_AUDIT_GUARD}'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+            "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()"
+        )
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
+                f"BEGIN SELECT RAISE(ABORT, '{_AUDIT_GUARD}'); END"
+            )
+
+
+def _downgrade_auth_audit() -> None:
+    # Dropping the table drops its triggers; the PostgreSQL function goes explicitly.
+    op.drop_index("ix_audit_events_practice_at", table_name="audit_events")
+    op.drop_table("audit_events")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+    op.drop_table("widget_allowed_origins")
+    op.drop_index("ix_login_attempts_ip_at", table_name="login_attempts")
+    op.drop_index("ix_login_attempts_email_at", table_name="login_attempts")
+    op.drop_table("login_attempts")
+    op.drop_table("staff_sessions")
+    op.drop_table("staff_users")
