@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from actions import build_executor
 from actions.context import ActionContext
-from connectors import rasa_internal, webchat
+from connectors import rasa_internal, twilio_sms, webchat
 from connectors.rasa import BotClient, RasaClient
 from connectors.webchat import ChatHub
 from frontdesk import __version__
@@ -67,10 +67,12 @@ def create_app(
         # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
+        await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
         try:
             yield
         finally:
             await app.state.ehr_sync.stop()  # issue 3 [A2]
+            await twilio_sms.stop_sms(app)  # issue 4
             if bot is None:
                 await bot_client.aclose()
             if own_engine:
@@ -85,6 +87,7 @@ def create_app(
     )
     app.include_router(webchat.router)
     app.include_router(rasa_internal.router)
+    app.include_router(twilio_sms.router)  # issue 4
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)

@@ -125,6 +125,49 @@ class Settings(BaseSettings):
     # --- Identity verification (issue 3) ---
 
     # --- SMS, outbox and reminders (issue 4) ---
+    twilio_account_sid: str = Field(
+        default="", description="Twilio Account SID; empty: SMS go to the development sandbox"
+    )
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr(""), description="Twilio Auth Token (signs webhooks, authenticates API)"
+    )
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="Twilio REST API base URL; tests and sandboxes point it at a local fake",
+    )
+    twilio_messaging_service_sid: str = Field(
+        default="",
+        description="Send through this Messaging Service instead of the practice's own number",
+    )
+    twilio_timeout_seconds: float = Field(default=10.0, description="Per request to Twilio")
+    sms_worker_enabled: bool = Field(
+        default=True, description="Run the SMS outbox worker inside the service"
+    )
+    sms_worker_threads: int = Field(default=8, description="Concurrent sends to Twilio")
+    sms_max_attempts: int = Field(
+        default=6, description="Send attempts before an SMS is dead-lettered for staff"
+    )
+    sms_retry_base_seconds: float = Field(
+        default=2.0, description="First retry delay; doubles each attempt (5xx, timeouts)"
+    )
+    sms_claim_lease_seconds: float = Field(
+        default=120.0,
+        description="A send not recorded within this is checked with Twilio, then retried",
+    )
+    reminders_enabled: bool = Field(
+        default=True, description="Run the reminder and follow-up scheduler inside the service"
+    )
+    reminder_tick_seconds: int = Field(default=60, description="How often due reminders go out")
+    reminder_offsets_minutes: list[int] = Field(
+        default=[7 * 24 * 60, 2 * 24 * 60, 120],
+        description="Default reminder offsets before an appointment (per-practice override)",
+    )
+    quiet_hours_start: str = Field(
+        default="08:00", description="Outreach window opens (patient-local HH:MM)"
+    )
+    quiet_hours_end: str = Field(
+        default="21:00", description="Outreach window closes (patient-local HH:MM)"
+    )
 
     # --- Knowledge, billing and PHI (issue 5) ---
 

@@ -177,6 +177,10 @@ def record_outgoing_message(
     session.add(message)
     conversation.last_activity_at = utcnow()
     session.flush()
+    if conversation.channel is Channel.SMS:  # issue 4: SMS patients get it through the outbox
+        from frontdesk.messaging.service import on_outgoing_message
+
+        on_outgoing_message(session=session, conversation=conversation, message=message)
     return message
 
 
