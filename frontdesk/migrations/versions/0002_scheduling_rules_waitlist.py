@@ -305,15 +305,17 @@ def downgrade() -> None:
 
     _keep_blocks_while(recreate_appointments)
 
-    with op.batch_alter_table("visit_types") as batch_op:
-        batch_op.drop_column("patient_rule")
-        batch_op.drop_column("buffer_after_minutes")
-        batch_op.drop_column("buffer_before_minutes")
-        batch_op.drop_column("max_horizon_days")
-        batch_op.drop_column("min_lead_minutes")
-
-    with op.batch_alter_table("practices") as batch_op:
-        batch_op.drop_column("default_buffer_after_minutes")
-        batch_op.drop_column("default_buffer_before_minutes")
-        batch_op.drop_column("late_cancel_fee_text")
-        batch_op.drop_column("late_cancel_hours")
+    # Plain DROP COLUMN (SQLite >= 3.35): a batch rebuild would DROP TABLE, which the
+    # appointments' foreign keys to these tables refuse.
+    for table, column in (
+        ("visit_types", "patient_rule"),
+        ("visit_types", "buffer_after_minutes"),
+        ("visit_types", "buffer_before_minutes"),
+        ("visit_types", "max_horizon_days"),
+        ("visit_types", "min_lead_minutes"),
+        ("practices", "default_buffer_after_minutes"),
+        ("practices", "default_buffer_before_minutes"),
+        ("practices", "late_cancel_fee_text"),
+        ("practices", "late_cancel_hours"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
