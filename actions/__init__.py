@@ -8,10 +8,12 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 
+from actions.appointments import appointment_actions
 from actions.booking import booking_actions
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
 from actions.handoff import handoff_actions
+from actions.identity import ActionAskIdentityVerified
 
 
 def build_executor(context: ActionContext) -> ActionExecutor:
@@ -24,4 +26,10 @@ def build_executor(context: ActionContext) -> ActionExecutor:
 
 def all_actions(context: ActionContext) -> list[Action]:
     """Every custom action, built with its collaborators."""
-    return [*booking_actions(context), ActionReferToOffice(context), *handoff_actions(context)]
+    return [
+        *booking_actions(context),
+        *appointment_actions(context),
+        ActionAskIdentityVerified(context),
+        ActionReferToOffice(context),
+        *handoff_actions(context),
+    ]

@@ -25,7 +25,8 @@ from frontdesk.conversations import service as conversations
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling import service as scheduling
-from frontdesk.scheduling.models import VisitType
+from frontdesk.scheduling import waitlist
+from frontdesk.scheduling.models import Appointment, VisitType
 from frontdesk.scheduling.timeprefs import (
     TimePreference,
     TimePreferenceError,
@@ -35,9 +36,14 @@ from frontdesk.scheduling.timeprefs import (
 FORM = "book_appointment_form"
 ANY_PROVIDER = "any"
 NONE_OF_THESE = "none"
+# `slot_choice` values that are not a slot: the patient chose the waitlist or another provider.
+WAITLIST = "waitlist"
+OTHER_PROVIDER = "other_provider"
 FORM_SLOTS = ("visit_type", "provider_preference", "time_preference", "slot_choice")
-# Everything a booking leaves behind; cleared when it ends, however it ends.
-BOOKING_SLOTS = (*FORM_SLOTS, "offered_slots", "excluded_slots")
+# Slots of the reschedule/cancel/check/confirm forms (`appointment_ref` is the reminders' slot).
+MANAGE_SLOTS = ("identity_verified", "appointment_ref", "change_confirmed")
+# Everything a booking or a change leaves behind; cleared when it ends, however it ends.
+BOOKING_SLOTS = (*FORM_SLOTS, "offered_slots", "excluded_slots", *MANAGE_SLOTS)
 DomainDict = dict[str, Any]
 
 _ORDINALS = {
@@ -47,6 +53,17 @@ _ORDINALS = {
 }  # fmt: skip
 _POSITION_REPLY = re.compile(
     r"(?:the |option |number |no\.? |#)?(\w+)(?: (?:one|option|slot|time|works|please|pls))*"
+)
+_NONE_OF_THESE = re.compile(
+    r"(none|nothing|neither|no good|not? (one of )?(these|those|them))\b.*"
+    r"|(these|those|they|that) (don'?t|do not|won'?t) work.*",
+    re.IGNORECASE,
+)
+_WAITLIST = re.compile(r"\bwait\s*-?\s*list\b|\bwaiting list\b", re.IGNORECASE)
+_OTHER_PROVIDER = re.compile(
+    r"\b(another|different|other|else|new)\b.*\b(provider|doctor|dr|physician|someone)\b"
+    r"|\bsomeone else\b",
+    re.IGNORECASE,
 )
 _NO_PREFERENCE = re.compile(
     r"\b(no pref\w*|any(one|body| one| provider| doctor)?|whoever|doesn'?t matter|"
@@ -77,6 +94,29 @@ def _visit_type(session: Session, practice_id: int, code: str | None) -> VisitTy
     if not code:
         return None
     return scheduling.match_visit_type(session=session, practice_id=practice_id, text=code)
+
+
+def visit_type_for(session: Session, where: _Where, tracker: Tracker) -> VisitType | None:
+    """The visit type being booked, or that of the appointment being rescheduled."""
+    found = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
+    if found is not None or where.patient is None:
+        return found
+    appointment_id = parse_appointment_ref(tracker.get_slot("appointment_ref"))
+    appointment = session.get(Appointment, appointment_id) if appointment_id else None
+    if appointment is None or appointment.patient_id != where.patient.id:
+        return None
+    return session.get(VisitType, appointment.visit_type_id)
+
+
+def appointment_ref(appointment_id: int) -> str:
+    """The opaque reference buttons and reminders carry for an appointment: `a_<id>`."""
+    return f"a_{appointment_id}"
+
+
+def parse_appointment_ref(value: Any) -> int | None:
+    """Inverse of `appointment_ref`; None for anything else (including "none")."""
+    match = re.fullmatch(r"a_(\d{1,12})", value.strip()) if isinstance(value, str) else None
+    return int(match.group(1)) if match else None
 
 
 def _title_for_key(session: Session, key: str, tz: ZoneInfo) -> str:
@@ -172,7 +212,7 @@ class ActionAskSlotChoice(ContextAction):
 
         def load(session: Session) -> tuple[list[tuple[str, str]], str, ZoneInfo]:
             where = _where(session, tracker.sender_id)
-            visit_type = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
+            visit_type = visit_type_for(session, where, tracker)
             preference = parse_time_preference(
                 tracker.get_slot("time_preference") or "asap", now=now, tz=where.tz
             )
@@ -197,15 +237,28 @@ class ActionAskSlotChoice(ContextAction):
             offers, described, _tz = await self.context.run(load)
         except TimePreferenceError:
             offers, described = [], "that time"
+        # Once the patient has turned offers down, say what else they can do.
+        way_out = [
+            {"title": "Another provider", "payload": inform_payload(slot_choice=OTHER_PROVIDER)},
+            {"title": "Join the waitlist", "payload": inform_payload(slot_choice=WAITLIST)},
+        ]
         if not offers:
-            dispatcher.utter_message(response="utter_no_slots", when=described)
-            return [SlotSet("time_preference", None), SlotSet("offered_slots", None)]
+            # The time preference stays: a new day or time typed now is taken as a correction,
+            # and the waitlist keeps what the patient asked for.
+            dispatcher.utter_message(
+                response="utter_no_more_slots" if turned_down else "utter_no_slots",
+                when=described,
+                buttons=way_out,
+            )
+            return [SlotSet("offered_slots", None)]
         buttons = [
             {"title": title, "payload": inform_payload(slot_choice=key)} for title, key in offers
         ]
         buttons.append(
             {"title": "None of these", "payload": inform_payload(slot_choice=NONE_OF_THESE)}
         )
+        if turned_down:
+            buttons.extend(way_out)
         dispatcher.utter_message(response="utter_offer_slots", when=described, buttons=buttons)
         return [SlotSet("offered_slots", [key for _, key in offers])]
 
@@ -225,6 +278,7 @@ class ActionAskPatientVerified(Action):
         dispatcher.utter_message(
             json_message={
                 "type": "identity_request",
+                "purpose": "book",
                 "reason": "Your name and date of birth, so we can find your record.",
             }
         )
@@ -349,15 +403,19 @@ class ValidateBookAppointmentForm(FormValidationAction):
         value = str(slot_value or "").strip()
         offered: list[str] = list(tracker.get_slot("offered_slots") or [])
         now = self.context.clock()
-        if value.lower() == NONE_OF_THESE:
+        if value.lower() == WAITLIST or _WAITLIST.search(value):
+            # The waitlist keeps what the patient asked for; identity comes next.
+            return {
+                "slot_choice": WAITLIST,
+                "time_preference": tracker.get_slot("time_preference") or "asap",
+            }
+        if value.lower() == OTHER_PROVIDER or _OTHER_PROVIDER.search(value):
+            return {"slot_choice": None, "provider_preference": None, "offered_slots": None}
+        if value.lower() == NONE_OF_THESE or _NONE_OF_THESE.fullmatch(value):
+            # Next options for the same request; what was turned down is not offered again.
             dispatcher.utter_message(response="utter_none_of_these")
             turned_down = [*(tracker.get_slot("excluded_slots") or []), *offered]
-            return {
-                "slot_choice": None,
-                "time_preference": None,
-                "offered_slots": None,
-                "excluded_slots": turned_down,
-            }
+            return {"slot_choice": None, "offered_slots": None, "excluded_slots": turned_down}
 
         def choose(session: Session) -> dict[str, Any]:
             where = _where(session, tracker.sender_id)
@@ -370,7 +428,7 @@ class ValidateBookAppointmentForm(FormValidationAction):
                     return {"reply": "utter_slot_choice_unclear"}
                 # A correction ("actually thursday"): look again with the new preference.
                 return {"slot_choice": None, "time_preference": value, "offered_slots": None}
-            visit_type = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
+            visit_type = visit_type_for(session, where, tracker)
             provider_id, start = scheduling.parse_slot_key(key)
             if visit_type is None or not scheduling.is_slot_open(
                 session=session,
@@ -462,6 +520,8 @@ class ActionBookAppointment(ContextAction):
         """Book, confirm with date, time, provider and location, and clear the form."""
         key = tracker.get_slot("slot_choice")
         now = self.context.clock()
+        if key == WAITLIST:
+            return await join_waitlist(self.context, dispatcher, tracker, keep_current=False)
 
         def book(session: Session) -> dict[str, str] | None:
             where = _where(session, tracker.sender_id)
@@ -507,6 +567,49 @@ class ActionBookAppointment(ContextAction):
             ]
         dispatcher.utter_message(response="utter_booked", **booked)
         return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+
+
+async def join_waitlist(
+    context: ActionContext,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    keep_current: bool,
+) -> list[EventType]:
+    """Put the identified patient on the waitlist with what they asked for; clear the form.
+
+    `keep_current` says the patient is rescheduling: their current appointment stays booked.
+    """
+    now = context.clock()
+    preference = str(tracker.get_slot("time_preference") or "asap")
+
+    def join(session: Session) -> dict[str, str] | None:
+        where = _where(session, tracker.sender_id)
+        visit_type = visit_type_for(session, where, tracker)
+        if where.patient is None or visit_type is None:
+            return None
+        try:
+            described = parse_time_preference(preference, now=now, tz=where.tz).describe()
+        except TimePreferenceError:
+            described = "the first opening"
+        waitlist.join_waitlist(
+            session=session,
+            practice_id=where.practice.id,
+            patient_id=where.patient.id,
+            visit_type_id=visit_type.id,
+            provider_id=_provider_id(tracker.get_slot("provider_preference")),
+            preference_text=preference,
+            now=now,
+        )
+        return {"visit": visit_type.name, "preference": described}
+
+    joined = await context.run(join)
+    if joined is None:
+        dispatcher.utter_message(response="utter_waitlist_failed")
+    else:
+        response = "utter_waitlist_joined_keep" if keep_current else "utter_waitlist_joined"
+        dispatcher.utter_message(response=response, **joined)
+    return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
 
 
 class ActionResetBooking(Action):

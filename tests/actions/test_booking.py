@@ -192,7 +192,11 @@ def test_no_slots_asks_for_another_time(context: ActionContext, conversation: Co
     slots = {"visit_type": "sick-visit", "provider_preference": "any", "time_preference": "sunday"}
     events = run(ActionAskSlotChoice(context).run(dispatcher, tracker(conversation, slots), DOMAIN))
     assert responses(dispatcher) == ["utter_no_slots"]
-    assert events == [SlotSet("time_preference", None), SlotSet("offered_slots", None)]
+    # The preference stays (a new day typed now is a correction; the waitlist keeps it) and
+    # the patient is shown the ways out.
+    assert events == [SlotSet("offered_slots", None)]
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert titles == ["Another provider", "Join the waitlist"]
 
 
 def _offered(context: ActionContext, conversation: Conversation) -> list[str]:
@@ -239,13 +243,14 @@ def test_slot_choice_correction_and_none_of_these(
     }
     dispatcher = CollectingDispatcher()
     none = run(form.validate_slot_choice("none", dispatcher, tracker(conversation, slots), DOMAIN))
-    assert none == {
-        "slot_choice": None,
-        "time_preference": None,
-        "offered_slots": None,
-        "excluded_slots": offered,
-    }
+    assert none == {"slot_choice": None, "offered_slots": None, "excluded_slots": offered}
     assert responses(dispatcher) == ["utter_none_of_these"]
+    typed = run(
+        form.validate_slot_choice(
+            "none of those work", CollectingDispatcher(), tracker(conversation, slots), DOMAIN
+        )
+    )
+    assert typed == none
     # Asked again for the same time, the patient sees other slots.
     again = CollectingDispatcher()
     retry = {
@@ -256,6 +261,47 @@ def test_slot_choice_correction_and_none_of_these(
     }
     events = run(ActionAskSlotChoice(context).run(again, tracker(conversation, retry), DOMAIN))
     assert events and not set(events[0]["value"]) & set(offered)
+    # Having turned offers down, the patient also sees another provider and the waitlist.
+    assert [b["title"] for b in again.messages[0]["buttons"]][-3:] == [
+        "None of these",
+        "Another provider",
+        "Join the waitlist",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("waitlist", {"slot_choice": "waitlist", "time_preference": "next tue after 3"}),
+        (
+            "put me on the wait list",
+            {"slot_choice": "waitlist", "time_preference": "next tue after 3"},
+        ),
+        (
+            "other_provider",
+            {"slot_choice": None, "provider_preference": None, "offered_slots": None},
+        ),
+        (
+            "can i see a different doctor",
+            {"slot_choice": None, "provider_preference": None, "offered_slots": None},
+        ),
+    ],
+)
+def test_slot_choice_waitlist_and_another_provider(
+    context: ActionContext, conversation: Conversation, reply: str, expected: dict[str, Any]
+) -> None:
+    form = ValidateBookAppointmentForm(context)
+    slots = {
+        "visit_type": "sick-visit",
+        "time_preference": "next tue after 3",
+        "offered_slots": _offered(context, conversation),
+    }
+    result = run(
+        form.validate_slot_choice(
+            reply, CollectingDispatcher(), tracker(conversation, slots), DOMAIN
+        )
+    )
+    assert result == expected
 
 
 def test_identity_comes_from_the_service_not_from_a_slot(
