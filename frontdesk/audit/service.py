@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -146,13 +146,18 @@ class ChainCheck:
 
 def verify_chain(*, session: Session, practice_id: int) -> ChainCheck:
     """Recompute a practice's chain from the first event; report the first broken link."""
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
     rows = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.practice_id == practice_id)
         .order_by(AuditEvent.seq)
         .execution_options(yield_per=1000)
     )
+    with rows:  # a server-side cursor on PostgreSQL: close it on the early return too
+        return _walk_chain(rows)
+
+
+def _walk_chain(rows: Iterable[AuditEvent]) -> ChainCheck:
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
     for event in rows:
         problem = None
         if event.seq != expected_seq:
@@ -251,8 +256,9 @@ def iter_audit(*, session: Session, practice_id: int, where: AuditFilter) -> Ite
     rows = session.execute(
         _filtered(practice_id, where).order_by(AuditEvent.seq).execution_options(yield_per=1000)
     )
-    for event, name, email in rows:
-        yield AuditRow(event, name, email)
+    with rows:  # closes the server-side cursor even if the consumer stops early
+        for event, name, email in rows:
+            yield AuditRow(event, name, email)
 
 
 def audit_actions(*, session: Session, practice_id: int) -> list[str]:
