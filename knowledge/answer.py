@@ -178,7 +178,9 @@ class KnowledgeBase:
             if cached is not None and cached[0] == version:
                 return cached[1]
             passages, vectors = self.store.load(practice_slug)
-            matrix = np.asarray(vectors, dtype=np.float32).reshape(len(passages), -1)
+            matrix = np.asarray(vectors, dtype=np.float32)
+            if not passages:
+                matrix = np.zeros((0, 1), dtype=np.float32)
             retriever = HybridRetriever(passages, matrix, embedder=self.embedder)
             self._retrievers[practice_slug] = (version, retriever)
             return retriever
@@ -227,6 +229,26 @@ def default_knowledge_base() -> KnowledgeBase:
     )
 
 
+DEMO_PRACTICE = "riverside"
+DEMO_DOCS = Path(__file__).resolve().parent / "docs" / DEMO_PRACTICE
+
+
+def ensure_demo_ingested(kb: KnowledgeBase, practice_slug: str) -> None:
+    """The demo practice answers out of the box: its bundled documents are ingested once.
+
+    Runs on the first question, so a fresh clone needs no extra command (about a second).
+    """
+    if practice_slug != DEMO_PRACTICE or kb.store.has_collection(practice_slug):
+        return
+    if DEMO_DOCS.is_dir():
+        from knowledge.ingest import ingest_directory
+
+        ingest_directory(directory=DEMO_DOCS, practice_slug=practice_slug, store=kb.store)
+        kb.mark_changed(practice_slug)
+
+
 def answer(question: str, *, practice_slug: str) -> Answer:
     """Answer a patient's question from the practice's documents (the shared entry point)."""
-    return default_knowledge_base().answer(question, practice_slug=practice_slug)
+    kb = default_knowledge_base()
+    ensure_demo_ingested(kb, practice_slug)
+    return kb.answer(question, practice_slug=practice_slug)

@@ -53,11 +53,12 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the JSON contract shape."),
 ) -> None:
     """Answer a question from the practice's documents."""
-    from knowledge.answer import default_knowledge_base
+    from knowledge.answer import default_knowledge_base, ensure_demo_ingested
     from knowledge.ingest import KnowledgeError
 
     kb = default_knowledge_base()
     try:
+        ensure_demo_ingested(kb, practice)
         if not kb.store.has_collection(practice):
             typer.echo(
                 f"error: nothing ingested for {practice!r}; run `frontdesk kb ingest DIR "
@@ -77,14 +78,3 @@ def ask(
         typer.echo(f"  source: {source.source} - {source.section}")
     if not result.confident:
         typer.echo("  (not confident)")
-
-
-def ensure_demo_knowledge(practice_slug: str, directory: Path) -> None:
-    """Ingest the bundled demo documents (incremental: unchanged files cost a hash)."""
-    from knowledge.answer import default_knowledge_base
-    from knowledge.ingest import ingest_directory
-
-    kb = default_knowledge_base()
-    report = ingest_directory(directory=directory, practice_slug=practice_slug, store=kb.store)
-    if report.added or report.updated or report.removed:
-        kb.mark_changed(practice_slug)

@@ -1,0 +1,61 @@
+"""Answers to practice questions from the practice's own documents."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+import knowledge
+from actions.context import ContextAction
+from frontdesk.conversations import service as conversations
+from frontdesk.practices.models import Practice
+
+
+def practice_slug(session: Session, sender_id: str) -> str | None:
+    """The slug of the practice a conversation belongs to."""
+    conversation = conversations.get_conversation(session=session, public_id=sender_id)
+    if conversation is None:
+        return None
+    return session.get_one(Practice, conversation.practice_id).slug
+
+
+class ActionAnswerQuestion(ContextAction):
+    """Answers from the knowledge base with its source, or offers a person when unsure."""
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_answer_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Answer the latest message (already free of PHI: Rasa only sees tokens)."""
+        question = tracker.latest_message.get("text") or ""
+        slug = await self.context.run(lambda s: practice_slug(s, tracker.sender_id))
+        if slug is None or not question.strip():
+            dispatcher.utter_message(response="utter_kb_not_sure")
+            return [SlotSet("escalation_reason", "low_confidence_answer")]
+        result = await asyncio.to_thread(knowledge.answer, question, practice_slug=slug)
+        if not result.confident:
+            dispatcher.utter_message(text=result.answer, buttons=_offer_person())
+            return [SlotSet("escalation_reason", "low_confidence_answer")]
+        source = result.sources[0]
+        dispatcher.utter_message(
+            response="utter_kb_answer",
+            answer=result.answer,
+            source=source.source,
+            section=source.section,
+        )
+        return []
+
+
+def _offer_person() -> list[dict[str, str]]:
+    return [
+        {"title": "Talk to a person", "payload": "/request_human"},
+        {"title": "No thanks", "payload": "/deny"},
+    ]

@@ -1,0 +1,1 @@
+"""Billing: balances, statements and payment links for verified patients."""

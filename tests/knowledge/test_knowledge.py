@@ -1,0 +1,222 @@
+"""Knowledge base: ingest, retrieval, grounded answers, abstention, the `kb` commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from typer.testing import CliRunner
+
+from frontdesk.settings import get_settings
+from knowledge.answer import MEDICAL, NOT_SURE, KnowledgeBase, default_knowledge_base
+from knowledge.embeddings import Vectors, default_embedder
+from knowledge.ingest import KnowledgeStore, ingest_directory, split_markdown
+from knowledge.llm import LangchainRephraser
+
+DEMO_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs" / "riverside"
+
+
+class RecordingEmbedder:
+    """The real embedder, remembering every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> Vectors:
+        self.seen.extend(texts)
+        return default_embedder().embed(texts)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeStore:
+    store = KnowledgeStore(tmp_path_factory.mktemp("kb"))
+    ingest_directory(directory=DEMO_DOCS, practice_slug="riverside", store=store)
+    return store
+
+
+@pytest.fixture
+def kb(store: KnowledgeStore) -> KnowledgeBase:
+    return KnowledgeBase(store=store, threshold=0.35, scrubber=lambda text: text)
+
+
+def test_markdown_splits_by_heading_and_keeps_file_name_and_heading() -> None:
+    passages = split_markdown(
+        "# Parking\n\nIntro line.\n\n## Patient parking\nFree in the garage.\n\n"
+        "## Bicycles\nA rack by the door.\n",
+        source="parking.md",
+    )
+    assert [(p.source, p.section, p.text) for p in passages] == [
+        ("parking.md", "Parking", "Intro line."),
+        ("parking.md", "Patient parking", "Free in the garage."),
+        ("parking.md", "Bicycles", "A rack by the door."),
+    ]
+    assert {p.title for p in passages} == {"Parking"}
+
+
+def test_reingest_skips_unchanged_replaces_changed_and_removes_deleted(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n## One\nFirst text.\n")
+    (docs / "b.md").write_text("# B\n## Two\nSecond text.\n")
+    store = KnowledgeStore(tmp_path / "store")
+    first = ingest_directory(directory=docs, practice_slug="p1", store=store)
+    assert (sorted(first.added), first.passages) == (["a.md", "b.md"], 2)
+
+    again = ingest_directory(directory=docs, practice_slug="p1", store=store)
+    assert (again.added, again.updated, again.removed) == ([], [], [])
+    assert sorted(again.unchanged) == ["a.md", "b.md"]
+
+    (docs / "a.md").write_text("# A\n## One\nFirst text, revised.\n## Three\nMore.\n")
+    (docs / "b.md").unlink()
+    third = ingest_directory(directory=docs, practice_slug="p1", store=store)
+    assert (third.updated, third.removed, third.passages) == (["a.md"], ["b.md"], 2)
+    passages, vectors = store.load("p1")
+    assert sorted(p.text for p in passages) == ["First text, revised.", "More."]
+    assert len(vectors) == 2
+    # Another practice's collection is separate.
+    assert store.load("p2") == ([], [])
+
+
+def test_confident_answer_is_extractive_with_its_source(kb: KnowledgeBase) -> None:
+    result = kb.answer("do you take aetna?", practice_slug="riverside")
+    assert result.confident
+    assert "Aetna" in result.answer
+    assert result.as_json()["sources"] == [
+        {"source": "insurance.md", "section": "Insurance plans we accept"}
+    ]
+    corpus = (DEMO_DOCS / "insurance.md").read_text()
+    assert all(sentence.strip() in corpus for sentence in result.answer.split(". ") if sentence)
+
+
+def test_unanswerable_question_says_not_sure_without_sources(kb: KnowledgeBase) -> None:
+    result = kb.answer("do you do botox", practice_slug="riverside")
+    assert (result.confident, result.answer, result.sources) == (False, NOT_SURE, [])
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what dose of ibuprofen should i take",
+        "my lab results came back, is my cholesterol normal?",
+        "I have chest pain and a fever",
+    ],
+)
+def test_symptoms_medicines_and_results_are_never_answered(
+    kb: KnowledgeBase, question: str
+) -> None:
+    result = kb.answer(question, practice_slug="riverside")
+    assert (result.confident, result.answer, result.sources) == (False, MEDICAL, [])
+
+
+def test_the_question_is_scrubbed_before_it_is_embedded(store: KnowledgeStore) -> None:
+    embedder = RecordingEmbedder()
+    from frontdesk.phi import scrub
+
+    kb = KnowledgeBase(store=store, embedder=embedder, scrubber=scrub)
+    kb.answer(
+        "hi this is maria gonzalez, dob 4/12/1985, where do I park?", practice_slug="riverside"
+    )
+    assert embedder.seen
+    joined = " ".join(embedder.seen)
+    assert "gonzalez" not in joined and "1985" not in joined
+
+
+def test_unknown_practice_gets_no_answer(kb: KnowledgeBase) -> None:
+    result = kb.answer("what are your hours", practice_slug="nowhere")
+    assert not result.confident and result.sources == []
+
+
+def test_llm_rephrases_only_the_retrieved_passage(store: KnowledgeStore) -> None:
+    model = FakeListChatModel(responses=["Yes, we take Aetna."])
+    kb = KnowledgeBase(
+        store=store, scrubber=lambda t: t, rephraser=LangchainRephraser(model), threshold=0.35
+    )
+    result = kb.answer("do you take aetna?", practice_slug="riverside")
+    assert result.answer == "Yes, we take Aetna."
+    assert result.sources[0].source == "insurance.md"
+
+
+def test_llm_refusal_or_failure_falls_back_to_the_extractive_answer(
+    store: KnowledgeStore,
+) -> None:
+    refusing = LangchainRephraser(FakeListChatModel(responses=["NOT_IN_DOCUMENTS"]))
+    kb = KnowledgeBase(store=store, scrubber=lambda t: t, rephraser=refusing, threshold=0.35)
+    assert "Aetna" in kb.answer("do you take aetna?", practice_slug="riverside").answer
+
+    class Broken:
+        def rephrase(self, **_: object) -> str:
+            raise RuntimeError("model down")
+
+    kb = KnowledgeBase(store=store, scrubber=lambda t: t, rephraser=Broken(), threshold=0.35)
+    assert "Aetna" in kb.answer("do you take aetna?", practice_slug="riverside").answer
+
+
+def test_stored_vectors_are_unit_length(store: KnowledgeStore) -> None:
+    _, vectors = store.load("riverside")
+    norms = np.linalg.norm(np.asarray(vectors), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in [n for n in __import__("os").environ if n.startswith("FRONTDESK_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    default_knowledge_base.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+    default_knowledge_base.cache_clear()
+
+
+def test_kb_commands_ingest_and_answer_in_the_json_contract(cli_env: Path) -> None:
+    from frontdesk.cli import app
+
+    docs = cli_env / "docs"
+    shutil.copytree(DEMO_DOCS, docs)
+    runner = CliRunner()
+    ingested = runner.invoke(app, ["kb", "ingest", str(docs), "--practice", "clinic2"])
+    assert ingested.exit_code == 0, ingested.output
+    assert "12 added" in ingested.output
+    assert (cli_env / "knowledge").is_dir()
+
+    asked = runner.invoke(app, ["kb", "ask", "is parking free?", "--practice", "clinic2", "--json"])
+    assert asked.exit_code == 0, asked.output
+    body = json.loads(asked.stdout.strip().splitlines()[-1])
+    assert set(body) == {"answer", "confident", "sources"}
+    assert body["confident"] is True
+    assert body["sources"] == [{"source": "parking.md", "section": "Patient parking"}]
+
+
+def test_kb_ask_for_a_practice_with_nothing_ingested_fails_clearly(cli_env: Path) -> None:
+    from frontdesk.cli import app
+
+    result = CliRunner().invoke(app, ["kb", "ask", "hours?", "--practice", "empty", "--json"])
+    assert result.exit_code == 2
+    assert "nothing ingested" in result.output
+
+
+def test_kb_ingest_of_a_missing_folder_fails_clearly(cli_env: Path) -> None:
+    from frontdesk.cli import app
+
+    result = CliRunner().invoke(
+        app, ["kb", "ingest", str(cli_env / "missing"), "--practice", "riverside"]
+    )
+    assert result.exit_code == 2
+    assert "not a folder" in result.output
+
+
+def test_the_demo_practice_answers_without_an_ingest_command(cli_env: Path) -> None:
+    from frontdesk.cli import app
+
+    result = CliRunner().invoke(
+        app, ["kb", "ask", "are you open on saturday", "--practice", "riverside", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["sources"] == [{"source": "hours.md", "section": "Office hours"}]
