@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
+from frontdesk.messaging.models import OutboundSms
+from frontdesk.messaging.service import record_consent
 from frontdesk.models import Patient, Practice
 from frontdesk.patients import verification
 from frontdesk.patients.models import VerificationCode
@@ -384,3 +386,51 @@ def test_booking_identifies_without_verifying_an_existing_patient(
         now=NOW,
     )
     assert verification.is_verified(session=session, conversation=other, now=NOW)
+
+
+def test_the_default_sender_texts_the_code_through_the_outbox(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    challenge = verification.start_web_verification(
+        session=session,
+        conversation=convo,
+        full_name="Jordan Sample",
+        date_of_birth=date(1985, 4, 12),
+        now=NOW,
+        sender=verification.SmsCodeSender(),
+    )
+    assert challenge.status == "code_sent"
+    sms = session.scalars(select(OutboundSms).where(OutboundSms.kind == "otp")).one()
+    assert sms.to_phone == "+15555550101"
+    code = "".join(ch for ch in sms.body if ch.isdigit())[:6]
+    result = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)
+    assert result.status == "verified"
+
+
+def test_a_number_that_opted_out_gets_no_code(session: Session, practice: Practice) -> None:
+    record_consent(
+        session=session,
+        practice_id=practice.id,
+        phone="+15555550101",
+        opted_out=True,
+        keyword="STOP",
+        now=NOW,
+    )
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    challenge = verification.start_web_verification(
+        session=session,
+        conversation=convo,
+        full_name="Jordan Sample",
+        date_of_birth=date(1985, 4, 12),
+        now=NOW,
+        sender=verification.SmsCodeSender(),
+    )
+    assert challenge.status == "no_phone"
+    assert session.scalars(select(OutboundSms)).all() == []
+    assert (
+        verification.check_web_code(
+            session=session, conversation=convo, code="000000", now=NOW
+        ).status
+        == "expired"
+    )

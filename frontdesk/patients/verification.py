@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
+from frontdesk.messaging.service import queue_sms
 from frontdesk.patients.models import Patient, VerificationAttempt, VerificationCode
 from frontdesk.patients.service import check_identity, find_or_register_patient, find_patient
 
@@ -58,11 +59,18 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+class CodeNotDeliverableError(Exception):
+    """The code cannot reach the phone on file (for example, the number opted out of texts)."""
+
+
 class CodeSender(Protocol):
     """Delivers a one-time code to a patient's phone (an outside system: SMS)."""
 
     def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
-        """Queue the code for delivery inside the caller's transaction."""
+        """Queue the code for delivery inside the caller's transaction.
+
+        Raises `CodeNotDeliverableError` when it cannot reach that phone.
+        """
 
 
 def code_message(code: str) -> str:
@@ -78,11 +86,11 @@ class SmsCodeSender:
 
     def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
         """Queue the code as an SMS in the caller's transaction."""
-        from frontdesk.messaging.service import queue_sms  # SMS area; imported when used
-
-        queue_sms(
+        queued = queue_sms(
             session=session, practice_id=practice_id, to=phone, body=code_message(code), kind="otp"
         )
+        if queued is None:
+            raise CodeNotDeliverableError("the number opted out of texts")
 
 
 @dataclass(frozen=True)
@@ -250,9 +258,13 @@ def start_web_verification(
         )
     )
     session.flush()
-    sender.send_code(
-        session=session, practice_id=conversation.practice_id, phone=patient.phone, code=code
-    )
+    try:
+        sender.send_code(
+            session=session, practice_id=conversation.practice_id, phone=patient.phone, code=code
+        )
+    except CodeNotDeliverableError:
+        _close_open_codes(session, conversation, now)
+        return WebChallenge("no_phone")
     return WebChallenge(
         "code_sent",
         masked_phone=mask_phone(patient.phone),
