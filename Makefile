@@ -9,7 +9,7 @@ PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
-.PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast test-rasa lint format typecheck \
+.PHONY: eval-kb eval-phi kb-ingest-demo help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast test-rasa lint format typecheck \
         train test-stories nlu-eval bench lock lock-rasa clean
 
 help: ## List the commands
@@ -68,6 +68,15 @@ nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
 
 bench: setup ## Web chat booking latency (starts Rasa and the service)
 	@$(PY) bench/webchat_booking.py
+
+eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (demo docs)
+	@$(PY) scripts/eval_kb.py --compare
+
+eval-phi: setup-service ## PHI scrubber: recall of planted PHI, non-PHI words kept, messages/s
+	@$(PY) scripts/eval_phi.py
+
+kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)
+	@$(VENV)/bin/frontdesk kb ingest knowledge/docs/riverside --practice riverside
 
 lock: ## Re-freeze requirements/service.lock from the current .venv (after pip install NEW-PACKAGE)
 	@$(VENV)/bin/pip freeze --all --exclude-editable | grep -v '^pip==\|^frontdesk' | sort \

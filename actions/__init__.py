@@ -9,11 +9,13 @@ from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 
 from actions.appointments import appointment_actions
+from actions.billing import billing_actions
 from actions.booking import booking_actions
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
 from actions.handoff import handoff_actions
 from actions.identity import ActionAskIdentityVerified
+from actions.knowledge import ActionAnswerQuestion
 
 
 def build_executor(context: ActionContext) -> ActionExecutor:
@@ -32,4 +34,6 @@ def all_actions(context: ActionContext) -> list[Action]:
         ActionAskIdentityVerified(context),
         ActionReferToOffice(context),
         *handoff_actions(context),
+        *billing_actions(context),  # issue 5
+        ActionAnswerQuestion(context),  # issue 5
     ]

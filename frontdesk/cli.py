@@ -14,9 +14,13 @@ import typer
 import uvicorn
 
 from frontdesk.auth.cli import staff_app, widget_app
+from frontdesk.phi.cli import app as phi_app
 from frontdesk.settings import Settings, get_settings
+from knowledge.cli import app as kb_app
 
 app = typer.Typer(help="Frontdesk: patient-operations chatbot for medical practices.")
+app.add_typer(kb_app, name="kb")
+app.add_typer(phi_app, name="phi")
 logger = logging.getLogger("frontdesk")
 app.add_typer(staff_app, name="staff")
 app.add_typer(widget_app, name="widget")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.auth.demo import seed_demo_access
+from frontdesk.billing.demo import seed_demo_billing
 from frontdesk.messaging.service import seed_demo_sms
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
@@ -50,8 +51,9 @@ def seed_demo(session: Session) -> Practice:
     """Create the demo practice if it does not exist yet; returns it either way."""
     existing = session.scalar(select(Practice).where(Practice.slug == DEMO_SLUG))
     if existing is not None:
-        seed_demo_sms(session, existing)  # issue 4: the practice's texting number
         seed_demo_access(session, existing)  # staff accounts (development) and widget origins
+        seed_demo_sms(session, existing)  # issue 4: the practice's texting number
+        seed_demo_billing(session, existing)  # issue 5: demo balances and statements
         return existing
     practice = Practice(
         slug=DEMO_SLUG,
@@ -174,4 +176,5 @@ def seed_demo(session: Session) -> Practice:
     session.flush()
     seed_demo_access(session, practice)
     seed_demo_sms(session, practice)  # issue 4
+    seed_demo_billing(session, practice)  # issue 5
     return practice

@@ -36,3 +36,18 @@ def install_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactQueryStrings) for f in logger.filters):
             logger.addFilter(RedactQueryStrings())
+    install_phi_filter()
+
+
+def install_phi_filter() -> None:
+    """Scrub PHI in every record any configured handler writes (issue 5).
+
+    Filters on handlers (not loggers) see records from every logger that propagates to them.
+    """
+    from frontdesk.phi.logfilter import PhiLogFilter
+
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in SERVER_LOGGERS)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, PhiLogFilter) for f in handler.filters):
+                handler.addFilter(PhiLogFilter())

@@ -170,6 +170,51 @@ class Settings(BaseSettings):
     )
 
     # --- Knowledge, billing and PHI (issue 5) ---
+    kb_dir: Path | None = Field(
+        default=None,
+        description="Knowledge base store (Chroma collections, one per practice); default "
+        "data_dir/knowledge",
+    )
+    kb_confidence_threshold: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="Answers scoring below this (0-1, calibrated on knowledge/eval) say "
+        "'not sure' and offer a person",
+    )
+    kb_llm_model: str = Field(
+        default="",
+        description="Optional langchain chat model ('provider:model', e.g. 'openai:gpt-4o-mini') "
+        "that rephrases retrieved passages; empty: extractive answers only",
+    )
+    payment_link_template: str = Field(
+        default="{base_url}/pay/{practice}?ref={account}",
+        description="Payment link per practice; placeholders {base_url}, {practice} (slug), "
+        "{account} (opaque account reference)",
+    )
+    tracker_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Rasa tracker events older than this many days are deleted by the "
+        "retention job",
+    )
+
+    @field_validator("kb_dir", mode="before")
+    @classmethod
+    def _kb_dir_empty_means_default(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        return value
+
+    @field_validator("kb_dir", mode="after")
+    @classmethod
+    def _kb_dir_anchored(cls, value: Path | None) -> Path | None:
+        return value if value is None or value.is_absolute() else (PROJECT_ROOT / value).resolve()
+
+    @property
+    def knowledge_dir(self) -> Path:
+        """Where the knowledge base's Chroma store lives (never in git)."""
+        return self.kb_dir or self.data_dir / "knowledge"
 
     # --- Staff console, handoff, audit, widget (issue 6) ---
     # Staff sign-in and sessions [E2].
