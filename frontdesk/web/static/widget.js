@@ -1076,7 +1076,7 @@ button:disabled { cursor: default; }
       return;
     }
 
-    if (code === 'practice_unknown') {
+    if (code === 'practice_unknown' || code === 'origin_not_allowed') {
       // Nothing to reconnect to; the server closes the socket right after this frame.
       state.fatal = true;
       clearTimeout(state.reconnectTimer);
@@ -1142,7 +1142,8 @@ button:disabled { cursor: default; }
     sock.addEventListener('close', (ev) => {
       if (state.ws !== sock) return;
       dropSocket();
-      if (ev.code === 4404) state.fatal = true; // unknown practice
+      // 4404: unknown practice; 4403: this website may not embed the practice's chat.
+      if (ev.code === 4404 || ev.code === 4403) state.fatal = true;
       if (state.fatal) setStatus(null);
       else scheduleReconnect();
     });
