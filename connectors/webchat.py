@@ -292,8 +292,18 @@ async def _handle_message(
     # never handed over (connection lost, bot down) is handed over now.
     if not pending or owner is not Owner.BOT:
         return
-    if await _to_bot(services, websocket, session, bot_text_for(text, payload, offered)):
+    bot_text = bot_text_for(text, payload, offered)
+    if not bot_text.startswith("/"):  # issue 5: Rasa's tracker gets tokens, never raw PHI
+        bot_text = await run_in_threadpool(_protect_for_bot, services, session, bot_text)
+    if await _to_bot(services, websocket, session, bot_text):
         await run_in_threadpool(_mark_forwarded, services, message_id)
+
+
+def _protect_for_bot(services: Services, session: _Session, text: str) -> str:
+    from frontdesk.phi.tokens import protect_for_bot
+
+    with services.unit_of_work() as db:
+        return protect_for_bot(session=db, conversation_id=session.conversation_id, text=text)
 
 
 def _mark_forwarded(services: Services, message_id: int) -> None:
