@@ -925,6 +925,70 @@ button:disabled { cursor: default; }
     if (state.open && !ui.input.value.trim()) nameInput.focus({ preventScroll: true });
   }
 
+  /**
+   * The one-time code step, after name + date of birth when the bot needs verified identity
+   * (to show or change appointments). The code goes to the service in an `otp` frame, never
+   * into the chat; a wrong code brings this form back with the tries left.
+   */
+  function showCodeForm(f) {
+    if (state.identityForm) state.identityForm.remove();
+    const n = ++state.identitySeq;
+    const ids = { head: `fd-otp-head-${n}`, code: `fd-otp-code-${n}`, err: `fd-otp-err-${n}` };
+    const codeInput = el('input', {
+      id: ids.code,
+      type: 'text',
+      name: 'one_time_code',
+      inputmode: 'numeric',
+      autocomplete: 'one-time-code',
+      pattern: '[0-9]*',
+      maxlength: '6',
+      required: true,
+      'aria-describedby': ids.err,
+    });
+    const codeErr = el('div', { class: 'field-error', id: ids.err, hidden: true });
+    const left = typeof f.attempts_left === 'number' ? ` ${f.attempts_left} tries left.` : '';
+    const form = el(
+      'form',
+      { class: 'identity', novalidate: true, 'aria-labelledby': ids.head, 'data-testid': 'fd-otp' },
+      el('div', { class: 'identity-head', id: ids.head }, svg(ICON_LOCK, 16), 'Enter your code'),
+      el('p', { class: 'identity-reason', text: (asText(f.reason).trim() || 'We texted you a 6-digit code.') + left }),
+      el('div', { class: 'field' }, el('label', { for: ids.code, text: '6-digit code' }), codeInput, codeErr),
+      el('p', { class: 'identity-hint', text: 'The code expires in 10 minutes. Never share it with anyone.' }),
+      el('button', { class: 'primary', type: 'submit', 'data-testid': 'fd-otp-submit', text: 'Confirm' })
+    );
+
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const code = codeInput.value.replace(/\D/g, '');
+      const msg = code.length === 6 ? '' : 'Please enter the 6 digits from the text message.';
+      setFieldError(codeInput, codeErr, msg);
+      if (msg) {
+        codeInput.focus();
+        return;
+      }
+      const frame = { type: 'otp', code, client_id: uuid() };
+      codeInput.value = '';
+      const done = el(
+        'div',
+        { class: 'system secure-done', 'data-testid': 'fd-otp-sent' },
+        svg(ICON_LOCK, 14),
+        'Code sent securely.'
+      );
+      const hadFocus = ui.shadow.activeElement && form.contains(ui.shadow.activeElement);
+      form.replaceWith(done);
+      if (state.identityForm === form) state.identityForm = null;
+      enqueue(frame, { kind: 'identity', row: done });
+      showTyping({ local: true });
+      if (hadFocus || state.open) ui.input.focus({ preventScroll: true });
+    });
+
+    state.identityForm = form;
+    appendToLog(form, true);
+    hideTyping();
+    bumpUnread();
+    if (state.open && !ui.input.value.trim()) codeInput.focus({ preventScroll: true });
+  }
+
   // --- incoming frames --------------------------------------------------------------------
 
   function handleRaw(data) {
@@ -965,6 +1029,10 @@ button:disabled { cursor: default; }
       case 'identity_request':
         dropPendingIdentity(); // a new request supersedes any unacknowledged attempt
         showIdentityForm(f.reason);
+        break;
+      case 'otp_request':
+        dropPendingIdentity();
+        showCodeForm(f);
         break;
       case 'handoff':
         if (f.owner === 'bot') setSubtitle(SUBTITLE_BOT);
@@ -1083,7 +1151,8 @@ button:disabled { cursor: default; }
       state.reconnectTimer = 0;
       setStatus(null);
     }
-    if (code === 'identity_invalid') dropPendingIdentity();
+    // Identity and code attempts the server refused must never be resent.
+    if (code.startsWith('identity_') || code.startsWith('otp_')) dropPendingIdentity();
 
     const restorable = code === 'message_too_long' || code === 'rate_limited';
     let entry = null;
