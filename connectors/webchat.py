@@ -3,15 +3,28 @@
 Wire format (JSON text frames), client to server:
   {"type": "message", "text": str, "payload": str?, "client_id": str}
   {"type": "identity", "full_name": str, "date_of_birth": "YYYY-MM-DD", "client_id": str}
+  {"type": "otp", "code": "6 digits", "client_id": str}
 Server to client:
   {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"}}
   {"type": "history", "messages": [message...]}
   {"type": "message", "role": "bot"|"staff", "text", "buttons": [{"title","payload"}],
    "sender_name", "at"}
   {"type": "identity_request", "reason": str}
+  {"type": "otp_request", "reason": str, "masked_phone": str, "attempts_left": int}
   {"type": "typing", "active": bool}
   {"type": "ack", "client_id": str}
   {"type": "error", "code": str, "message": str}
+
+Identity never passes through Rasa. The bot asks with a custom `identity_request` whose
+"purpose" the service reads from its own stored copy (never from the client):
+- "book": name + date of birth link the conversation to the patient (a new patient is
+  registered); the service then sends Rasa "/identity_provided".
+- "verify" (before appointments are shown or changed): name + date of birth, then a one-time
+  code is texted to the phone on file and the widget gets `otp_request`; it answers with an
+  `otp` frame. A right code sends "/identity_provided"; a wrong one gets an `otp_wrong` error
+  and a new `otp_request`; an expired one (`otp_expired`) a new `identity_request`; when
+  verification locks (too many failures) or no phone is on file, the widget gets
+  `identity_locked` / `identity_no_phone` and Rasa gets "/identity_failed" (the bot escalates).
 
 Every patient frame is stored before it is acknowledged, and a resent frame (same client_id)
 is acknowledged again but never stored or forwarded twice.
@@ -30,13 +43,16 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from connectors.rasa import BotUnavailableError
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Owner, Role
+from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
 from frontdesk.conversations.safety import is_emergency
+from frontdesk.patients import verification
 from frontdesk.patients.service import InvalidIdentityError
 from frontdesk.runtime import Services
 
@@ -44,6 +60,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 IDENTITY_PROVIDED = "/identity_provided"
+IDENTITY_FAILED = "/identity_failed"
+_OTP = re.compile(r"\d{6}")
 MEDICAL_EMERGENCY = "/medical_emergency"
 _LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /intent" must not become "/intent"
 RATE_LIMIT = 20  # frames ...
@@ -254,6 +272,8 @@ async def _handle_frame(
             await _handle_message(services, websocket, session, frame)
         elif kind == "identity":
             await _handle_identity(services, websocket, session, frame)
+        elif kind == "otp":
+            await _handle_otp(services, websocket, session, frame)
         elif kind == "ping":
             await websocket.send_json({"type": "pong"})
         else:
@@ -311,6 +331,27 @@ def _mark_forwarded(services: Services, message_id: int) -> None:
         conversations.mark_forwarded(session=db, message_id=message_id, at=services.clock())
 
 
+def _identity_purpose(db: Session, conversation: Conversation) -> str:
+    """What the bot's latest identity request was for, from our stored copy of it."""
+    recent = db.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.role == Role.BOT)
+        .order_by(Message.id.desc())
+        .limit(20)
+    )
+    for message in recent:
+        custom = (message.payload or {}).get("custom")
+        if isinstance(custom, dict) and custom.get("type") == "identity_request":
+            return "verify" if custom.get("purpose") == "verify" else "book"
+    return "book"
+
+
+def _code_sender(websocket: WebSocket) -> verification.CodeSender:
+    """The app's code sender (tests and sandboxes set `app.state.code_sender`), else SMS."""
+    sender: verification.CodeSender | None = getattr(websocket.app.state, "code_sender", None)
+    return sender or verification.SmsCodeSender()
+
+
 async def _handle_identity(
     services: Services, websocket: WebSocket, session: _Session, frame: dict[str, Any]
 ) -> None:
@@ -323,30 +364,113 @@ async def _handle_identity(
         dob = date.fromisoformat(raw_dob)
     except ValueError as exc:
         raise FrameError("identity_invalid", "Please enter a valid date of birth.") from exc
+    sender = _code_sender(websocket)
 
-    def identify() -> Owner:
+    def identify() -> tuple[Owner, verification.WebChallenge | None]:
         with services.unit_of_work() as db:
             conversation = conversations.get_conversation(session=db, public_id=session.public_id)
             assert conversation is not None
-            conversations.identify_patient(
+            if _identity_purpose(db, conversation) == "verify":
+                challenge = verification.start_web_verification(
+                    session=db,
+                    conversation=conversation,
+                    full_name=full_name,
+                    date_of_birth=dob,
+                    now=services.clock(),
+                    sender=sender,
+                )
+                return conversation.owner, challenge
+            verification.identify_for_booking(
                 session=db,
                 conversation=conversation,
                 full_name=full_name,
                 date_of_birth=dob,
                 now=services.clock(),
             )
-            return conversation.owner
+            return conversation.owner, None
 
     try:
-        owner = await run_in_threadpool(identify)
+        owner, challenge = await run_in_threadpool(identify)
     except InvalidIdentityError as exc:
         await websocket.send_json(_error("identity_invalid", str(exc), client_id))
         await websocket.send_json({"type": "identity_request", "reason": str(exc)})
         return
     if client_id:
         await websocket.send_json({"type": "ack", "client_id": client_id})
-    if owner is Owner.BOT:  # staff who own the conversation see the link in their console
-        await _to_bot(services, websocket, session, IDENTITY_PROVIDED)
+    if challenge is None or challenge.status == "code_sent":
+        if challenge is not None:
+            await websocket.send_json(_otp_request(challenge.masked_phone or "your phone", None))
+        elif owner is Owner.BOT:  # staff who own the conversation see the link in their console
+            await _to_bot(services, websocket, session, IDENTITY_PROVIDED)
+        return
+    if challenge.status == "not_found":
+        reason = (
+            "We couldn't find a record with those details. Please check your name and date "
+            "of birth and try again."
+        )
+        await websocket.send_json(_error("identity_not_found", reason, client_id))
+        await websocket.send_json({"type": "identity_request", "reason": reason})
+        return
+    if challenge.status == "no_phone":
+        await websocket.send_json(
+            _error(
+                "identity_no_phone",
+                "We have no mobile number on file to send you a code, so a member of our "
+                "staff will confirm your identity.",
+                client_id,
+            )
+        )
+    else:
+        message = verification.VerificationResult("locked", 0).message
+        await websocket.send_json(_error("identity_locked", message, client_id))
+    if owner is Owner.BOT:
+        await _to_bot(services, websocket, session, IDENTITY_FAILED)
+
+
+def _otp_request(masked_phone: str, attempts_left: int | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "otp_request",
+        "reason": f"We texted a 6-digit code to {masked_phone}. Please enter it here.",
+        "masked_phone": masked_phone,
+    }
+    if attempts_left is not None:
+        frame["attempts_left"] = attempts_left
+    return frame
+
+
+async def _handle_otp(
+    services: Services, websocket: WebSocket, session: _Session, frame: dict[str, Any]
+) -> None:
+    client_id = _client_id(frame)
+    code = frame.get("code")
+    if not isinstance(code, str) or not _OTP.fullmatch(code.strip()):
+        raise FrameError("otp_invalid", "Please enter the 6-digit code from the text message.")
+
+    def check() -> tuple[Owner, verification.VerificationResult]:
+        with services.unit_of_work() as db:
+            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+            assert conversation is not None
+            result = verification.check_web_code(
+                session=db, conversation=conversation, code=code.strip(), now=services.clock()
+            )
+            return conversation.owner, result
+
+    owner, result = await run_in_threadpool(check)
+    if client_id:
+        await websocket.send_json({"type": "ack", "client_id": client_id})
+    if result.status == "verified":
+        if owner is Owner.BOT:
+            await _to_bot(services, websocket, session, IDENTITY_PROVIDED)
+    elif result.status == "wrong_code":
+        await websocket.send_json(_error("otp_wrong", result.message))
+        await websocket.send_json(_otp_request("your phone", result.attempts_left))
+    elif result.status == "expired":
+        await websocket.send_json(_error("otp_expired", result.message))
+        await websocket.send_json({"type": "identity_request", "reason": result.message})
+    else:
+        await websocket.send_json(_error("identity_locked", result.message))
+        if owner is Owner.BOT:
+            await _to_bot(services, websocket, session, IDENTITY_FAILED)
 
 
 async def _to_bot(services: Services, websocket: WebSocket, session: _Session, text: str) -> bool:

@@ -49,6 +49,11 @@ def offer(text: str) -> list[dict[str, Any]]:
             {"text": "Please verify."},
             {"custom": {"type": "identity_request", "reason": "to book"}},
         ]
+    if text == "show my appointments":
+        return [
+            {"text": "First I need to make sure it's you."},
+            {"custom": {"type": "identity_request", "purpose": "verify", "reason": "to look"}},
+        ]
     return [{"text": f"you said: {text}"}]
 
 
@@ -57,7 +62,24 @@ def bot() -> ScriptedBot:
     return ScriptedBot(offer)
 
 
-def _client(engine: Engine, bot: ScriptedBot, tmp_path: Path) -> Iterator[TestClient]:
+class RecordingCodeSender:
+    """Stands in for the SMS outbox: keeps the codes that would have been texted."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
+        self.sent.append((phone, code))
+
+
+@pytest.fixture
+def codes() -> RecordingCodeSender:
+    return RecordingCodeSender()
+
+
+def _client(
+    engine: Engine, bot: ScriptedBot, tmp_path: Path, codes: RecordingCodeSender | None = None
+) -> Iterator[TestClient]:
     with session_scope(make_session_factory(engine)) as db:
         seed_demo(db)
     settings = Settings(
@@ -69,14 +91,17 @@ def _client(engine: Engine, bot: ScriptedBot, tmp_path: Path) -> Iterator[TestCl
         max_message_chars=1000,
     )
     app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
+    app.state.code_sender = codes or RecordingCodeSender()
     bot.attach(app, TOKEN)
     with TestClient(app) as client:
         yield client
 
 
 @pytest.fixture
-def client(sqlite_engine: Engine, bot: ScriptedBot, tmp_path: Path) -> Iterator[TestClient]:
-    yield from _client(sqlite_engine, bot, tmp_path)
+def client(
+    sqlite_engine: Engine, bot: ScriptedBot, tmp_path: Path, codes: RecordingCodeSender
+) -> Iterator[TestClient]:
+    yield from _client(sqlite_engine, bot, tmp_path, codes)
 
 
 def turn(ws: WebSocketTestSession, frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -410,3 +435,136 @@ def test_a_binary_frame_is_refused_and_the_socket_stays_usable(
         assert ws.receive_json()["code"] == "bad_frame"
         frames = turn(ws, {"type": "message", "text": "hello again"})
     assert frames[-2]["text"] == "you said: hello again"
+
+
+# --- Verified identity: name + date of birth, then a one-time code (issue 3) ---------------
+
+JORDAN = {"type": "identity", "full_name": "Jordan Sample", "date_of_birth": "1985-04-12"}
+
+
+def receive_until(ws: WebSocketTestSession, kind: str) -> list[dict[str, Any]]:
+    """Frames up to and including the first of type `kind`."""
+    frames = []
+    while True:
+        frames.append(ws.receive_json())
+        if frames[-1]["type"] == kind:
+            return frames
+
+
+def bot_turn(ws: WebSocketTestSession, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send a frame; collect every frame until the bot's turn ends, errors included."""
+    ws.send_text(json.dumps(frame))
+    frames = []
+    while True:
+        frames.append(ws.receive_json())
+        if frames[-1] == {"type": "typing", "active": False}:
+            return frames
+
+
+def test_a_code_to_the_phone_on_file_verifies_and_rasa_hears_only_that_it_did(
+    client: TestClient, bot: ScriptedBot, codes: RecordingCodeSender, sqlite_engine: Engine
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        frames = turn(ws, {"type": "message", "text": "show my appointments"})
+        assert any(f["type"] == "identity_request" for f in frames)
+        ws.send_text(json.dumps({**JORDAN, "client_id": "id1"}))
+        frames = receive_until(ws, "otp_request")
+        assert frames[0] == {"type": "ack", "client_id": "id1"}
+        assert frames[-1]["masked_phone"] == "(•••) •••-••01"
+        ((phone, code),) = codes.sent
+        assert phone == "+15555550101"
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        ws.send_text(json.dumps({"type": "otp", "code": wrong, "client_id": "o1"}))
+        frames = receive_until(ws, "otp_request")
+        assert frames[0] == {"type": "ack", "client_id": "o1"}
+        assert frames[1]["code"] == "otp_wrong" and "4 tries left" in frames[1]["message"]
+        assert frames[2]["attempts_left"] == 4
+        with Session(sqlite_engine) as db:
+            assert db.scalars(select(Conversation)).one().identity_verified_at is None
+        frames = turn(ws, {"type": "otp", "code": f" {code} ", "client_id": "o2"})
+        assert frames[0] == {"type": "ack", "client_id": "o2"}
+    assert bot.turns[-1] == (hello["conversation_id"], "/identity_provided")
+    sent_to_bot = " ".join(text for _, text in bot.turns)
+    assert "Jordan" not in sent_to_bot and "1985" not in sent_to_bot and code not in sent_to_bot
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        assert conversation.identity_verified_at is not None
+        assert db.get_one(Patient, conversation.patient_id).last_name == "Sample"
+
+
+def test_unknown_details_are_retried_then_lock_and_the_bot_escalates(
+    client: TestClient, bot: ScriptedBot, codes: RecordingCodeSender
+) -> None:
+    stranger = {**JORDAN, "date_of_birth": "1985-04-13"}
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        turn(ws, {"type": "message", "text": "show my appointments"})
+        for attempt in range(2):
+            ws.send_text(json.dumps({**stranger, "client_id": f"s{attempt}"}))
+            frames = receive_until(ws, "identity_request")
+            assert frames[1]["code"] == "identity_not_found"
+        frames = bot_turn(ws, {**stranger, "client_id": "s2"})
+        assert [f.get("code") for f in frames if f["type"] == "error"] == ["identity_locked"]
+    assert bot.turns[-1] == (hello["conversation_id"], "/identity_failed")
+    assert codes.sent == []
+
+
+def test_five_wrong_codes_lock_and_the_bot_escalates(
+    client: TestClient, bot: ScriptedBot, codes: RecordingCodeSender
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        turn(ws, {"type": "message", "text": "show my appointments"})
+        ws.send_text(json.dumps(JORDAN))
+        receive_until(ws, "otp_request")
+        code = codes.sent[0][1]
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for _ in range(4):
+            ws.send_text(json.dumps({"type": "otp", "code": wrong}))
+            receive_until(ws, "otp_request")
+        frames = bot_turn(ws, {"type": "otp", "code": wrong})
+        assert frames[0]["code"] == "identity_locked"
+        # The right code is refused once locked.
+        frames = bot_turn(ws, {"type": "otp", "code": code})
+        assert frames[0]["code"] == "identity_locked"
+    assert [t for _, t in bot.turns].count("/identity_failed") == 2
+    assert "/identity_provided" not in [t for _, t in bot.turns]
+    assert bot.turns[-1][0] == hello["conversation_id"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "otp", "code": "12ab56", "client_id": "x"}, "otp_invalid"),
+        ({"type": "otp", "code": 123456, "client_id": "x"}, "otp_invalid"),
+        ({"type": "otp", "code": "1" * 5000, "client_id": "x"}, "otp_invalid"),
+        ({"type": "otp", "code": "123456", "client_id": "x"}, "otp_expired"),
+    ],
+)
+def test_bad_or_unexpected_codes_get_a_clear_error(
+    client: TestClient, bot: ScriptedBot, frame: dict[str, Any], code: str
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps(frame))
+        frames = receive_until(ws, "error")
+        assert frames[-1]["code"] == code
+        # The socket stays usable.
+        assert turn(ws, {"type": "message", "text": "hello"})[-2]["text"] == "you said: hello"
+    assert bot.turns[-1][1] == "hello"
+
+
+def test_an_identity_frame_for_booking_never_sends_a_code(
+    client: TestClient, bot: ScriptedBot, codes: RecordingCodeSender, sqlite_engine: Engine
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        turn(ws, {"type": "message", "text": "need id"})
+        turn(ws, JORDAN)
+    assert codes.sent == []
+    assert bot.turns[-1][1] == "/identity_provided"
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        # Identified for booking, not verified: existing appointments stay out of reach.
+        assert conversation.patient_id is not None
+        assert conversation.identity_verified_at is None
