@@ -626,7 +626,7 @@ def stale_claims(*, session: Session, now: datetime) -> list[OutboundSms]:
     return list(
         session.scalars(
             select(OutboundSms).where(
-                OutboundSms.status == OutboundStatus.SENDING, OutboundSms.claimed_until < now
+                OutboundSms.status == OutboundStatus.SENDING, OutboundSms.claimed_until <= now
             )
         )
     )

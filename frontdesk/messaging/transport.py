@@ -41,6 +41,11 @@ class TransientSendError(Exception):
     """Worth retrying: 5xx, 429, timeouts, connection errors."""
 
 
+class AmbiguousSendError(TransientSendError):
+    """The request may have reached the provider (a read timeout, a connection lost mid-way):
+    look the message up before sending it again."""
+
+
 class PermanentSendError(Exception):
     """Retrying cannot help (invalid number, unsubscribed recipient, bad credentials)."""
 
@@ -148,14 +153,23 @@ class TwilioTransport:
             if exc.status == 429 or exc.status >= 500:
                 raise TransientSendError(f"twilio answered {exc.status}") from exc
             raise PermanentSendError(f"twilio answered {exc.status}", str(exc.code)) from exc
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.ConnectTimeout as exc:
             raise TransientSendError(type(exc).__name__) from exc
+        except requests.ConnectionError as exc:
+            if "NewConnectionError" in repr(exc) or "Connection refused" in repr(exc):
+                raise TransientSendError("connection refused") from exc
+            raise AmbiguousSendError(type(exc).__name__) from exc
+        except requests.Timeout as exc:  # a read timeout: Twilio may have the message
+            raise AmbiguousSendError(type(exc).__name__) from exc
         return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
 
     def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
-        """Look the message up in Twilio's log (`GET .../Messages.json?To=&DateSent>=`)."""
+        """Look the message up in Twilio's log (`GET .../Messages.json?To=`, newest first).
+
+        No date filter: Twilio filters on the sent date, which a still-queued message lacks.
+        """
         try:
-            messages = self._client().messages.list(to=to, date_sent_after=since, limit=50)
+            messages = self._client().messages.list(to=to, limit=50)
         except (TwilioRestException, requests.RequestException) as exc:
             raise TransientSendError(type(exc).__name__) from exc
         for message in messages:

@@ -24,6 +24,7 @@ from frontdesk.db import session_scope
 from frontdesk.messaging.models import OutboundSms, OutboundStatus
 from frontdesk.messaging.service import RETRY_CAP, stale_claims
 from frontdesk.messaging.transport import (
+    AmbiguousSendError,
     PermanentSendError,
     SendResult,
     SmsTransport,
@@ -208,6 +209,14 @@ class OutboxWorker:
                 "error_code": outcome.error.code,
             }
             logger.warning("sms %s dead-lettered: %s", job.id, outcome.error)
+        elif isinstance(outcome.error, AmbiguousSendError):
+            # Twilio may have it: the next pass looks it up before sending it again.
+            values |= {
+                "status": OutboundStatus.SENDING,
+                "claimed_until": now,
+                "last_error": str(outcome.error)[:200],
+            }
+            logger.info("sms %s: outcome unknown; will check with the provider", job.id)
         else:
             if job.attempts >= self._max_attempts:
                 values |= {"status": OutboundStatus.DEAD, "last_error": str(outcome.error)[:200]}
@@ -232,6 +241,7 @@ class OutboxWorker:
         now = self._clock()
         with session_scope(self._sessions) as session:
             for row in stale_claims(session=session, now=now):
+                # Look back over the whole lease (the claim may have been cut short).
                 since = (row.claimed_until or now) - self._lease - timedelta(seconds=5)
                 try:
                     sid = self._transport.find_sent(to=row.to_phone, body=row.body, since=since)
@@ -242,6 +252,9 @@ class OutboxWorker:
                     row.twilio_sid = sid
                     row.sent_at = row.sent_at or now
                     logger.info("sms %s was handed over before a restart; not resent", row.id)
+                elif row.attempts >= self._max_attempts:
+                    row.status = OutboundStatus.DEAD
+                    logger.warning("sms %s dead-lettered after %s attempts", row.id, row.attempts)
                 else:
                     row.status = OutboundStatus.PENDING
                     row.next_attempt_at = now

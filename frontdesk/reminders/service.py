@@ -22,9 +22,10 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,7 @@ REMINDER_CUTOFF = timedelta(minutes=30)  # later than this before the visit, a r
 FOLLOWUP_WINDOW = timedelta(days=2)  # a follow-up that cannot go out within this is dropped
 FOLLOWUP_LOOKBACK = timedelta(days=3)
 POST_VISIT_DELAY = timedelta(hours=2)
+PLANNING_LEAD = timedelta(days=14)  # plan this far beyond the longest offset (visible early)
 DEFAULT_POST_VISIT = (
     "Thanks for visiting {practice}! If your provider asked you to come back, reply 1 to book "
     "your follow-up visit."
@@ -164,15 +166,15 @@ def _insert_ignore(session: Session, rows: list[dict[str, object]]) -> int:
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
+    table = cast(Table, ScheduledReminder.__table__)
     statement = (
-        postgresql.insert(ScheduledReminder)
-        if dialect == "postgresql"
-        else sqlite.insert(ScheduledReminder)
+        postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     ).on_conflict_do_nothing()
     inserted = 0
+    connection = session.connection()
     for start in range(0, len(rows), 500):
-        result = session.execute(statement, rows[start : start + 500])
-        inserted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        result = connection.execute(statement.returning(table.c.id), rows[start : start + 500])
+        inserted += len(result.all())
     return inserted
 
 
@@ -212,7 +214,7 @@ def plan_outreach(
         pid: policy_for(session=session, practice_id=pid, defaults=defaults) for pid in practices
     }
     longest = max((max(p.offsets_minutes, default=0) for p in policies.values()), default=0)
-    horizon = now + timedelta(minutes=longest) + timedelta(days=1)
+    horizon = now + timedelta(minutes=longest) + PLANNING_LEAD
     upcoming = session.execute(
         select(
             Appointment.id,
@@ -358,11 +360,13 @@ def followup_message(
             book,
         )
     template = policy.post_visit_message or DEFAULT_POST_VISIT
-    return template.replace("{practice}", practice.name), (
-        [{"title": "Book my follow-up", "payload": "/book_appointment"}]
-        if "reply 1" in template.lower()
+    # The default offers to book the follow-up ("reply 1"); a practice's own text goes as is.
+    buttons = (
+        [{"title": "Book my follow-up", "payload": "/book_appointment", "key": "1"}]
+        if template == DEFAULT_POST_VISIT
         else []
     )
+    return template.replace("{practice}", practice.name), buttons
 
 
 @dataclass(frozen=True)

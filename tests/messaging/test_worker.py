@@ -1,0 +1,301 @@
+"""The outbox worker against the local Twilio fake: retries, timeouts, dead letters, crashes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from frontdesk.db import make_session_factory, session_scope
+from frontdesk.demo import seed_demo
+from frontdesk.messaging.models import OutboundSms, OutboundStatus
+from frontdesk.messaging.service import (
+    dead_letters,
+    queue_sms,
+    record_consent,
+    retry_dead_letter,
+)
+from frontdesk.messaging.transport import TwilioTransport
+from frontdesk.messaging.worker import OutboxWorker
+from tests.conftest import empty_database
+from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running_fake
+
+PATIENT = "+15555550101"
+
+
+class Clock:
+    """A clock the test moves; starts at the real time (the fake stamps real times)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) + timedelta(seconds=1)  # after what the test queues
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[TwilioFake]:
+    with running_fake() as served:
+        yield served
+
+
+@pytest.fixture
+def sessions(sqlite_engine: Engine, fake: TwilioFake) -> sessionmaker[Session]:
+    fake.messages.clear()
+    factory = make_session_factory(sqlite_engine)
+    with session_scope(factory) as db:
+        seed_demo(db)
+    return factory
+
+
+def worker(
+    sessions: sessionmaker[Session], fake: TwilioFake, clock: Clock, **kwargs: float
+) -> OutboxWorker:
+    transport = TwilioTransport(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        base_url=fake.url,
+        timeout=float(kwargs.pop("timeout", 5.0)),
+    )
+    return OutboxWorker(
+        sessions=sessions,
+        transport=transport,
+        clock=clock,
+        threads=4,
+        max_attempts=int(kwargs.pop("max_attempts", 4)),
+        retry_base_seconds=2.0,
+        lease_seconds=30.0,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def queue(sessions: sessionmaker[Session], body: str, to: str = PATIENT, **kwargs: str) -> int:
+    with session_scope(sessions) as db:
+        practice_id = seed_demo(db).id
+        row = queue_sms(session=db, practice_id=practice_id, to=to, body=body, kind="bot", **kwargs)
+        assert row is not None
+        return row.id
+
+
+def outbound(sessions: sessionmaker[Session], outbound_id: int) -> OutboundSms:
+    with sessions() as db:
+        return db.get_one(OutboundSms, outbound_id)
+
+
+def test_a_queued_message_is_sent_once_with_twilios_wire_format(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    sms_id = queue(sessions, "Your visit is confirmed.")
+    sender = worker(sessions, fake, clock)
+    assert sender.run_once() == 1
+    assert sender.run_once() == 0
+    [message] = fake.messages
+    assert (message["to"], message["from"], message["body"]) == (
+        PATIENT,
+        "+15555550199",
+        "Your visit is confirmed.",
+    )
+    row = outbound(sessions, sms_id)
+    assert (row.status, row.twilio_sid, row.attempts) == (
+        OutboundStatus.QUEUED,
+        message["sid"],
+        1,
+    )
+
+
+def test_server_errors_are_retried_with_backoff_and_sent_once(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    sms_id = queue(sessions, "hello")
+    sender = worker(sessions, fake, clock)
+    fake.fail_next(2, status=500)
+    assert sender.run_once() == 1
+    row = outbound(sessions, sms_id)
+    assert row.status is OutboundStatus.PENDING and row.next_attempt_at == clock.now + timedelta(
+        seconds=2
+    )
+    assert sender.run_once() == 0  # not due yet
+    clock.advance(2)
+    sender.run_once()
+    row = outbound(sessions, sms_id)
+    assert row.next_attempt_at == clock.now + timedelta(seconds=4)  # doubled
+    clock.advance(4)
+    sender.run_once()
+    assert fake.bodies_to(PATIENT) == ["hello"]
+    row = outbound(sessions, sms_id)
+    assert (row.status, row.attempts) == (OutboundStatus.QUEUED, 3)
+
+
+def test_rate_limits_and_timeouts_are_retried(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    sms_id = queue(sessions, "hello")
+    sender = worker(sessions, fake, clock, timeout=0.3)
+    fake.fail_next(1, status=429)
+    sender.run_once()
+    assert outbound(sessions, sms_id).status is OutboundStatus.PENDING
+    fake.stall_next(1, seconds=1.0)  # longer than the client's timeout
+    clock.advance(2)
+    sender.run_once()
+    # A read timeout is ambiguous: the message is checked with Twilio before any resend.
+    assert outbound(sessions, sms_id).status is OutboundStatus.SENDING
+    clock.advance(1)
+    sender.run_once()  # not at Twilio (it answered 503 after the stall): sent now
+    assert fake.bodies_to(PATIENT) == ["hello"]
+    assert outbound(sessions, sms_id).status is OutboundStatus.QUEUED
+
+
+def test_a_timeout_after_twilio_took_the_message_never_sends_it_twice(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    sms_id = queue(sessions, "once only")
+    sender = worker(sessions, fake, clock, timeout=0.3)
+    fake.accept_then_stall(1, seconds=1.0)
+    sender.run_once()
+    clock.advance(1)
+    sender.run_once()
+    sender.run_once()
+    assert fake.bodies_to(PATIENT) == ["once only"]
+    row = outbound(sessions, sms_id)
+    assert row.status is OutboundStatus.QUEUED and row.twilio_sid == fake.messages[0]["sid"]
+
+
+def test_a_worker_that_died_mid_send_is_reconciled_not_repeated(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    handed_over = queue(sessions, "handed over before the crash")
+    lost = queue(sessions, "claimed, never handed over", to="+15555550102")
+    sender = worker(sessions, fake, clock)
+    sender.run_once()  # both sent...
+    fake.messages.pop()  # ...but pretend the second never reached Twilio
+    with session_scope(sessions) as db:  # and the crash lost both results
+        for row in db.scalars(select(OutboundSms)):
+            row.status, row.twilio_sid = OutboundStatus.SENDING, None
+            row.claimed_until = clock.now + timedelta(seconds=30)
+    sender.run_once()
+    assert len(fake.messages) == 1  # the lease has not expired: nobody touches them
+    clock.advance(31)
+    sender.run_once()
+    assert fake.bodies_to(PATIENT) == ["handed over before the crash"]
+    assert fake.bodies_to("+15555550102") == ["claimed, never handed over"]
+    assert outbound(sessions, handed_over).twilio_sid == fake.messages[0]["sid"]
+    assert outbound(sessions, lost).status is OutboundStatus.QUEUED
+
+
+def test_permanent_errors_and_exhausted_retries_are_dead_lettered_for_staff(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    invalid = queue(sessions, "hello", to="12345")
+    sender = worker(sessions, fake, clock, max_attempts=2)
+    sender.run_once()
+    row = outbound(sessions, invalid)
+    assert (row.status, row.error_code) == (OutboundStatus.DEAD, "21211")
+    flaky = queue(sessions, "hello", to="+15555550103")
+    clock.advance(1)
+    fake.fail_next(2, status=503)
+    sender.run_once()
+    clock.advance(60)
+    sender.run_once()
+    assert outbound(sessions, flaky).status is OutboundStatus.DEAD
+    with session_scope(sessions) as db:
+        practice_id = seed_demo(db).id
+        assert {r.id for r in dead_letters(session=db, practice_id=practice_id)} == {
+            invalid,
+            flaky,
+        }
+        assert retry_dead_letter(session=db, outbound_id=flaky, now=clock.now)
+    sender.run_once()
+    assert fake.bodies_to("+15555550103") == ["hello"]
+
+
+def test_one_recipients_messages_keep_their_order(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    for n in range(6):
+        queue(sessions, f"part {n}")
+    worker(sessions, fake, clock).run_once()
+    assert fake.bodies_to(PATIENT) == [f"part {n}" for n in range(6)]
+
+
+def test_opted_out_numbers_get_nothing_queued_and_dedupe_keys_hold(
+    sessions: sessionmaker[Session],
+) -> None:
+    with session_scope(sessions) as db:
+        practice_id = seed_demo(db).id
+        first = queue_sms(
+            session=db,
+            practice_id=practice_id,
+            to=PATIENT,
+            body="a",
+            kind="reminder",
+            dedupe_key="outreach:1",
+        )
+        again = queue_sms(
+            session=db,
+            practice_id=practice_id,
+            to=PATIENT,
+            body="a",
+            kind="reminder",
+            dedupe_key="outreach:1",
+        )
+        assert first is not None and again is not None and first.id == again.id
+        record_consent(
+            session=db,
+            practice_id=practice_id,
+            phone=PATIENT,
+            opted_out=True,
+            keyword="STOP",
+            now=datetime.now(UTC),
+        )
+        assert (
+            queue_sms(session=db, practice_id=practice_id, to=PATIENT, body="b", kind="otp") is None
+        )
+        assert queue_sms(
+            session=db, practice_id=practice_id, to=PATIENT, body="c", kind="compliance"
+        )
+
+
+def test_two_workers_never_send_the_same_message(engine: Engine, fake: TwilioFake) -> None:
+    fake.messages.clear()
+    factory = make_session_factory(engine)
+    try:
+        with session_scope(factory) as db:
+            practice_id = seed_demo(db).id
+            for n in range(120):
+                queue_sms(
+                    session=db,
+                    practice_id=practice_id,
+                    to=f"+1555555{n:04d}",
+                    body=f"m{n}",
+                    kind="bot",
+                )
+        clock = Clock()
+        workers = [worker(factory, fake, clock, batch_size=20) for _ in range(3)]
+        threads = [threading.Thread(target=w.drain) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        bodies = sorted(m["body"] for m in fake.messages)
+        assert bodies == sorted(f"m{n}" for n in range(120))
+        with factory() as db:
+            statuses = set(db.scalars(select(OutboundSms.status)))
+        assert statuses == {OutboundStatus.QUEUED}
+        for w in workers:
+            w.stop()
+    finally:
+        empty_database(engine)
