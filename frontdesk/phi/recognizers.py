@@ -15,7 +15,6 @@ import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
-
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from frontdesk.phi.names import AMBIGUOUS, GIVEN_NAMES, SURNAMES
