@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -72,14 +71,38 @@ def unavailable() -> str | None:
     return None
 
 
-@dataclass
 class LiveService:
-    """Frontdesk listening on a loopback port, with a scripted bot."""
+    """Frontdesk listening on a loopback port, with a scripted bot; can be stopped and started
+    again on the same port (a dropped connection, as the widget sees it)."""
 
-    base_url: str
-    app: FastAPI
-    engine: Engine
-    bot: ScriptedBot
+    def __init__(self, app: FastAPI, engine: Engine, bot: ScriptedBot, port: int) -> None:
+        self.app, self.engine, self.bot, self.port = app, engine, bot, port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Serve until `stop`; returns once the port accepts connections."""
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+            )
+        )
+        thread = threading.Thread(target=server.run, name="frontdesk-uvicorn", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.05)
+        self._server, self._thread = server, thread
+
+    def stop(self) -> None:
+        """Shut the server down (open sockets are closed, as in a restart)."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=15)
+        self._server = self._thread = None
 
     def add_staff(self, email: str, name: str, role: StaffRole = StaffRole.FRONT_DESK) -> int:
         """Create a staff account with STAFF_PASSWORD."""
@@ -119,21 +142,12 @@ def live_service(data_dir: Path, replies: Callable[[str], list[Reply]]) -> Itera
     bot = ScriptedBot(replies)
     app = create_app(settings, engine=engine, bot=bot)
     bot.attach(app, INTERNAL_TOKEN)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, name="frontdesk-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.05)
+    service = LiveService(app, engine, bot, port)
+    service.start()
     try:
-        yield LiveService(f"http://127.0.0.1:{port}", app, engine, bot)
+        yield service
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        service.stop()
         engine.dispose()
 
 

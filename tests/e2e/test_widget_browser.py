@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
+from frontdesk.auth.origins import disallow_origin
+from tests.doubles import Reply
+from tests.e2e.browser import LiveService, host_page, live_service
 from tests.support.stack import ROOT, Stack
 
 try:
@@ -268,3 +272,123 @@ def test_keyboard_closes_and_reopens_the_panel(demo: Page) -> None:
     expect(panel).to_be_visible()
     expect(composer).to_be_focused()
     shot(demo, "keyboard-2-reopened")
+
+
+# --- The widget embedded on another website, against the real service with a bot double (no
+# Rasa): allowed origins, a dropped connection, the conversation across page loads, ARIA.
+
+
+def echo_bot(text: str) -> list[Reply]:
+    return [{"text": f"Virtual assistant here. You said: {text}"}]
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[LiveService]:
+    with live_service(tmp_path / "service", echo_bot) as running:
+        yield running
+
+
+@pytest.fixture
+def patient(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser context (own sessionStorage) for a host page on another origin."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(UI_MS)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"uncaught {error!r}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        # Chromium reports each refused reconnect attempt itself; the widget only retries.
+        if message.type in ("error", "warning") and "WebSocket connection to" not in message.text:
+            problems.append(f"console.{message.type}: {message.text}")
+
+    page.on("console", on_console)
+    failures_before = request.session.testsfailed
+    try:
+        yield page
+        if request.session.testsfailed > failures_before:
+            page.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}.png")
+        assert problems == [], "the page logged problems"
+    finally:
+        context.close()
+
+
+def test_a_website_the_practice_has_not_allowed_gets_no_chat(
+    service: LiveService, patient: Page
+) -> None:
+    with Session(service.engine) as db, db.begin():
+        for origin in ("http://localhost:*", "http://127.0.0.1:*"):
+            assert disallow_origin(session=db, practice_id=1, origin=origin)
+    sockets: list[str] = []
+    patient.on("websocket", lambda socket: sockets.append(socket.url))
+    with host_page(service.base_url) as port:
+        patient.goto(f"http://localhost:{port}/")
+        refusal = patient.get_by_test_id("fd-error")
+        expect(refusal).to_have_attribute("data-code", "origin_not_allowed")
+        expect(refusal).to_contain_text("not enabled on this website")
+        composer = patient.get_by_test_id("fd-input")
+        composer.fill("hello?")
+        composer.press("Enter")
+        expect(patient.get_by_test_id("fd-composer-error")).to_contain_text("chat isn't available")
+        expect(composer).to_have_value("hello?")  # kept, not silently dropped
+        patient.wait_for_timeout(3000)  # longer than the first reconnect back-off
+        expect(patient.get_by_test_id("fd-status")).to_be_hidden()
+        assert len(sockets) == 1  # refused once, never retried
+        shot(patient, "embedded-origin-refused")
+    assert service.bot.turns == []
+
+
+def test_the_widget_resends_after_a_dropped_connection_and_keeps_the_conversation(
+    service: LiveService, patient: Page
+) -> None:
+    with host_page(service.base_url) as port:
+        patient.goto(f"http://localhost:{port}/")
+        say(patient, "hello")
+        expect(messages(patient, "bot").last).to_have_text(
+            "Virtual assistant here. You said: hello"
+        )
+
+        service.stop()  # the connection drops, as in a restart or a network cut
+        expect(patient.get_by_test_id("fd-status")).to_have_text("Reconnecting…")
+        say(patient, "are you still there?")
+        expect(patient.get_by_test_id("fd-note")).to_have_text("Waiting to send…")
+        shot(patient, "embedded-reconnecting")
+
+        service.start()
+        patient.evaluate("() => window.dispatchEvent(new Event('online'))")
+        expect(messages(patient, "bot").last).to_have_text(
+            "Virtual assistant here. You said: are you still there?"
+        )
+        expect(patient.get_by_test_id("fd-status")).to_be_hidden()
+        assert [text for _, text in service.bot.turns].count("are you still there?") == 1
+
+        patient.reload()  # the same tab: the conversation comes back from the server
+        expect(messages(patient, "patient")).to_have_text(["hello", "are you still there?"])
+        expect(messages(patient, "bot")).to_have_count(2)
+        assert patient.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+        shot(patient, "embedded-after-reload")
+
+
+def test_the_panel_is_an_accessible_dialog(service: LiveService, patient: Page) -> None:
+    with host_page(service.base_url) as port:
+        patient.goto(f"http://localhost:{port}/")
+        panel = patient.get_by_role("dialog", name="Chat with us")
+        expect(panel).to_be_visible()
+        launcher = patient.get_by_test_id("fd-launcher")
+        expect(launcher).to_have_attribute("aria-controls", "fd-panel")
+        expect(patient.get_by_role("log", name="Conversation")).to_have_attribute(
+            "aria-live", "polite"
+        )
+        composer = patient.get_by_role("textbox", name="Message")
+        composer.focus()
+        patient.keyboard.press("Tab")
+        expect(patient.get_by_role("button", name="Send")).to_be_focused()
+        patient.keyboard.press("Escape")
+        expect(panel).to_be_hidden()
+        expect(launcher).to_be_focused()
+        expect(launcher).to_have_attribute("aria-label", "Open chat")
+        patient.keyboard.press("Enter")
+        expect(panel).to_be_visible()
+        expect(composer).to_be_focused()
+        shot(patient, "embedded-accessible-dialog")
