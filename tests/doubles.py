@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from fastapi import FastAPI
 
 from connectors.rasa import BotUnavailableError
 
 Reply = dict[str, Any]
+BOT_DOMAIN = Path(__file__).resolve().parents[1] / "bot" / "domain"
+
+
+@cache
+def bot_domain() -> dict[str, Any]:
+    """The bot's domain responses, as Rasa sends them to the action server."""
+    responses: dict[str, Any] = {}
+    for path in sorted(BOT_DOMAIN.glob("*.yml")):
+        responses.update((yaml.safe_load(path.read_text()) or {}).get("responses") or {})
+    return {"responses": responses}
 
 
 class ScriptedBot:
@@ -25,6 +38,8 @@ class ScriptedBot:
         # Tracker events posted by pause/resume, as RasaClient sends them to
         # `/conversations/{id}/tracker/events`.
         self.tracker_events: list[tuple[str, list[dict[str, Any]]]] = []
+        # Events returned by custom actions run through `{"action": ...}` replies.
+        self.action_events: list[tuple[str, list[dict[str, Any]]]] = []
         self.app: FastAPI | None = None
         self.token = ""
 
@@ -37,12 +52,58 @@ class ScriptedBot:
         transport = httpx.ASGITransport(app=self.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
             for reply in self.replies(text):
+                if "action" in reply:
+                    await self._run_action(client, conversation_id, reply)
+                    continue
                 response = await client.post(
                     "/internal/rasa/callback",
                     params={"token": self.token},
                     json={"recipient_id": conversation_id, **reply},
                 )
                 response.raise_for_status()
+
+    async def _run_action(
+        self, client: httpx.AsyncClient, conversation_id: str, step: dict[str, Any]
+    ) -> None:
+        """A reply `{"action": name, "intent": name, "slots": {...}}` runs a custom action as
+        Rasa does: the action call goes to the service's action endpoint with the real bot
+        domain, and each message the action dispatched comes back through the callback."""
+        call = {
+            "next_action": step["action"],
+            "sender_id": conversation_id,
+            "version": "3.6.21",
+            "domain": bot_domain(),
+            "tracker": {
+                "sender_id": conversation_id,
+                "slots": step.get("slots") or {},
+                "latest_message": {
+                    "intent": {"name": step.get("intent", ""), "confidence": 1.0},
+                    "entities": [],
+                    "text": "",
+                },
+                "events": [],
+                "paused": False,
+                "followup_action": None,
+                "active_loop": {},
+                "latest_action_name": "action_listen",
+            },
+        }
+        response = await client.post(
+            "/internal/rasa/actions", params={"token": self.token}, json=call
+        )
+        response.raise_for_status()
+        result = response.json()
+        self.action_events.append((conversation_id, result["events"]))
+        for message in result["responses"]:
+            # Rasa renders templates; this double passes on only what needs no rendering.
+            body = {k: message[k] for k in ("text", "buttons", "custom") if message.get(k)}
+            if body:
+                posted = await client.post(
+                    "/internal/rasa/callback",
+                    params={"token": self.token},
+                    json={"recipient_id": conversation_id, **body},
+                )
+                posted.raise_for_status()
 
     async def trigger_intent(
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
