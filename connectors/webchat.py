@@ -11,6 +11,8 @@ Server to client:
    "sender_name", "at"}
   {"type": "identity_request", "reason": str}
   {"type": "otp_request", "reason": str, "masked_phone": str, "attempts_left": int}
+  {"type": "handoff", "owner": "staff"|"bot", "sender_name": str|null}  (a person took the
+   conversation over, by name once claimed, or handed it back to the assistant)
   {"type": "typing", "active": bool}
   {"type": "ack", "client_id": str}
   {"type": "error", "code": str, "message": str}
@@ -50,8 +52,10 @@ from starlette.concurrency import run_in_threadpool
 from connectors.rasa import BotUnavailableError
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.handoff import NOTICE_MARKER
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
 from frontdesk.conversations.safety import is_emergency
+from frontdesk.events import Event
 from frontdesk.patients import verification
 from frontdesk.patients.service import InvalidIdentityError
 from frontdesk.runtime import Services
@@ -291,11 +295,11 @@ async def _handle_message(
     text, payload = parse_message_frame(frame, max_chars=services.settings.max_message_chars)
     client_id = _client_id(frame)
 
-    def store() -> tuple[int, bool, Owner, set[str]]:
+    def store() -> tuple[int, bool, bool, Owner, set[str]]:
         with services.unit_of_work() as db:
             conversation = conversations.get_conversation(session=db, public_id=session.public_id)
             assert conversation is not None
-            message, _ = conversations.record_patient_message(
+            message, created = conversations.record_patient_message(
                 session=db,
                 conversation=conversation,
                 text=text,
@@ -303,11 +307,19 @@ async def _handle_message(
                 client_id=client_id,
             )
             offered = conversations.offered_payloads(session=db, conversation=conversation)
-            return message.id, message.forwarded_at is None, conversation.owner, offered
+            return message.id, created, message.forwarded_at is None, conversation.owner, offered
 
-    message_id, pending, owner, offered = await run_in_threadpool(store)
+    message_id, created, pending, owner, offered = await run_in_threadpool(store)
     if client_id:
         await websocket.send_json({"type": "ack", "client_id": client_id})
+    if created:  # the staff console shows new patient messages live
+        services.events.publish(
+            Event(
+                "conversation.patient_message",
+                session.practice_id,
+                {"conversation_id": session.public_id},
+            )
+        )
     # A resend of a message the bot already has is only acknowledged; one that was stored but
     # never handed over (connection lost, bot down) is handed over now.
     if not pending or owner is not Owner.BOT:
@@ -509,6 +521,8 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
     custom = body.get("custom") if isinstance(body.get("custom"), dict) else None
     if text is None and not buttons and custom is None:
         return False
+    if custom is not None and custom.get("type") == NOTICE_MARKER:
+        return await _deliver_handoff_notice(services, public_id, custom.get("message_id"))
 
     def store() -> conversations.StoredMessage | None:
         with services.unit_of_work() as db:
@@ -538,4 +552,40 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
         )
     # Let a burst of bot messages reach the socket in order before the next turn starts.
     await asyncio.sleep(0)
+    return True
+
+
+async def _deliver_handoff_notice(services: Services, public_id: str, message_id: object) -> bool:
+    """Push the notice `action_escalate` stored for the patient, and tell the staff console.
+
+    The bot no longer owns the conversation, so the notice was stored (and, for SMS, queued)
+    by the action itself; Rasa only passes on which message it was.
+    """
+    if not isinstance(message_id, int):
+        return False
+
+    def load() -> tuple[int, conversations.StoredMessage] | None:
+        with services.unit_of_work() as db:
+            conversation = conversations.get_conversation(session=db, public_id=public_id)
+            message = db.get(Message, message_id)
+            if (
+                conversation is None
+                or message is None
+                or message.conversation_id != conversation.id
+                or message.role is not Role.BOT
+            ):
+                return None
+            return conversation.practice_id, conversations.StoredMessage.of(message)
+
+    loaded = await run_in_threadpool(load)
+    if loaded is None:
+        return False
+    practice_id, stored = loaded
+    await services.hub.publish(public_id, {"type": "message", **stored.as_frame()})
+    await services.hub.publish(
+        public_id, {"type": "handoff", "owner": "staff", "sender_name": None}
+    )
+    services.events.publish(
+        Event("conversation.escalated", practice_id, {"conversation_id": public_id})
+    )
     return True

@@ -24,6 +24,7 @@ from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
 from frontdesk.auth.headers import ConsoleSecurityHeaders
 from frontdesk.auth.routes import router as auth_router
+from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory, utcnow
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.runtime import Services
@@ -91,6 +92,9 @@ def create_app(
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
+    # --- E1: staff console queue, conversations, live updates (issue 6) ---
+    app.include_router(console_router)
+    # --- end E1 ---
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
