@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from frontdesk.auth.models import StaffRole
 from frontdesk.conversations.handoff import HAND_BACK_TEXT
 from tests.doubles import Reply
 from tests.e2e.browser import (
@@ -251,3 +252,44 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
             shot(staff, "FAILED-staff")
         patient_context.close()
         staff_context.close()
+
+
+def test_an_admin_reads_the_audit_log_and_signs_out(
+    browser: Browser, service: LiveService, request: pytest.FixtureRequest
+) -> None:
+    service.add_staff("avery@riverside.example", "Avery Admin", StaffRole.ADMIN)
+    watched = Watched()
+    context = browser.new_context(
+        base_url=service.base_url, locale="en-US", viewport={"width": 1024, "height": 800}
+    )
+    context.set_default_timeout(UI_MS)
+    page = watched.page(context)
+    try:
+        page.goto("/console/login")
+        shot(page, "8-sign-in-page")
+        page.get_by_label("Email").fill("avery@riverside.example")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("do not match")
+        page.get_by_label("Password").fill(STAFF_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Audit log").click()
+        expect(page.get_by_test_id("chain-status")).to_contain_text("The chain verifies")
+        expect(page.get_by_test_id("audit-table")).to_contain_text("staff.sign_in")
+        shot(page, "9-audit-log")
+        page.get_by_label("Action").select_option("staff.sign_in")
+        page.get_by_role("button", name="Filter").click()
+        expect(page).to_have_url(re.compile(r"action=staff.sign_in"))
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/console/login\?signed_out=1"))
+        page.goto("/console/audit")
+        expect(page).to_have_url(re.compile(r"/console/login\?next="))
+        # Chromium logs the deliberately wrong password's 401 answer; nothing else may appear.
+        assert watched.problems == [
+            "console.error: Failed to load resource: the server responded with a status of "
+            "401 (Unauthorized)"
+        ], "the page logged problems"
+    finally:
+        if request.session.testsfailed:
+            shot(page, "FAILED-admin")
+        context.close()
