@@ -64,11 +64,15 @@ _STREET_SUFFIX = (
     r"(?:street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
     r"terrace|ter|circle|cir|parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|row|path|pike)"
 )
+_STATE = (
+    r"(?:al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|"
+    r"nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy)"
+)
 ADDRESS_PATTERN = (
     rf"(?i)\b\d{{1,6}}[a-z]?\s+(?:[nsew]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
     rf"(?:[a-z0-9']+\s+){{0,3}}{_STREET_SUFFIX}\b\.?"
     r"(?:,?\s+(?:apt|apartment|unit|suite|ste|#)\.?\s*#?\s*[a-z0-9\-]+)?"
-    r"(?:,?\s+[a-z]+(?:\s+[a-z]+)?,?\s+(?:[a-z]{2})\.?\s+\d{5}(?:-\d{4})?)?"
+    rf"(?:,?\s+[a-z]+(?:\s+[a-z]+)?,?\s+{_STATE}\.?\s+\d{{5}}(?:-\d{{4}})?\b)?"
 )
 PO_BOX_PATTERN = r"(?i)\bp\.?\s?o\.?\s+box\s+\d{1,6}\b"
 PHONE_PATTERNS = (
