@@ -55,7 +55,7 @@ _DOB_CUE = (
     r"dob\s+is|birthdate)"
 )
 DOB_WITH_CUE = re.compile(
-    rf"(?i)\b{_DOB_CUE}\W{{0,3}}(?:is\s+|was\s+|on\s+|of\s+|:\s*)?(?P<date>{_ANY_DATE})"
+    rf"(?i)\b{_DOB_CUE}\W{{0,3}}(?:is\s+|was\s+|on\s+|of\s+|:\s*)?(?P<date>{_ANY_DATE})(?!\d)"
 )
 DATE_WITH_YEAR = re.compile(rf"(?i)(?<![\w/.\-]){_DATE_WITH_YEAR}(?![\w/]|\.\d)")
 _YEAR_IN = re.compile(r"(19|20)\d{2}|'?(\d{2})$")
@@ -212,6 +212,10 @@ _NAME_CUE = re.compile(
     r"mom|mother|dad|father|child|kid|baby|grandson|granddaughter|partner)|"
     r"(?:son|daughter|wife|husband|mom|dad|child|kid|baby|partner)(?:'s)?\s+(?:name\s+)?(?:is|:)|"
     r"signed|regards|thanks|thank\s+you|thx|cheers|sincerely|from)\s*[,:\-]?\s+"
+)
+_RELATION_CUE = re.compile(
+    r"(?i)\b(?:my|our|her|his)\s+(?:son|daughter|husband|wife|mom|mother|dad|father|child|kid|"
+    r"baby|partner|grandson|granddaughter|brother|sister|grandma|grandpa|fianc[eé]e?)\s+"
 )
 _RELATIVE_OF = re.compile(
     r"(?i)\b([a-z][a-z'\-]*)'s\s+(?:mom|mother|dad|father|parent|wife|husband|guardian|"
@@ -465,7 +469,12 @@ _NON_NAME_CAPS = frozenset(
         "emergency",
     ]
 )
+# Words that follow a name in a message ("im dave williams born on ...").
+_AFTER_NAME = frozenset(
+    {"born", "dob", "birthday", "needs", "wants", "needed", "asked", "says", "said", "called"}
+)
 GIVEN = GIVEN_NAMES - AMBIGUOUS
+_NAME_STOP = _NOT_NAMES | _NON_NAME_CAPS | _AFTER_NAME | SPACY_STOP_WORDS
 
 
 class NameRecognizer(EntityRecognizer):
@@ -489,6 +498,7 @@ class NameRecognizer(EntityRecognizer):
         words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
         flagged: set[int] = set()
         cue_ends = {m.end() for m in _NAME_CUE.finditer(text)}
+        relation_ends = {m.end() for m in _RELATION_CUE.finditer(text)}
         relative_starts = {m.start(1) for m in _RELATIVE_OF.finditer(text)}
         after_cue_index: set[int] = set()
         for index, (word, start, _end) in enumerate(words):
@@ -496,6 +506,14 @@ class NameRecognizer(EntityRecognizer):
             if CLINICIAN_TITLE.search(text[max(0, start - 12) : start]):
                 continue
             after_cue = start in cue_ends
+            # "my son Eli", not "my son has".
+            if (
+                start in relation_ends
+                and lower not in _NAME_STOP
+                and (word[0].isupper() or lower in GIVEN_NAMES)
+            ):
+                flagged.add(index)
+                continue
             if start in relative_starts and lower not in _NOT_NAMES | _NON_NAME_CAPS:
                 flagged.add(index)
                 continue
@@ -515,21 +533,35 @@ class NameRecognizer(EntityRecognizer):
                 and not _sentence_start(text, start)
             ):
                 flagged.add(index)
-        # Extend a flagged given name with a following surname ("maria gonzalez").
-        for index in sorted(flagged):
-            nxt = index + 1
-            if nxt < len(words) and nxt not in flagged:
+        # Extend flagged names over the following words of the same name ("maria gonzalez",
+        # "ana lucia torres" after a cue), and back over a surname ("Tran Minh").
+        queue = sorted(flagged)
+        while queue:
+            index = queue.pop(0)
+            for nxt in (index + 1, index - 1):
+                if not 0 <= nxt < len(words) or nxt in flagged:
+                    continue
+                left, right = sorted((index, nxt))
+                if text[words[left][2] : words[right][1]].strip() != "":
+                    continue
                 word = words[nxt][0]
-                gap = text[words[index][2] : words[nxt][1]]
-                if gap.strip() == "" and (
-                    word.lower() in SURNAMES
-                    or (
-                        index in after_cue_index
-                        and word.lower() not in _NOT_NAMES | _NON_NAME_CAPS | SPACY_STOP_WORDS
+                lower = word.lower()
+                forward = nxt > index
+                if (
+                    lower in SURNAMES
+                    and lower not in _NOT_NAMES | _NON_NAME_CAPS
+                    and (forward or word[0].isupper())
+                ) or (
+                    forward
+                    and (
+                        (index in after_cue_index and lower not in _NAME_STOP)
+                        or (word[0].isupper() and lower not in _NON_NAME_CAPS | _NOT_NAMES)
                     )
-                    or (word[0].isupper() and word.lower() not in _NON_NAME_CAPS | _NOT_NAMES)
                 ):
                     flagged.add(nxt)
+                    if index in after_cue_index:
+                        after_cue_index.add(nxt)
+                    queue.append(nxt)
         return [RecognizerResult(PERSON, words[i][1], words[i][2], 0.85) for i in sorted(flagged)]
 
 
