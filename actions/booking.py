@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from actions.context import ActionContext, ContextAction, inform_payload
 from actions.formatting import clock_time, long_day, slot_label, slot_title
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Channel
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling import service as scheduling
@@ -263,8 +264,12 @@ class ActionAskSlotChoice(ContextAction):
         return [SlotSet("offered_slots", [key for _, key in offers])]
 
 
-class ActionAskPatientVerified(Action):
-    """Asks the widget to show its secure identity form (details never pass through Rasa)."""
+class ActionAskPatientVerified(ContextAction):
+    """Asks for identity through the channel's secure path (details never pass through Rasa).
+
+    Web chat shows its secure form (name + date of birth; new patients are registered). By SMS
+    the service reads the date of birth reply itself and checks it with the number on file.
+    """
 
     def name(self) -> str:
         """Rasa action name."""
@@ -274,14 +279,26 @@ class ActionAskPatientVerified(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Request identity through the channel's secure path."""
-        dispatcher.utter_message(response="utter_ask_patient_verified")
-        dispatcher.utter_message(
-            json_message={
+
+        def channel(session: Session) -> Channel:
+            conversation = conversations.get_conversation(
+                session=session, public_id=tracker.sender_id
+            )
+            if conversation is None:
+                raise LookupError("conversation not found")
+            return conversation.channel
+
+        if await self.context.run(channel) is Channel.SMS:
+            dispatcher.utter_message(response="utter_ask_identity_sms")
+            request = {"type": "identity_request", "purpose": "book", "channel": "sms"}
+        else:
+            dispatcher.utter_message(response="utter_ask_patient_verified")
+            request = {
                 "type": "identity_request",
                 "purpose": "book",
                 "reason": "Your name and date of birth, so we can find your record.",
             }
-        )
+        dispatcher.utter_message(json_message=request)
         return []
 
 
@@ -632,7 +649,7 @@ def booking_actions(context: ActionContext) -> list[Action]:
         ActionAskVisitType(context),
         ActionAskProviderPreference(context),
         ActionAskSlotChoice(context),
-        ActionAskPatientVerified(),
+        ActionAskPatientVerified(context),
         ValidateBookAppointmentForm(context),
         ActionBookAppointment(context),
         ActionResetBooking(),

@@ -30,7 +30,7 @@ from actions.appointments import (
     ValidateConfirmAppointmentForm,
     ValidateRescheduleAppointmentForm,
 )
-from actions.booking import ActionBookAppointment, appointment_ref
+from actions.booking import ActionAskPatientVerified, ActionBookAppointment, appointment_ref
 from actions.context import ActionContext
 from actions.identity import ActionAskIdentityVerified
 from frontdesk.conversations import service as conversations
@@ -180,6 +180,11 @@ def test_identity_is_asked_the_way_the_channel_supports(
         "purpose": "verify",
         "channel": "sms",
     }
+    # Booking by SMS also asks for the date of birth (checked with the number on file).
+    booking = CollectingDispatcher()
+    run(ActionAskPatientVerified(context).run(booking, tracker(texting), DOMAIN))
+    assert responses(booking) == ["utter_ask_identity_sms"]
+    assert booking.messages[1]["custom"]["purpose"] == "book"
 
 
 def test_identified_for_booking_is_not_verified_for_appointments(

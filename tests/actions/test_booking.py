@@ -315,7 +315,7 @@ def test_identity_comes_from_the_service_not_from_a_slot(
         "patient_verified": True
     }
     ask = CollectingDispatcher()
-    run(ActionAskPatientVerified().run(ask, tracker(conversation), DOMAIN))
+    run(ActionAskPatientVerified(context).run(ask, tracker(conversation), DOMAIN))
     assert ask.messages[1]["custom"]["type"] == "identity_request"
 
 
