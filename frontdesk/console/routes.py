@@ -18,6 +18,7 @@ import contextlib
 import logging
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,6 +36,7 @@ from frontdesk.conversations import handoff
 from frontdesk.conversations.models import Conversation, Owner
 from frontdesk.conversations.service import StoredMessage
 from frontdesk.events import Event
+from frontdesk.practices.models import Practice
 from frontdesk.runtime import Services
 from frontdesk.web.templates import templates
 
@@ -163,6 +165,7 @@ def _render_conversation(
             "may_release": conversation.owner is Owner.STAFF
             and (conversation.assignee_staff_id in (None, staff.id) or staff.is_admin),
             "entries": entries,
+            "zone": ZoneInfo(session.get_one(Practice, conversation.practice_id).timezone),
             "last_message_id": max((e.id for e in entries if e.kind != "note"), default=0),
             "patient": patient,
             "done": DONE_TEXT.get(done or ""),

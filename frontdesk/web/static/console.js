@@ -146,12 +146,28 @@
     return entry.author || 'Staff';
   }
 
+  function localTime(iso) {
+    // Like the server-rendered times: the practice's zone, e.g. "Nov 28, 06:25 AM EST".
+    var zone = conversationEl.getAttribute('data-timezone') || undefined;
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat('en-US', {
+        timeZone: zone, month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit',
+        hour12: true, timeZoneName: 'short'
+      }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.month + ' ' + parts.day + ', ' + parts.hour + ':' + parts.minute + ' ' +
+        parts.dayPeriod + ' ' + parts.timeZoneName;
+    } catch (e) {
+      return new Date(iso).toLocaleString();
+    }
+  }
+
   function transcriptItem(entry) {
     var item = el('li', 'msg msg-' + entry.kind);
     item.setAttribute('data-kind', entry.kind);
     item.setAttribute('data-message-id', String(entry.id));
     var meta = el('span', 'msg-meta', authorLabel(entry) + ' · ');
-    var time = el('time', null, new Date(entry.at).toLocaleString());
+    var time = el('time', null, localTime(entry.at));
     time.setAttribute('datetime', entry.at);
     meta.appendChild(time);
     item.appendChild(meta);
