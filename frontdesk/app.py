@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio  # issue 5 [D]
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from frontdesk.auth.routes import router as auth_router
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory, utcnow
 from frontdesk.ehr.tasks import EhrSync
+from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
 
@@ -69,9 +71,15 @@ def create_app(
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
         await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
+        # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
+        housekeeping = (
+            asyncio.create_task(phi_jobs.housekeeping(settings)) if settings.env != "test" else None
+        )
         try:
             yield
         finally:
+            if housekeeping is not None:  # issue 5 [D]
+                housekeeping.cancel()
             await app.state.ehr_sync.stop()  # issue 3 [A2]
             await twilio_sms.stop_sms(app)  # issue 4
             if bot is None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,11 @@ def purge_tracker_events(*, tracker_url: str, days: int, now: float | None = Non
     """
     if days < 1:
         raise ValueError("retention must be at least one day")
-    url = tracker_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    url = make_url(tracker_url)
+    if url.drivername.startswith("sqlite") and not Path(url.database or "").is_file():
+        return 0  # Rasa has not created its store yet (and connecting would create the file)
+    if url.drivername in ("postgresql", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")  # Rasa's URL names psycopg2
     engine = create_engine(url, hide_parameters=True)
     try:
         if not inspect(engine).has_table("events"):
