@@ -18,10 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from frontdesk.db import UTCDateTime
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Location, Practice, Provider
 from frontdesk.scheduling.models import (
@@ -53,7 +54,7 @@ ALTERNATIVES = 3
 ALTERNATIVE_DAYS = 14
 # Blocks are fetched for this many days at a time, so "the next five" over a busy 180-day
 # schedule reads a few days of rows, not all of them.
-_CHUNK_DAYS = (1, 6, 14, 30, 60, 90)
+_CHUNK_DAYS = (1, 1, 2, 4, 8, 16, 32, 64)
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _STEP = timedelta(minutes=BLOCK_MINUTES)
@@ -203,9 +204,11 @@ def _blocks(start: datetime, end: datetime) -> list[datetime]:
     return [_EPOCH + i * _STEP for i in _block_range(start, end)]
 
 
-def _window(preference: TimePreference, hours: WeeklyHours) -> tuple[time, time] | None:
-    earliest = max(hours.start_time, preference.earliest or time.min)
-    latest = hours.end_time if preference.latest is None else min(hours.end_time, preference.latest)
+def _window(
+    preference: TimePreference, hours_start: time, hours_end: time
+) -> tuple[time, time] | None:
+    earliest = max(hours_start, preference.earliest or time.min)
+    latest = hours_end if preference.latest is None else min(hours_end, preference.latest)
     return (earliest, latest) if earliest < latest else None
 
 
@@ -284,137 +287,220 @@ def find_open_slots(
     horizon = now + rules.horizon
     duration = timedelta(minutes=visit_type.duration_minutes)
 
-    providers_q = select(Provider).where(
-        Provider.practice_id == practice.id, Provider.active.is_(True)
+    providers_q = select(Provider.id, Provider.display_name, Location.id, Location.name).where(
+        Provider.practice_id == practice.id,
+        Provider.active.is_(True),
+        Location.id == Provider.location_id,
     )
     if provider_id is not None:
         providers_q = providers_q.where(Provider.id == provider_id)
-    providers = {p.id: p for p in session.scalars(providers_q)}
     allowed = allowed_provider_ids(session=session, visit_type_id=visit_type.id)
-    if allowed is not None:
-        providers = {pid: p for pid, p in providers.items() if pid in allowed}
+    providers = {
+        pid: (name, location_id, location_name)
+        for pid, name, location_id, location_name in session.execute(
+            providers_q.order_by(Provider.id)
+        )
+        if allowed is None or pid in allowed
+    }
     if not providers:
         return []
-    locations = {
-        loc.id: loc
-        for loc in session.scalars(select(Location).where(Location.practice_id == practice.id))
-    }
-    hours_by_provider_day: dict[tuple[int, int], list[WeeklyHours]] = {}
-    for row in session.scalars(
-        select(WeeklyHours)
+    hours_by_provider_day: dict[tuple[int, int], list[tuple[time, time]]] = {}
+    for pid, weekday, start_time, end_time in session.execute(
+        select(
+            WeeklyHours.provider_id,
+            WeeklyHours.weekday,
+            WeeklyHours.start_time,
+            WeeklyHours.end_time,
+        )
         .where(WeeklyHours.provider_id.in_(providers))
         .order_by(WeeklyHours.start_time)
     ):
-        hours_by_provider_day.setdefault((row.provider_id, row.weekday), []).append(row)
+        hours_by_provider_day.setdefault((pid, weekday), []).append((start_time, end_time))
 
     first_day = earliest_start.astimezone(tz).date()
     last_day = horizon.astimezone(tz).date()
     days = [d for d in preference.days if first_day <= d <= last_day]
 
+    # The scan works in whole seconds since `_EPOCH` and in block numbers: a busy 180-day
+    # schedule means hundreds of thousands of candidate checks, and datetime arithmetic
+    # would dominate (see bench/next_slots.py).
+    earliest_s = _seconds(earliest_start)
+    horizon_s = _seconds(horizon)
+    duration_s = int(duration.total_seconds())
+    before_s = int(rules.buffer_before.total_seconds())
+    after_s = int(rules.buffer_after.total_seconds())
     candidates: list[OpenSlot] = []
+    if not days:
+        return []
+    closed = _exceptions(
+        session,
+        practice_id=practice.id,
+        provider_ids=providers,
+        start=local_day_span(days[0], tz)[0],
+        end=local_day_span(days[-1], tz)[1],
+    )
     for chunk in _chunks(days):
         span_start = local_day_span(chunk[0], tz)[0] - rules.buffer_before
         span_end = local_day_span(chunk[-1], tz)[1] + duration + rules.buffer_after
-        taken = _taken_blocks(
+        base = _block_index(span_start) - 1
+        size = _block_index(span_end) - base + 2
+        busy = _busy_maps(
             session,
             provider_ids=list(providers),
             start=span_start,
             end=span_end,
+            base=base,
+            size=size,
             ignore_appointment_id=ignore_appointment_id,
         )
-        closed = _exceptions(
-            session, practice_id=practice.id, provider_ids=providers, start=span_start, end=span_end
-        )
+        free = bytes(size)
         for day in chunk:
-            for pid, provider in providers.items():
-                location = locations[provider.location_id]
-                busy = taken.get(pid, set())
+            for pid, (name, location_id, location_name) in providers.items():
+                taken = busy.get(pid, free)
                 off = closed.get(pid, []) + closed.get(None, [])
                 for hours in hours_by_provider_day.get((pid, day.weekday()), []):
-                    for start in _starts(day, hours, preference, duration, tz):
-                        if not earliest_start <= start <= horizon:
+                    for start_s in _starts(day, hours, preference, duration_s, tz):
+                        if not earliest_s <= start_s <= horizon_s:
                             continue
-                        end = start + duration
-                        if any(
-                            i in busy
-                            for i in _block_range(
-                                start - rules.buffer_before, end + rules.buffer_after
-                            )
-                        ):
+                        end_s = start_s + duration_s
+                        lo = (start_s - before_s) // _STEP_SECONDS - base
+                        hi = -(-(end_s + after_s) // _STEP_SECONDS) - base
+                        if 1 in taken[lo:hi]:
                             continue
-                        if any(o_start < end and start < o_end for o_start, o_end in off):
+                        if off and any(o_s < end_s and start_s < o_e for o_s, o_e in off):
                             continue
+                        start = _EPOCH + timedelta(seconds=start_s)
                         slot = OpenSlot(
                             provider_id=pid,
-                            provider_name=provider.display_name,
-                            location_id=location.id,
-                            location_name=location.name,
+                            provider_name=name,
+                            location_id=location_id,
+                            location_name=location_name,
                             start=start,
-                            end=end,
+                            end=start + duration,
                         )
                         if slot.key not in exclude:
                             candidates.append(slot)
-            # Enough choice already: later days would only be offered after these.
-            if len(candidates) >= limit * 8 and preference.exact is None:
+            # Without an exact time, offers are picked earliest first; once the days seen so
+            # far give `limit` well-spaced offers, later days cannot change the answer.
+            if preference.exact is None and len(_spaced(candidates, limit)) == limit:
                 return _pick_offers(candidates, preference, tz, limit)
     return _pick_offers(candidates, preference, tz, limit)
 
 
+def _seconds(moment: datetime) -> int:
+    return int((moment - _EPOCH).total_seconds())
+
+
 def _starts(
-    day: date, hours: WeeklyHours, preference: TimePreference, duration: timedelta, tz: ZoneInfo
-) -> Iterator[datetime]:
-    """UTC start times on the slot grid of one block of hours, inside the preferred window."""
-    window = _window(preference, hours)
+    day: date,
+    hours: tuple[time, time],
+    preference: TimePreference,
+    duration_s: int,
+    tz: ZoneInfo,
+) -> Iterator[int]:
+    """Start times (seconds since `_EPOCH`) on the slot grid of one block of hours, inside
+    the preferred window."""
+    hours_start, hours_end = hours
+    window = _window(preference, hours_start, hours_end)
     if window is None:
         return
-    wall = _round_up(window[0], hours.start_time, SLOT_STEP_MINUTES)
+    wall = _round_up(window[0], hours_start, SLOT_STEP_MINUTES)
     if wall == time.max:
         return
     first = _minutes(wall)
-    last_start = min(_minutes(window[1]) - 1, _minutes(hours.end_time) - duration // _MINUTE)
+    last_start = min(_minutes(window[1]) - 1, _minutes(hours_end) - -(-duration_s // 60))
     if last_start < first:
         return
     base = local_to_utc(day, wall, tz)
-    end_wall = time(last_start // 60, last_start % 60)
-    end_utc = local_to_utc(day, end_wall, tz)
+    end_utc = local_to_utc(day, time(last_start // 60, last_start % 60), tz)
     if (
         base is not None
         and end_utc is not None
         and end_utc - base == timedelta(minutes=last_start - first)
     ):
         # No daylight-saving change inside the window: plain arithmetic, no zone lookups.
-        for offset in range(0, last_start - first + 1, SLOT_STEP_MINUTES):
-            yield base + timedelta(minutes=offset)
+        base_s = _seconds(base)
+        yield from range(base_s, base_s + (last_start - first) * 60 + 1, SLOT_STEP_MINUTES * 60)
         return
     for minute in range(first, last_start + 1, SLOT_STEP_MINUTES):
         start = local_to_utc(day, time(minute // 60, minute % 60), tz)
         if start is not None:  # a wall time in the spring-forward gap does not exist
-            yield start
+            yield _seconds(start)
 
 
-_MINUTE = timedelta(minutes=1)
+# The hot query of the slot search, written once per dialect: the database turns each held
+# block into its block number (5-minute steps since `_EPOCH`) and packs them into one row per
+# provider. A busy week is tens of thousands of blocks; fetching and converting them row by
+# row in Python is what made the search slow (bench/next_slots.py). SQLite keeps timestamps as
+# text, and julianday() is its cheapest way to read them (2451544.5 is 2000-01-01T00:00Z).
+_BUSY_SQL = {
+    "sqlite": """
+        SELECT provider_id,
+               group_concat(CAST(round((julianday(block_start) - 2451544.5) * 288) AS INTEGER))
+        FROM appointment_blocks
+        WHERE provider_id IN :provider_ids AND block_start >= :start AND block_start < :end
+              AND appointment_id != :ignore
+        GROUP BY provider_id""",
+    "postgresql": """
+        SELECT provider_id,
+               string_agg(CAST((CAST(EXTRACT(EPOCH FROM block_start) AS BIGINT) - 946684800)
+                               / 300 AS TEXT), ',')
+        FROM appointment_blocks
+        WHERE provider_id IN :provider_ids AND block_start >= :start AND block_start < :end
+              AND appointment_id != :ignore
+        GROUP BY provider_id""",
+}
+_BUSY_STATEMENTS = {
+    dialect: text(sql).bindparams(
+        bindparam("provider_ids", expanding=True),
+        bindparam("start", type_=UTCDateTime()),
+        bindparam("end", type_=UTCDateTime()),
+    )
+    for dialect, sql in _BUSY_SQL.items()
+}
 
 
-def _taken_blocks(
+def _busy_maps(
     session: Session,
     *,
     provider_ids: list[int],
     start: datetime,
     end: datetime,
+    base: int,
+    size: int,
     ignore_appointment_id: int | None = None,
-) -> dict[int, set[int]]:
-    """Block indexes held per provider in [start, end), read in one query."""
-    query = select(AppointmentBlock.provider_id, AppointmentBlock.block_start).where(
-        AppointmentBlock.provider_id.in_(provider_ids),
-        AppointmentBlock.block_start >= start - _STEP,
-        AppointmentBlock.block_start < end,
+) -> dict[int, bytearray]:
+    """Per provider, one byte per block from block number `base`: 1 where the block is held."""
+    maps: dict[int, bytearray] = {}
+    statement = _BUSY_STATEMENTS.get(session.get_bind().dialect.name)
+    if statement is None:  # another database: portable, slower
+        query = select(AppointmentBlock.provider_id, AppointmentBlock.block_start).where(
+            AppointmentBlock.provider_id.in_(provider_ids),
+            AppointmentBlock.block_start >= start - _STEP,
+            AppointmentBlock.block_start < end,
+            AppointmentBlock.appointment_id != (ignore_appointment_id or 0),
+        )
+        for pid, block_start in session.execute(query):
+            index = _block_index(block_start) - base
+            if 0 <= index < size:
+                maps.setdefault(pid, bytearray(size))[index] = 1
+        return maps
+    rows = session.connection().execute(
+        statement,
+        {
+            "provider_ids": provider_ids,
+            "start": start - _STEP,
+            "end": end,
+            "ignore": ignore_appointment_id or 0,
+        },
     )
-    if ignore_appointment_id is not None:
-        query = query.where(AppointmentBlock.appointment_id != ignore_appointment_id)
-    taken: dict[int, set[int]] = {}
-    for pid, block_start in session.execute(query):
-        taken.setdefault(pid, set()).add(_block_index(block_start))
-    return taken
+    for pid, packed in rows:
+        taken = maps[pid] = bytearray(size)
+        for block in map(int, packed.split(",")):
+            index = block - base
+            if 0 <= index < size:
+                taken[index] = 1
+    return maps
 
 
 def _exceptions(
@@ -424,9 +510,10 @@ def _exceptions(
     provider_ids: Iterable[int],
     start: datetime,
     end: datetime,
-) -> dict[int | None, list[tuple[datetime, datetime]]]:
-    """Exception ranges per provider (key None: the whole practice) overlapping [start, end)."""
-    rows = session.execute(
+) -> dict[int | None, list[tuple[int, int]]]:
+    """Exception ranges (seconds since `_EPOCH`) per provider (key None: the whole practice)
+    overlapping [start, end)."""
+    rows = session.connection().execute(
         select(ScheduleException.provider_id, ScheduleException.start_at, ScheduleException.end_at)
         .where(
             ScheduleException.practice_id == practice_id,
@@ -438,9 +525,9 @@ def _exceptions(
             | ScheduleException.provider_id.in_(list(provider_ids))
         )
     )
-    out: dict[int | None, list[tuple[datetime, datetime]]] = {}
+    out: dict[int | None, list[tuple[int, int]]] = {}
     for pid, o_start, o_end in rows:
-        out.setdefault(pid, []).append((o_start, o_end))
+        out.setdefault(pid, []).append((_seconds(o_start), _seconds(o_end)))
     return out
 
 
@@ -462,18 +549,24 @@ def _pick_offers(
         ordered = sorted(candidates, key=distance)
     else:
         ordered = sorted(candidates, key=lambda s: (s.start, s.provider_id))
-    picked: list[OpenSlot] = []
-    for slot in ordered:
-        if len(picked) == limit:
-            break
-        if all(abs(slot.start - p.start) >= OFFER_SPACING for p in picked):
-            picked.append(slot)
+    picked = _spaced(ordered, limit)
     for slot in ordered:  # not enough spread-out slots: fill with the rest, in order
         if len(picked) == limit:
             break
         if slot not in picked:
             picked.append(slot)
     return sorted(picked, key=lambda s: (s.start, s.provider_id))
+
+
+def _spaced(ordered: list[OpenSlot], limit: int) -> list[OpenSlot]:
+    """Up to `limit` slots, in the given order, each `OFFER_SPACING` from those before."""
+    picked: list[OpenSlot] = []
+    for slot in ordered:
+        if len(picked) == limit:
+            break
+        if all(abs(slot.start - p.start) >= OFFER_SPACING for p in picked):
+            picked.append(slot)
+    return picked
 
 
 def is_slot_open(
