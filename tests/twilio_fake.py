@@ -80,6 +80,7 @@ class TwilioFake:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: Iterator[int] = field(default_factory=itertools.count)
     url: str = ""
+    latency: float = 0.0  # seconds between storing a message and answering (a slow Twilio)
 
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer the next `count` send requests with `status` (nothing is stored)."""
@@ -182,6 +183,8 @@ class TwilioFake:
             self.messages.append(message)
         if failure is not None and failure[0] == "store_then_stall":
             await asyncio.sleep(failure[1])
+        elif self.latency:
+            await asyncio.sleep(self.latency)
         return JSONResponse(_public(message), status_code=201)
 
     async def _list(self, request: Request) -> JSONResponse:

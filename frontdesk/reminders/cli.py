@@ -18,9 +18,15 @@ app = typer.Typer(help="Reminders, follow-ups and the SMS outbox.")
 logger = logging.getLogger(__name__)
 
 
+@app.callback()
+def outreach() -> None:
+    """Reminders, follow-ups and the SMS outbox."""
+
+
 @app.command("run")
 def run() -> None:
     """Run the reminder scheduler and the SMS outbox worker until stopped."""
+    import frontdesk.models  # noqa: F401 - every table, so cross-domain foreign keys resolve
     from connectors.rasa import RasaClient
     from frontdesk.db import make_engine, make_session_factory, utcnow
     from frontdesk.messaging.transport import transport_from_settings
