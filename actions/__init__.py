@@ -16,6 +16,7 @@ from actions.context import ActionContext
 from actions.handoff import handoff_actions
 from actions.identity import ActionAskIdentityVerified
 from actions.knowledge import ActionAnswerQuestion
+from actions.reminders import reminder_actions
 
 
 def build_executor(context: ActionContext) -> ActionExecutor:
@@ -36,4 +37,5 @@ def all_actions(context: ActionContext) -> list[Action]:
         *handoff_actions(context),
         *billing_actions(context),  # issue 5
         ActionAnswerQuestion(context),  # issue 5
+        *reminder_actions(context),  # issue 4
     ]
