@@ -21,7 +21,7 @@ def ingest(
     practice: str = typer.Option(..., "--practice", help="Practice slug, e.g. riverside."),
 ) -> None:
     """Ingest (or re-ingest incrementally) a folder of documents for a practice."""
-    from knowledge.answer import default_knowledge_base
+    from knowledge.answering import default_knowledge_base
     from knowledge.ingest import KnowledgeError, ingest_directory
 
     kb = default_knowledge_base()
@@ -53,7 +53,7 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the JSON contract shape."),
 ) -> None:
     """Answer a question from the practice's documents."""
-    from knowledge.answer import default_knowledge_base, ensure_demo_ingested
+    from knowledge.answering import default_knowledge_base, ensure_demo_ingested
     from knowledge.ingest import KnowledgeError
 
     kb = default_knowledge_base()

@@ -18,7 +18,7 @@ from knowledge.ingest import Passage
 
 if TYPE_CHECKING:
     from frontdesk.settings import Settings
-    from knowledge.answer import Rephraser
+    from knowledge.answering import Rephraser
 
 logger = logging.getLogger(__name__)
 

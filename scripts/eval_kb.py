@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.answer import KnowledgeBase, confidence  # noqa: E402
+from knowledge.answering import KnowledgeBase, confidence  # noqa: E402
 from knowledge.ingest import KnowledgeStore, ingest_directory  # noqa: E402
 
 

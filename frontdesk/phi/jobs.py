@@ -18,7 +18,7 @@ async def housekeeping(settings: Settings, *, interval: float = DAY_SECONDS) -> 
     on the next round; they never stop the service.
     """
     from frontdesk.phi.retention import purge_tracker_events
-    from knowledge.answer import DEMO_PRACTICE, default_knowledge_base, ensure_demo_ingested
+    from knowledge.answering import DEMO_PRACTICE, default_knowledge_base, ensure_demo_ingested
 
     def warm() -> None:
         kb = default_knowledge_base()

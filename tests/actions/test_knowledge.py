@@ -22,7 +22,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Practice
 from frontdesk.settings import get_settings
-from knowledge.answer import MEDICAL, default_knowledge_base
+from knowledge.answering import MEDICAL, default_knowledge_base
 from tests.conftest import NOW
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"

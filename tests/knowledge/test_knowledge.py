@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from typer.testing import CliRunner
 
 from frontdesk.settings import get_settings
-from knowledge.answer import MEDICAL, NOT_SURE, KnowledgeBase, default_knowledge_base
+from knowledge.answering import MEDICAL, NOT_SURE, KnowledgeBase, default_knowledge_base
 from knowledge.embeddings import Vectors, default_embedder
 from knowledge.ingest import KnowledgeStore, ingest_directory, split_markdown
 from knowledge.llm import LangchainRephraser

@@ -13,7 +13,7 @@ import pytest
 
 from frontdesk.phi.jobs import housekeeping
 from frontdesk.settings import Settings, get_settings
-from knowledge.answer import default_knowledge_base
+from knowledge.answering import default_knowledge_base
 from tests.phi.test_tokens import _tracker_db
 
 
