@@ -138,17 +138,23 @@ class FhirEhr:
         body: dict[str, Any] | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         if body is not None:
             validate_r4b(body)
         try:
-            response = self._client.request(
-                method,
-                url,
-                json=body,
-                params=None if params is None else list[tuple[str, _Primitive]](params),
-                headers={**(headers or {}), "Content-Type": FHIR_JSON} if body else headers,
-            )
+            if form is not None:
+                # Search parameters that are patient data go in the body, not the URL, so they
+                # stay out of access logs on the way (FHIR's POST [type]/_search).
+                response = self._client.request(method, url, data=form, headers=headers)
+            else:
+                response = self._client.request(
+                    method,
+                    url,
+                    json=body,
+                    params=None if params is None else list[tuple[str, _Primitive]](params),
+                    headers={**(headers or {}), "Content-Type": FHIR_JSON} if body else headers,
+                )
         except httpx.TransportError as exc:  # refused, reset, timed out: try again later
             raise EhrError(
                 status_code=None, outcome_code=type(exc).__name__, retryable=True
@@ -168,11 +174,21 @@ class FhirEhr:
         )
 
     def _search(
-        self, resource_type: str, params: Sequence[tuple[str, str]]
+        self,
+        resource_type: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        private: bool = False,
     ) -> list[dict[str, Any]]:
-        """All matches of a search, following `next` links."""
+        """All matches of a search, following `next` links.
+
+        `private` searches (patient names, birth dates) are POSTed to `[type]/_search`.
+        """
         found: list[dict[str, Any]] = []
-        bundle = self._request("GET", resource_type, params=params)
+        if private:
+            bundle = self._request("POST", f"{resource_type}/_search", form=dict(params))
+        else:
+            bundle = self._request("GET", resource_type, params=params)
         for _ in range(MAX_PAGES):
             found.extend(
                 entry["resource"]
@@ -187,7 +203,7 @@ class FhirEhr:
                 ),
                 None,
             )
-            if not next_url:
+            if not next_url or private:  # a next link would put the private query in a URL
                 break
             bundle = self._request("GET", next_url)
         return found
@@ -240,6 +256,7 @@ class FhirEhr:
                 ("given:exact", patient.given),
                 ("birthdate", patient.birth_date.isoformat()),
             ],
+            private=True,
         )
         if len(matches) == 1:
             return str(matches[0]["id"])

@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from frontdesk.db import utcnow
 from frontdesk.ehr.models import EhrOutboxEntry, OutboxStatus
-from frontdesk.scheduling.models import Appointment
+from frontdesk.scheduling.models import SOURCE_EHR, Appointment
 
-SOURCE_EHR = "ehr"
 WATCHED = ("status", "start_at", "end_at", "provider_id")
 
 

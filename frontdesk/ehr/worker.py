@@ -205,9 +205,12 @@ def drain_once(
         error: EhrError | None = None
         with session_scope(sessions) as session:
             record = appointment_record(session=session, appointment_id=claim.appointment_id)
-            appointment = session.get(Appointment, claim.appointment_id)
-            slug = session.get_one(Practice, appointment.practice_id).slug if appointment else ""
-        if record is not None:
+            slug = session.scalar(
+                select(Practice.slug)
+                .join(Appointment, Appointment.practice_id == Practice.id)
+                .where(Appointment.id == claim.appointment_id)
+            )
+        if record is not None and slug is not None:
             system = identifier_system(prefix=identifier_prefix, practice_slug=slug)
             try:
                 remote_id = ehr.upsert_appointment(system=system, appointment=record)

@@ -18,11 +18,15 @@ from fhir.resources.R4B.appointment import Appointment as R4BAppointment
 from fhir.resources.R4B.patient import Patient as R4BPatient
 from fhir.resources.R4B.practitioner import Practitioner as R4BPractitioner
 from fhir.resources.R4B.slot import Slot as R4BSlot
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.db import make_engine
 from frontdesk.ehr.fhir import FhirEhr
+from frontdesk.migrate import upgrade
 from frontdesk.settings import PROJECT_ROOT
+from tests.conftest import POSTGRES_URL
 
 SERVER_DIR = PROJECT_ROOT / "tests" / "fhir_server"
 R4B_MODELS: dict[str, Any] = {
@@ -113,10 +117,12 @@ class ValidatingTransport(httpx.BaseTransport):
     def __init__(self) -> None:
         self._inner = httpx.HTTPTransport()
         self.bodies: list[dict[str, Any]] = []
+        self.urls: list[str] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
         body = request.read()
-        if body:
+        if body and request.headers.get("content-type", "").startswith("application/fhir+json"):
             resource = httpx.Response(200, content=body).json()
             R4B_MODELS[resource["resourceType"]].model_validate(resource)
             self.bodies.append(resource)
@@ -165,3 +171,24 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     finally:
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def fresh_postgres_engine() -> Iterator[Engine]:
+    """A migrated PostgreSQL database of its own, for tests that commit from two sessions."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need FRONTDESK_TEST_POSTGRES_URL (set by .ci/run)")
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = f"frontdesk_ehr_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    db_engine = make_engine(admin_url.set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(db_engine)
+        yield db_engine
+    finally:
+        db_engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

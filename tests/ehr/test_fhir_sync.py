@@ -11,6 +11,7 @@ from frontdesk.db import session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.ehr import OutboxStatus, dead_letters, sync_state_for
 from frontdesk.ehr.fhir import FhirEhr
+from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.models import EhrOutboxEntry
 from frontdesk.ehr.worker import CLAIM_LEASE, RetryPolicy, drain_once, identifier_system
 from frontdesk.models import Appointment, Practice
@@ -22,11 +23,13 @@ from tests.ehr.helpers import TUESDAY_9, TUESDAY_1030, book, outbox_row, patient
 POLICY = RetryPolicy(max_attempts=3, base_seconds=5, cap_seconds=60, jitter=0)
 
 
-def _book(sessions: sessionmaker[Session], **kwargs: datetime) -> tuple[int, int, str]:
+def _book(
+    sessions: sessionmaker[Session], *, start: datetime = TUESDAY_9, index: int = 0
+) -> tuple[int, int, str]:
     """Book through scheduling and commit; returns (appointment id, practice id, slug)."""
     with session_scope(sessions) as session:
         practice = _practice(session)
-        appointment = book(session, practice, **kwargs)
+        appointment = book(session, practice, start=start, index=index)
         return appointment.id, practice.id, practice.slug
 
 
@@ -258,3 +261,79 @@ def test_too_many_transient_failures_end_in_the_dead_letters(
     assert (row.attempts, row.last_error) == (POLICY.max_attempts, "429 transient")
     with session_scope(sessions) as session:
         assert len(dead_letters(session=session, practice_id=practice_id)) == 1
+
+
+def test_a_patient_already_in_the_ehr_is_matched_not_duplicated(
+    sessions: sessionmaker[Session],
+    ehr: FhirEhr,
+    prefix: str,
+    fhir_server: FhirServer,
+    transport: ValidatingTransport,
+) -> None:
+    # A made-up patient only this test uses: the EHR has them already, without our identifier.
+    with session_scope(sessions) as session:
+        practice = _practice(session)
+        newcomer = patient(session, practice, 2)
+        newcomer.first_name, newcomer.last_name = "Quinn", f"Fixture{prefix[-12:]}"
+        family, birth_date = newcomer.last_name, newcomer.date_of_birth.isoformat()
+    existing = fhir_server.create(
+        {
+            "resourceType": "Patient",
+            "name": [{"family": family, "given": ["Quinn"]}],
+            "birthDate": birth_date,
+        }
+    )
+    appointment_id, _, slug = _book(sessions, index=2)
+    assert _drain(sessions, ehr, prefix) == {OutboxStatus.DONE: 1}
+
+    [stored] = _ours(fhir_server, prefix, slug, appointment_id)
+    assert {"reference": f"Patient/{existing['id']}"} in [p["actor"] for p in stored["participant"]]
+    assert len(fhir_server.search("Patient", family=family)) == 1
+    # The name and birth date travelled in a POST body, never in a URL.
+    assert not [b for b in transport.bodies if b.get("resourceType") == "Patient"]
+    assert all(family not in url for url in transport.urls)
+
+
+def test_slots_the_ehr_exposes_are_marked_busy_then_free(
+    sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, fhir_server: FhirServer
+) -> None:
+    with session_scope(sessions) as session:
+        practice = _practice(session)
+        patel = provider(session, practice)
+        system = identifier_system(prefix=prefix, practice_slug=practice.slug)
+        record = PractitionerRecord(local_id=patel.id, display_name=patel.display_name)
+    practitioner_id = ehr.ensure_practitioner(system=system, practitioner=record)
+    schedule = fhir_server.create(
+        {
+            "resourceType": "Schedule",
+            "actor": [{"reference": f"Practitioner/{practitioner_id}"}],
+        }
+    )
+
+    def slot(start: str, end: str) -> dict[str, Any]:
+        return fhir_server.create(
+            {
+                "resourceType": "Slot",
+                "schedule": {"reference": f"Schedule/{schedule['id']}"},
+                "status": "free",
+                "start": start,
+                "end": end,
+            }
+        )
+
+    covered = slot("2026-12-01T14:00:00Z", "2026-12-01T14:20:00Z")
+    after = slot("2026-12-01T14:20:00Z", "2026-12-01T14:40:00Z")
+    appointment_id, _, _ = _book(sessions)  # 14:00-14:20 UTC
+    assert _drain(sessions, ehr, prefix) == {OutboxStatus.DONE: 1}
+
+    def status(resource: dict[str, Any]) -> str:
+        [found] = fhir_server.search("Slot", _id=resource["id"])
+        return str(found["status"])
+
+    assert (status(covered), status(after)) == ("busy", "free")
+    with session_scope(sessions) as session:
+        scheduling.cancel_appointment(
+            session=session, appointment_id=appointment_id, patient_id=None, now=NOW
+        )
+    assert _drain(sessions, ehr, prefix) == {OutboxStatus.DONE: 1}
+    assert (status(covered), status(after)) == ("free", "free")

@@ -41,7 +41,16 @@ async function readBody(req) {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const text = Buffer.concat(chunks).toString('utf8');
-  return text ? JSON.parse(text) : undefined;
+  if (!text) return undefined;
+  // POST <type>/_search sends its parameters form-encoded (as Medplum's own server accepts).
+  if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+    const form = {};
+    for (const [key, value] of new URLSearchParams(text)) {
+      form[key] = key in form ? [].concat(form[key], value) : value;
+    }
+    return form;
+  }
+  return JSON.parse(text);
 }
 
 async function handle(req, res) {
