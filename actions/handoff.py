@@ -35,6 +35,7 @@ from frontdesk.conversations.models import Role
 from frontdesk.practices.models import Practice
 
 REASON_SLOT = "escalation_reason"
+MISUNDERSTANDINGS_BEFORE_ESCALATING = 2
 # The reason an escalation has when no action set `escalation_reason`: the patient's intent.
 REASON_BY_INTENT = {
     "request_human": EscalationReason.PATIENT_REQUEST,
@@ -117,6 +118,46 @@ class ActionEscalate(ContextAction):
         return [clear_reason, ConversationPaused()]
 
 
+def misunderstandings_in_a_row(tracker: Tracker) -> int:
+    """How many of the patient's latest messages in a row the NLU could not understand.
+
+    Counting stops at a hand-back (`resume`) or a new session, so what happened before staff
+    took over does not count against the patient afterwards.
+    """
+    count = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind in ("resume", "session_started"):
+            break
+        if kind != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionHandleMisunderstanding(ActionEscalate):
+    """ "Say it another way" the first time; a person the second time in a row.
+
+    Rasa rules may contain one user turn only, so "two in a row" is counted here.
+    """
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_handle_misunderstanding"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Ask to rephrase, or escalate with the reason `misunderstood`."""
+        if misunderstandings_in_a_row(tracker) < MISUNDERSTANDINGS_BEFORE_ESCALATING:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+
 def handoff_actions(context: ActionContext) -> list[ContextAction]:
     """The handoff actions, built with their collaborators."""
-    return [ActionEscalate(context)]
+    return [ActionEscalate(context), ActionHandleMisunderstanding(context)]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.context import ActionContext
-from actions.handoff import ActionEscalate, escalation_reason
+from actions.handoff import ActionEscalate, ActionHandleMisunderstanding, escalation_reason
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER, EscalationReason
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
@@ -48,12 +48,17 @@ def conversation(session: Session, practice: Practice) -> Conversation:
     return convo
 
 
-def tracker(sender_id: str, intent: str, reason: str | None = None) -> Tracker:
+def tracker(
+    sender_id: str,
+    intent: str,
+    reason: str | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> Tracker:
     return Tracker(
         sender_id=sender_id,
         slots={"escalation_reason": reason},
         latest_message={"intent": {"name": intent, "confidence": 1.0}, "entities": [], "text": ""},
-        events=[],
+        events=events or [],
         paused=False,
         followup_action=None,
         active_loop={},
@@ -188,3 +193,58 @@ def test_an_unknown_conversation_is_pointed_to_the_phone_and_not_paused(
     events, dispatcher = escalate(session, domain, "c_unknown", "request_human", now=OPEN)
     assert events == [SlotSet("escalation_reason", None)]
     assert [m["response"] for m in dispatcher.messages] == ["utter_call_office"]
+
+
+def user(intent: str) -> dict[str, Any]:
+    """A user event as Rasa sends it in the tracker."""
+    return {"event": "user", "text": "…", "parse_data": {"intent": {"name": intent}}}
+
+
+BOT = {"event": "bot", "text": "Sorry, I didn't quite get that."}
+
+
+@pytest.mark.parametrize(
+    ("events", "escalates"),
+    [
+        ([user("nlu_fallback")], False),
+        ([user("greet"), BOT, user("nlu_fallback")], False),
+        ([user("nlu_fallback"), BOT, user("greet"), BOT, user("nlu_fallback")], False),
+        (
+            [
+                user("nlu_fallback"),
+                BOT,
+                {"event": "action", "name": "action_listen"},
+                user("nlu_fallback"),
+            ],
+            True,
+        ),
+        # What happened before a hand-back does not count against the patient afterwards.
+        (
+            [user("nlu_fallback"), {"event": "pause"}, {"event": "resume"}, user("nlu_fallback")],
+            False,
+        ),
+    ],
+)
+def test_the_second_misunderstanding_in_a_row_gets_a_person(
+    session: Session,
+    domain: dict[str, Any],
+    conversation: Conversation,
+    events: list[dict[str, Any]],
+    escalates: bool,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(
+        ActionHandleMisunderstanding(_context(session, OPEN)).run(
+            dispatcher, tracker(conversation.public_id, "nlu_fallback", events=events), domain
+        )
+    )
+    session.expire_all()
+    convo = session.get_one(Conversation, conversation.id)
+    if escalates:
+        assert ConversationPaused() in result
+        assert convo.escalation_reason is EscalationReason.MISUNDERSTOOD
+        assert "trouble understanding" in (_notices(session, convo)[0].text or "")
+    else:
+        assert result == []
+        assert [m["response"] for m in dispatcher.messages] == ["utter_default"]
+        assert convo.owner is Owner.BOT
