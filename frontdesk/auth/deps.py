@@ -28,6 +28,8 @@ SESSION_COOKIE = "frontdesk_staff"
 LOGIN_COOKIE = "frontdesk_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+# Scripts send this on automatic refreshes (polling, live updates): not staff activity.
+BACKGROUND_HEADER = "x-frontdesk-background"
 LOGIN_PATH = "/console/login"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -104,6 +106,9 @@ def require_staff(
 ) -> Callable[[HTTPConnection], StaffUser]:
     """A dependency that returns the signed-in staff member or refuses the request.
 
+    Requests with `X-Frontdesk-Background: 1` (a script refreshing an open page) do not count
+    as activity, so an unattended console still signs out after the idle timeout.
+
     Not signed in (or signed out after inactivity): a page request is redirected to the
     sign-in page and comes back afterwards; other requests get 401; a WebSocket is closed
     with 4401. Signed in without one of `roles`: 403 (WebSocket: 4403).
@@ -121,6 +126,7 @@ def require_staff(
                     token=token,
                     now=services.clock(),
                     policy=LoginPolicy.from_settings(services.settings),
+                    touch=connection.headers.get(BACKGROUND_HEADER) != "1",
                 )
         websocket = connection.scope["type"] == "websocket"
         if staff is None:

@@ -230,12 +230,13 @@ def sign_in(
 
 
 def authenticate(
-    *, session: Session, token: str, now: datetime, policy: LoginPolicy
+    *, session: Session, token: str, now: datetime, policy: LoginPolicy, touch: bool = True
 ) -> StaffUser | None:
     """The staff member a session token belongs to, if the session is still alive.
 
     Alive means: not signed out, not past its maximum age, used within the idle timeout, and
-    the account still active. A live session's last use is recorded.
+    the account still active. A live session's last use is recorded unless `touch` is False
+    (background refreshes of an open page are not activity: an unattended tab times out).
     """
     if not token or len(token) > 200:
         return None
@@ -256,7 +257,7 @@ def authenticate(
         or now - staff_session.last_seen_at >= policy.idle_timeout
     ):
         return None
-    if now - staff_session.last_seen_at >= TOUCH_INTERVAL:
+    if touch and now - staff_session.last_seen_at >= TOUCH_INTERVAL:
         staff_session.last_seen_at = now
         session.flush()
     return StaffUser(

@@ -245,3 +245,15 @@ def test_console_pages_carry_security_headers(console: Console) -> None:
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["x-frame-options"] == "DENY"
     assert "content-security-policy" not in console.client.get("/healthz").headers
+
+
+def test_background_refreshes_do_not_keep_an_unattended_console_signed_in(
+    console: Console,
+) -> None:
+    signed_in(console, ADMIN, StaffRole.ADMIN)
+    background = {"X-Frontdesk-Background": "1"}
+    for _ in range(2):  # 2 x 7 minutes of polling, nobody at the keyboard
+        console.clock.advance(minutes=7)
+        assert console.client.get("/console/audit", headers=background).status_code == 200
+    console.clock.advance(minutes=2)  # 16 minutes since the last real request
+    assert console.client.get("/console/audit", headers=background).status_code == 401
