@@ -503,6 +503,28 @@ def _busy_maps(
     return maps
 
 
+_EXCEPTIONS_SQL = {
+    "sqlite": """
+        SELECT provider_id,
+               CAST(round((julianday(start_at) - 2451544.5) * 86400) AS INTEGER),
+               CAST(round((julianday(end_at) - 2451544.5) * 86400) AS INTEGER)
+        FROM schedule_exceptions
+        WHERE practice_id = :practice_id AND start_at < :end AND end_at > :start""",
+    "postgresql": """
+        SELECT provider_id,
+               CAST(EXTRACT(EPOCH FROM start_at) AS BIGINT) - 946684800,
+               CAST(EXTRACT(EPOCH FROM end_at) AS BIGINT) - 946684800
+        FROM schedule_exceptions
+        WHERE practice_id = :practice_id AND start_at < :end AND end_at > :start""",
+}
+_EXCEPTIONS_STATEMENTS = {
+    dialect: text(sql).bindparams(
+        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+    )
+    for dialect, sql in _EXCEPTIONS_SQL.items()
+}
+
+
 def _exceptions(
     session: Session,
     *,
@@ -512,22 +534,33 @@ def _exceptions(
     end: datetime,
 ) -> dict[int | None, list[tuple[int, int]]]:
     """Exception ranges (seconds since `_EPOCH`) per provider (key None: the whole practice)
-    overlapping [start, end)."""
-    rows = session.connection().execute(
-        select(ScheduleException.provider_id, ScheduleException.start_at, ScheduleException.end_at)
-        .where(
-            ScheduleException.practice_id == practice_id,
-            ScheduleException.start_at < end,
-            ScheduleException.end_at > start,
+    overlapping [start, end). Read as plain numbers, like the blocks (see `_busy_maps`)."""
+    wanted = set(provider_ids)
+    statement = _EXCEPTIONS_STATEMENTS.get(session.get_bind().dialect.name)
+    rows: Iterable[tuple[int | None, int, int]]
+    if statement is None:  # another database: portable, slower
+        rows = [
+            (pid, _seconds(o_start), _seconds(o_end))
+            for pid, o_start, o_end in session.execute(
+                select(
+                    ScheduleException.provider_id,
+                    ScheduleException.start_at,
+                    ScheduleException.end_at,
+                ).where(
+                    ScheduleException.practice_id == practice_id,
+                    ScheduleException.start_at < end,
+                    ScheduleException.end_at > start,
+                )
+            )
+        ]
+    else:
+        rows = session.connection().execute(
+            statement, {"practice_id": practice_id, "start": start, "end": end}
         )
-        .where(
-            ScheduleException.provider_id.is_(None)
-            | ScheduleException.provider_id.in_(list(provider_ids))
-        )
-    )
     out: dict[int | None, list[tuple[int, int]]] = {}
     for pid, o_start, o_end in rows:
-        out.setdefault(pid, []).append((_seconds(o_start), _seconds(o_end)))
+        if pid is None or pid in wanted:
+            out.setdefault(pid, []).append((o_start, o_end))
     return out
 
 
