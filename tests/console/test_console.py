@@ -435,3 +435,76 @@ def test_an_escalated_sms_style_reason_is_labelled(console: Console, desk: int) 
         "7 min",
     )
     assert re.search(r"Urgent", console.client.get("/console").text)
+
+
+def test_an_sms_patient_gets_the_reply_by_text_and_opt_out_shows_beside_it(
+    console: Console, bot: ScriptedBot, desk: int
+) -> None:
+    from frontdesk.messaging.models import OutboundSms
+    from frontdesk.messaging.service import record_consent, sms_thread
+
+    with console.db() as session:
+        patient_row = session.scalar(select(Patient).where(Patient.phone == "+15555550103"))
+        assert patient_row is not None
+        thread = sms_thread(session=session, practice_id=console.practice_id, phone="+15555550103")
+        assert thread is not None
+        convo = session.get_one(Conversation, thread.conversation_id)
+        convo.patient_id = patient_row.id
+        handoff.escalate(
+            session=session, conversation=convo, reason=EscalationReason.REFILL, now=console.clock()
+        )
+        public_id = convo.public_id
+    page = f"/console/conversations/{public_id}"
+    post(console, f"{page}/claim")
+    assert "Texts allowed" in console.client.get(page).text
+    assert post(console, f"{page}/reply", text="Your refill is ready at CVS.").status_code == 303
+    with console.db() as session:
+        [sms] = session.scalars(select(OutboundSms).where(OutboundSms.conversation_id == convo.id))
+        assert (sms.to_phone, sms.kind) == ("+15555550103", "staff")
+        assert "Your refill is ready at CVS." in sms.body
+        record_consent(
+            session=session,
+            practice_id=console.practice_id,
+            phone="+15555550103",
+            opted_out=True,
+            keyword="STOP",
+            now=console.clock(),
+        )
+    assert "Opted out of texts" in console.client.get(page).text
+
+
+def test_upcoming_visits_show_with_their_ehr_sync_state(
+    console: Console, bot: ScriptedBot, desk: int
+) -> None:
+    from datetime import UTC, datetime
+
+    from frontdesk.practices.models import Provider
+    from frontdesk.scheduling.models import VisitType
+    from frontdesk.scheduling.service import book_appointment
+
+    _patient, public_id = escalate_from_chat(console, bot)
+    with console.db() as session:
+        practice = session.get_one(Practice, console.practice_id)
+        patient_row = session.scalar(select(Patient).where(Patient.phone == "+15555550101"))
+        provider = session.scalar(
+            select(Provider).where(Provider.display_name == "Dr. Amara Patel")
+        )
+        visit = session.scalar(select(VisitType).where(VisitType.code == "sick-visit"))
+        assert patient_row is not None and provider is not None and visit is not None
+        # Tuesday 1 December 2026, 3:00 PM in New York.
+        book_appointment(
+            session=session,
+            practice=practice,
+            patient=patient_row,
+            visit_type=visit,
+            provider_id=provider.id,
+            start=datetime(2026, 12, 1, 20, 0, tzinfo=UTC),
+            now=console.clock(),
+        )
+        convo = session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+        assert convo is not None
+        convo.patient_id = patient_row.id
+    panel = console.client.get(f"/console/conversations/{public_id}").text
+    section = panel[panel.index('id="patient-context"') :]
+    assert "Tue Dec 1, 3:00 PM · Sick visit with Dr. Amara Patel" in section
+    assert re.search(r"Waiting to sync|In the EHR|No EHR sync", section)
