@@ -35,7 +35,8 @@
   function getJSON(url) {
     return fetch(url, {
       credentials: 'same-origin',
-      headers: { Accept: 'application/json' }
+      // Automatic refreshes are not staff activity: an unattended tab still times out.
+      headers: { Accept: 'application/json', 'X-Frontdesk-Background': '1' }
     }).then(function (response) {
       if (response.status === 401) {
         window.location.reload(); // signed out: the server sends us to the sign-in page
