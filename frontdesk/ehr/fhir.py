@@ -116,8 +116,9 @@ class FhirEhr:
             timeout=timeout,
             transport=transport,
         )
-        # Practitioner ids per (system, provider): created once, then reused.
+        # EHR ids per (system, our id): looked up or created once per process, then reused.
         self._practitioners: dict[tuple[str, int], str] = {}
+        self._patients: dict[tuple[str, int], str] = {}
 
     @property
     def configured(self) -> bool:
@@ -230,6 +231,13 @@ class FhirEhr:
         return self._practitioners[key]
 
     def ensure_patient(self, *, system: str, patient: PatientRecord) -> str:
+        """The EHR id of a patient (cached per process; see `_find_or_create_patient`)."""
+        key = (system, patient.local_id)
+        if key not in self._patients:
+            self._patients[key] = self._find_or_create_patient(system=system, patient=patient)
+        return self._patients[key]
+
+    def _find_or_create_patient(self, *, system: str, patient: PatientRecord) -> str:
         """The EHR id of a patient: ours by identifier, else one unique name+DOB match, else new.
 
         An ambiguous name+DOB match (two or more) is not guessed at: a new record carrying our

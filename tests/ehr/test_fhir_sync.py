@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -230,7 +231,10 @@ def test_an_outage_is_retried_with_backoff_until_the_ehr_is_back(
     assert _drain(sessions, ehr, prefix, NOW + timedelta(seconds=4)) == {}  # not due yet
 
     # The server is unreachable altogether: a connection error is transient too.
-    down = FhirEhr("http://127.0.0.1:9/fhir/R4", timeout=2)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    down = FhirEhr(f"http://127.0.0.1:{closed_port}/fhir/R4", timeout=2)
     try:
         assert _drain(sessions, down, prefix, NOW + timedelta(seconds=5)) == {
             OutboxStatus.PENDING: 1
