@@ -44,8 +44,11 @@ class WordLlamaEmbedder:
     def embed(self, texts: list[str]) -> Vectors:
         """Embed texts; rows are L2-normalised."""
         with self._lock:  # the tokenizer is shared; keep calls from threads serial
-            vectors = np.asarray(self._model.embed(texts, norm=True), dtype=np.float32)
-        return vectors.reshape(len(texts), -1)
+            vectors = np.asarray(self._model.embed(texts, norm=False), dtype=np.float32)
+        vectors = vectors.reshape(len(texts), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        # A text with no known tokens ("", emoji) embeds to zeros: keep it zero, not NaN.
+        return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
 @lru_cache(maxsize=1)

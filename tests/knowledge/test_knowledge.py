@@ -220,3 +220,33 @@ def test_the_demo_practice_answers_without_an_ingest_command(cli_env: Path) -> N
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout.strip().splitlines()[-1])
     assert body["sources"] == [{"source": "hours.md", "section": "Office hours"}]
+
+
+def test_plain_text_files_are_split_by_paragraph(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "wifi-and-pets.txt").write_text(
+        "Guest wifi is called Riverside-Guest.\n\nService animals are welcome; pets are not.\n"
+    )
+    store = KnowledgeStore(tmp_path / "store")
+    report = ingest_directory(directory=docs, practice_slug="txt", store=store)
+    assert report.passages == 2
+    kb = KnowledgeBase(store=store, scrubber=lambda t: t)
+    result = kb.answer("what is the guest wifi called?", practice_slug="txt")
+    assert result.confident
+    assert result.sources[0].source == "wifi-and-pets.txt"
+    assert "pets are not" in kb.search("are pets welcome", practice_slug="txt")[0].passage.text
+
+
+@pytest.mark.parametrize("question", ["", "   ", "🙂🙂🙂", "where do I park? " * 300])
+def test_odd_questions_get_an_answer_object_not_an_error(kb: KnowledgeBase, question: str) -> None:
+    result = kb.answer(question, practice_slug="riverside")
+    assert isinstance(result.answer, str) and result.answer
+    assert set(result.as_json()) == {"answer", "confident", "sources"}
+
+
+def test_a_bad_practice_slug_is_refused(kb: KnowledgeBase) -> None:
+    from knowledge.ingest import KnowledgeError
+
+    with pytest.raises(KnowledgeError):
+        kb.answer("hours?", practice_slug="../etc")
