@@ -48,7 +48,8 @@ class WordLlamaEmbedder:
         vectors = vectors.reshape(len(texts), -1)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         # A text with no known tokens ("", emoji) embeds to zeros: keep it zero, not NaN.
-        return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        unit: Vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        return unit
 
 
 @lru_cache(maxsize=1)
