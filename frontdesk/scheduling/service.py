@@ -10,6 +10,7 @@ the Python checks here are for good answers, not for safety.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -287,20 +288,29 @@ def find_open_slots(
     horizon = now + rules.horizon
     duration = timedelta(minutes=visit_type.duration_minutes)
 
+    first_day = earliest_start.astimezone(tz).date()
+    last_day = horizon.astimezone(tz).date()
+    days = [d for d in preference.days if first_day <= d <= last_day]
+    if not days:
+        return []
+
+    restricted = select(VisitTypeProvider.provider_id).where(
+        VisitTypeProvider.visit_type_id == visit_type.id
+    )
     providers_q = select(Provider.id, Provider.display_name, Location.id, Location.name).where(
         Provider.practice_id == practice.id,
         Provider.active.is_(True),
         Location.id == Provider.location_id,
+        # A visit type without allowed providers is open to every provider.
+        ~exists(restricted) | Provider.id.in_(restricted),
     )
     if provider_id is not None:
         providers_q = providers_q.where(Provider.id == provider_id)
-    allowed = allowed_provider_ids(session=session, visit_type_id=visit_type.id)
     providers = {
         pid: (name, location_id, location_name)
         for pid, name, location_id, location_name in session.execute(
             providers_q.order_by(Provider.id)
         )
-        if allowed is None or pid in allowed
     }
     if not providers:
         return []
@@ -312,14 +322,13 @@ def find_open_slots(
             WeeklyHours.start_time,
             WeeklyHours.end_time,
         )
-        .where(WeeklyHours.provider_id.in_(providers))
+        .where(
+            WeeklyHours.provider_id.in_(providers),
+            WeeklyHours.weekday.in_({d.weekday() for d in days}),
+        )
         .order_by(WeeklyHours.start_time)
     ):
         hours_by_provider_day.setdefault((pid, weekday), []).append((start_time, end_time))
-
-    first_day = earliest_start.astimezone(tz).date()
-    last_day = horizon.astimezone(tz).date()
-    days = [d for d in preference.days if first_day <= d <= last_day]
 
     # The scan works in whole seconds since `_EPOCH` and in block numbers: a busy 180-day
     # schedule means hundreds of thousands of candidate checks, and datetime arithmetic
@@ -329,9 +338,12 @@ def find_open_slots(
     duration_s = int(duration.total_seconds())
     before_s = int(rules.buffer_before.total_seconds())
     after_s = int(rules.buffer_after.total_seconds())
-    candidates: list[OpenSlot] = []
-    if not days:
-        return []
+    excluded: set[tuple[int, int]] = set()
+    for key in exclude:
+        with contextlib.suppress(ValueError):
+            excluded_pid, excluded_start = parse_slot_key(key)
+            excluded.add((_seconds(excluded_start), excluded_pid))
+    candidates: list[tuple[int, int]] = []
     closed = _exceptions(
         session,
         practice_id=practice.id,
@@ -355,7 +367,7 @@ def find_open_slots(
         )
         free = bytes(size)
         for day in chunk:
-            for pid, (name, location_id, location_name) in providers.items():
+            for pid in providers:
                 taken = busy.get(pid, free)
                 off = closed.get(pid, []) + closed.get(None, [])
                 for hours in hours_by_provider_day.get((pid, day.weekday()), []):
@@ -369,22 +381,52 @@ def find_open_slots(
                             continue
                         if off and any(o_s < end_s and start_s < o_e for o_s, o_e in off):
                             continue
-                        start = _EPOCH + timedelta(seconds=start_s)
-                        slot = OpenSlot(
-                            provider_id=pid,
-                            provider_name=name,
-                            location_id=location_id,
-                            location_name=location_name,
-                            start=start,
-                            end=start + duration,
-                        )
-                        if slot.key not in exclude:
-                            candidates.append(slot)
+                        if (start_s, pid) not in excluded:
+                            candidates.append((start_s, pid))
             # Without an exact time, offers are picked earliest first; once the days seen so
             # far give `limit` well-spaced offers, later days cannot change the answer.
-            if preference.exact is None and len(_spaced(candidates, limit)) == limit:
-                return _pick_offers(candidates, preference, tz, limit)
-    return _pick_offers(candidates, preference, tz, limit)
+            if preference.exact is None and len(_spaced(sorted(candidates), limit)) == limit:
+                return _offers(candidates, providers, duration, preference, tz, limit)
+    return _offers(candidates, providers, duration, preference, tz, limit)
+
+
+def _offers(
+    candidates: list[tuple[int, int]],
+    providers: dict[int, tuple[str, int, str]],
+    duration: timedelta,
+    preference: TimePreference,
+    tz: ZoneInfo,
+    limit: int,
+) -> list[OpenSlot]:
+    """The offers among (start seconds, provider id) candidates, as `OpenSlot`s."""
+
+    def slot(start_s: int, pid: int) -> OpenSlot:
+        name, location_id, location_name = providers[pid]
+        start = _EPOCH + timedelta(seconds=start_s)
+        return OpenSlot(pid, name, location_id, location_name, start, start + duration)
+
+    if preference.exact is not None:  # one or a few days: ordering needs local times
+        return _pick_offers([slot(*c) for c in candidates], preference, tz, limit)
+    ordered = sorted(candidates)
+    picked = _spaced(ordered, limit)
+    for candidate in ordered:  # not enough spread-out slots: fill with the rest, in order
+        if len(picked) == limit:
+            break
+        if candidate not in picked:
+            picked.append(candidate)
+    return [slot(*c) for c in sorted(picked)]
+
+
+def _spaced(ordered: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    """Up to `limit` (start seconds, provider) pairs, in order, each `OFFER_SPACING` apart."""
+    spacing = int(OFFER_SPACING.total_seconds())
+    picked: list[tuple[int, int]] = []
+    for candidate in ordered:
+        if len(picked) == limit:
+            break
+        if all(abs(candidate[0] - p[0]) >= spacing for p in picked):
+            picked.append(candidate)
+    return picked
 
 
 def _seconds(moment: datetime) -> int:
@@ -582,24 +624,18 @@ def _pick_offers(
         ordered = sorted(candidates, key=distance)
     else:
         ordered = sorted(candidates, key=lambda s: (s.start, s.provider_id))
-    picked = _spaced(ordered, limit)
-    for slot in ordered:  # not enough spread-out slots: fill with the rest, in order
-        if len(picked) == limit:
-            break
-        if slot not in picked:
-            picked.append(slot)
-    return sorted(picked, key=lambda s: (s.start, s.provider_id))
-
-
-def _spaced(ordered: list[OpenSlot], limit: int) -> list[OpenSlot]:
-    """Up to `limit` slots, in the given order, each `OFFER_SPACING` from those before."""
     picked: list[OpenSlot] = []
     for slot in ordered:
         if len(picked) == limit:
             break
         if all(abs(slot.start - p.start) >= OFFER_SPACING for p in picked):
             picked.append(slot)
-    return picked
+    for slot in ordered:  # not enough spread-out slots: fill with the rest, in order
+        if len(picked) == limit:
+            break
+        if slot not in picked:
+            picked.append(slot)
+    return sorted(picked, key=lambda s: (s.start, s.provider_id))
 
 
 def is_slot_open(
