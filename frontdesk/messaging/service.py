@@ -10,9 +10,10 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -642,3 +643,167 @@ def seed_demo_sms(session: Session, practice: Practice) -> None:
     """Give the demo practice a texting number (sandbox in development)."""
     if practice_number(session=session, practice_id=practice.id) is None:
         add_practice_number(session=session, practice_id=practice.id, phone=DEMO_SMS_NUMBER)
+
+
+# --- bulk paths (reminders: hundreds of messages per transaction) -------------------------
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """An SMS thread's conversation, as outreach needs it."""
+
+    conversation_id: int
+    public_id: str
+    bot_owns: bool
+
+
+def threads_for(*, session: Session, practice_id: int, phones: set[str]) -> dict[str, ThreadInfo]:
+    """The SMS conversations of many numbers, created where missing (a few statements)."""
+    from frontdesk.conversations.service import new_public_id
+
+    def load() -> dict[str, ThreadInfo]:
+        found: dict[str, ThreadInfo] = {}
+        listed = sorted(phones)
+        for start in range(0, len(listed), 500):
+            rows = session.execute(
+                select(SmsThread.phone, Conversation.id, Conversation.public_id, Conversation.owner)
+                .join(Conversation, Conversation.id == SmsThread.conversation_id)
+                .where(
+                    SmsThread.practice_id == practice_id,
+                    SmsThread.phone.in_(listed[start : start + 500]),
+                )
+            )
+            for phone, conversation_id, public_id, owner in rows:
+                found[phone] = ThreadInfo(conversation_id, public_id, owner is Owner.BOT)
+        return found
+
+    threads = load()
+    missing = sorted(phones - threads.keys())
+    if missing:
+        now = utcnow()
+        conversation_ids = list(
+            session.scalars(
+                insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "practice_id": practice_id,
+                        "public_id": new_public_id(),
+                        "channel": Channel.SMS,
+                        "owner": Owner.BOT,
+                        "created_at": now,
+                        "last_activity_at": now,
+                    }
+                    for _ in missing
+                ],
+            )
+        )
+        dialect = session.get_bind().dialect.name
+        table = cast(Table, SmsThread.__table__)
+        statement = (
+            postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        ).on_conflict_do_nothing()
+        session.connection().execute(
+            statement,
+            [
+                {
+                    "practice_id": practice_id,
+                    "phone": phone,
+                    "conversation_id": conversation_id,
+                    "awaiting_identity": False,
+                    "created_at": now,
+                }
+                for phone, conversation_id in zip(missing, conversation_ids, strict=True)
+            ],
+        )
+        threads = load()
+        # A number that texted in meanwhile got its own thread: drop the spare conversations.
+        used = {t.conversation_id for t in threads.values()}
+        spare = [c for c in conversation_ids if c not in used]
+        if spare:
+            session.execute(delete(Conversation).where(Conversation.id.in_(spare)))
+    return threads
+
+
+def opted_out_among(*, session: Session, practice_id: int, phones: set[str]) -> set[str]:
+    """Which of these numbers opted out (one query per 500 numbers)."""
+    listed = sorted(phones)
+    out: set[str] = set()
+    for start in range(0, len(listed), 500):
+        out |= set(
+            session.scalars(
+                select(SmsConsent.phone).where(
+                    SmsConsent.practice_id == practice_id,
+                    SmsConsent.opted_out.is_(True),
+                    SmsConsent.phone.in_(listed[start : start + 500]),
+                )
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class BulkSms:
+    """One message for `queue_many`; the caller has checked consent already."""
+
+    to: str
+    body: str
+    kind: str
+    dedupe_key: str
+    conversation_id: int | None = None
+    message_id: int | None = None
+
+
+def queue_many(*, session: Session, practice_id: int, messages: list[BulkSms]) -> dict[str, int]:
+    """Queue many single-part messages at once; returns outbox ids by dedupe key.
+
+    Keys already in the outbox are left alone (the database refuses a second copy) and map
+    to the existing row.
+    """
+    if not messages:
+        return {}
+    number = practice_number(session=session, practice_id=practice_id)
+    now = utcnow()
+    rows = []
+    for message in messages:
+        body = to_gsm_friendly(message.body)[:MAX_SINGLE_BODY]
+        info = segment_info(body)
+        rows.append(
+            {
+                "practice_id": practice_id,
+                "to_phone": message.to,
+                "from_phone": number.phone if number else None,
+                "messaging_service_sid": number.messaging_service_sid if number else None,
+                "body": body,
+                "kind": message.kind,
+                "conversation_id": message.conversation_id,
+                "message_id": message.message_id,
+                "dedupe_key": message.dedupe_key,
+                "status": OutboundStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "segments": info.segments,
+                "encoding": info.encoding,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    dialect = session.get_bind().dialect.name
+    table = cast(Table, OutboundSms.__table__)
+    statement = (
+        postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    ).on_conflict_do_nothing()
+    session.connection().execute(statement, rows)
+    keys = [m.dedupe_key for m in messages]
+    ids: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        for key, outbound_id in session.execute(
+            select(OutboundSms.dedupe_key, OutboundSms.id).where(
+                OutboundSms.dedupe_key.in_(keys[start : start + 500])
+            )
+        ):
+            if key is not None:
+                ids[key] = outbound_id
+    return ids
+
+
+MAX_SINGLE_BODY = 1600

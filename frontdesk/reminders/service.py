@@ -25,11 +25,11 @@ from datetime import datetime, time, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, exists, func, or_, select, update
+from sqlalchemy import Table, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from frontdesk.conversations.models import Conversation, Message, Owner, Role
+from frontdesk.conversations.models import Message, Role
 from frontdesk.messaging import service as sms
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
@@ -438,32 +438,113 @@ def send_due(
         )
     }
     practices = {p.id: p for p in session.scalars(select(Practice))}
-    policies: dict[int, OutreachPolicy] = {}
+    policies = {
+        pid: policy_for(session=session, practice_id=pid, defaults=defaults)
+        for pid in {r.practice_id for r in reminders}
+    }
+    has_number = {
+        pid: sms.practice_number(session=session, practice_id=pid) is not None for pid in policies
+    }
+    opted_out = {
+        pid: sms.opted_out_among(
+            session=session,
+            practice_id=pid,
+            phones={
+                p.phone for p in patients.values() if p.practice_id == pid and p.phone is not None
+            },
+        )
+        for pid in policies
+    }
     day_counts, week_counts = _sent_counts(session, reminders, now, exclude=set(claimed))
-    sent: list[SentOutreach] = []
+    to_send: list[_Outgoing] = []
     for reminder in reminders:
         practice = practices[reminder.practice_id]
-        policy = policies.get(practice.id) or policy_for(
-            session=session, practice_id=practice.id, defaults=defaults
-        )
-        policies[practice.id] = policy
-        outcome = _send_one(
-            session,
+        patient = patients.get(reminder.patient_id)
+        outgoing = _decide(
             reminder=reminder,
             appointment=appointments.get(reminder.appointment_id),
-            patient=patients.get(reminder.patient_id),
+            patient=patient,
             practice=practice,
-            policy=policy,
+            policy=policies[practice.id],
             now=now,
-            day_count=day_counts[reminder.patient_id],
-            week_count=week_counts[reminder.patient_id],
+            capped=day_counts[reminder.patient_id] >= policies[practice.id].daily_cap
+            or week_counts[reminder.patient_id] >= policies[practice.id].weekly_cap,
+            opted_out=bool(patient and patient.phone in opted_out[practice.id]),
+            has_number=has_number[practice.id],
         )
-        if outcome is not None:
+        if outgoing is not None:
             day_counts[reminder.patient_id] += 1
             week_counts[reminder.patient_id] += 1
-            sent.append(outcome)
+            to_send.append(outgoing)
+    sent = _queue(session, to_send, now=now)
     session.flush()
     return DueBatch(len(claimed), sent)
+
+
+@dataclass
+class _Outgoing:
+    reminder: ScheduledReminder
+    practice_id: int
+    phone: str
+    text: str
+    buttons: list[dict[str, str]]
+    ref: str
+
+
+def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> list[SentOutreach]:
+    """Store each message in its SMS conversation and queue it, a few statements per batch."""
+    sent: list[SentOutreach] = []
+    for practice_id in sorted({o.practice_id for o in outgoing}):
+        batch = [o for o in outgoing if o.practice_id == practice_id]
+        threads = sms.threads_for(
+            session=session, practice_id=practice_id, phones={o.phone for o in batch}
+        )
+        message_ids = list(
+            session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "practice_id": practice_id,
+                        "conversation_id": threads[o.phone].conversation_id,
+                        "role": Role.BOT,
+                        "text": o.text,
+                        "payload": {"buttons": o.buttons, "outreach": o.reminder.kind.value}
+                        if o.buttons
+                        else None,
+                        "created_at": now,
+                    }
+                    for o in batch
+                ],
+            )
+        )
+        outbox = sms.queue_many(
+            session=session,
+            practice_id=practice_id,
+            messages=[
+                sms.BulkSms(
+                    to=o.phone,
+                    body=sms.sms_text_for(o.text, o.buttons),
+                    kind=o.reminder.kind.value,
+                    dedupe_key=f"outreach:{o.reminder.id}",
+                    conversation_id=threads[o.phone].conversation_id,
+                    message_id=message_id,
+                )
+                for o, message_id in zip(batch, message_ids, strict=True)
+            ],
+        )
+        for o in batch:
+            thread = threads[o.phone]
+            o.reminder.outbound_sms_id = outbox.get(f"outreach:{o.reminder.id}")
+            sent.append(
+                SentOutreach(
+                    reminder_id=o.reminder.id,
+                    kind=o.reminder.kind,
+                    conversation_public_id=thread.public_id,
+                    appointment_ref=o.ref,
+                    bot_owns_conversation=thread.bot_owns,
+                )
+            )
+    return sent
 
 
 def _sent_counts(
@@ -494,8 +575,7 @@ def _skip(reminder: ScheduledReminder, status: ReminderStatus, reason: str) -> N
     reminder.sent_at = None
 
 
-def _send_one(
-    session: Session,
+def _decide(
     *,
     reminder: ScheduledReminder,
     appointment: Appointment | None,
@@ -503,9 +583,11 @@ def _send_one(
     practice: Practice,
     policy: OutreachPolicy,
     now: datetime,
-    day_count: int,
-    week_count: int,
-) -> SentOutreach | None:
+    capped: bool,
+    opted_out: bool,
+    has_number: bool,
+) -> _Outgoing | None:
+    """Check a claimed reminder again; returns what to send, or marks why not."""
     tz = ZoneInfo(practice.timezone)
     is_reminder = reminder.kind is ReminderKind.REMINDER
     if appointment is None:
@@ -534,14 +616,13 @@ def _send_one(
     if patient is None or not patient.phone:
         _skip(reminder, ReminderStatus.SKIPPED, "no_phone")
         return None
-    phone = patient.phone
-    if sms.practice_number(session=session, practice_id=practice.id) is None:
+    if not has_number:
         _skip(reminder, ReminderStatus.SKIPPED, "no_sms_number")
         return None
-    if sms.is_opted_out(session=session, practice_id=practice.id, phone=phone):
+    if opted_out:
         _skip(reminder, ReminderStatus.SKIPPED, "opted_out")
         return None
-    if day_count >= policy.daily_cap or week_count >= policy.weekly_cap:
+    if capped:
         _skip(reminder, ReminderStatus.SKIPPED, "capped")
         return None
     ref = appointment_ref(appointment.id)
@@ -549,37 +630,7 @@ def _send_one(
         text, buttons = reminder_message(practice, appointment.start_at, ref)
     else:
         text, buttons = followup_message(reminder.kind, practice, appointment.start_at, policy)
-    thread = sms.sms_thread(session=session, practice_id=practice.id, phone=phone)
-    assert thread is not None
-    conversation = session.get_one(Conversation, thread.conversation_id)
-    message = Message(
-        practice_id=practice.id,
-        conversation_id=conversation.id,
-        role=Role.BOT,
-        text=text,
-        payload={"buttons": buttons, "outreach": reminder.kind.value} if buttons else None,
-        created_at=now,
-    )
-    session.add(message)
-    session.flush()
-    outbound = sms.queue_sms(
-        session=session,
-        practice_id=practice.id,
-        to=phone,
-        body=sms.sms_text_for(text, buttons),
-        kind=reminder.kind.value,
-        conversation_id=conversation.id,
-        message_id=message.id,
-        dedupe_key=f"outreach:{reminder.id}",
-    )
-    reminder.outbound_sms_id = outbound.id if outbound else None
-    return SentOutreach(
-        reminder_id=reminder.id,
-        kind=reminder.kind,
-        conversation_public_id=conversation.public_id,
-        appointment_ref=ref,
-        bot_owns_conversation=conversation.owner is Owner.BOT,
-    )
+    return _Outgoing(reminder, practice.id, patient.phone, text, buttons, ref)
 
 
 def reminder_stats(*, session: Session) -> dict[str, int]:
