@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+
+WITHHELD = "[log message withheld: written while PHI scrubbing was running]"
+_state = threading.local()
 
 
 class PhiLogFilter(logging.Filter):
@@ -10,10 +14,24 @@ class PhiLogFilter(logging.Filter):
 
     Our own code never logs patient text, but libraries may (a validation error quoting a
     request, an exception carrying a message). The record is rewritten, never dropped.
+    Records that the scrubber's own libraries write while it runs (presidio, spaCy, at import
+    or during analysis) cannot be scrubbed without recursing: their text is withheld.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place."""
+        if getattr(_state, "active", False):
+            record.msg, record.args, record.exc_info, record.exc_text = WITHHELD, None, None, None
+            return True
+        _state.active = True
+        try:
+            self._scrub(record)
+        finally:
+            _state.active = False
+        return True
+
+    @staticmethod
+    def _scrub(record: logging.LogRecord) -> None:
         from frontdesk.phi import scrub
 
         try:
@@ -26,7 +44,6 @@ class PhiLogFilter(logging.Filter):
             # Formatters render exc_text when set; render it now, scrubbed.
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
-        return True
 
 
 def install(logger: logging.Logger | None = None) -> None:

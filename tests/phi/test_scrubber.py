@@ -144,3 +144,24 @@ def test_frontdesk_logs_installs_the_filter_on_root_handlers() -> None:
         assert any(isinstance(f, PhiLogFilter) for f in handler.filters)
     finally:
         root.removeHandler(handler)
+
+
+def test_records_written_while_scrubbing_are_withheld_not_recursed(
+    captured: tuple[logging.Logger, io.StringIO, logging.Handler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logger, stream, _ = captured
+    import frontdesk.phi
+
+    real_scrub = frontdesk.phi.scrub
+
+    def noisy_scrub(text: str) -> str:
+        logger.info("library chatter about maria gonzalez")  # as presidio may log mid-scrub
+        return real_scrub(text)
+
+    monkeypatch.setattr(frontdesk.phi, "scrub", noisy_scrub)
+    logger.info("outer message for %s", "maria gonzalez")
+    written = stream.getvalue()
+    assert "gonzalez" not in written
+    assert "outer message for <PERSON>" in written
+    assert "withheld" in written
