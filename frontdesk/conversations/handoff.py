@@ -36,7 +36,7 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.conversations.service import record_outgoing_message
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.scheduling.models import WeeklyHours
+from frontdesk.scheduling.models import ScheduleException, WeeklyHours
 
 __all__ = [
     "HAND_BACK_TEXT",
@@ -61,6 +61,7 @@ __all__ = [
 NOTICE_MARKER = "handoff_notice"
 MAX_REPLY_CHARS = 1600  # ten SMS segments; a staff reply longer than that belongs in a call
 MAX_NOTE_CHARS = 4000
+LOOKAHEAD_DAYS = 14  # how far ahead to look for the next opening (holidays may chain)
 HAND_BACK_TEXT = "You're chatting with our virtual assistant again. How else can I help?"
 
 
@@ -269,9 +270,10 @@ def office_hours(*, session: Session, practice: Practice, now: datetime) -> Offi
     """When a person can answer: from the first provider's start to the last one's end.
 
     The front desk is staffed from the earliest weekly-hours start of any active provider to
-    the latest end on that weekday (lunch breaks included); days with no hours are closed.
-    Wall-clock hours are read in the practice's zone, so 8:00 stays 8:00 across daylight
-    saving changes.
+    the latest end on that weekday (lunch breaks included); days with no hours are closed,
+    and so is time the whole practice is closed (a `ScheduleException` without a provider,
+    e.g. a holiday). Wall-clock hours are read in the practice's zone, so 8:00 stays 8:00
+    across daylight saving changes.
     """
     zone = ZoneInfo(practice.timezone)
     spans: dict[int, tuple[time, time]] = {}
@@ -283,16 +285,33 @@ def office_hours(*, session: Session, practice: Practice, now: datetime) -> Offi
     for weekday, begins, ends in rows:
         earliest, latest = spans.get(weekday, (begins, ends))
         spans[weekday] = (min(earliest, begins), max(latest, ends))
+    horizon = now + timedelta(days=LOOKAHEAD_DAYS + 1)
+    closures = session.execute(
+        select(ScheduleException.start_at, ScheduleException.end_at).where(
+            ScheduleException.practice_id == practice.id,
+            ScheduleException.provider_id.is_(None),
+            ScheduleException.end_at > now,
+            ScheduleException.start_at < horizon,
+        )
+    ).all()
     local = now.astimezone(zone)
-    for offset in range(8):
+    for offset in range(LOOKAHEAD_DAYS + 1):
         day: date = local.date() + timedelta(days=offset)
         span = spans.get(day.weekday())
         if span is None:
             continue
         opens = datetime.combine(day, span[0], tzinfo=zone)
         closes = datetime.combine(day, span[1], tzinfo=zone)
-        if offset == 0 and opens <= local < closes:
+        start = max(opens, local)
+        moved = True
+        while moved:  # step past closures that cover the start (they may chain)
+            moved = False
+            for closed_from, closed_until in closures:
+                if closed_from <= start < closed_until:
+                    start, moved = closed_until.astimezone(zone), True
+        if start >= closes:
+            continue
+        if start <= local:
             return OfficeHours(open_now=True, opens_at=None, zone=zone)
-        if local < opens:
-            return OfficeHours(open_now=False, opens_at=opens, zone=zone)
+        return OfficeHours(open_now=False, opens_at=start, zone=zone)
     return OfficeHours(open_now=False, opens_at=None, zone=zone)

@@ -24,7 +24,8 @@ from frontdesk.conversations.models import (
     Role,
 )
 from frontdesk.models import Practice
-from frontdesk.scheduling.models import WeeklyHours
+from frontdesk.practices.models import Provider
+from frontdesk.scheduling.models import ScheduleException, WeeklyHours
 from tests.conftest import NOW
 
 PASSWORD = "correct horse battery staple"
@@ -333,3 +334,43 @@ def test_a_practice_without_hours_is_closed_with_no_opening_time(
     session.execute(WeeklyHours.__table__.delete().where(WeeklyHours.practice_id == practice.id))
     hours = handoff.office_hours(session=session, practice=practice, now=NOW)
     assert (hours.open_now, hours.opens_at) == (False, None)
+
+
+def test_practice_closures_move_the_next_opening(session: Session, practice: Practice) -> None:
+    # Monday 30 November is a practice holiday; Tuesday 10:00-14:00 the office is closed too.
+    session.add_all(
+        [
+            ScheduleException(
+                practice_id=practice.id,
+                provider_id=None,
+                start_at=_ny(2026, 11, 30, 0, 0),
+                end_at=_ny(2026, 12, 1, 0, 0),
+                reason="Holiday",
+            ),
+            ScheduleException(
+                practice_id=practice.id,
+                provider_id=None,
+                start_at=_ny(2026, 12, 1, 10, 0),
+                end_at=_ny(2026, 12, 1, 14, 0),
+                reason="Training",
+            ),
+        ]
+    )
+    session.flush()
+    saturday = _ny(2026, 11, 28, 13, 0)
+    hours = handoff.office_hours(session=session, practice=practice, now=saturday)
+    assert hours.opens_phrase(saturday) == "Tuesday at 8:30 AM"
+    tuesday = _ny(2026, 12, 1, 11, 0)
+    hours = handoff.office_hours(session=session, practice=practice, now=tuesday)
+    assert (hours.open_now, hours.opens_phrase(tuesday)) == (False, "today at 2:00 PM")
+    # A provider's own time off does not close the front desk.
+    session.add(
+        ScheduleException(
+            practice_id=practice.id,
+            provider_id=session.scalars(select(Provider.id)).first(),
+            start_at=_ny(2026, 12, 2, 0, 0),
+            end_at=_ny(2026, 12, 3, 0, 0),
+        )
+    )
+    wednesday = _ny(2026, 12, 2, 11, 0)
+    assert handoff.office_hours(session=session, practice=practice, now=wednesday).open_now
