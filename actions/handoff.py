@@ -8,6 +8,9 @@ outbox in the same transaction. Rasa only receives a content-free marker
 (`{"type": "handoff_notice", "message_id": N}`) that lets the web chat push the stored
 notice to the patient's open sockets and tells the console about the escalation.
 
+`action_handle_misunderstanding` answers `nlu_fallback`: "say it another way" the first time,
+an escalation (reason `misunderstood`) the second time in a row.
+
 Other actions escalate for their own reason by returning
 `[SlotSet("escalation_reason", "<reason>"), FollowupAction("action_escalate")]`.
 """

@@ -287,6 +287,8 @@ async def reply(request: Request, staff: Staff, public_id: str) -> Response:
             request, staff, public_id, error=exc.message, reply_draft=text, status_code=409
         )
     await services.hub.publish(public_id, {"type": "message", **stored.as_frame()})
+    # Other console tabs: the wait is over, and the reply shows in the transcript.
+    _event(services, "conversation.staff_reply", staff.practice_id, public_id)
     return _back(public_id, "replied")
 
 

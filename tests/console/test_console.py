@@ -212,8 +212,13 @@ def test_claim_reply_note_and_hand_back(console: Console, bot: ScriptedBot, desk
     assert 'id="reply-text"' in view.text and "Reply to patient" in view.text
     assert "Hand back to bot" in view.text and "Resolve" in view.text
 
-    sent = post(console, f"{page}/reply", text="Hi, this is Morgan. How can I help? 🙂")
-    assert sent.status_code == 303
+    with console.client.websocket_connect(LIVE) as live:
+        sent = post(console, f"{page}/reply", text="Hi, this is Morgan. How can I help? 🙂")
+        assert sent.status_code == 303
+        assert live.receive_json() == {
+            "type": "conversation.staff_reply",
+            "conversation_id": public_id,
+        }
     reply = frames_until(patient, "message")[-1]
     assert (reply["role"], reply["sender_name"], reply["text"]) == (
         "staff",
