@@ -212,7 +212,9 @@ def sign_in(
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     session.add(LoginAttempt(email=address, ip=ip, succeeded=True, at=now))
+    # Housekeeping on the (rare) sign-in path: old attempts and long-dead sessions go.
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPT_RETENTION))
+    session.execute(delete(StaffSession).where(StaffSession.expires_at < now - ATTEMPT_RETENTION))
     account.last_sign_in_at = now
     token = secrets.token_urlsafe(32)
     session.add(

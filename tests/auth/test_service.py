@@ -152,3 +152,22 @@ def test_sign_out_and_password_change_end_sessions(session: Session, practice: P
         session=session, email=staff.email, password=PASSWORD, ip="ip", now=NOW, policy=POLICY
     )
     assert refused.status is SignInStatus.INVALID
+
+
+def test_signing_in_clears_out_long_dead_sessions(session: Session, practice: Practice) -> None:
+    staff = account(session, practice)
+    first = sign_in(
+        session=session, email=staff.email, password=PASSWORD, ip="ip", now=NOW, policy=POLICY
+    )
+    assert first.token
+    a_day_later = NOW + POLICY.max_age + timedelta(days=1, seconds=1)
+    sign_in(
+        session=session,
+        email=staff.email,
+        password=PASSWORD,
+        ip="ip",
+        now=a_day_later,
+        policy=POLICY,
+    )
+    remaining = session.scalars(select(StaffSession)).all()
+    assert len(remaining) == 1 and remaining[0].created_at == a_day_later
