@@ -10,7 +10,7 @@ RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
 .PHONY: eval-kb eval-phi kb-ingest-demo help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast test-rasa lint format typecheck \
-        train test-stories nlu-eval bench bench-slots lock lock-rasa clean
+        train test-stories nlu-eval bench bench-slots bench-sms lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
 
 bench: setup ## Web chat booking latency (starts Rasa and the service)
 	@$(PY) bench/webchat_booking.py
+
+bench-sms: setup-service ## SMS: 10,000 reminders to a local Twilio fake (time, msg/s, duplicates); inbound webhook p50/p95
+	@$(PY) bench/reminders.py
+	@$(PY) bench/sms_inbound.py
 
 bench-slots: setup-service ## Next-5-open-slots latency and 200-way booking contention (SQLite; PostgreSQL too if FRONTDESK_TEST_POSTGRES_URL)
 	@$(PY) bench/next_slots.py

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
@@ -191,9 +192,35 @@ class OutboxWorker:
 
     def _record(self, outcomes: list[_Outcome]) -> None:
         now = self._clock()
+        accepted = [o for o in outcomes if o.result is not None]
         with session_scope(self._sessions) as session:
+            if accepted:
+                # The common case in one executemany: Twilio took it.
+                table = cast(Table, OutboundSms.__table__)
+                session.connection().execute(
+                    update(table)
+                    .where(table.c.id == bindparam("job_id"), table.c.status == "sending")
+                    .values(
+                        status=bindparam("new_status"),
+                        twilio_sid=bindparam("sid"),
+                        sent_at=now,
+                        updated_at=now,
+                        claimed_until=None,
+                    ),
+                    [
+                        {
+                            "job_id": o.job.id,
+                            "new_status": _twilio_status(o.result.status).value,
+                            "sid": o.result.sid,
+                        }
+                        for o in accepted
+                        if o.result is not None
+                    ],
+                )
+                logger.info("%s sms handed over", len(accepted))
             for outcome in outcomes:
-                self._record_one(session, outcome, now)
+                if outcome.result is None:
+                    self._record_one(session, outcome, now)
 
     def _record_one(self, session: Session, outcome: _Outcome, now: datetime) -> None:
         job = outcome.job
