@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import frontdesk.db  # noqa: F401
+import frontdesk.db
 
 revision: str = "0006"
 down_revision: str | None = "0005"
