@@ -183,12 +183,21 @@ async def after_ack(app: FastAPI, result: sms.InboundResult) -> None:
 
 async def _to_bot(services: Services, inbound_id: int) -> None:
     def load() -> tuple[str, str] | None:
+        from frontdesk.conversations.models import Conversation, Message
+        from frontdesk.phi.tokens import protect_for_bot
+
         with services.unit_of_work() as db:
             inbound = db.get_one(InboundSms, inbound_id)
             if inbound.processed_at is not None or inbound.bot_text is None:
                 return None
-            conversation_id = _conversation_public_id(db, inbound)
-            return (conversation_id, inbound.bot_text) if conversation_id else None
+            message = db.get(Message, inbound.message_id) if inbound.message_id else None
+            conversation = db.get(Conversation, message.conversation_id) if message else None
+            if conversation is None:
+                return None
+            text = inbound.bot_text
+            if not text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
+                text = protect_for_bot(session=db, conversation_id=conversation.id, text=text)
+            return conversation.public_id, text
 
     loaded = await run_in_threadpool(load)
     if loaded is None:
@@ -202,16 +211,6 @@ async def _to_bot(services: Services, inbound_id: int) -> None:
     await run_in_threadpool(_mark_done, services, inbound_id, InboundOutcome.BOT)
 
 
-def _conversation_public_id(db: Any, inbound: InboundSms) -> str | None:
-    from frontdesk.conversations.models import Conversation, Message
-
-    if inbound.message_id is None:
-        return None
-    message = db.get(Message, inbound.message_id)
-    conversation = db.get(Conversation, message.conversation_id) if message else None
-    return conversation.public_id if conversation else None
-
-
 def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> None:
     with services.unit_of_work() as db:
         sms.mark_inbound_done(
@@ -221,14 +220,9 @@ def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> 
 
 async def _check_identity(services: Services, inbound_id: int) -> None:
     """Check the date of birth a patient texted; tell the bot only the verdict."""
-    try:
-        from frontdesk.patients.verification import verify_sms_identity
-    except ImportError:  # identity over SMS needs issue 3's verification module
-        logger.warning("SMS identity check unavailable; inbound %s left to staff", inbound_id)
-        await run_in_threadpool(_mark_done, services, inbound_id, InboundOutcome.STAFF)
-        return
+    from frontdesk.patients.verification import verify_sms_identity
 
-    def verify() -> tuple[str, str] | None:
+    def verify() -> tuple[str, str, str] | None:
         from frontdesk.conversations.models import Conversation, Message
 
         with services.unit_of_work() as db:
@@ -245,6 +239,7 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
                 now=services.clock(),
             )
             status = str(verdict.status)
+            answer = verdict.message
             if status in ("verified", "locked"):
                 sms.finish_identity(session=db, conversation_id=conversation.id)
             sms.mark_inbound_done(
@@ -253,19 +248,21 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
                 outcome=InboundOutcome.IDENTITY,
                 now=services.clock(),
             )
-            return conversation.public_id, status
+            return conversation.public_id, status, answer
 
     checked = await run_in_threadpool(verify)
     if checked is None:
         return
-    public_id, status = checked
+    public_id, status, answer = checked
     if status == "verified":
         turn = IDENTITY_VERIFIED
     elif status == "locked":
         turn = IDENTITY_FAILED
     else:
-        # Not recognised yet: ask again in plain text (still awaiting the answer).
-        await run_in_threadpool(_ask_dob_again, services, public_id)
+        # Not recognised yet: say so and ask again (the next text is still the answer).
+        if status != "unreadable":
+            answer += " Please reply with your date of birth as MM/DD/YYYY."
+        await run_in_threadpool(_ask_dob_again, services, public_id, answer)
         return
     try:
         await services.bot.send_user_turn(public_id, turn)
@@ -273,7 +270,7 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
         logger.warning("bot unavailable for the identity verdict of inbound %s", inbound_id)
 
 
-def _ask_dob_again(services: Services, public_id: str) -> None:
+def _ask_dob_again(services: Services, public_id: str, answer: str) -> None:
     from frontdesk.conversations import service as conversations
     from frontdesk.conversations.models import Role
 
@@ -285,8 +282,7 @@ def _ask_dob_again(services: Services, public_id: str) -> None:
             session=db,
             conversation=conversation,
             role=Role.BOT,
-            text="That didn't match our records. Please reply with your date of birth "
-            "as MM/DD/YYYY.",
+            text=answer,
         )
 
 

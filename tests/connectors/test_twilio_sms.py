@@ -421,20 +421,41 @@ def test_an_identity_request_asks_for_the_date_of_birth_and_keeps_it_from_the_bo
     send_outbox(client)
     [prompt] = fake.bodies_to(PATIENT)
     assert "date of birth" in prompt
-    text_in(client, "04/12/1985")
-    assert bot.turns[0][1] == "verify me"
-    assert all("1985" not in t for _, t in bot.turns)
+    text_in(client, "4/13/1985")  # not Jordan's: said so, asked again, the bot hears nothing
+    text_in(client, "my birthday")  # no date at all
+    assert [t for _, t in bot.turns] == ["verify me"]
+    text_in(client, "04/12/1985")  # Jordan Sample's, from the number on file
+    assert [t for _, t in bot.turns] == ["verify me", "/identity_provided"]
+    text_in(client, "thanks")  # the next text goes to the bot again
+    assert bot.turns[-1][1] == "thanks"
+    send_outbox(client)
+    bodies = fake.bodies_to(PATIENT)
+    assert bodies[1].startswith("Sorry, that doesn't match our records")
+    assert bodies[2].startswith("Please reply with your date of birth")
     with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        assert conversation.patient_id is not None and conversation.identity_verified_at
         texts = [
             m.text or "" for m in db.scalars(select(Message).where(Message.role == Role.PATIENT))
         ]
         assert all("1985" not in t for t in texts)
-        assert (
-            db.scalar(
-                select(func.count()).select_from(InboundSms).where(InboundSms.body.contains("1985"))
-            )
-            == 0
+        kept = db.scalar(
+            select(func.count()).select_from(InboundSms).where(InboundSms.body.contains("1985"))
         )
+        assert kept == 0  # the receipt forgets the date of birth once checked
+
+
+def test_repeated_wrong_dates_of_birth_lock_and_tell_the_bot(
+    client: TestClient, bot: ScriptedBot
+) -> None:
+    text_in(client, "verify me")
+    for day in range(1, 10):
+        text_in(client, f"01/0{day}/1970")
+        if bot.turns[-1][1] == "/identity_failed":
+            break
+    assert bot.turns[-1][1] == "/identity_failed"
+    text_in(client, "hello?")
+    assert bot.turns[-1][1] == "hello?"
 
 
 def test_staff_and_bot_messages_for_sms_conversations_leave_through_the_outbox(
