@@ -7,15 +7,20 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from frontdesk.audit.models import AuditEvent
+from frontdesk.auth import demo
 from frontdesk.auth.demo import DEMO_PASSWORD
 from frontdesk.auth.deps import SESSION_COOKIE
 from frontdesk.auth.models import LoginAttempt, StaffAccount, StaffRole, StaffSession
 from frontdesk.auth.service import create_staff_account, disable_staff_account, hash_token
+from frontdesk.models import Practice
+from frontdesk.settings import Settings
 from tests.auth.support import PASSWORD, Console, make_console
 
 ADMIN = "admin@example.org"
+DEMO_ADMIN = "admin@riverside.example"
 DESK = "desk@example.org"
 
 
@@ -257,3 +262,38 @@ def test_background_refreshes_do_not_keep_an_unattended_console_signed_in(
         assert console.client.get("/console/audit", headers=background).status_code == 200
     console.clock.advance(minutes=2)  # 16 minutes since the last real request
     assert console.client.get("/console/audit", headers=background).status_code == 401
+
+
+@pytest.fixture
+def dev_console(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Console]:
+    # `make run`: development, plain http on loopback, the placeholder secrets.
+    yield from make_console(
+        sqlite_engine,
+        tmp_path,
+        env="development",
+        internal_token="dev-only-not-secret",
+        rasa_token="dev-only-not-secret",
+        secret_key="dev-only-not-secret",
+    )
+
+
+def seed_demo_access_in_development(db: Session, practice_id: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "get_settings", lambda: Settings(env="development"))
+        demo.seed_demo_access(db, db.get_one(Practice, practice_id))
+
+
+def test_demo_accounts_sign_in_during_development_without_a_secure_cookie(
+    dev_console: Console,
+) -> None:
+    with dev_console.db() as db:
+        seeded = db.scalar(select(StaffAccount).where(StaffAccount.email == DEMO_ADMIN))
+        if seeded is None:  # this process does not run in development: seed as `make run` does
+            seed_demo_access_in_development(db, dev_console.practice_id)
+    response = dev_console.sign_in(DEMO_ADMIN, DEMO_PASSWORD)
+    assert response.status_code == 303
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)
+    )
+    assert "secure" not in cookie.lower() and "httponly" in cookie.lower()
+    assert dev_console.client.get("/console/audit").status_code == 200
