@@ -11,13 +11,14 @@ from tests.support.stack import Stack, running_stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e needs Rasa and a trained model.
+    """Tests here that use the running stack need Rasa and a trained model.
 
-    The first test also pays for training a model when bot/ changed (2-4 minutes on two
-    cores) and for Rasa's start-up, hence the longer timeout.
+    The first of them also pays for training a model when bot/ changed (2-4 minutes on two
+    cores) and for Rasa's start-up, hence the longer timeout. Browser tests that serve the app
+    with a bot double need neither and stay in `make test-fast`.
     """
     for item in items:
-        if "/e2e/" in str(item.fspath):
+        if "/e2e/" in str(item.fspath) and "stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.rasa)
             item.add_marker(pytest.mark.timeout(1200))
 
