@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
@@ -140,8 +140,18 @@ def _log_failure(future: Any) -> None:
         logger.warning("reminder trigger_intent failed: %s", type(future.exception()).__name__)
 
 
-def start_scheduler(*, engine: Engine, runner: ReminderRunner, tick_seconds: int) -> Any:
-    """Start a background scheduler whose job lives in the database; returns it."""
+def start_scheduler(
+    *,
+    engine: Engine,
+    runner: ReminderRunner,
+    tick_seconds: int,
+    first_run_after: float | None = None,
+) -> Any:
+    """Start a background scheduler whose job lives in the database; returns it.
+
+    The first tick comes one interval after start (or after `first_run_after` seconds), so
+    a service that starts and stops at once (a test, a failed deploy) sends nothing.
+    """
     global _runner
     _runner = runner
     scheduler = BackgroundScheduler(
@@ -156,7 +166,8 @@ def start_scheduler(*, engine: Engine, runner: ReminderRunner, tick_seconds: int
         seconds=tick_seconds,
         id=JOB_ID,
         replace_existing=True,
-        next_run_time=datetime.now(UTC),
+        next_run_time=datetime.now(UTC)
+        + timedelta(seconds=tick_seconds if first_run_after is None else first_run_after),
     )
     return scheduler
 

@@ -95,7 +95,9 @@ def test_the_scheduler_keeps_its_job_in_the_database_and_runs_the_tick(
     runner = ReminderRunner(
         sessions=factory, clock=lambda: datetime.now(UTC), defaults=ReminderDefaults()
     )
-    scheduler = start_scheduler(engine=sqlite_engine, runner=runner, tick_seconds=3600)
+    scheduler = start_scheduler(
+        engine=sqlite_engine, runner=runner, tick_seconds=3600, first_run_after=0
+    )
     try:
         deadline = time.monotonic() + 10
         sent: list[Any] = []
