@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.support.stack import Stack, bot_messages, buttons, texts
+from tests.support.stack import ChatClient, Stack, bot_messages, buttons, texts
 
 
 def _choose(frames: list[dict[str, object]], title: str) -> dict[str, str]:
@@ -103,8 +103,9 @@ def test_emergency_words_get_911_and_nothing_else(stack: Stack) -> None:
     finally:
         chat.close()
     messages = bot_messages(frames)
-    assert len(messages) == 1
     assert "911" in messages[0]["text"]
+    # Then only the handoff notice: a person from the practice is alerted (issue 6).
+    assert len(messages) <= 2
 
 
 def test_resuming_the_conversation_replays_it(stack: Stack) -> None:
@@ -127,3 +128,75 @@ def test_resuming_the_conversation_replays_it(stack: Stack) -> None:
 def test_health_reports_the_bot_ready(stack: Stack) -> None:
     health = httpx.get(f"{stack.base_url}/healthz").json()
     assert health == {"status": "ok", "database": "ok", "bot": "ready", "version": "0.1.0"}
+
+
+def _until(chat: ChatClient, kind: str) -> list[dict[str, object]]:
+    frames: list[dict[str, object]] = []
+    while not frames or frames[-1]["type"] != kind:
+        frames.append(chat.receive())
+        assert frames[-1]["type"] != "error", frames
+    return frames
+
+
+def _latest_code(stack: Stack, phone: str) -> str:
+    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
+        row = db.execute(
+            "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (phone,),
+        ).fetchone()
+    assert row is not None, "no one-time code was queued"
+    found = re.search(r"\b(\d{6})\b", row[0])
+    assert found is not None
+    return found.group(1)
+
+
+def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack: Stack) -> None:
+    riley = {"type": "identity", "full_name": "Riley Placeholder", "date_of_birth": "1978-01-05"}
+    chat = stack.chat()
+    try:
+        # Book first (name + date of birth is enough to book).
+        frames = chat.turn("I'd like to book an appointment")
+        sick = _choose(frames, "Sick visit")
+        chat.turn(sick["title"], sick["payload"])
+        chat.turn("no preference")
+        frames = chat.turn("next wednesday morning")
+        offer = next(b for b in buttons(frames) if b["title"].startswith("Wed,"))
+        frames = chat.turn(offer["title"], offer["payload"])
+        assert any(f["type"] == "identity_request" for f in frames)
+        chat.send(riley)
+        assert "You're booked!" in texts(chat.collect_turn())
+
+        # Changing it needs a code sent to the phone on file.
+        frames = chat.turn("I need to cancel my appointment")
+        assert any(f["type"] == "identity_request" for f in frames)
+        chat.send(riley)
+        otp = _until(chat, "otp_request")[-1]
+        assert otp["masked_phone"] == "(•••) •••-••03"
+        code = _latest_code(stack, "+15555550103")
+        chat.send({"type": "otp", "code": code})
+        frames = chat.collect_turn()
+        question = texts(frames)
+        assert "Cancel your Sick visit" in question
+        assert "free until" in question  # the policy, before the patient says yes
+        yes = _choose(frames, "Yes, cancel it")
+        frames = chat.turn(yes["title"], yes["payload"])
+        assert "is cancelled" in texts(frames)
+        conversation_id = chat.session["conversation_id"]
+    finally:
+        chat.close()
+    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
+        statuses = db.execute(
+            "SELECT a.status FROM appointments a JOIN patients p ON p.id = a.patient_id "
+            "WHERE p.last_name = 'Placeholder'"
+        ).fetchall()
+    assert ("cancelled",) in statuses
+    with sqlite3.connect(stack.data_dir / "rasa-tracker.db") as tracker:
+        events = [
+            json.loads(row[0])
+            for row in tracker.execute(
+                "SELECT data FROM events WHERE sender_id = ?", (conversation_id,)
+            )
+        ]
+    strings = list(_strings(events))
+    assert not [t for t in strings if code in t or re.search(r"riley|placeholder|1978", t, re.I)]
