@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from frontdesk.db import session_scope
 from frontdesk.reminders.models import ReminderKind
 from frontdesk.reminders.service import ReminderDefaults, SentOutreach, plan_outreach, send_due
+from frontdesk.scheduling.waitlist import ConversationNotifier, expire_waitlist_offers
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,6 +71,10 @@ class ReminderRunner:
         now = self._clock()
         with session_scope(self._sessions) as session:
             planned = plan_outreach(session=session, now=now, defaults=self._defaults)
+        # Waitlist offers nobody answered in time move on to the next batch of patients; the
+        # offers themselves reach SMS patients through the outbox like any bot message.
+        with session_scope(self._sessions) as session:
+            expire_waitlist_offers(session=session, now=now, notifier=ConversationNotifier())
         claimed = sent = 0
         while True:
             with session_scope(self._sessions) as session:
