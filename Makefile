@@ -9,11 +9,12 @@ PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
-.PHONY: eval-kb eval-phi kb-ingest-demo help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast test-rasa lint format typecheck \
-        train test-stories nlu-eval bench bench-slots bench-sms lock lock-rasa clean
+.PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
+        test-rasa lint format typecheck train test-stories nlu-eval bench bench-sms bench-slots \
+        bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup: ## Create or refresh both environments from the lock files (no-op when unchanged)
 	@scripts/setup-envs.sh all
@@ -76,6 +77,9 @@ bench-sms: setup-service ## SMS: 10,000 reminders to a local Twilio fake (time, 
 bench-slots: setup-service ## Next-5-open-slots latency and 200-way booking contention (SQLite; PostgreSQL too if FRONTDESK_TEST_POSTGRES_URL)
 	@$(PY) bench/next_slots.py
 	@$(PY) bench/booking_contention.py
+
+bench-console: setup-service ## Staff console: live-update and escalation latency, queue and page render times
+	@$(PY) bench/console_live.py
 
 eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (demo docs)
 	@$(PY) scripts/eval_kb.py --compare
