@@ -28,9 +28,16 @@ from starlette.websockets import WebSocketDisconnect
 
 from connectors.rasa import BotUnavailableError
 from frontdesk.audit.service import record_audit
-from frontdesk.auth.deps import read_form, require_staff, services_of, verify_csrf
+from frontdesk.auth.deps import (
+    SESSION_COOKIE,
+    WS_UNAUTHENTICATED,
+    read_form,
+    require_staff,
+    services_of,
+    verify_csrf,
+)
 from frontdesk.auth.models import StaffAccount
-from frontdesk.auth.service import StaffUser
+from frontdesk.auth.service import LoginPolicy, StaffUser, authenticate
 from frontdesk.console import service as console
 from frontdesk.conversations import handoff
 from frontdesk.conversations.models import Conversation, Owner
@@ -46,6 +53,9 @@ Staff = Annotated[StaffUser, Depends(require_staff())]
 CSRF = [Depends(verify_csrf)]
 EVENT_PREFIX = "conversation."
 WS_BAD_ORIGIN = 4403
+# An open live socket checks its session again at least this often (and before every event),
+# so signing out, an idle timeout or a disabled account also ends the tab's live feed.
+SESSION_RECHECK_SECONDS = 60.0
 # Confirmation shown after a successful action (?done=...): fixed wording, never echoed input.
 DONE_TEXT = {
     "claimed": "You have claimed this conversation. The patient will see your name.",
@@ -413,6 +423,7 @@ async def live_updates(websocket: WebSocket, staff: Staff) -> None:
     if not _same_origin(websocket):  # another site must not ride on the staff cookie
         await websocket.close(code=WS_BAD_ORIGIN)
         return
+    token = websocket.cookies.get(SESSION_COOKIE, "")
     await websocket.accept()
     async with services.events.subscribe() as queue:
         # The only thing a client sends is a disconnect; watch for it beside the queue.
@@ -420,14 +431,25 @@ async def live_updates(websocket: WebSocket, staff: Staff) -> None:
         try:
             while not closed.done():
                 getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
+                await asyncio.wait(
+                    {getter, closed},
+                    timeout=SESSION_RECHECK_SECONDS,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if closed.done():
                     getter.cancel()
                     break
-                event = getter.result()
-                if event.practice_id != staff.practice_id or not event.kind.startswith(
+                event = getter.result() if getter.done() else None
+                if event is None:
+                    getter.cancel()
+                elif event.practice_id != staff.practice_id or not event.kind.startswith(
                     EVENT_PREFIX
                 ):
+                    continue
+                if not await run_in_threadpool(_session_alive, services, token, staff):
+                    await websocket.close(code=WS_UNAUTHENTICATED)
+                    break
+                if event is None:
                     continue
                 await websocket.send_json(
                     {"type": event.kind, "conversation_id": event.data.get("conversation_id")}
@@ -436,6 +458,19 @@ async def live_updates(websocket: WebSocket, staff: Staff) -> None:
             pass
         finally:
             closed.cancel()
+
+
+def _session_alive(services: Services, token: str, staff: StaffUser) -> bool:
+    """Whether the socket's session is still signed in (a live feed is not staff activity)."""
+    with services.unit_of_work() as session:
+        current = authenticate(
+            session=session,
+            token=token,
+            now=services.clock(),
+            policy=LoginPolicy.from_settings(services.settings),
+            touch=False,
+        )
+    return current is not None and current.session_id == staff.session_id
 
 
 async def _wait_for_close(websocket: WebSocket) -> None:

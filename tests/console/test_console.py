@@ -513,3 +513,16 @@ def test_upcoming_visits_show_with_their_ehr_sync_state(
     section = panel[panel.index('id="patient-context"') :]
     assert "Tue Dec 1, 3:00 PM · Sick visit with Dr. Amara Patel" in section
     assert re.search(r"Waiting to sync|In the EHR|No EHR sync", section)
+
+
+def test_the_live_socket_ends_when_its_session_signs_out(console: Console, desk: int) -> None:
+    services = console.client.app.state.services  # type: ignore[attr-defined]
+    with console.client.websocket_connect(LIVE) as live:
+        event = Event("conversation.escalated", console.practice_id, {"conversation_id": "c_1"})
+        console.client.portal.call(services.events.publish, event)  # type: ignore[union-attr]
+        assert live.receive_json()["conversation_id"] == "c_1"
+        assert post(console, "/console/logout").status_code == 303
+        console.client.portal.call(services.events.publish, event)  # type: ignore[union-attr]
+        with pytest.raises(WebSocketDisconnect) as ended:
+            live.receive_json()  # no more events for a signed-out browser
+    assert ended.value.code == 4401
