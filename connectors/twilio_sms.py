@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,6 +35,7 @@ from frontdesk.messaging.text import normalise_phone
 from frontdesk.messaging.transport import SmsTransport, transport_from_settings
 from frontdesk.messaging.worker import OutboxWorker, worker_from_settings
 from frontdesk.runtime import Services
+from frontdesk.settings import LOOPBACK_HOSTS
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -318,10 +320,32 @@ async def retry_pending(app: FastAPI) -> int:
 
 
 def _require_development(request: Request) -> Services:
+    """The sandbox, in development and for this machine only; 404 for everyone else.
+
+    The page shows every text the service "sent", one-time codes included, and its form
+    injects texts: a development service listening on all interfaces (FRONTDESK_HOST=0.0.0.0)
+    serves it to loopback clients only, and a form posted from another site is refused.
+    """
     services: Services = request.app.state.services
-    if services.settings.env != "development":
+    settings = services.settings
+    client = request.client.host if request.client else ""
+    if settings.env != "development" or not (
+        settings.host in LOOPBACK_HOSTS or _is_loopback(client)
+    ):
         raise HTTPException(status_code=404)
+    origin = request.headers.get("origin")
+    if request.method == "POST" and origin is not None:
+        host = request.headers.get("host", "").lower()
+        if origin == "null" or (urlsplit(origin).netloc or "").lower() != host:
+            raise HTTPException(status_code=403, detail="forbidden")
     return services
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 @router.get("/dev/sms")

@@ -77,6 +77,7 @@ def bot() -> ScriptedBot:
 def make_client(
     engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path, **overrides: Any
 ) -> Iterator[TestClient]:
+    client_address = overrides.pop("client_address", ("testclient", 50000))
     with session_scope(make_session_factory(engine)) as db:
         seed_demo(db)
     fake.messages.clear()
@@ -98,7 +99,7 @@ def make_client(
     )
     app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
     bot.attach(app, TOKEN)
-    with TestClient(app) as client:
+    with TestClient(app, client=client_address) as client:
         yield client
 
 
@@ -523,6 +524,52 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
             assert outbound.status is OutboundStatus.DELIVERED
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("host", "client_address", "visible"),
+    [
+        ("0.0.0.0", ("192.0.2.7", 50000), False),  # another machine on the network
+        ("0.0.0.0", ("127.0.0.1", 50000), True),  # the installer's own browser
+        ("127.0.0.1", ("127.0.0.1", 50000), True),
+    ],
+)
+def test_the_sandbox_is_for_this_machine_only_and_refuses_other_sites(
+    sqlite_engine: Engine,
+    bot: ScriptedBot,
+    fake: TwilioFake,
+    tmp_path: Path,
+    host: str,
+    client_address: tuple[str, int],
+    visible: bool,
+) -> None:
+    for client in make_client(
+        sqlite_engine,
+        bot,
+        fake,
+        tmp_path,
+        env="development",
+        host=host,
+        client_address=client_address,
+        twilio_account_sid="",
+        twilio_auth_token="",
+    ):
+        page = client.get("/dev/sms")
+        form = {"from_": PATIENT, "to": DEMO_SMS_NUMBER, "body": "hello"}
+        # A page on another site posting into the sandbox (the browser names its origin).
+        forged = client.post(
+            "/dev/sms/inbound", data=form, headers={"origin": "https://evil.example"}
+        )
+        assert (page.status_code, forged.status_code) == (200, 403) if visible else (404, 404)
+        assert rows(sqlite_engine, InboundSms) == []
+        typed = client.post(
+            "/dev/sms/inbound",
+            data=form,
+            headers={"origin": "http://testserver"},
+            follow_redirects=False,
+        )
+        assert typed.status_code == (303 if visible else 404)
+        assert len(rows(sqlite_engine, InboundSms)) == (1 if visible else 0)
 
 
 def test_phone_numbers_and_bodies_stay_out_of_the_logs(
