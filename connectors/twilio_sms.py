@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from connectors.rasa import BotUnavailableError
@@ -44,6 +45,11 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 IDENTITY_VERIFIED = "/identity_provided"
 IDENTITY_FAILED = "/identity_failed"
 MAX_FORM_BYTES = 64 * 1024  # Twilio's inbound form is a few hundred bytes; 1600-char bodies fit
+# The webhook fields this service acts on; each must come once (see `_verified_form`).
+READ_FIELDS = frozenset(
+    {"MessageSid", "SmsMessageSid", "SmsSid", "From", "To", "Body", "NumMedia"}
+    | {"MessageStatus", "SmsStatus", "ErrorCode"}
+)
 PENDING_RETRY_WINDOW = timedelta(hours=1)  # older unforwarded texts go to staff, not the bot
 
 
@@ -56,25 +62,37 @@ async def _verified_form(request: Request, services: Services) -> dict[str, str]
     signature = request.headers.get("x-twilio-signature", "")
     if not token or not signature:
         raise HTTPException(status_code=403, detail="forbidden")
-    params = await read_form(request)
+    pairs = await read_form_pairs(request)
     url = public_url(request, services)
-    if not RequestValidator(token).validate(url, params, signature):
+    # Every value of every field, as Twilio signs them (a repeated name signs all its values).
+    if not RequestValidator(token).validate(url, ImmutableMultiDict(pairs), signature):
         logger.warning("rejected a Twilio webhook with a bad signature (%s)", request.url.path)
         raise HTTPException(status_code=403, detail="forbidden")
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params and name in READ_FIELDS:
+            # The signature does not cover the order of repeated values: which one is meant?
+            raise HTTPException(status_code=400, detail=f"{name} is repeated")
+        params[name] = value
     return params
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An `application/x-www-form-urlencoded` body (Twilio's webhook format) as a dict."""
+async def read_form_pairs(request: Request) -> list[tuple[str, str]]:
+    """An `application/x-www-form-urlencoded` body (Twilio's webhook format), field by field."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise HTTPException(status_code=415, detail="expected a form-encoded body")
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(status_code=413, detail="too large")
     try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(status_code=400, detail="unreadable form") from exc
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body as a dict (the last value of a name)."""
+    return dict(await read_form_pairs(request))
 
 
 def public_url(request: Request, services: Services) -> str:

@@ -211,6 +211,35 @@ def test_a_signature_for_other_fields_or_another_url_is_refused(
     assert bot.turns == []
 
 
+def test_repeated_fields_are_checked_as_twilio_signs_them(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    from urllib.parse import urlencode
+
+    from starlette.datastructures import ImmutableMultiDict
+
+    def post(pairs: list[tuple[str, str]]) -> Any:
+        # Twilio's signature covers every value of a repeated name.
+        signature = sign(SMS_URL, ImmutableMultiDict(pairs))  # type: ignore[arg-type]
+        return client.post(
+            "/webhooks/twilio/sms",
+            content=urlencode(pairs),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+
+    params = list(inbound_params(body="hi", from_=PATIENT, to=DEMO_SMS_NUMBER).items())
+    # A field the service does not read may come twice: the text is kept and answered.
+    assert post([*params, ("AddOns", "a"), ("AddOns", "b")]).status_code == 200
+    assert bot.turns == [(bot.turns[0][0], "hi")]
+    # A field it acts on may not: which of the signed values is meant is not signed.
+    again = list(inbound_params(body="hi", from_=PATIENT, to=DEMO_SMS_NUMBER).items())
+    assert post([*again, ("Body", "cancel everything")]).status_code == 400
+    assert len(rows(sqlite_engine, InboundSms)) == 1
+
+
 def test_without_a_twilio_token_every_webhook_is_refused(
     sqlite_engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path
 ) -> None:
