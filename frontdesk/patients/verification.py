@@ -40,6 +40,9 @@ ATTEMPT_WINDOW = timedelta(hours=1)
 # Codes one conversation may have sent per window: stops a stranger who knows a patient's
 # name and birthday from flooding that patient's phone.
 MAX_CODES_PER_WINDOW = 3
+# Codes one patient may be sent per window over all conversations: a new chat costs nothing,
+# so the per-conversation cap alone does not stop the flooding (nor code guessing).
+MAX_CODES_PER_PATIENT_PER_WINDOW = 5
 # How long a verification lets the bot show appointments before it asks again.
 VERIFIED_FOR = timedelta(hours=2)
 
@@ -241,6 +244,14 @@ def start_web_verification(
         )
     )
     if (recent_codes or 0) >= MAX_CODES_PER_WINDOW:
+        return WebChallenge("locked", attempts_left=0)
+    codes_to_patient = session.scalar(
+        select(func.count()).where(
+            VerificationCode.patient_id == patient.id,
+            VerificationCode.created_at > now - ATTEMPT_WINDOW,
+        )
+    )
+    if (codes_to_patient or 0) >= MAX_CODES_PER_PATIENT_PER_WINDOW:
         return WebChallenge("locked", attempts_left=0)
     _close_open_codes(session, conversation, now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"

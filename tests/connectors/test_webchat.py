@@ -568,3 +568,24 @@ def test_an_identity_frame_for_booking_never_sends_a_code(
         # Identified for booking, not verified: existing appointments stay out of reach.
         assert conversation.patient_id is not None
         assert conversation.identity_verified_at is None
+
+
+def test_new_chats_cannot_flood_a_patients_phone_with_codes(
+    client: TestClient, bot: ScriptedBot, codes: RecordingCodeSender
+) -> None:
+    from frontdesk.patients.verification import MAX_CODES_PER_PATIENT_PER_WINDOW
+
+    # Someone who knows Jordan's name and birthday opens one fresh chat after another.
+    for _ in range(MAX_CODES_PER_PATIENT_PER_WINDOW):
+        with client.websocket_connect(WS) as ws:
+            ws.receive_json()
+            turn(ws, {"type": "message", "text": "show my appointments"})
+            ws.send_text(json.dumps(JORDAN))
+            assert receive_until(ws, "otp_request")[-1]["masked_phone"].endswith("01")
+    with client.websocket_connect(WS) as ws:
+        hello = ws.receive_json()
+        turn(ws, {"type": "message", "text": "show my appointments"})
+        frames = bot_turn(ws, JORDAN)
+        assert [f.get("code") for f in frames if f["type"] == "error"] == ["identity_locked"]
+    assert len(codes.sent) == MAX_CODES_PER_PATIENT_PER_WINDOW
+    assert bot.turns[-1] == (hello["conversation_id"], "/identity_failed")
