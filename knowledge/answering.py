@@ -52,7 +52,13 @@ _MEDICAL = re.compile(
     r")\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+# Sentences that match the question equally well all go into an answer, up to this many.
+TIED_SENTENCES = 4
+# A sentence ends at . ! or ? before a capital, except after a title ("Dr. Amara Patel").
+_SENTENCE = re.compile(
+    r"(?<=[.!?])(?<!\bDr\.)(?<!\bDrs\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bSt\.)"
+    r"(?<!\bProf\.)\s+(?=[A-Z0-9\"'])"
+)
 
 
 def is_medical_question(question: str) -> bool:
@@ -104,21 +110,33 @@ def confidence(hit: Hit) -> float:
 
 
 def extract(question: str, passage: Passage, *, embedder: Embedder, limit: int = 2) -> str:
-    """The passage's sentences that best answer the question, in document order."""
+    """The passage's sentences that best answer the question, in document order.
+
+    Usually the `limit` best; but every sentence that shares as many of the question's words
+    as the best one does goes in too (up to `TIED_SENTENCES`): "what are your hours" matches
+    each sentence of "Office hours" equally, and the weekday hours must not be dropped for the
+    Tuesday and Saturday ones the embedding happens to favour.
+    """
     sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s.strip()]
     if len(sentences) <= limit:
         return " ".join(sentences)
     wanted = set(terms(question))
+    overlaps = [len(wanted & set(terms(s))) / max(len(wanted), 1) for s in sentences]
     vectors = embedder.embed(sentences)
     dense = vectors @ embedder.embed([question])[0]
-    scored = []
-    for index, sentence in enumerate(sentences):
-        overlap = len(wanted & set(terms(sentence))) / max(len(wanted), 1)
-        scored.append((overlap + 0.5 * float(dense[index]), index))
-    scored.sort(reverse=True)
-    best = sorted(index for _, index in scored[:limit])
-    if best[0] == 1 and 0 not in best and _refers_back(sentences[1]):
-        best = [0, 1]  # "It ..." needs the sentence it refers to
+    scored = sorted(
+        ((overlap + 0.5 * float(dense[index]), index) for index, overlap in enumerate(overlaps)),
+        reverse=True,
+    )
+    chosen = {index for _, index in scored[:limit]}
+    top = max(overlaps)
+    if top > 0:
+        tied = [index for _, index in scored if overlaps[index] == top]
+        if len(tied) <= TIED_SENTENCES:
+            chosen.update(tied)
+    best = sorted(chosen)
+    if best[0] == 1 and _refers_back(sentences[1]):
+        best = [0, *best]  # "It ..." needs the sentence it refers to
     return " ".join(sentences[i] for i in best)
 
 

@@ -93,6 +93,27 @@ def test_confident_answer_is_extractive_with_its_source(kb: KnowledgeBase) -> No
     assert all(sentence.strip() in corpus for sentence in result.answer.split(". ") if sentence)
 
 
+@pytest.mark.parametrize(
+    "question", ["what are your hours", "what time do you open in the morning?"]
+)
+def test_a_general_hours_question_gets_the_weekday_hours(kb: KnowledgeBase, question: str) -> None:
+    # Every sentence of "Office hours" matches "hours" equally; the weekday hours used to be
+    # dropped for the Tuesday and Saturday sentences the embedding preferred.
+    result = kb.answer(question, practice_slug="riverside")
+    assert result.confident
+    assert "Monday to Friday from 8:00 am to 5:00 pm" in result.answer
+    assert "Saturdays" in result.answer
+
+
+def test_a_title_does_not_end_a_sentence(kb: KnowledgeBase) -> None:
+    # "... adults. Dr. Amara Patel and ..." used to split after "Dr.", giving answers ending
+    # in "Dr." or starting mid-sentence at "Lucas Nguyen both have openings".
+    result = kb.answer("are you accepting new patients", practice_slug="riverside")
+    assert result.confident
+    assert "Dr. Amara Patel and Dr. Lucas Nguyen both have openings" in result.answer
+    assert not result.answer.endswith("Dr.")
+
+
 def test_unanswerable_question_says_not_sure_without_sources(kb: KnowledgeBase) -> None:
     result = kb.answer("do you do botox", practice_slug="riverside")
     assert (result.confident, result.answer, result.sources) == (False, NOT_SURE, [])
