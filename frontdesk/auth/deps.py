@@ -106,8 +106,9 @@ def require_staff(
 ) -> Callable[[HTTPConnection], StaffUser]:
     """A dependency that returns the signed-in staff member or refuses the request.
 
-    Requests with `X-Frontdesk-Background: 1` (a script refreshing an open page) do not count
-    as activity, so an unattended console still signs out after the idle timeout.
+    Requests with `X-Frontdesk-Background: 1` (a script refreshing an open page) and WebSocket
+    handshakes do not count as activity, so an unattended console still signs out after the
+    idle timeout.
 
     Not signed in (or signed out after inactivity): a page request is redirected to the
     sign-in page and comes back afterwards; other requests get 401; a WebSocket is closed
@@ -118,6 +119,7 @@ def require_staff(
         # A plain `def`: FastAPI runs it in the thread pool, so the database never blocks the loop.
         services = services_of(connection)
         token = connection.cookies.get(SESSION_COOKIE, "")
+        websocket = connection.scope["type"] == "websocket"
         staff = None
         if token:
             with services.unit_of_work() as session:
@@ -126,9 +128,10 @@ def require_staff(
                     token=token,
                     now=services.clock(),
                     policy=LoginPolicy.from_settings(services.settings),
-                    touch=connection.headers.get(BACKGROUND_HEADER) != "1",
+                    # A live socket (re)connecting is the page, not the person: a proxy that
+                    # drops idle sockets must not keep an unattended console signed in.
+                    touch=not websocket and connection.headers.get(BACKGROUND_HEADER) != "1",
                 )
-        websocket = connection.scope["type"] == "websocket"
         if staff is None:
             if websocket:
                 raise WebSocketException(code=WS_UNAUTHENTICATED, reason="sign in first")

@@ -264,6 +264,18 @@ def test_background_refreshes_do_not_keep_an_unattended_console_signed_in(
     assert console.client.get("/console/audit", headers=background).status_code == 401
 
 
+def test_live_socket_reconnects_do_not_keep_an_unattended_console_signed_in(
+    console: Console,
+) -> None:
+    signed_in(console, ADMIN, StaffRole.ADMIN)
+    for _ in range(2):  # a proxy drops the idle socket every 7 minutes; the page reconnects
+        console.clock.advance(minutes=7)
+        with console.client.websocket_connect("wss://testserver/console/ws"):
+            pass
+    console.clock.advance(minutes=2)  # 16 minutes since the last real request
+    assert console.client.get("/console/api/queue").status_code == 401
+
+
 @pytest.fixture
 def dev_console(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Console]:
     # `make run`: development, plain http on loopback, the placeholder secrets.
