@@ -338,6 +338,31 @@ class ValidateBookAppointmentForm(FormValidationAction):
         verified = slot_value is True and await self.context.run(linked)
         return {"patient_verified": True if verified else None}
 
+    async def extract_visit_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A visit type named in the message that starts the booking ("book a physical").
+
+        No NLU entity extractor runs, so without this the patient who said what they need is
+        asked again. Only on the opening message (nothing requested yet) and only for a
+        whole-word match; anything else leaves the slot for its question.
+        """
+        if tracker.get_slot("visit_type") or tracker.get_slot("requested_slot"):
+            return {}
+        if (tracker.latest_message.get("intent") or {}).get("name") != "book_appointment":
+            return {}
+        text = tracker.latest_message.get("text")
+        if not isinstance(text, str) or not text or text.startswith("/"):
+            return {}
+
+        def match(session: Session) -> str | None:
+            where = _where(session, tracker.sender_id)
+            found = _visit_type(session, where.practice.id, text)
+            return found.code if found else None
+
+        code = await self.context.run(match)
+        return {"visit_type": code} if code else {}
+
     async def validate_visit_type(
         self,
         slot_value: Any,

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -34,6 +36,8 @@ from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
 from frontdesk.scheduling import service as scheduling
 from tests.conftest import NOW
+
+BOT_DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
 DOMAIN: dict[str, Any] = {}
 
@@ -107,6 +111,58 @@ def test_free_text_visit_type_is_mapped_or_reasked(
     bad = run(form.validate_visit_type("a tattoo", dispatcher, tracker(conversation), DOMAIN))
     assert bad == {"visit_type": None}
     assert responses(dispatcher) == ["utter_visit_type_unknown"]
+
+
+def _bot_domain() -> dict[str, Any]:
+    """The slots and forms of bot/domain, which rasa-sdk's form validation reads."""
+    merged: dict[str, Any] = {"slots": {}, "forms": {}}
+    for path in sorted(BOT_DOMAIN_DIR.glob("*.yml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        merged["slots"].update(data.get("slots") or {})
+        merged["forms"].update(data.get("forms") or {})
+    return merged
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "requested", "expected"),
+    [
+        ("I'd like to book a physical", "book_appointment", None, "annual-physical"),
+        ("i need a sick visit", "book_appointment", None, "sick-visit"),
+        ("i need to book an appointment", "book_appointment", None, None),
+        # Not the opening message of a booking: left to the form's own question.
+        ("a physical", "book_appointment", "time_preference", None),
+        ("where do i park for my physical", "ask_question", None, None),
+    ],
+)
+def test_the_message_that_starts_a_booking_can_name_the_visit_type(
+    context: ActionContext,
+    conversation: Conversation,
+    text: str,
+    intent: str,
+    requested: str | None,
+    expected: str | None,
+) -> None:
+    # As Rasa calls the validator when the form activates: no active loop yet, the opening
+    # message as the latest one. "book a physical" used to be asked "What kind of visit?".
+    opening = Tracker(
+        sender_id=conversation.public_id,
+        slots={"requested_slot": requested},
+        latest_message={
+            "intent": {"name": intent, "confidence": 1.0},
+            "entities": [],
+            "text": text,
+        },
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+    dispatcher = CollectingDispatcher()
+    events = run(ValidateBookAppointmentForm(context).run(dispatcher, opening, _bot_domain()))
+    set_visit = [e["value"] for e in events if e.get("name") == "visit_type"]
+    assert set_visit == ([expected] if expected else [])
+    assert responses(dispatcher) == []
 
 
 @pytest.mark.parametrize(
