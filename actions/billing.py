@@ -105,6 +105,18 @@ class ActionBillingBalance(ContextAction):
         return [SlotSet(PENDING_SLOT, None)]
 
 
+class ActionBillingBalanceVerified(ActionBillingBalance):
+    """The balance once the patient verified after asking (the rule's own action name).
+
+    The rule that answers `/identity_provided` lists the slot reset after its action; a
+    separate name keeps that from clashing with the rule for the first question.
+    """
+
+    def name(self) -> str:
+        """Rasa action name."""
+        return "action_billing_balance_verified"
+
+
 def _ask_identity(dispatcher: CollectingDispatcher, channel: Channel) -> None:
     if channel is Channel.SMS:
         dispatcher.utter_message(response="utter_ask_identity_sms")
@@ -213,6 +225,7 @@ def billing_actions(context: ActionContext) -> list[ContextAction]:
     """Every billing action."""
     return [
         ActionBillingBalance(context),
+        ActionBillingBalanceVerified(context),
         ActionBillingPayment(context),
         ActionBillingDispute(context),
     ]

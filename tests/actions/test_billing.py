@@ -13,7 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.billing import ActionBillingBalance, ActionBillingDispute, ActionBillingPayment
+from actions import all_actions
+from actions.billing import (
+    ActionBillingBalance,
+    ActionBillingBalanceVerified,
+    ActionBillingDispute,
+    ActionBillingPayment,
+)
 from frontdesk.billing import service as billing
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
@@ -100,6 +106,26 @@ def test_verified_patient_hears_balance_statement_date_and_payment_link(
     assert (first["balance"], first["statement_date"]) == ("$125.40", "November 1, 2026")
     assert link["response"] == "utter_billing_payment_link"
     assert link["link"].endswith(f"/pay/riverside?ref=acct_demo{patient.id}")
+
+
+def test_balance_after_verifying_is_its_own_registered_action_that_clears_the_request(
+    session: Session, practice: Practice, domain: dict[str, Any]
+) -> None:
+    # The /identity_provided rule writes out the reset of billing_pending under this name; a
+    # rule that leaves its condition slot set predicts the fallback after the balance.
+    patient = _patients(session, practice)[0]
+    convo = _conversation(session, practice, patient=patient, channel=Channel.WEBCHAT)
+    events, messages = run(
+        ActionBillingBalanceVerified, session, domain, convo.public_id, "identity_provided"
+    )
+    assert events == [SlotSet("billing_pending", None)]
+    assert messages[0]["response"] == "utter_billing_balance"
+    names = {a.name() for a in all_actions(context(session))}
+    assert "action_billing_balance_verified" in names
+    declared: list[str] = []
+    for path in sorted(DOMAIN_DIR.glob("*.yml")):
+        declared.extend((yaml.safe_load(path.read_text()) or {}).get("actions") or [])
+    assert "action_billing_balance_verified" in declared
 
 
 def test_nothing_owed_means_no_payment_link(
