@@ -171,6 +171,34 @@ def test_a_retried_webhook_with_the_same_message_sid_is_processed_once(
     assert len(rows(sqlite_engine, OutboundSms)) == 1
 
 
+def test_the_same_message_sid_delivered_concurrently_is_stored_and_answered_once(
+    engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import empty_database
+
+    empty_database(engine)
+    try:
+        params = inbound_params(body="hello there", from_=PATIENT, to=DEMO_SMS_NUMBER)
+        headers = {"X-Twilio-Signature": sign(SMS_URL, params)}
+        for client in make_client(engine, bot, fake, tmp_path):
+            # Twilio retrying while the first delivery is still being stored.
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                answers = pool.map(
+                    lambda c: c.post("/webhooks/twilio/sms", data=params, headers=headers),
+                    [client] * 6,
+                )
+                assert {a.status_code for a in answers} == {200}
+            assert len(rows(engine, InboundSms)) == 1
+            assert [text for _, text in bot.turns] == ["hello there"]
+            assert [m.text for m in rows(engine, Message) if m.role is Role.PATIENT] == [
+                "hello there"
+            ]
+    finally:
+        empty_database(engine)
+
+
 @pytest.mark.parametrize(
     "headers",
     [
