@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
+from frontdesk.db import make_session_factory, session_scope
+from frontdesk.demo import seed_demo
 from frontdesk.messaging.models import OutboundSms
 from frontdesk.messaging.service import record_consent
 from frontdesk.models import Patient, Practice
@@ -21,7 +26,7 @@ from frontdesk.patients.service import (
     find_or_register_patient,
     match_key,
 )
-from tests.conftest import NOW
+from tests.conftest import NOW, empty_database
 
 TODAY = date(2026, 11, 28)
 
@@ -434,3 +439,59 @@ def test_a_number_that_opted_out_gets_no_code(session: Session, practice: Practi
         ).status
         == "expired"
     )
+
+
+@pytest.mark.postgres
+def test_wrong_codes_guessed_at_the_same_moment_all_count(engine: Engine) -> None:
+    """Two sockets of one conversation guessing at once: each wrong guess counts."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL")
+    empty_database(engine)
+    sessions = make_session_factory(engine)
+    sender = RecordingCodeSender()
+    try:
+        with session_scope(sessions) as session:
+            practice = seed_demo(session)
+            convo = _conversation(session, practice, Channel.WEBCHAT)
+            assert _start(session, convo, sender).status == "code_sent"
+            convo_id = convo.id
+        wrong = f"{(int(sender.sent[0][2]) + 1) % 1_000_000:06d}"
+
+        def guess(session: Session) -> str:
+            conversation = session.get_one(Conversation, convo_id)
+            return verification.check_web_code(
+                session=session, conversation=conversation, code=wrong, now=NOW
+            ).status
+
+        first = sessions()
+        try:
+            assert guess(first) == "wrong_code"  # flushed, not committed yet
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                second = pool.submit(lambda: _in_own_transaction(sessions, guess))
+                _wait_until_someone_waits_for_a_lock(engine)
+                first.commit()
+                assert second.result(timeout=30) == "wrong_code"
+        finally:
+            first.close()
+        with session_scope(sessions) as session:
+            assert session.scalars(select(VerificationCode)).one().wrong_attempts == 2
+    finally:
+        empty_database(engine)
+
+
+def _in_own_transaction(sessions: sessionmaker[Session], work: Callable[[Session], str]) -> str:
+    with session_scope(sessions) as session:
+        return work(session)
+
+
+def _wait_until_someone_waits_for_a_lock(engine: Engine) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with engine.connect() as connection:
+        for _ in range(1000):
+            if connection.execute(waiting).scalar_one():
+                return
+            threading.Event().wait(0.01)
+    raise AssertionError("the second guess never waited for the first")

@@ -307,6 +307,9 @@ def check_web_code(
         )
         .order_by(VerificationCode.id.desc())
         .limit(1)
+        # Guesses at the same moment (several sockets on one conversation) take turns, so
+        # each wrong one is counted rather than overwritten (PostgreSQL; SQLite serialises).
+        .with_for_update()
     )
     if challenge is None:
         return VerificationResult("expired", 0)
