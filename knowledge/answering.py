@@ -44,6 +44,8 @@ _MEDICAL = re.compile(
     r"\b("
     r"symptoms?|pain(ful)?|hurts?|hurting|ache|aching|fever|rash|cough(ing)?|bleed(ing)?|"
     r"dizzy|nause(a|ous)|vomit(ing)?|swollen|swelling|infection|infected|diagnos\w*|"
+    r"sore(ness)?|itch(y|ing)?|headaches?|migraines?|diarrh\w*|fatigue|"
+    r"is (it|this|that) normal|should i (be )?worr(y|ied)|"
     r"pregnan\w*|lump|chest pain|breath(e|ing)?|"
     r"medicines?|medications?|meds|dosage|dose|doses|mg|pills?|tablets?|antibiotics?|"
     r"side effects?|ibuprofen|tylenol|advil|aspirin|insulin|prescri\w*|drug|drugs|"

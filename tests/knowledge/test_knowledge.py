@@ -125,6 +125,8 @@ def test_unanswerable_question_says_not_sure_without_sources(kb: KnowledgeBase) 
         "what dose of ibuprofen should i take",
         "my lab results came back, is my cholesterol normal?",
         "I have chest pain and a fever",
+        "my arm is sore after my flu shot, should i worry?",
+        "is it normal to feel tired after the shot",
     ],
 )
 def test_symptoms_medicines_and_results_are_never_answered(
