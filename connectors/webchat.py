@@ -343,8 +343,12 @@ def _mark_forwarded(services: Services, message_id: int) -> None:
         conversations.mark_forwarded(session=db, message_id=message_id, at=services.clock())
 
 
-def _identity_purpose(db: Session, conversation: Conversation) -> str:
-    """What the bot's latest identity request was for, from our stored copy of it."""
+def _identity_purpose(db: Session, conversation: Conversation) -> str | None:
+    """What the bot's latest identity request was for, from our stored copy of it.
+
+    None when the bot asked for nothing: an identity frame nobody asked for is refused, so a
+    script cannot register patients or tell the bot "identity provided" at will.
+    """
     recent = db.scalars(
         select(Message)
         .where(Message.conversation_id == conversation.id, Message.role == Role.BOT)
@@ -355,7 +359,7 @@ def _identity_purpose(db: Session, conversation: Conversation) -> str:
         custom = (message.payload or {}).get("custom")
         if isinstance(custom, dict) and custom.get("type") == "identity_request":
             return "verify" if custom.get("purpose") == "verify" else "book"
-    return "book"
+    return None
 
 
 def _code_sender(websocket: WebSocket) -> verification.CodeSender:
@@ -382,7 +386,14 @@ async def _handle_identity(
         with services.unit_of_work() as db:
             conversation = conversations.get_conversation(session=db, public_id=session.public_id)
             assert conversation is not None
-            if _identity_purpose(db, conversation) == "verify":
+            purpose = _identity_purpose(db, conversation)
+            if purpose is None:
+                raise FrameError(
+                    "identity_unexpected",
+                    "Please tell us what you need first; we'll ask for your details then.",
+                    client_id,
+                )
+            if purpose == "verify":
                 challenge = verification.start_web_verification(
                     session=db,
                     conversation=conversation,

@@ -589,3 +589,24 @@ def test_new_chats_cannot_flood_a_patients_phone_with_codes(
         assert [f.get("code") for f in frames if f["type"] == "error"] == ["identity_locked"]
     assert len(codes.sent) == MAX_CODES_PER_PATIENT_PER_WINDOW
     assert bot.turns[-1] == (hello["conversation_id"], "/identity_failed")
+
+
+def test_an_identity_frame_nobody_asked_for_is_refused(
+    client: TestClient, bot: ScriptedBot, codes: RecordingCodeSender, sqlite_engine: Engine
+) -> None:
+    patients = count(sqlite_engine, Patient)
+    with client.websocket_connect(WS) as ws:
+        ws.receive_json()
+        for n in range(3):  # a script registering made-up patients, or claiming to be one
+            frame = {"type": "identity", "full_name": f"Made Up{'x' * n}", "client_id": f"i{n}"}
+            ws.send_text(json.dumps({**frame, "date_of_birth": "1990-01-02"}))
+            assert ws.receive_json() == {
+                "type": "error",
+                "code": "identity_unexpected",
+                "message": "Please tell us what you need first; we'll ask for your details then.",
+                "client_id": f"i{n}",
+            }
+        ws.send_text(json.dumps(JORDAN))
+        assert ws.receive_json()["code"] == "identity_unexpected"
+    assert count(sqlite_engine, Patient) == patients
+    assert bot.turns == [] and codes.sent == []
