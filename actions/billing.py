@@ -119,7 +119,7 @@ class ActionBillingBalanceVerified(ActionBillingBalance):
 
 def _ask_identity(dispatcher: CollectingDispatcher, channel: Channel) -> None:
     if channel is Channel.SMS:
-        dispatcher.utter_message(response="utter_ask_identity_sms")
+        # The SMS channel words the date-of-birth question itself (one text, not two).
         dispatcher.utter_message(
             json_message={"type": "identity_request", "purpose": "verify", "channel": "sms"}
         )

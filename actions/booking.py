@@ -289,7 +289,7 @@ class ActionAskPatientVerified(ContextAction):
             return conversation.channel
 
         if await self.context.run(channel) is Channel.SMS:
-            dispatcher.utter_message(response="utter_ask_identity_sms")
+            # The SMS channel words the date-of-birth question itself (one text, not two).
             request = {"type": "identity_request", "purpose": "book", "channel": "sms"}
         else:
             dispatcher.utter_message(response="utter_ask_patient_verified")

@@ -54,7 +54,7 @@ class ActionAskIdentityVerified(ContextAction):
             return conversation.channel
 
         if await self.context.run(channel) is Channel.SMS:
-            dispatcher.utter_message(response="utter_ask_identity_sms")
+            # The SMS channel words the date-of-birth question itself (one text, not two).
             request = {"type": "identity_request", "purpose": "verify", "channel": "sms"}
         else:
             dispatcher.utter_message(response="utter_ask_identity_web")
