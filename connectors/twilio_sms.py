@@ -36,7 +36,6 @@ from frontdesk.messaging.text import normalise_phone
 from frontdesk.messaging.transport import SmsTransport, transport_from_settings
 from frontdesk.messaging.worker import OutboxWorker, worker_from_settings
 from frontdesk.runtime import Services
-from frontdesk.settings import LOOPBACK_HOSTS
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -341,15 +340,13 @@ def _require_development(request: Request) -> Services:
     """The sandbox, in development and for this machine only; 404 for everyone else.
 
     The page shows every text the service "sent", one-time codes included, and its form
-    injects texts: a development service listening on all interfaces (FRONTDESK_HOST=0.0.0.0)
-    serves it to loopback clients only, and a form posted from another site is refused.
+    injects texts: only loopback clients get it, whether the service listens on all
+    interfaces (FRONTDESK_HOST=0.0.0.0) or sits behind a local tunnel or proxy (uvicorn
+    then reports the forwarded client), and a form posted from another site is refused.
     """
     services: Services = request.app.state.services
-    settings = services.settings
     client = request.client.host if request.client else ""
-    if settings.env != "development" or not (
-        settings.host in LOOPBACK_HOSTS or _is_loopback(client)
-    ):
+    if services.settings.env != "development" or not _is_loopback(client):
         raise HTTPException(status_code=404)
     origin = request.headers.get("origin")
     if request.method == "POST" and origin is not None:

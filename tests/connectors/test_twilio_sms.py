@@ -566,6 +566,7 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
             internal_token="dev-only-not-secret",
             rasa_token="dev-only-not-secret",
             secret_key="dev-only-not-secret",
+            client_address=("127.0.0.1", 50000),
         ):
             bot.attach(client.app, "dev-only-not-secret")  # type: ignore[arg-type]
             response = client.post(
@@ -589,6 +590,7 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
         ("0.0.0.0", ("192.0.2.7", 50000), False),  # another machine on the network
         ("0.0.0.0", ("127.0.0.1", 50000), True),  # the installer's own browser
         ("127.0.0.1", ("127.0.0.1", 50000), True),
+        ("127.0.0.1", ("198.51.100.4", 50000), False),  # through a local tunnel or proxy
     ],
 )
 def test_the_sandbox_is_for_this_machine_only_and_refuses_other_sites(
