@@ -20,10 +20,15 @@ PLANTED = {
     "mrn": "7720419",
     "member": "ZXQ884213377",
 }
+# A "thanks" between the planted messages keeps the bot from counting two misunderstandings
+# in a row and handing the chat to staff (after which nothing more would reach Rasa).
 MESSAGES = [
     f"hi this is {PLANTED['name'].lower()}, dob {PLANTED['dob']}",
+    "thanks",
     f"my number is {PLANTED['phone']} and email {PLANTED['email']}",
+    "thanks",
     f"I moved to {PLANTED['address']}, my MRN is {PLANTED['mrn']}",
+    "thanks",
     f"member id {PLANTED['member']}. do you take aetna?",
 ]
 
@@ -47,7 +52,10 @@ def test_planted_phi_reaches_neither_tracker_nor_logs_nor_vector_store(stack: St
     try:
         frames = []
         for message in MESSAGES:
-            frames += chat.turn(message)
+            turn = chat.turn(message)
+            frames += turn
+            handed_off = [f for f in turn if f["type"] == "handoff" and f["owner"] == "staff"]
+            assert not handed_off, f"handed to staff after {message!r}: {texts(frames)}"
         conversation_id = chat.session["conversation_id"]
     finally:
         chat.close()
