@@ -454,6 +454,10 @@ class ValidateBookAppointmentForm(FormValidationAction):
         if value.lower() == OTHER_PROVIDER or _OTHER_PROVIDER.search(value):
             return {"slot_choice": None, "provider_preference": None, "offered_slots": None}
         if value.lower() == NONE_OF_THESE or _NONE_OF_THESE.fullmatch(value):
+            if not offered:
+                # Nothing was offered (no openings then): "here are other options" would be
+                # followed by the same "no openings", so just ask for another day again.
+                return {"slot_choice": None}
             # Next options for the same request; what was turned down is not offered again.
             dispatcher.utter_message(response="utter_none_of_these")
             turned_down = [*(tracker.get_slot("excluded_slots") or []), *offered]

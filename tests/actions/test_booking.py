@@ -281,6 +281,22 @@ def test_slot_choice_by_position(
     assert result == {"slot_choice": offered[0]}
 
 
+def test_none_of_these_with_nothing_offered_promises_no_other_options(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    # After "no openings on Sunday", "none of these" used to get "No problem, here are other
+    # options." followed by the same "no openings" message.
+    dispatcher = CollectingDispatcher()
+    slots = {"visit_type": "sick-visit", "offered_slots": None}
+    result = run(
+        ValidateBookAppointmentForm(context).validate_slot_choice(
+            "none of these", dispatcher, tracker(conversation, slots), DOMAIN
+        )
+    )
+    assert result == {"slot_choice": None}
+    assert responses(dispatcher) == []
+
+
 def test_slot_choice_correction_and_none_of_these(
     context: ActionContext, conversation: Conversation
 ) -> None:
