@@ -406,6 +406,14 @@ class ValidateBookAppointmentForm(FormValidationAction):
 
         choice = await self.context.run(match)
         if choice is None:
+            when = await self.validate_time_preference(
+                value, CollectingDispatcher(), tracker, domain
+            )
+            if when.get("time_preference"):
+                # A day and time typed before the provider question was answered ("next tue
+                # after 3"): keep it, and ask the provider question again without a "didn't
+                # recognise that provider".
+                return {"provider_preference": None, "time_preference": when["time_preference"]}
             dispatcher.utter_message(response="utter_provider_unknown")
         return {"provider_preference": choice}
 

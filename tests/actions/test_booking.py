@@ -199,6 +199,20 @@ def test_provider_preference(
     assert responses(dispatcher) == ([] if expected else ["utter_provider_unknown"])
 
 
+def test_a_time_typed_at_the_provider_question_is_kept(
+    context: ActionContext, conversation: Conversation
+) -> None:
+    # Used to answer "Sorry, I didn't recognise that provider" and forget the time.
+    dispatcher = CollectingDispatcher()
+    result = run(
+        ValidateBookAppointmentForm(context).validate_provider_preference(
+            "next tue after 3", dispatcher, tracker(conversation), DOMAIN
+        )
+    )
+    assert result == {"provider_preference": None, "time_preference": "next tue after 3"}
+    assert responses(dispatcher) == []
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
