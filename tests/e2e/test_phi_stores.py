@@ -29,7 +29,8 @@ MESSAGES = [
     "thanks",
     f"I moved to {PLANTED['address']}, my MRN is {PLANTED['mrn']}",
     "thanks",
-    f"member id {PLANTED['member']}. do you take aetna?",
+    f"my member id is {PLANTED['member']}",
+    "do you take aetna?",
 ]
 
 
