@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from frontdesk.clock import fixed_clock
 from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
@@ -50,7 +51,7 @@ def percentile(values: list[float], q: float) -> float:
 def run(engine: Engine, label: str, attempts: int) -> None:
     """Seed, fire `attempts` simultaneous bookings at one slot, print the outcome."""
     upgrade(engine)
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, clock=fixed_clock(NOW))
     with session_scope(factory) as session:
         practice = seed_demo(session)
         session.add_all(

@@ -35,7 +35,8 @@ from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from frontdesk.db import make_engine
+from frontdesk.clock import fixed_clock
+from frontdesk.db import CLOCK_KEY, make_engine
 from frontdesk.migrate import upgrade
 from frontdesk.models import (
     Appointment,
@@ -69,7 +70,7 @@ def build(engine: Engine, seed: int = 7) -> dict[str, int]:
     """Create the practice, its schedules and bookings; returns row counts."""
     rng = random.Random(seed)
     upgrade(engine)
-    with Session(engine) as session, session.begin():
+    with Session(engine, info={CLOCK_KEY: fixed_clock(NOW)}) as session, session.begin():
         practice = Practice(
             slug="bench",
             name="Bench Practice",

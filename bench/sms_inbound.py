@@ -54,6 +54,7 @@ def serve(port: int, database_url: str, data_dir: str) -> None:
     import uvicorn
 
     from frontdesk.app import create_app
+    from frontdesk.clock import system_clock
     from frontdesk.db import make_engine, make_session_factory, session_scope
     from frontdesk.demo import seed_demo
     from frontdesk.migrate import upgrade
@@ -61,7 +62,7 @@ def serve(port: int, database_url: str, data_dir: str) -> None:
 
     engine = make_engine(database_url)
     upgrade(engine)
-    with session_scope(make_session_factory(engine)) as db:
+    with session_scope(make_session_factory(engine, clock=system_clock)) as db:
         seed_demo(db)
     settings = Settings(
         env="test",

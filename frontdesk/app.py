@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio  # issue 5 [D]
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from importlib import resources
 
 from fastapi import FastAPI
@@ -25,8 +24,9 @@ from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
 from frontdesk.auth.headers import ConsoleSecurityHeaders
 from frontdesk.auth.routes import router as auth_router
+from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
-from frontdesk.db import make_engine, make_session_factory, utcnow
+from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
 from frontdesk.runtime import Services
@@ -41,7 +41,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     bot: BotClient | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = system_clock,
 ) -> FastAPI:
     """Build the service. Everything outside (database, Rasa, clock) can be injected."""
     settings = settings or get_settings()
@@ -58,7 +58,7 @@ def create_app(
         services = Services(
             settings=settings,
             engine=db_engine,
-            sessions=make_session_factory(db_engine),
+            sessions=make_session_factory(db_engine, clock=clock),
             bot=bot_client,
             hub=ChatHub(),
             clock=clock,
@@ -73,7 +73,9 @@ def create_app(
         await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
         # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
-            asyncio.create_task(phi_jobs.housekeeping(settings)) if settings.env != "test" else None
+            asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
+            if settings.env != "test"
+            else None
         )
         try:
             yield

@@ -62,12 +62,13 @@ def migrate() -> None:
 @app.command("seed-demo")
 def seed_demo_command() -> None:
     """Create the demo practice (providers, hours, visit types, made-up patients)."""
+    from frontdesk.clock import system_clock
     from frontdesk.db import make_engine, make_session_factory, session_scope
     from frontdesk.demo import seed_demo
 
     settings = get_settings()
     engine = make_engine(settings.sqlalchemy_url)
-    with session_scope(make_session_factory(engine)) as session:
+    with session_scope(make_session_factory(engine, clock=system_clock)) as session:
         practice = seed_demo(session)
         _echo(f"demo practice ready: {practice.name} ({practice.slug})")
     engine.dispose()

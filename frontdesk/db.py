@@ -2,6 +2,11 @@
 
 Nothing here runs at import time: engines are built by the application factory or a command,
 and sessions are handed to business code, which never commits on its own.
+
+Every session carries the clock of whoever opened it (`make_session_factory(..., clock=)`):
+rows get their creation time from it (`insert_stamp` columns), and ORM listeners, which have
+only the session, read "now" from it with `clock_of`. A session without a clock refuses to
+stamp a row rather than fall back to the wall clock.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from frontdesk.clock import Clock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -58,9 +65,58 @@ def enum_column(cls: type[enum.StrEnum]) -> Enum:
     return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
+CLOCK_KEY = "frontdesk.clock"
+_STAMP_KEY = "frontdesk.insert_stamp"
+
+
+class SessionWithoutClockError(RuntimeError):
+    """A session was asked for the time but was opened without a clock."""
+
+
+def insert_stamp() -> MappedColumn[Any]:
+    """A UTC time column that the session fills from its clock when a new row leaves it unset."""
+    return mapped_column(UTCDateTime(), info={_STAMP_KEY: True})
+
+
+def clock_of(session: Session) -> Clock:
+    """The clock of the unit of work `session` belongs to.
+
+    Raises:
+        SessionWithoutClockError: The session was not built by `make_session_factory` (or
+            given `info={CLOCK_KEY: clock}`).
+    """
+    clock: Clock | None = session.info.get(CLOCK_KEY)
+    if clock is None:
+        raise SessionWithoutClockError(
+            "this session has no clock: build it with make_session_factory(engine, clock=...)"
+        )
+    return clock
+
+
+_stamped_by_class: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _stamped_attributes(cls: type[Any]) -> tuple[str, ...]:
+    found = _stamped_by_class.get(cls)
+    if found is None:
+        mapper = inspect(cls)
+        found = tuple(
+            mapper.get_property_by_column(column).key
+            for column in mapper.columns
+            if column.info.get(_STAMP_KEY)
+        )
+        _stamped_by_class[cls] = found
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new_rows(session: Session, _context: object, _instances: object) -> None:
+    now: datetime | None = None
+    for instance in session.new:
+        for key in _stamped_attributes(type(instance)):
+            if getattr(instance, key) is None:
+                now = now or clock_of(session)()
+                setattr(instance, key, now)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -98,9 +154,12 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory bound to `engine`; objects stay usable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, clock: Clock) -> sessionmaker[Session]:
+    """A session factory bound to `engine` whose sessions tell time by `clock`.
+
+    Objects stay usable after commit.
+    """
+    return sessionmaker(bind=engine, expire_on_commit=False, info={CLOCK_KEY: clock})
 
 
 @contextmanager

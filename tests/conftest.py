@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from frontdesk.db import make_engine
+from frontdesk.clock import Clock, fixed_clock
+from frontdesk.db import CLOCK_KEY, make_engine
 from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
 from frontdesk.models import Base, Practice
@@ -25,6 +26,7 @@ from frontdesk.models import Base, Practice
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "")
 # Saturday 28 November 2026, 10:00 in New York: a fixed "now" for domain tests.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+AT_NOW = fixed_clock(NOW)
 
 
 def _postgres_url() -> str:
@@ -71,16 +73,31 @@ def engine(
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
-    """A session whose work is rolled back after the test (commits become savepoints)."""
+    """A session at `NOW` whose work is rolled back after the test (commits become savepoints)."""
     connection = engine.connect()
     transaction = connection.begin()
-    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    db = Session(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        info={CLOCK_KEY: AT_NOW},
+    )
     try:
         yield db
     finally:
         db.close()
         transaction.rollback()
         connection.close()
+
+
+def savepoint_sessions(session: Session, clock: Clock) -> sessionmaker[Session]:
+    """Sessions on the test's connection (their work is rolled back with it) at `clock`."""
+    return sessionmaker(
+        bind=session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        info={CLOCK_KEY: clock},
+    )
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from frontdesk.patients.service import (
     find_or_register_patient,
     match_key,
 )
-from tests.conftest import NOW, empty_database
+from tests.conftest import AT_NOW, NOW, empty_database
 
 TODAY = date(2026, 11, 28)
 
@@ -447,7 +447,7 @@ def test_wrong_codes_guessed_at_the_same_moment_all_count(engine: Engine) -> Non
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL")
     empty_database(engine)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, clock=AT_NOW)
     sender = RecordingCodeSender()
     try:
         with session_scope(sessions) as session:

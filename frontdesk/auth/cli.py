@@ -26,8 +26,9 @@ from frontdesk.auth.service import (
     list_accounts,
     set_password,
 )
+from frontdesk.clock import system_clock
 from frontdesk.conversations.service import get_practice
-from frontdesk.db import make_engine, make_session_factory, session_scope, utcnow
+from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.practices.models import Practice
 from frontdesk.settings import get_settings
 
@@ -41,7 +42,7 @@ PracticeOption = typer.Option(..., "--practice", help="The practice's slug.")
 def _unit_of_work() -> Iterator[Session]:
     engine = make_engine(get_settings().sqlalchemy_url)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with session_scope(make_session_factory(engine, clock=system_clock)) as session:
             yield session
     finally:
         engine.dispose()
@@ -85,7 +86,7 @@ def add(
                 display_name=name,
                 role=role,
                 password=password,
-                now=utcnow(),
+                now=system_clock(),
             )
             typer.echo(f"created {account.role.value} {account.email} (id {account.id})")
     except (StaffAccountError, WeakPasswordError) as exc:
@@ -113,7 +114,7 @@ def disable(email: str = typer.Option(..., help="The account's email.")) -> None
         if account is None:
             typer.echo(f"error: no account {email!r}", err=True)
             raise typer.Exit(code=1)
-        disable_staff_account(session=session, account=account, now=utcnow())
+        disable_staff_account(session=session, account=account, now=system_clock())
         typer.echo(f"disabled {account.email}")
 
 
@@ -130,7 +131,7 @@ def change_password(
             if account is None:
                 typer.echo(f"error: no account {email!r}", err=True)
                 raise typer.Exit(code=1)
-            set_password(session=session, account=account, password=password, now=utcnow())
+            set_password(session=session, account=account, password=password, now=system_clock())
             typer.echo(f"password changed for {account.email}")
     except WeakPasswordError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -149,7 +150,7 @@ def allow(
                 session=session,
                 practice_id=_practice(session, practice).id,
                 origin=origin,
-                now=utcnow(),
+                now=system_clock(),
             )
             typer.echo(f"allowed {normalized}")
     except InvalidOriginError as exc:

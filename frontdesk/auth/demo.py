@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.auth.models import StaffAccount, StaffRole, WidgetOrigin
-from frontdesk.db import utcnow
+from frontdesk.db import clock_of
 from frontdesk.practices.models import Practice
 from frontdesk.settings import get_settings
 
@@ -32,7 +32,7 @@ DEMO_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 
 def seed_demo_access(session: Session, practice: Practice) -> None:
     """Allow local test origins, and in development create the demo staff accounts."""
-    now = utcnow()
+    now = clock_of(session)()
     have = set(
         session.scalars(select(WidgetOrigin.origin).where(WidgetOrigin.practice_id == practice.id))
     )

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
+from frontdesk.db import Base, UTCDateTime, enum_column, insert_stamp
 
 
 class StaffRole(enum.StrEnum):
@@ -40,7 +40,7 @@ class StaffAccount(Base):
     role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -54,8 +54,8 @@ class StaffSession(Base):
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
+    last_seen_at: Mapped[datetime] = insert_stamp()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -77,7 +77,7 @@ class LoginAttempt(Base):
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[datetime] = insert_stamp()
 
 
 class WidgetOrigin(Base):
@@ -92,4 +92,4 @@ class WidgetOrigin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     origin: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, utcnow
+from frontdesk.db import Base, UTCDateTime, insert_stamp
 
 
 class BillingProfile(Base):
@@ -42,7 +42,7 @@ class PatientAccount(Base):
     # Opaque reference used in payment links (never the patient id or a name).
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     balance: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("0.00"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = insert_stamp()
 
 
 class Statement(Base):
@@ -68,5 +68,5 @@ class PaymentLinkConsent(Base):
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    granted_at: Mapped[datetime] = insert_stamp()
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

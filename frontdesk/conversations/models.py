@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
+from frontdesk.db import Base, UTCDateTime, clock_of, enum_column, insert_stamp
 
 
 class Channel(enum.StrEnum):
@@ -80,8 +80,8 @@ class Conversation(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     identity_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     owner: Mapped[Owner] = mapped_column(enum_column(Owner), default=Owner.BOT)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
+    last_activity_at: Mapped[datetime] = insert_stamp()
 
     # Handoff (see frontdesk.conversations.handoff). `assignee_staff_id` is set only while
     # staff own the conversation and one of them has claimed it.
@@ -130,7 +130,7 @@ class Message(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     client_id: Mapped[str | None] = mapped_column(String(64))
     sender_name: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
     # When a patient message was handed to the bot; None means "still to do", so a resend
     # after a dropped connection forwards it instead of being swallowed as a duplicate.
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -147,7 +147,7 @@ class ConversationNote(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     author_staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
 
 
 @event.listens_for(Session, "before_flush")
@@ -167,4 +167,4 @@ def _start_waiting_clock(session: Session, _context: object, _instances: object)
             and conversation.status is ConversationStatus.OPEN
             and conversation.waiting_since is None
         ):
-            conversation.waiting_since = instance.created_at or utcnow()
+            conversation.waiting_since = instance.created_at or clock_of(session)()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Channel, Conversation, Message, Role
-from frontdesk.db import utcnow
+from frontdesk.db import clock_of
 from frontdesk.patients.service import find_or_register_patient
 from frontdesk.practices.models import Practice
 
@@ -146,7 +146,7 @@ def record_patient_message(
         if existing is None:
             raise
         return existing, False
-    conversation.last_activity_at = utcnow()
+    conversation.last_activity_at = clock_of(session)()
     return message, True
 
 
@@ -175,7 +175,7 @@ def record_outgoing_message(
         sender_name=sender_name,
     )
     session.add(message)
-    conversation.last_activity_at = utcnow()
+    conversation.last_activity_at = clock_of(session)()
     session.flush()
     if conversation.channel is Channel.SMS:  # issue 4: SMS patients get it through the outbox
         from frontdesk.messaging.service import on_outgoing_message

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
+from frontdesk.db import Base, UTCDateTime, enum_column, insert_stamp
 
 
 class OutboxStatus(enum.StrEnum):
@@ -45,12 +45,12 @@ class EhrOutboxEntry(Base):
         enum_column(OutboxStatus), default=OutboxStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime] = insert_stamp()
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Status code and OperationOutcome issue code only: never resource text (it may hold PHI).
     last_error: Mapped[str | None] = mapped_column(String(200))
     # The EHR's id of the Appointment once written (the EHR's, not ours).
     remote_id: Mapped[str | None] = mapped_column(String(64))
     synced_version: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
+    updated_at: Mapped[datetime] = insert_stamp()

@@ -21,7 +21,7 @@ from sqlalchemy import Table, case, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
-from frontdesk.db import utcnow
+from frontdesk.db import clock_of
 from frontdesk.ehr.models import EhrOutboxEntry, OutboxStatus
 from frontdesk.scheduling.models import SOURCE_EHR, Appointment
 
@@ -70,7 +70,7 @@ def _record_appointment_changes(session: Session, _flush: UOWTransaction) -> Non
         if operation is not None:
             changes[obj.id] = (obj.practice_id, operation)
     if changes:
-        record_changes(session=session, changes=changes, now=utcnow())
+        record_changes(session=session, changes=changes, now=clock_of(session)())
 
 
 def record_changes(*, session: Session, changes: dict[int, tuple[int, str]], now: datetime) -> None:
@@ -173,7 +173,7 @@ def retry_dead_letter(
     entry = session.get(EhrOutboxEntry, entry_id, with_for_update=True)
     if entry is None or entry.status is not OutboxStatus.DEAD:
         raise NotDeadLetterError(entry_id)
-    moment = now or utcnow()
+    moment = now or clock_of(session)()
     entry.status = OutboxStatus.PENDING
     entry.attempts = 0
     entry.next_attempt_at = moment

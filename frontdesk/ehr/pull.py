@@ -88,6 +88,7 @@ def pull_practice(
                 end=remote.end,
                 external_id=remote.remote_id,
                 status="booked" if remote.holds_time else "cancelled",
+                now=now,
             )
             applied += 1
         if since is not None:

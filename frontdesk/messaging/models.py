@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
+from frontdesk.db import Base, UTCDateTime, enum_column, insert_stamp
 
 
 class PracticeSmsNumber(Base):
@@ -25,7 +25,7 @@ class PracticeSmsNumber(Base):
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(32), unique=True)  # E.164
     messaging_service_sid: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
 
 
 class SmsThread(Base):
@@ -45,7 +45,7 @@ class SmsThread(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
     )
     awaiting_identity: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
 
 
 class InboundOutcome(enum.StrEnum):
@@ -82,7 +82,7 @@ class InboundSms(Base):
     outcome: Mapped[InboundOutcome] = mapped_column(
         enum_column(InboundOutcome), default=InboundOutcome.PENDING
     )
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    received_at: Mapped[datetime] = insert_stamp()
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -97,7 +97,7 @@ class SmsConsent(Base):
     phone: Mapped[str] = mapped_column(String(32))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     keyword: Mapped[str | None] = mapped_column(String(32))  # what the patient sent, upper-case
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changed_at: Mapped[datetime] = insert_stamp()
 
 
 class OutboundStatus(enum.StrEnum):
@@ -135,16 +135,16 @@ class OutboundSms(Base):
         enum_column(OutboundStatus), default=OutboundStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime] = insert_stamp()
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     segments: Mapped[int] = mapped_column(Integer, default=1)
     encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
     last_error: Mapped[str | None] = mapped_column(String(200))
     error_code: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = insert_stamp()
 
 
 class SmsStatusEvent(Base):
@@ -160,4 +160,4 @@ class SmsStatusEvent(Base):
     message_sid: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(16))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    received_at: Mapped[datetime] = insert_stamp()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
 from frontdesk.conversations.safety import is_emergency
-from frontdesk.db import utcnow
+from frontdesk.db import clock_of
 from frontdesk.messaging.models import (
     InboundOutcome,
     InboundSms,
@@ -179,7 +179,7 @@ def queue_sms(
             else (f"{dedupe_key}#{index}" if dedupe_key else None),
             segments=info.segments,
             encoding=info.encoding,
-            next_attempt_at=utcnow(),
+            next_attempt_at=clock_of(session)(),
         )
         try:
             with session.begin_nested():
@@ -680,7 +680,7 @@ def threads_for(*, session: Session, practice_id: int, phones: set[str]) -> dict
     threads = load()
     missing = sorted(phones - threads.keys())
     if missing:
-        now = utcnow()
+        now = clock_of(session)()
         conversation_ids = list(
             session.scalars(
                 insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
@@ -762,7 +762,7 @@ def queue_many(*, session: Session, practice_id: int, messages: list[BulkSms]) -
     if not messages:
         return {}
     number = practice_number(session=session, practice_id=practice_id)
-    now = utcnow()
+    now = clock_of(session)()
     rows = []
     for message in messages:
         body = to_gsm_friendly(message.body)[:MAX_SINGLE_BODY]

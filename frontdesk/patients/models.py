@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, utcnow
+from frontdesk.db import Base, UTCDateTime, insert_stamp
 
 
 class Patient(Base):
@@ -25,7 +25,7 @@ class Patient(Base):
     date_of_birth: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
 
     @property
     def full_name(self) -> str:

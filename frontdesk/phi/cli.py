@@ -30,11 +30,14 @@ def purge_tracker(
     days: int | None = typer.Option(None, help="Keep this many days (default: the setting)."),
 ) -> None:
     """Delete Rasa tracker events older than the retention period."""
+    from frontdesk.clock import system_clock
     from frontdesk.phi.retention import purge_tracker_events
     from frontdesk.settings import get_settings
 
     settings = get_settings()
     deleted = purge_tracker_events(
-        tracker_url=settings.tracker_store_url, days=days or settings.tracker_retention_days
+        tracker_url=settings.tracker_store_url,
+        days=days or settings.tracker_retention_days,
+        now=system_clock(),
     )
     typer.echo(f"deleted {deleted} tracker events")

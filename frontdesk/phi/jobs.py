@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from frontdesk.clock import Clock
 from frontdesk.settings import Settings
 
 logger = logging.getLogger(__name__)
 DAY_SECONDS = 86400.0
 
 
-async def housekeeping(settings: Settings, *, interval: float = DAY_SECONDS) -> None:
+async def housekeeping(settings: Settings, *, clock: Clock, interval: float = DAY_SECONDS) -> None:
     """Warm the demo knowledge base once, then apply tracker retention every `interval`.
 
     Both run in threads: neither may hold up the event loop. Failures are logged and retried
@@ -36,6 +37,7 @@ async def housekeeping(settings: Settings, *, interval: float = DAY_SECONDS) -> 
                 purge_tracker_events,
                 tracker_url=settings.tracker_store_url,
                 days=settings.tracker_retention_days,
+                now=clock(),
             )
         except Exception:
             logger.exception("tracker retention failed; retrying on the next round")

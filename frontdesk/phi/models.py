@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, utcnow
+from frontdesk.db import Base, insert_stamp
 
 
 class PhiToken(Base):
@@ -24,4 +24,4 @@ class PhiToken(Base):
     token: Mapped[str] = mapped_column(String(40))  # e.g. "PHI_DOB_1"
     kind: Mapped[str] = mapped_column(String(40))  # presidio entity type
     value: Mapped[str] = mapped_column(Text)  # PHI: never log
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()

@@ -17,6 +17,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
+from frontdesk.clock import Clock, system_clock
 from frontdesk.phi.names import AMBIGUOUS, GIVEN_NAMES, SURNAMES
 
 PERSON = "PERSON"
@@ -103,7 +104,7 @@ SSN_LABELLED = (
 CARD_PATTERN = r"(?<!\d)(?:\d[ \-]?){12,18}\d(?!\d)"
 
 
-def birth_year_plausible(text: str, *, today: date | None = None) -> bool:
+def birth_year_plausible(text: str, *, today: date) -> bool:
     """Whether a date with a year lies at least a year back (appointments are not DOBs)."""
     digits = re.findall(r"\d+", text)
     year: int | None = None
@@ -113,19 +114,19 @@ def birth_year_plausible(text: str, *, today: date | None = None) -> bool:
     if year is None and digits:
         last = digits[-1]
         if len(last) == 2:
-            this_year = (today or date.today()).year  # noqa: DTZ011 - a year is zone-free
-            year = 2000 + int(last) if 2000 + int(last) <= this_year else 1900 + int(last)
+            year = 2000 + int(last) if 2000 + int(last) <= today.year else 1900 + int(last)
     if year is None:
         return False
-    return year <= (today or date.today()).year - 1  # noqa: DTZ011
+    return year <= today.year - 1
 
 
 class DateOfBirthRecognizer(EntityRecognizer):
     """Dates of birth: any date after a DOB cue, and any full date at least a year back."""
 
-    def __init__(self) -> None:
-        """Recognise DATE_OF_BIRTH."""
+    def __init__(self, *, clock: Clock = system_clock) -> None:
+        """Recognise DATE_OF_BIRTH; `clock` says which year it is."""
         super().__init__(supported_entities=[DATE_OF_BIRTH], name="DateOfBirthRecognizer")
+        self._clock = clock
 
     def load(self) -> None:
         """Nothing to load."""
@@ -137,8 +138,9 @@ class DateOfBirthRecognizer(EntityRecognizer):
         found: list[RecognizerResult] = []
         for match in DOB_WITH_CUE.finditer(text):
             found.append(RecognizerResult(DATE_OF_BIRTH, *match.span("date"), 0.95))
+        today = self._clock().date()
         for match in DATE_WITH_YEAR.finditer(text):
-            if birth_year_plausible(match.group(0)):
+            if birth_year_plausible(match.group(0), today=today):
                 found.append(RecognizerResult(DATE_OF_BIRTH, *match.span(), 0.85))
         return found
 
@@ -570,11 +572,11 @@ def _sentence_start(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?"
 
 
-def fast_recognizers() -> list[EntityRecognizer]:
+def fast_recognizers(*, clock: Clock = system_clock) -> list[EntityRecognizer]:
     """Every pattern and gazetteer recognizer (no statistical model)."""
     return [
         NameRecognizer(),
-        DateOfBirthRecognizer(),
+        DateOfBirthRecognizer(clock=clock),
         PatternRecognizer(
             supported_entity=PHONE,
             name="PhoneRecognizer",

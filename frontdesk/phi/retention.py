@@ -8,7 +8,7 @@ store keeps one row per event in the `events` table with a UNIX `timestamp` colu
 from __future__ import annotations
 
 import logging
-import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
@@ -17,13 +17,13 @@ from sqlalchemy.engine import make_url
 logger = logging.getLogger(__name__)
 
 
-def purge_tracker_events(*, tracker_url: str, days: int, now: float | None = None) -> int:
+def purge_tracker_events(*, tracker_url: str, days: int, now: datetime) -> int:
     """Delete tracker events older than `days`; returns how many were deleted.
 
     Args:
         tracker_url: The tracker store's SQLAlchemy URL (Rasa's, e.g. sqlite:////abs/path.db).
         days: Retention period in days (at least 1).
-        now: UNIX time to count back from (tests pass a fixed one).
+        now: The instant to count back from.
     """
     if days < 1:
         raise ValueError("retention must be at least one day")
@@ -36,7 +36,7 @@ def purge_tracker_events(*, tracker_url: str, days: int, now: float | None = Non
     try:
         if not inspect(engine).has_table("events"):
             return 0  # Rasa has not created its store yet
-        cutoff = (now if now is not None else time.time()) - days * 86400
+        cutoff = (now - timedelta(days=days)).timestamp()  # Rasa stores UNIX times
         with engine.begin() as connection:
             result = connection.execute(
                 text("DELETE FROM events WHERE timestamp < :cutoff"), {"cutoff": cutoff}

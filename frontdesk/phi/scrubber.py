@@ -30,6 +30,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from spacy.tokens import Doc
 
+from frontdesk.clock import Clock, system_clock
 from frontdesk.phi.recognizers import CLINICIAN_TITLE, ENTITIES, PERSON, fast_recognizers
 
 Mode = Literal["fast", "accurate"]
@@ -135,10 +136,20 @@ class PatternOnlyNlpEngine(NlpEngine):
 class Scrubber:
     """Finds and replaces PHI in free text."""
 
-    def __init__(self, *, mode: Mode = "fast", analyzer: AnalyzerEngine | None = None) -> None:
-        """Build the analyzer for a mode (or take a ready one, e.g. in tests)."""
+    def __init__(
+        self,
+        *,
+        mode: Mode = "fast",
+        analyzer: AnalyzerEngine | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        """Build the analyzer for a mode (or take a ready one, e.g. in tests).
+
+        `clock` tells the date-of-birth check which year it is (a date at least a year back
+        is read as a birth date, a date this year as an appointment).
+        """
         self.mode = mode
-        self.analyzer = analyzer or build_analyzer(mode)
+        self.analyzer = analyzer or build_analyzer(mode, clock=clock)
         self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()
 
@@ -214,12 +225,12 @@ def merge(results: list[RecognizerResult], *, text: str) -> list[RecognizerResul
     return merged
 
 
-def build_analyzer(mode: Mode) -> AnalyzerEngine:
+def build_analyzer(mode: Mode, *, clock: Clock = system_clock) -> AnalyzerEngine:
     """A presidio analyzer with our recognizers, offline."""
     # presidio logs one INFO line per recognizer it loads.
     logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     registry = RecognizerRegistry(supported_languages=["en"])
-    for recognizer in fast_recognizers():
+    for recognizer in fast_recognizers(clock=clock):
         registry.add_recognizer(recognizer)
     nlp_engine: NlpEngine
     if mode == "accurate":

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from frontdesk.db import Base, UTCDateTime, utcnow
+from frontdesk.db import Base, insert_stamp
 
 
 class Practice(Base):
@@ -36,7 +36,7 @@ class Practice(Base):
     default_buffer_after_minutes: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0"
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
 
     locations: Mapped[list[Location]] = relationship(back_populates="practice")
     providers: Mapped[list[Provider]] = relationship(back_populates="practice")

@@ -28,7 +28,8 @@ def run() -> None:
     """Run the reminder scheduler and the SMS outbox worker until stopped."""
     import frontdesk.models  # noqa: F401 - every table, so cross-domain foreign keys resolve
     from connectors.rasa import RasaClient
-    from frontdesk.db import make_engine, make_session_factory, utcnow
+    from frontdesk.clock import system_clock
+    from frontdesk.db import make_engine, make_session_factory
     from frontdesk.messaging.transport import transport_from_settings
     from frontdesk.messaging.worker import worker_from_settings
     from frontdesk.reminders.scheduler import start_reminder_scheduler
@@ -36,7 +37,7 @@ def run() -> None:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
     engine = make_engine(settings.sqlalchemy_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, clock=system_clock)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -49,14 +50,17 @@ def run() -> None:
             timeout=settings.rasa_timeout_seconds,
         )
         worker = worker_from_settings(
-            settings, sessions=sessions, transport=transport_from_settings(settings), clock=utcnow
+            settings,
+            sessions=sessions,
+            transport=transport_from_settings(settings),
+            clock=system_clock,
         )
         worker.start()
         scheduler = start_reminder_scheduler(
             settings,
             engine=engine,
             sessions=sessions,
-            clock=utcnow,
+            clock=system_clock,
             bot=bot,
             loop=loop,
             on_queued=worker.wake,

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
+from frontdesk.db import Base, UTCDateTime, enum_column, insert_stamp
 
 
 class ReminderSettings(Base):
@@ -99,7 +99,7 @@ class ScheduledReminder(Base):
     outbound_sms_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbound_sms.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.clock import system_clock
 from frontdesk.db import session_scope
 from frontdesk.reminders.models import ReminderKind
 from frontdesk.reminders.service import ReminderDefaults, SentOutreach, plan_outreach, send_due
@@ -156,6 +157,8 @@ def start_scheduler(
 
     The first tick comes one interval after start (or after `first_run_after` seconds), so
     a service that starts and stops at once (a test, a failed deploy) sends nothing.
+    APScheduler fires jobs by the wall clock (`system_clock`); what a tick finds due is
+    decided by the runner's own clock.
     """
     global _runner
     _runner = runner
@@ -171,7 +174,7 @@ def start_scheduler(
         seconds=tick_seconds,
         id=JOB_ID,
         replace_existing=True,
-        next_run_time=datetime.now(UTC)
+        next_run_time=system_clock()
         + timedelta(seconds=tick_seconds if first_run_after is None else first_run_after),
     )
     return scheduler

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from frontdesk.db import Base, UTCDateTime, enum_column, utcnow
+from frontdesk.db import Base, UTCDateTime, enum_column, insert_stamp
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Location, Provider
 
@@ -178,7 +178,7 @@ class Appointment(Base):
     # or "ehr" for time pulled back from the practice's EHR.
     source: Mapped[str] = mapped_column(String(16), default="webchat")
     external_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
@@ -242,7 +242,7 @@ class WaitlistEntry(Base):
     status: Mapped[WaitlistStatus] = mapped_column(
         enum_column(WaitlistStatus), default=WaitlistStatus.WAITING
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
 
 
 class OfferStatus(enum.StrEnum):
@@ -278,7 +278,7 @@ class WaitlistOffer(Base):
     status: Mapped[OfferStatus] = mapped_column(
         enum_column(OfferStatus), default=OfferStatus.PENDING
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = insert_stamp()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     appointment_id: Mapped[int | None] = mapped_column(
         ForeignKey("appointments.id", ondelete="SET NULL")

@@ -1168,7 +1168,7 @@ def record_external_appointment(
     end: datetime,
     external_id: str,
     status: str,
-    now: datetime | None = None,
+    now: datetime,
     notifier: WaitlistNotifier | None = None,
 ) -> Appointment | None:
     """Record (or update) busy time that came from the practice's EHR.
@@ -1188,7 +1188,7 @@ def record_external_appointment(
         end: Aware end.
         external_id: The EHR's appointment id.
         status: FHIR Appointment.status code.
-        now: The current instant (default: the clock), for waitlist offers.
+        now: The current instant, for waitlist offers.
         notifier: How waitlist offers reach patients; default `ConversationNotifier`.
 
     Returns:
@@ -1208,7 +1208,6 @@ def record_external_appointment(
     provider = session.get(Provider, provider_id)
     if provider is None or provider.practice_id != practice_id:
         raise ValueError("provider belongs to another practice")
-    now = now or datetime.now(UTC)
     existing = session.scalar(
         select(Appointment).where(
             Appointment.practice_id == practice_id, Appointment.external_id == external_id

@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from actions.appointments import (
     NO_APPOINTMENT,
@@ -33,6 +33,7 @@ from actions.appointments import (
 from actions.booking import ActionAskPatientVerified, ActionBookAppointment, appointment_ref
 from actions.context import ActionContext
 from actions.identity import ActionAskIdentityVerified
+from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
@@ -40,17 +41,15 @@ from frontdesk.patients.service import find_patient
 from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEntry, WaitlistOffer
 from frontdesk.scheduling.timeprefs import parse_time_preference
-from tests.conftest import NOW
+from tests.conftest import NOW, savepoint_sessions
 
 DOMAIN: dict[str, Any] = {}
 NY = ZoneInfo("America/New_York")
 
 
 def context_at(session: Session, now: datetime) -> ActionContext:
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return ActionContext(sessions=factory, clock=lambda: now)
+    clock = fixed_clock(now)
+    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
 
 
 @pytest.fixture

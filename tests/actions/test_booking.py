@@ -17,7 +17,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from actions.booking import (
     BOOKING_SLOTS,
@@ -31,11 +31,12 @@ from actions.booking import (
 )
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
+from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
 from frontdesk.scheduling import service as scheduling
-from tests.conftest import NOW
+from tests.conftest import NOW, savepoint_sessions
 
 BOT_DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
@@ -45,10 +46,8 @@ DOMAIN: dict[str, Any] = {}
 @pytest.fixture
 def context(session: Session) -> ActionContext:
     """Actions share the test's connection, so their work is rolled back with the test."""
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return ActionContext(sessions=factory, clock=lambda: NOW)
+    clock = fixed_clock(NOW)
+    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
 
 
 @pytest.fixture

@@ -12,14 +12,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from actions.context import ActionContext
 from actions.handoff import ActionEscalate, ActionHandleMisunderstanding, escalation_reason
+from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER, EscalationReason
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
 from frontdesk.models import Practice
+from tests.conftest import savepoint_sessions
 from tests.doubles import bot_domain
 
 # Saturday 13:00 in New York: closed until Monday 8:30. Saturday 10:00: open.
@@ -34,10 +36,8 @@ def domain() -> dict[str, Any]:
 
 
 def _context(session: Session, now: datetime) -> ActionContext:
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return ActionContext(sessions=factory, clock=lambda: now)
+    clock = fixed_clock(now)
+    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
 
 
 @pytest.fixture

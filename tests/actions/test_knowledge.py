@@ -14,16 +14,17 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from actions.context import ActionContext
 from actions.knowledge import ActionAnswerQuestion
+from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Practice
 from frontdesk.settings import get_settings
 from knowledge.answering import MEDICAL, default_knowledge_base
-from tests.conftest import NOW
+from tests.conftest import NOW, savepoint_sessions
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
@@ -54,10 +55,8 @@ def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def context(session: Session, now: datetime = NOW) -> ActionContext:
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    return ActionContext(sessions=factory, clock=lambda: now)
+    clock = fixed_clock(now)
+    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Practice
 from frontdesk.settings import Settings
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot
 
 TOKEN = "internal-test-token"
@@ -57,7 +57,7 @@ class Console:
 
     @contextmanager
     def db(self) -> Iterator[Session]:
-        with session_scope(make_session_factory(self.engine)) as session:
+        with session_scope(make_session_factory(self.engine, clock=self.clock)) as session:
             yield session
 
     def add_staff(
@@ -108,7 +108,7 @@ class Console:
 
 def make_console(engine: Engine, tmp_path: Path, **overrides: Any) -> Iterator[Console]:
     """Seed the demo practice, build the app, and yield a signed-out client over https."""
-    with session_scope(make_session_factory(engine)) as db:
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as db:
         practice: Practice = seed_demo(db)
         practice_id = practice.id
     options: dict[str, Any] = {

@@ -28,7 +28,7 @@ from frontdesk.messaging.models import (
 )
 from frontdesk.messaging.service import DEMO_SMS_NUMBER
 from frontdesk.settings import Settings
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, ScriptedBot
 from tests.twilio_fake import (
     ACCOUNT_SID,
@@ -78,7 +78,7 @@ def make_client(
     engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path, **overrides: Any
 ) -> Iterator[TestClient]:
     client_address = overrides.pop("client_address", ("testclient", 50000))
-    with session_scope(make_session_factory(engine)) as db:
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as db:
         seed_demo(db)
     fake.messages.clear()
     settings = Settings(
@@ -374,7 +374,7 @@ def test_staff_owned_conversations_get_the_text_in_their_inbox_not_the_bot(
     client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
 ) -> None:
     text_in(client, "hello")
-    with session_scope(make_session_factory(sqlite_engine)) as db:
+    with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as db:
         conversation = db.scalars(select(Conversation)).one()
         conversation.owner = Owner.STAFF
     events: list[Event] = []
@@ -522,7 +522,7 @@ def test_staff_and_bot_messages_for_sms_conversations_leave_through_the_outbox(
     from frontdesk.conversations.service import record_outgoing_message
 
     text_in(client, "hello")
-    with session_scope(make_session_factory(sqlite_engine)) as db:
+    with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as db:
         conversation = db.scalars(select(Conversation)).one()
         record_outgoing_message(
             session=db,

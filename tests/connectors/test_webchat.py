@@ -21,7 +21,7 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Conversation, Message, Patient
 from frontdesk.settings import Settings
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, FlakyBot, ScriptedBot
 
 TOKEN = "internal-test-token"
@@ -80,7 +80,7 @@ def codes() -> RecordingCodeSender:
 def _client(
     engine: Engine, bot: ScriptedBot, tmp_path: Path, codes: RecordingCodeSender | None = None
 ) -> Iterator[TestClient]:
-    with session_scope(make_session_factory(engine)) as db:
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as db:
         seed_demo(db)
     settings = Settings(
         env="test",

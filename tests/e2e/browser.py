@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 from frontdesk.app import create_app
 from frontdesk.auth.models import StaffRole
 from frontdesk.auth.service import create_staff_account
-from frontdesk.db import make_engine, make_session_factory, session_scope, utcnow
+from frontdesk.clock import system_clock
+from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
 from frontdesk.settings import Settings
@@ -106,7 +107,7 @@ class LiveService:
 
     def add_staff(self, email: str, name: str, role: StaffRole = StaffRole.FRONT_DESK) -> int:
         """Create a staff account with STAFF_PASSWORD."""
-        with session_scope(make_session_factory(self.engine)) as session:
+        with session_scope(make_session_factory(self.engine, clock=system_clock)) as session:
             return create_staff_account(
                 session=session,
                 practice_id=seed_demo(session).id,
@@ -114,7 +115,7 @@ class LiveService:
                 display_name=name,
                 role=role,
                 password=STAFF_PASSWORD,
-                now=utcnow(),
+                now=system_clock(),
             ).id
 
 
@@ -124,7 +125,7 @@ def live_service(data_dir: Path, replies: Callable[[str], list[Reply]]) -> Itera
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{data_dir / 'frontdesk.db'}")
     upgrade(engine)
-    with session_scope(make_session_factory(engine)) as session:
+    with session_scope(make_session_factory(engine, clock=system_clock)) as session:
         seed_demo(session)
     port = free_port()
     settings = Settings(

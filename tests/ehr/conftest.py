@@ -22,11 +22,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from frontdesk.db import make_engine
+from frontdesk.db import CLOCK_KEY, make_engine
 from frontdesk.ehr.fhir import FhirEhr
 from frontdesk.migrate import upgrade
 from frontdesk.settings import PROJECT_ROOT
-from tests.conftest import POSTGRES_URL
+from tests.conftest import AT_NOW, POSTGRES_URL
 
 SERVER_DIR = PROJECT_ROOT / "tests" / "fhir_server"
 R4B_MODELS: dict[str, Any] = {
@@ -164,7 +164,10 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     connection = engine.connect()
     transaction = connection.begin()
     factory = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        info={CLOCK_KEY: AT_NOW},
     )
     try:
         yield factory

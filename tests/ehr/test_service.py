@@ -21,7 +21,7 @@ from frontdesk.runtime import Services
 from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling.timeprefs import TimePreference
 from frontdesk.settings import Settings
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot
 from tests.ehr.conftest import FhirServer
 from tests.ehr.helpers import TUESDAY_1030, book, provider, visit
@@ -130,9 +130,9 @@ def test_with_no_ehr_configured_nothing_runs_and_bookings_still_work(
     with TestClient(app):
         assert app.state.ehr_sync.ehr.configured is False
         assert app.state.ehr_sync._tasks == []
-        with session_scope(make_session_factory(sqlite_engine)) as session:
+        with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as session:
             appointment = book(session, seed_demo(session))
-        with session_scope(make_session_factory(sqlite_engine)) as session:
+        with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as session:
             state = sync_state_for(session=session, appointment_ids=[appointment.id])
         # Recorded (an EHR connected later gets it) but never attempted.
         assert (state[appointment.id].status, state[appointment.id].attempts) == (

@@ -21,7 +21,7 @@ from frontdesk.messaging.service import (
 )
 from frontdesk.messaging.transport import TwilioTransport
 from frontdesk.messaging.worker import OutboxWorker
-from tests.conftest import empty_database
+from tests.conftest import AT_NOW, NOW, empty_database
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running_fake
 
 PATIENT = "+15555550101"
@@ -49,7 +49,7 @@ def fake() -> Iterator[TwilioFake]:
 @pytest.fixture
 def sessions(sqlite_engine: Engine, fake: TwilioFake) -> sessionmaker[Session]:
     fake.messages.clear()
-    factory = make_session_factory(sqlite_engine)
+    factory = make_session_factory(sqlite_engine, clock=AT_NOW)
     with session_scope(factory) as db:
         seed_demo(db)
     return factory
@@ -259,7 +259,7 @@ def test_opted_out_numbers_get_nothing_queued_and_dedupe_keys_hold(
             phone=PATIENT,
             opted_out=True,
             keyword="STOP",
-            now=datetime.now(UTC),
+            now=NOW,
         )
         assert (
             queue_sms(session=db, practice_id=practice_id, to=PATIENT, body="b", kind="otp") is None
@@ -271,7 +271,7 @@ def test_opted_out_numbers_get_nothing_queued_and_dedupe_keys_hold(
 
 def test_two_workers_never_send_the_same_message(engine: Engine, fake: TwilioFake) -> None:
     fake.messages.clear()
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, clock=AT_NOW)
     try:
         with session_scope(factory) as db:
             practice_id = seed_demo(db).id

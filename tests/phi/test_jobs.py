@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from frontdesk.phi.jobs import housekeeping
 from frontdesk.settings import Settings, get_settings
 from knowledge.answering import default_knowledge_base
+from tests.conftest import AT_NOW, NOW
 from tests.phi.test_tokens import _tracker_db
 
 
@@ -32,11 +32,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_housekeeping_warms_the_demo_knowledge_and_purges_old_tracker_events(
     data_dir: Path,
 ) -> None:
-    now = time.time()
+    now = NOW.timestamp()
     _tracker_db(data_dir / "rasa-tracker.db", [now - 90 * 86400, now - 60])
 
     async def run_briefly() -> None:
-        task = asyncio.create_task(housekeeping(Settings(), interval=0.05))
+        task = asyncio.create_task(housekeeping(Settings(), clock=AT_NOW, interval=0.05))
         for _ in range(400):
             await asyncio.sleep(0.05)
             with sqlite3.connect(data_dir / "rasa-tracker.db") as db:

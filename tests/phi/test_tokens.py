@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Practice
 from frontdesk.phi.retention import purge_tracker_events
 from frontdesk.phi.tokens import protect_for_bot, resolve_tokens
+from tests.conftest import NOW
 
 
 def _conversation(session: Session, practice: Practice) -> Conversation:
@@ -71,10 +73,12 @@ def test_retention_deletes_only_events_older_than_the_period(tmp_path: Path) -> 
     now = 1_800_000_000.0
     day = 86400.0
     url = _tracker_db(tmp_path / "tracker.db", [now - 40 * day, now - 31 * day, now - 2 * day])
-    assert purge_tracker_events(tracker_url=url, days=30, now=now) == 2
+    moment = datetime.fromtimestamp(now, UTC)
+    assert purge_tracker_events(tracker_url=url, days=30, now=moment) == 2
     with sqlite3.connect(tmp_path / "tracker.db") as db:
         assert db.execute("SELECT timestamp FROM events").fetchall() == [(now - 2 * day,)]
 
 
 def test_retention_before_rasa_created_its_store_does_nothing(tmp_path: Path) -> None:
-    assert purge_tracker_events(tracker_url=f"sqlite:///{tmp_path / 'none.db'}", days=30) == 0
+    missing = f"sqlite:///{tmp_path / 'none.db'}"
+    assert purge_tracker_events(tracker_url=missing, days=30, now=NOW) == 0

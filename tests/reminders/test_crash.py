@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from frontdesk.clock import system_clock
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.messaging.models import OutboundSms, OutboundStatus
@@ -29,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def seed(engine: Engine) -> list[str]:
     """Patients with one visit each, whose two-hour reminder is due now."""
     phones = [f"+1555556{n:04d}" for n in range(REMINDERS)]
-    now = datetime.now(UTC)
-    with session_scope(make_session_factory(engine)) as db:
+    now = system_clock()
+    with session_scope(make_session_factory(engine, clock=system_clock)) as db:
         practice = seed_demo(db)
         db.add(ReminderSettings(practice_id=practice.id, quiet_start="00:00", quiet_end="23:59"))
         provider = db.scalars(select(Provider).where(Provider.practice_id == practice.id)).first()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from actions.context import ActionContext
 from actions.reminders import ActionSendReminder
+from frontdesk.clock import system_clock
 from frontdesk.conversations.models import Channel
 from frontdesk.conversations.service import start_conversation
 from frontdesk.db import make_session_factory, session_scope
@@ -33,7 +34,7 @@ from frontdesk.reminders.scheduler import (
     start_scheduler,
 )
 from frontdesk.reminders.service import ReminderDefaults
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW, savepoint_sessions
 from tests.connectors.test_twilio_sms import PATIENT, make_client, send_outbox, text_in
 from tests.doubles import ScriptedBot
 from tests.reminders.test_service import book
@@ -51,7 +52,7 @@ def test_a_reminder_goes_out_and_c_confirms_that_appointment(
 ) -> None:
     bot = ScriptedBot(lambda text: [{"text": "Thanks, you're confirmed."}])
     for client in make_client(sqlite_engine, bot, fake, tmp_path):
-        factory = make_session_factory(sqlite_engine)
+        factory = make_session_factory(sqlite_engine, clock=AT_NOW)
         with session_scope(factory) as db:
             practice = db.scalars(select(Practice)).one()
             appointment = book(db, practice, NOW + timedelta(days=2, hours=1))
@@ -85,16 +86,14 @@ def test_a_reminder_goes_out_and_c_confirms_that_appointment(
 def test_the_scheduler_keeps_its_job_in_the_database_and_runs_the_tick(
     sqlite_engine: Engine,
 ) -> None:
-    factory = make_session_factory(sqlite_engine)
+    factory = make_session_factory(sqlite_engine, clock=system_clock)
     from frontdesk.demo import seed_demo
 
     with session_scope(factory) as db:
         practice = seed_demo(db)
         db.add(ReminderSettings(practice_id=practice.id, quiet_start="00:00", quiet_end="23:59"))
-        book(db, practice, datetime.now(UTC) + timedelta(hours=2) - timedelta(minutes=1))
-    runner = ReminderRunner(
-        sessions=factory, clock=lambda: datetime.now(UTC), defaults=ReminderDefaults()
-    )
+        book(db, practice, system_clock() + timedelta(hours=2) - timedelta(minutes=1))
+    runner = ReminderRunner(sessions=factory, clock=system_clock, defaults=ReminderDefaults())
     scheduler = start_scheduler(
         engine=sqlite_engine, runner=runner, tick_seconds=3600, first_run_after=0
     )
@@ -122,10 +121,9 @@ def test_the_scheduler_keeps_its_job_in_the_database_and_runs_the_tick(
 def test_the_reminder_action_sets_the_appointment_in_context(
     session: Session, practice: Practice
 ) -> None:
-    factory = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    action = ActionSendReminder(
+        ActionContext(sessions=savepoint_sessions(session, AT_NOW), clock=AT_NOW)
     )
-    action = ActionSendReminder(ActionContext(sessions=factory, clock=lambda: NOW))
     conversation, _ = start_conversation(session=session, practice=practice, channel=Channel.SMS)
     appointment = book(session, practice, NOW + timedelta(days=2))
 

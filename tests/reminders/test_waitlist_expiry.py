@@ -11,14 +11,14 @@ from frontdesk.demo import seed_demo
 from frontdesk.reminders.scheduler import ReminderRunner
 from frontdesk.reminders.service import ReminderDefaults
 from frontdesk.scheduling.models import OfferStatus, WaitlistOffer
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW
 from tests.scheduling.test_waitlist import _cancel_tuesday_3pm, _join, _messages, _new_patient
 
 
 def test_the_tick_expires_unanswered_offers_and_asks_the_next_batch(
     sqlite_engine: Engine,
 ) -> None:
-    factory = make_session_factory(sqlite_engine)
+    factory = make_session_factory(sqlite_engine, clock=AT_NOW)
     with session_scope(factory) as db:
         practice = seed_demo(db)
         patients = [_new_patient(db, practice, n) for n in range(4)]

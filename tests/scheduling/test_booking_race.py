@@ -15,7 +15,7 @@ from frontdesk.demo import seed_demo
 from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice
 from frontdesk.patients.service import match_key
 from frontdesk.scheduling import service as scheduling
-from tests.conftest import NOW, empty_database
+from tests.conftest import AT_NOW, NOW, empty_database
 
 CONTENDERS = 8
 START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # Tue 3:00 PM in New York
@@ -24,7 +24,7 @@ START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # Tue 3:00 PM in New York
 @pytest.fixture
 def committed_practice(engine: Engine) -> Iterator[int]:
     """The demo practice plus contenders, committed for real (threads need to see them)."""
-    with session_scope(make_session_factory(engine)) as session:
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
         practice = seed_demo(session)
         session.add_all(
             Patient(
@@ -46,7 +46,7 @@ def committed_practice(engine: Engine) -> Iterator[int]:
 def test_exactly_one_of_many_simultaneous_bookings_wins(
     engine: Engine, committed_practice: int
 ) -> None:
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, clock=AT_NOW)
     with session_scope(factory) as session:
         patient_ids = list(session.scalars(select(Patient.id).where(Patient.first_name == "Racer")))
         provider_id = scheduling.match_provider(

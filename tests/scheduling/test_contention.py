@@ -24,7 +24,7 @@ from frontdesk.migrate import upgrade
 from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice
 from frontdesk.patients.service import match_key
 from frontdesk.scheduling import service as scheduling
-from tests.conftest import NOW, POSTGRES_URL, _postgres_url
+from tests.conftest import AT_NOW, NOW, POSTGRES_URL, _postgres_url
 
 pytestmark = pytest.mark.postgres
 
@@ -49,7 +49,7 @@ def contention_engine() -> Iterator[Engine]:
     engine = make_engine(url, pool_size=POOL, max_overflow=0, pool_timeout=120)
     try:
         upgrade(engine)
-        with session_scope(make_session_factory(engine)) as session:
+        with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
             practice = seed_demo(session)
             session.add_all(
                 Patient(
@@ -78,7 +78,7 @@ class Outcome:
 
 
 def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine) -> None:
-    factory = make_session_factory(contention_engine)
+    factory = make_session_factory(contention_engine, clock=AT_NOW)
     with session_scope(factory) as session:
         practice_id = session.scalars(select(Practice.id)).one()
         patient_ids = list(session.scalars(select(Patient.id).where(Patient.first_name == "Racer")))
