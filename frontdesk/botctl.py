@@ -117,7 +117,9 @@ def rasa_server_command(settings: Settings, model: Path, *, port: int) -> list[s
         str(rasa_executable(settings)),
         "run",
         "--enable-api",
-        "--auth-token", settings.rasa_token.get_secret_value(),
+        # One argument, "=" joined: a token may start with "-", which argparse would read as
+        # the next option (Rasa then exits with "expected one argument").
+        f"--auth-token={settings.rasa_token.get_secret_value()}",
         "--interface", "127.0.0.1",
         "--port", str(port),
         "--model", str(model),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,19 @@ def test_a_cached_model_is_reused_without_rasa(tmp_path: Path) -> None:
     assert botctl.ensure_model(settings) == cached  # no Rasa needed: nothing to train
     with pytest.raises(botctl.RasaSetupError, match="make setup"):
         botctl.ensure_model(settings, force=True)
+
+
+def test_a_rasa_token_starting_with_a_dash_stays_the_token(tmp_path: Path) -> None:
+    # Rasa parses its command line with argparse, which reads "--auth-token -x…" as a missing
+    # value followed by an unknown option (Rasa exits with code 2); "=" keeps them one.
+    token = "-Tq3vJ0c9kQe"  # secrets.token_urlsafe starts with "-" once in 64 draws
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path, rasa_token=token
+    )
+    command = botctl.rasa_server_command(settings, tmp_path / "model.tar.gz", port=5005)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-t", "--auth-token")
+    parser.add_argument("-i", "--interface")
+    known, _ = parser.parse_known_args(command[2:])
+    assert known.auth_token == token
+    assert known.interface == "127.0.0.1"
