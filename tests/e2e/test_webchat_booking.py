@@ -160,7 +160,9 @@ def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack
         sick = _choose(frames, "Sick visit")
         chat.turn(sick["title"], sick["payload"])
         chat.turn("no preference")
-        frames = chat.turn("next wednesday morning")
+        # Wednesday of next week: at least three days ahead whatever the day and hour, so the
+        # cancellation is always inside the free window.
+        frames = chat.turn("wednesday next week morning")
         offer = next(b for b in buttons(frames) if b["title"].startswith("Wed,"))
         frames = chat.turn(offer["title"], offer["payload"])
         assert any(f["type"] == "identity_request" for f in frames)
