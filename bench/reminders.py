@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from frontdesk.clock import fixed_clock
 from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.messaging.models import OutboundSms, OutboundStatus
@@ -42,8 +43,12 @@ from frontdesk.reminders.scheduler import ReminderRunner
 from frontdesk.reminders.service import ReminderDefaults
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, free_port
 
-# Tuesday 1 December 2026, 10:00 in New York: inside the default 8 am - 9 pm window.
+# Tuesday 1 December 2026, 10:00 in New York: inside the default 8 am - 9 pm window. Every
+# part (seeding, planning, the outbox) tells time by this one clock, so the run is the same on
+# any date.
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+CLOCK = fixed_clock(NOW)
+STALL_SECONDS = 60  # no message left the outbox for this long: report instead of hanging
 
 
 @contextmanager
@@ -75,7 +80,7 @@ def seed(engine_url: str, count: int) -> None:
     """Patients with one visit each, two hours (less a minute) from NOW."""
     engine = make_engine(engine_url)
     upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, clock=CLOCK)
     with session_scope(sessions) as db:
         practice = seed_demo(db)
         provider = db.scalars(select(Provider).where(Provider.practice_id == practice.id)).first()
@@ -158,8 +163,8 @@ def run(url: str, count: int, threads: int) -> None:
     seed(url, count)
     print(f"setup (not timed): {time.perf_counter() - started:.1f} s")
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    clock = lambda: NOW  # noqa: E731 - a fixed clock: reminders are due, quiet hours pass
+    sessions = make_session_factory(engine, clock=CLOCK)
+    clock = CLOCK  # reminders are due, quiet hours pass
     with fake_process() as fake_url:
         transport = TwilioTransport(
             account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=fake_url, timeout=10.0
@@ -176,6 +181,7 @@ def run(url: str, count: int, threads: int) -> None:
         worker.start()
         result = runner.tick()
         t1 = time.perf_counter()
+        last_waiting, last_progress = None, time.monotonic()
         while True:
             with sessions() as db:
                 waiting = db.scalar(
@@ -185,6 +191,11 @@ def run(url: str, count: int, threads: int) -> None:
                 )
             if not waiting:
                 break
+            if waiting != last_waiting:
+                last_waiting, last_progress = waiting, time.monotonic()
+            elif time.monotonic() - last_progress > STALL_SECONDS:
+                worker.stop()
+                raise SystemExit(f"stalled: {waiting} messages still waiting in the outbox")
             time.sleep(0.05)
         t2 = time.perf_counter()
         worker.stop()
