@@ -10,8 +10,8 @@ RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
-        test-rasa lint format typecheck train test-stories nlu-eval bench bench-sms bench-slots \
-        bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
+        test-rasa test-clock lint format typecheck train test-stories nlu-eval bench bench-sms \
+        bench-slots bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,8 +34,12 @@ setup-fhir: ## npm packages of the test FHIR server (Medplum's engine; needs Nod
 run: setup ## Run everything on the embedded defaults; prints the demo URL (Ctrl-C stops)
 	@$(VENV)/bin/frontdesk run
 
-test: setup setup-fhir lint typecheck ## Lint, type-check and run every test, the Rasa end-to-end group too
+test: setup setup-fhir lint typecheck ## Lint, type-check, every test (Rasa group too), then again with the clock shifted
 	@$(PY) -m pytest
+	@scripts/test-shifted-clock.sh
+
+test-clock: setup setup-fhir ## The tests again at 23:30 in New York and a year ahead (libfaketime)
+	@scripts/test-shifted-clock.sh
 
 test-fast: setup-service ## Tests that need neither Rasa nor a trained model
 	@$(PY) -m pytest -m "not rasa"

@@ -82,6 +82,8 @@ def start(tmp_path: Path, database_url: str, fake: TwilioFake) -> subprocess.Pop
         "FRONTDESK_SMS_CLAIM_LEASE_SECONDS": "2",
         "FRONTDESK_SMS_WORKER_THREADS": "4",
         "FRONTDESK_LOG_LEVEL": "WARNING",
+        # A shifted test clock (scripts/test-shifted-clock.sh) shifts this process too.
+        **{k: v for k, v in os.environ.items() if k == "LD_PRELOAD" or k.startswith("FAKETIME")},
     }
     with (tmp_path / "outreach.log").open("ab") as log:
         return subprocess.Popen(

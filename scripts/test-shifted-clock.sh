@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Run the test suite again with the wall clock moved, so that a test or a piece of code that
+# depends on today's date or the hour fails the day it is written, not weeks later:
+#
+#   late evening   the next 23:30 in New York (the demo practice's zone): "tomorrow" is half
+#                  an hour away, the first free slot is under 24 hours ahead, the UTC date
+#                  is already the next day
+#   a year ahead   every fixed date in the tests lies a year in the past
+#
+# The shift comes from libfaketime (scripts/install-faketime.sh), preloaded into pytest and
+# inherited by every process a test starts (the service, Rasa, the FHIR server); PostgreSQL
+# and Redis, already running, keep the real time, as a real clock skew would. The monotonic
+# clock stays real, so timeouts and sleeps keep their length.
+#
+# Usage: scripts/test-shifted-clock.sh [PYTEST ARGS...]
+#   default: every test but the browser group (chromium runs it once, unshifted)
+# Both runs always happen; the script fails if either did. Outside CI, a machine that cannot
+# build libfaketime (no C compiler) skips the runs with a note; in CI that is an error.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+if ! library=$(scripts/install-faketime.sh); then
+  if [ "${CI:-}" = "true" ]; then
+    echo "error: libfaketime is needed for the shifted-clock runs" >&2
+    exit 1
+  fi
+  echo "note: skipping the shifted-clock runs (libfaketime could not be built here)"
+  exit 0
+fi
+library="$(pwd)/$library"
+if [ "$#" -eq 0 ]; then
+  set -- -m "not browser"
+fi
+
+# Seconds from now to the next 23:30 in New York (ahead, never behind: a negative offset is
+# a clock set back, which tests of "the next reminder" would read as time running backwards).
+late_evening=$("$PY" - <<'PY'
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+now = datetime.now(ZoneInfo("America/New_York"))
+evening = now.replace(hour=23, minute=30, second=0, microsecond=0)
+if evening <= now:
+    evening += timedelta(days=1)
+print(int((evening - now).total_seconds()))
+PY
+)
+
+failed=0
+run_shifted() {  # $1 label, $2 libfaketime offset, rest: pytest arguments
+  local label="$1" offset="$2"; shift 2
+  local shift_env=(LD_PRELOAD="$library" FAKETIME="$offset" FAKETIME_DONT_FAKE_MONOTONIC=1)
+  echo "==> the tests again, with the clock moved to $label (FAKETIME=$offset)"
+  env "${shift_env[@]}" "$PY" -c 'from datetime import UTC, datetime
+print("    the tests see", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))'
+  env "${shift_env[@]}" "$PY" -m pytest -p no:cacheprovider "$@" || failed=1
+}
+
+run_shifted "23:30 in New York" "+$late_evening" "$@"
+run_shifted "a year ahead" "+365d" "$@"
+exit "$failed"
