@@ -178,8 +178,9 @@ def test_a_worker_that_died_mid_send_is_reconciled_not_repeated(
     handed_over = queue(sessions, "handed over before the crash")
     lost = queue(sessions, "claimed, never handed over", to="+15555550102")
     sender = worker(sessions, fake, clock)
-    sender.run_once()  # both sent...
-    fake.messages.pop()  # ...but pretend the second never reached Twilio
+    sender.run_once()  # both sent (in parallel: either may arrive first)...
+    [never_arrived] = [m for m in fake.messages if m["to"] == "+15555550102"]
+    fake.messages.remove(never_arrived)  # ...but pretend the second never reached Twilio
     with session_scope(sessions) as db:  # and the crash lost both results
         for row in db.scalars(select(OutboundSms)):
             row.status, row.twilio_sid = OutboundStatus.SENDING, None
