@@ -25,7 +25,7 @@ app.add_typer(phi_app, name="phi")
 logger = logging.getLogger("frontdesk")
 app.add_typer(staff_app, name="staff")
 app.add_typer(widget_app, name="widget")
-app.add_typer(outreach_app, name="outreach")  # issue 4: reminders + SMS outbox
+app.add_typer(outreach_app, name="outreach")  # reminders + SMS outbox as their own process
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -40,7 +40,7 @@ def install_redaction() -> None:
 
 
 def install_phi_filter() -> None:
-    """Scrub PHI in every record any configured handler writes (issue 5).
+    """Scrub PHI in every record any configured handler writes.
 
     Filters on handlers (not loggers) see records from every logger that propagates to them.
     """

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
 
     max_message_chars: int = 1000
 
-    # --- Scheduling, waitlist and EHR write-back (issue 3) ---
+    # --- Scheduling, waitlist and EHR write-back ---
     waitlist_batch_size: int = Field(
         default=3,
         ge=1,
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         le=180,
         description="How far ahead a waitlist entry with no named days looks",
     )
-    # EHR write-back [A2]. No FHIR URL: our own database is the system of record.
+    # EHR write-back. No FHIR URL: our own database is the system of record.
     ehr_fhir_url: str = Field(
         default="",
         description="FHIR R4 base URL of the practice's EHR (e.g. https://ehr.example/fhir/R4); "
@@ -122,9 +122,9 @@ class Settings(BaseSettings):
         description="How often appointments made or cancelled in the EHR are pulled back",
     )
 
-    # --- Identity verification (issue 3) ---
+    # --- Identity verification ---
 
-    # --- SMS, outbox and reminders (issue 4) ---
+    # --- SMS, outbox and reminders ---
     twilio_account_sid: str = Field(
         default="", description="Twilio Account SID; empty: SMS go to the development sandbox"
     )
@@ -169,7 +169,7 @@ class Settings(BaseSettings):
         default="21:00", description="Outreach window closes (patient-local HH:MM)"
     )
 
-    # --- Knowledge, billing and PHI (issue 5) ---
+    # --- Knowledge, billing and PHI ---
     kb_dir: Path | None = Field(
         default=None,
         description="Knowledge base store (Chroma collections, one per practice); default "
@@ -216,8 +216,8 @@ class Settings(BaseSettings):
         """Where the knowledge base's Chroma store lives (never in git)."""
         return self.kb_dir or self.data_dir / "knowledge"
 
-    # --- Staff console, handoff, audit, widget (issue 6) ---
-    # Staff sign-in and sessions [E2].
+    # --- Staff console, handoff, audit, widget ---
+    # Staff sign-in and sessions.
     console_idle_timeout_minutes: int = Field(
         default=15, ge=1, le=24 * 60, description="Staff are signed out after this long idle"
     )

@@ -1,4 +1,4 @@
-"""PHI planted over web chat reaches none of the stores it must not reach (issue 5).
+"""PHI planted over web chat reaches none of the stores it must not reach.
 
 The patient's own messages stay in our database; Rasa's tracker store, every log file and the
 knowledge base's Chroma directory must not contain any planted value.

@@ -104,7 +104,7 @@ def test_emergency_words_get_911_and_nothing_else(stack: Stack) -> None:
         chat.close()
     messages = bot_messages(frames)
     assert "911" in messages[0]["text"]
-    # Then only the handoff notice: a person from the practice is alerted (issue 6).
+    # Then only the handoff notice: a person from the practice is alerted.
     assert len(messages) <= 2
 
 

@@ -1,4 +1,4 @@
-"""issue 3 — scheduling engine: exceptions, buffers, booking rules, waitlist
+"""scheduling engine: exceptions, buffers, booking rules, waitlist
 
 Revision ID: 0002
 Revises: 0001

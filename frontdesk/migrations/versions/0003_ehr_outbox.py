@@ -1,4 +1,4 @@
-"""issue 3 — EHR write-back outbox and sync state
+"""EHR write-back outbox and sync state
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""issue 3 — one-time codes and verification attempts
+"""one-time codes and verification attempts
 
 Revision ID: 0004
 Revises: 0003

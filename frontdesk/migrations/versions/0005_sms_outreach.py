@@ -1,4 +1,4 @@
-"""issue 4 — SMS messages, opt-outs, outbox, reminders
+"""SMS messages, opt-outs, outbox, reminders
 
 Revision ID: 0005
 Revises: 0004

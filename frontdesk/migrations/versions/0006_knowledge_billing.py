@@ -1,4 +1,4 @@
-"""issue 5 — billing accounts, knowledge ingest state
+"""billing accounts, knowledge ingest state
 
 Revision ID: 0006
 Revises: 0005

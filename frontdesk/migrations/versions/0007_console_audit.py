@@ -1,4 +1,4 @@
-"""issue 6 — staff users, handoff, audit log
+"""staff users, handoff, audit log
 
 Revision ID: 0007
 Revises: 0006
@@ -19,24 +19,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # --- E2: staff users, sessions, audit log (must stay before E1's block) ---
-    _upgrade_auth_audit()
-    # --- end E2 ---
-    # --- E1: handoff (references staff_users, created above) ---
+    _upgrade_auth_audit()  # staff users first: the handoff columns reference them
     _upgrade_handoff()
-    # --- end E1 ---
 
 
 def downgrade() -> None:
-    # --- E1: handoff ---
     _downgrade_handoff()
-    # --- end E1 ---
-    # --- E2: staff users, sessions, audit log ---
     _downgrade_auth_audit()
-    # --- end E2 ---
 
 
-# --- E1: handoff -------------------------------------------------------------------------
+# --- handoff -----------------------------------------------------------------------------
 
 _HANDOFF_COLUMNS = (
     "status",
@@ -137,7 +129,7 @@ def _downgrade_handoff() -> None:
         op.drop_column("conversations", name)
 
 
-# --- E2: staff users, sessions, login attempts, widget origins, audit log -----------------
+# --- staff users, sessions, login attempts, widget origins, audit log --------------------
 
 _AUDIT_GUARD = "audit_events is append-only"
 
