@@ -28,6 +28,7 @@ from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
+from frontdesk.events import InProcessEventBus
 from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
@@ -55,12 +56,15 @@ def create_app(
             settings.rasa_token.get_secret_value(),
             timeout=settings.rasa_timeout_seconds,
         )
+        # One process: its own sockets and subscribers. Several behind a load balancer would
+        # take fan-out implementations of the same two interfaces here.
         services = Services(
             settings=settings,
             engine=db_engine,
             sessions=make_session_factory(db_engine, clock=clock),
             bot=bot_client,
             hub=ChatHub(),
+            events=InProcessEventBus(),
             clock=clock,
         )
         app.state.services = services
