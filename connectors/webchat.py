@@ -39,7 +39,7 @@ import json
 import logging
 import re
 import time
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -70,41 +70,6 @@ MEDICAL_EMERGENCY = "/medical_emergency"
 _LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /intent" must not become "/intent"
 RATE_LIMIT = 20  # frames ...
 RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
-
-
-class ChatHub:
-    """Open web chat sockets by conversation id, for pushing bot and staff messages.
-
-    One process keeps its own sockets; a scaled-out deployment would fan out through Redis
-    pub/sub in front of `publish`.
-    """
-
-    def __init__(self) -> None:
-        """Create an empty hub."""
-        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
-
-    def attach(self, conversation_id: str, socket: WebSocket) -> None:
-        """Register a socket for a conversation."""
-        self._sockets[conversation_id].add(socket)
-
-    def detach(self, conversation_id: str, socket: WebSocket) -> None:
-        """Forget a socket."""
-        sockets = self._sockets.get(conversation_id)
-        if sockets is not None:
-            sockets.discard(socket)
-            if not sockets:
-                del self._sockets[conversation_id]
-
-    async def publish(self, conversation_id: str, frame: dict[str, Any]) -> int:
-        """Send a frame to every socket of a conversation; returns how many got it."""
-        delivered = 0
-        for socket in list(self._sockets.get(conversation_id, ())):
-            try:
-                await socket.send_json(frame)
-                delivered += 1
-            except (RuntimeError, WebSocketDisconnect):
-                self.detach(conversation_id, socket)
-        return delivered
 
 
 class FrameError(ValueError):

@@ -18,7 +18,6 @@ from actions import build_executor
 from actions.context import ActionContext
 from connectors import rasa_internal, twilio_sms, webchat
 from connectors.rasa import BotClient, RasaClient
-from connectors.webchat import ChatHub
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
@@ -29,6 +28,7 @@ from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.events import InProcessEventBus
+from frontdesk.hub import InProcessChatHub
 from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
@@ -63,7 +63,7 @@ def create_app(
             engine=db_engine,
             sessions=make_session_factory(db_engine, clock=clock),
             bot=bot_client,
-            hub=ChatHub(),
+            hub=InProcessChatHub(),
             events=InProcessEventBus(),
             clock=clock,
         )

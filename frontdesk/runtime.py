@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
 from frontdesk.events import EventBus
+from frontdesk.hub import ChatHub
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.rasa import BotClient
-    from connectors.webchat import ChatHub
 
 
 @dataclass
