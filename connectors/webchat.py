@@ -54,7 +54,7 @@ from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
-from frontdesk.conversations.safety import is_emergency
+from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED, bot_turn_text
 from frontdesk.events import Event
 from frontdesk.patients import verification
 from frontdesk.patients.service import InvalidIdentityError
@@ -63,11 +63,7 @@ from frontdesk.runtime import Services
 logger = logging.getLogger(__name__)
 router = APIRouter()
 
-IDENTITY_PROVIDED = "/identity_provided"
-IDENTITY_FAILED = "/identity_failed"
 _OTP = re.compile(r"\d{6}")
-MEDICAL_EMERGENCY = "/medical_emergency"
-_LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /intent" must not become "/intent"
 RATE_LIMIT = 20  # frames ...
 RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
 
@@ -121,20 +117,6 @@ def parse_message_frame(frame: dict[str, Any], *, max_chars: int) -> tuple[str, 
             f"That message is too long ({len(text)} characters). Please keep it under {max_chars}.",
         )
     return text, payload
-
-
-def bot_text_for(text: str, payload: str | None, offered: set[str]) -> str:
-    """What Rasa receives: an offered button's payload, else the patient's words.
-
-    Only payloads we actually offered pass through, and typed text cannot start with "/", so a
-    patient cannot forge intents or entities. Emergency wording goes as the emergency intent,
-    whatever the NLU model would have made of it.
-    """
-    if payload is not None and payload in offered:
-        return payload
-    if is_emergency(text):
-        return MEDICAL_EMERGENCY
-    return _LEADING_SLASHES.sub("", text) or "?"
 
 
 @router.websocket("/chat/ws")
@@ -289,7 +271,7 @@ async def _handle_message(
     # never handed over (connection lost, bot down) is handed over now.
     if not pending or owner is not Owner.BOT:
         return
-    bot_text = bot_text_for(text, payload, offered)
+    bot_text = bot_turn_text(text, payload, offered=offered)
     if not bot_text.startswith("/"):  # issue 5: Rasa's tracker gets tokens, never raw PHI
         bot_text = await run_in_threadpool(_protect_for_bot, services, session, bot_text)
     if await _to_bot(services, websocket, session, bot_text):
