@@ -124,7 +124,12 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
     """One patient's web chat connection."""
     services: Services = websocket.app.state.services
     await websocket.accept()
-    if await refuse_disallowed_origin(websocket, services, practice):
+    if await refuse_disallowed_origin(
+        websocket,
+        practice,
+        sessions=services.sessions,
+        service_origin=services.settings.base_url,
+    ):
         return  # embedded on a website the practice has not allowed (close code 4403)
     opened = await run_in_threadpool(_open_session, services, practice, resume)
     if isinstance(opened, dict):
