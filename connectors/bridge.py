@@ -1,9 +1,10 @@
-"""Between Rasa and the channels: every message the bot sends comes back through here.
+"""Between the channels and Rasa: web chat turns go to the bot, bot messages come back.
 
 Rasa answers every turn, whatever the channel, by POSTing its messages to the callback
 endpoint (`connectors.rasa_internal`). Each one is stored first; storing is what queues the
 text for an SMS conversation (its outbox sends it), and a web chat one is then pushed to the
-patient's socket through the hub, whichever process holds it.
+patient's socket through the hub, whichever process holds it. The SMS channel hands its own
+turns over; web chat turns go straight from the socket, through here.
 """
 
 from __future__ import annotations
@@ -14,13 +15,40 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from connectors.rasa import BotUnavailableError
+from connectors.webchat.protocol import error_frame
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER
 from frontdesk.conversations.models import Message, Owner, Role
 from frontdesk.events import Event
+from frontdesk.hub import ChatSocket
 from frontdesk.runtime import Services
 
 logger = logging.getLogger(__name__)
+
+
+async def hand_turn_to_bot(
+    services: Services, socket: ChatSocket, conversation_id: str, text: str
+) -> bool:
+    """Hand one web chat turn to the bot, typing shown meanwhile; False when unreachable.
+
+    The bot's replies arrive through the callback (`deliver_bot_message`) before this returns.
+    """
+    await socket.send_json({"type": "typing", "active": True})
+    try:
+        await services.bot.send_user_turn(conversation_id, text)
+    except BotUnavailableError:
+        await socket.send_json(
+            error_frame(
+                "bot_unavailable",
+                "Sorry, the assistant is not answering right now. Your message is saved; "
+                "please try again in a moment or call the practice.",
+            )
+        )
+        return False
+    finally:
+        await socket.send_json({"type": "typing", "active": False})
+    return True
 
 
 async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:

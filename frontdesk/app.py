@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio  # issue 5 [D]
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from actions import build_executor
 from actions.context import ActionContext
-from connectors import rasa_internal, twilio_sms, webchat
+from connectors import rasa_internal, twilio_sms
 from connectors.rasa import BotClient, RasaClient
+from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
@@ -29,7 +30,7 @@ from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.events import InProcessEventBus
 from frontdesk.hub import InProcessChatHub
-from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
+from frontdesk.phi import jobs as phi_jobs
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
 
@@ -100,15 +101,13 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
-    app.include_router(webchat.router)
+    app.include_router(webchat_router)
     app.include_router(rasa_internal.router)
-    app.include_router(twilio_sms.router)  # issue 4
+    app.include_router(twilio_sms.router)
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
-    # --- E1: staff console queue, conversations, live updates (issue 6) ---
-    app.include_router(console_router)
-    # --- end E1 ---
+    app.include_router(console_router)  # queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
