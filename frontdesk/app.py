@@ -72,11 +72,11 @@ def create_app(
         app.state.action_executor = build_executor(
             ActionContext(sessions=services.sessions, clock=clock)
         )
-        # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
+        # EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
         await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
-        # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
+        # Tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
             asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
             if settings.env != "test"
@@ -85,9 +85,9 @@ def create_app(
         try:
             yield
         finally:
-            if housekeeping is not None:  # issue 5 [D]
+            if housekeeping is not None:
                 housekeeping.cancel()
-            await app.state.ehr_sync.stop()  # issue 3 [A2]
+            await app.state.ehr_sync.stop()
             await twilio_sms.stop_sms(app)  # issue 4
             if bot is None:
                 await bot_client.aclose()
