@@ -18,7 +18,7 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
-from connectors.webchat import deliver_bot_message
+from connectors.bridge import deliver_bot_message
 from frontdesk.runtime import Services
 
 logger = logging.getLogger(__name__)

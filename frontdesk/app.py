@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio  # issue 5 [D]
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from actions import build_executor
 from actions.context import ActionContext
-from connectors import rasa_internal, twilio_sms, webchat
+from connectors import rasa_internal, twilio_sms
 from connectors.rasa import BotClient, RasaClient
-from connectors.webchat import ChatHub
+from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
@@ -28,7 +28,9 @@ from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
-from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
+from frontdesk.events import InProcessEventBus
+from frontdesk.hub import InProcessChatHub
+from frontdesk.phi import jobs as phi_jobs
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
 
@@ -55,23 +57,26 @@ def create_app(
             settings.rasa_token.get_secret_value(),
             timeout=settings.rasa_timeout_seconds,
         )
+        # One process: its own sockets and subscribers. Several behind a load balancer would
+        # take fan-out implementations of the same two interfaces here.
         services = Services(
             settings=settings,
             engine=db_engine,
             sessions=make_session_factory(db_engine, clock=clock),
             bot=bot_client,
-            hub=ChatHub(),
+            hub=InProcessChatHub(),
+            events=InProcessEventBus(),
             clock=clock,
         )
         app.state.services = services
         app.state.action_executor = build_executor(
             ActionContext(sessions=services.sessions, clock=clock)
         )
-        # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
+        # EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
         await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
-        # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
+        # Tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
             asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
             if settings.env != "test"
@@ -80,9 +85,9 @@ def create_app(
         try:
             yield
         finally:
-            if housekeeping is not None:  # issue 5 [D]
+            if housekeeping is not None:
                 housekeeping.cancel()
-            await app.state.ehr_sync.stop()  # issue 3 [A2]
+            await app.state.ehr_sync.stop()
             await twilio_sms.stop_sms(app)  # issue 4
             if bot is None:
                 await bot_client.aclose()
@@ -96,15 +101,13 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
-    app.include_router(webchat.router)
+    app.include_router(webchat_router)
     app.include_router(rasa_internal.router)
-    app.include_router(twilio_sms.router)  # issue 4
+    app.include_router(twilio_sms.router)
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
-    # --- E1: staff console queue, conversations, live updates (issue 6) ---
-    app.include_router(console_router)
-    # --- end E1 ---
+    app.include_router(console_router)  # queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 

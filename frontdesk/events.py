@@ -1,12 +1,13 @@
-"""In-process publish/subscribe for things other parts of the service react to live.
+"""Publish/subscribe for things other parts of the service react to live.
 
 Channels publish (a patient message arrived, the bot escalated, a staff member replied); the
 staff console subscribes to push queue updates without reloading. Events carry ids and
 metadata, never message text or patient details: subscribers read what they may show from the
 database, where access is checked and audited.
 
-One process keeps its own subscribers; a scaled-out deployment would fan out through Redis
-pub/sub behind `publish`.
+`EventBus` is what publishers and subscribers rely on. `InProcessEventBus` serves one process,
+the embedded default; a scaled-out deployment plugs in one that fans out through a broker
+(Redis pub/sub), so a console held by one process sees an escalation published in another.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,25 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class EventBus:
-    """Fan-out of events to subscribers, each with its own bounded queue."""
+class EventBus(Protocol):
+    """Fan-out of events to every subscriber, wherever it runs."""
+
+    def publish(self, event: Event) -> None:
+        """Hand an event to every subscriber without waiting (call from the event loop).
+
+        Publishing never blocks a patient's turn: an implementation backed by a broker queues
+        the event for it and returns at once.
+        """
+
+    def subscribe(self) -> AbstractAsyncContextManager[asyncio.Queue[Event]]:
+        """A queue that receives every event published while the context is open.
+
+        Events are data only (ids, kinds), so they survive a trip through a broker unchanged.
+        """
+
+
+class InProcessEventBus:
+    """The event bus of a single process: each subscriber has its own bounded queue."""
 
     def __init__(self, *, queue_size: int = 256) -> None:
         """Create a bus; a subscriber that falls `queue_size` events behind loses the oldest."""

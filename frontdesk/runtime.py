@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,24 +13,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
 from frontdesk.events import EventBus
+from frontdesk.hub import ChatHub
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.rasa import BotClient
-    from connectors.webchat import ChatHub
 
 
 @dataclass
 class Services:
-    """Everything a request handler or custom action needs from the outside world."""
+    """Everything a request handler or custom action needs from the outside world.
+
+    The hub and the event bus are interfaces: the application factory picks the in-process
+    ones for a single process, fan-out ones when several share the load.
+    """
 
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
     bot: BotClient
     hub: ChatHub
+    events: EventBus
     clock: Callable[[], datetime]
-    events: EventBus = field(default_factory=EventBus)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -13,13 +13,13 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from frontdesk.auth.models import WidgetOrigin
+from frontdesk.db import session_scope
 from frontdesk.practices.models import Practice
-from frontdesk.runtime import Services
 
 logger = logging.getLogger(__name__)
 ANY_PORT = "*"
@@ -141,22 +141,32 @@ def widget_origin_allowed(
 
 
 async def refuse_disallowed_origin(
-    websocket: WebSocket, services: Services, practice_slug: str
+    websocket: WebSocket,
+    practice_slug: str,
+    *,
+    sessions: sessionmaker[Session],
+    service_origin: str,
 ) -> bool:
     """Close an accepted widget socket from a website the practice has not allowed.
 
     The widget gets an `origin_not_allowed` error frame, then close code 4403, and stops
     reconnecting. Returns True when the socket was refused.
+
+    Args:
+        websocket: the accepted widget socket, whose handshake headers are checked.
+        practice_slug: the practice the widget asked to chat with.
+        sessions: where to read the practice's allowed origins (one short read).
+        service_origin: the service's own origin (`Settings.base_url`), always allowed.
     """
 
     def check() -> bool:
-        with services.unit_of_work() as session:
+        with session_scope(sessions) as session:
             return widget_origin_allowed(
                 session=session,
                 practice_slug=practice_slug,
                 origin=websocket.headers.get("origin"),
                 host=websocket.headers.get("host"),
-                service_origin=services.settings.base_url,
+                service_origin=service_origin,
             )
 
     if await run_in_threadpool(check):

@@ -1,0 +1,92 @@
+"""The web chat wire format: JSON text frames between the widget and the service.
+
+Client to server:
+  {"type": "message", "text": str, "payload": str?, "client_id": str}
+  {"type": "identity", "full_name": str, "date_of_birth": "YYYY-MM-DD", "client_id": str}
+  {"type": "otp", "code": "6 digits", "client_id": str}
+  {"type": "ping"}
+Server to client:
+  {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"}}
+  {"type": "history", "messages": [message...]}
+  {"type": "message", "role": "bot"|"staff", "text", "buttons": [{"title","payload"}],
+   "sender_name", "at"}
+  {"type": "identity_request", "reason": str}
+  {"type": "otp_request", "reason": str, "masked_phone": str, "attempts_left": int}
+  {"type": "handoff", "owner": "staff"|"bot", "sender_name": str|null}  (a person took the
+   conversation over, by name once claimed, or handed it back to the assistant)
+  {"type": "typing", "active": bool}
+  {"type": "ack", "client_id": str}
+  {"type": "error", "code": str, "message": str, "client_id": str?}
+  {"type": "pong"}
+
+Every patient frame is stored before it is acknowledged, and a resent frame (same client_id)
+is acknowledged again but never stored or forwarded twice. How identity and one-time-code
+frames are answered is told in `connectors.webchat.identity`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+UNREADABLE = "That message could not be read."
+
+
+class FrameError(ValueError):
+    """A client frame we cannot accept; `code` goes back to the widget."""
+
+    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
+        """Create the error with a machine code and a patient-facing message."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_id = client_id
+
+
+@dataclass
+class ChatSession:
+    """The conversation one open socket speaks for."""
+
+    conversation_id: int
+    public_id: str
+    practice_id: int
+
+
+def error_frame(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:
+    """An `error` frame; with the client_id of the frame it answers, when there was one."""
+    frame = {"type": "error", "code": code, "message": message}
+    if client_id:
+        frame["client_id"] = client_id  # tells the widget which queued frame failed
+    return frame
+
+
+def ack_frame(client_id: str) -> dict[str, Any]:
+    """Tells the widget a frame is stored, so it stops resending it."""
+    return {"type": "ack", "client_id": client_id}
+
+
+def client_id_of(frame: dict[str, Any]) -> str | None:
+    """The frame's client_id (the widget's key for resends), checked."""
+    value = frame.get("client_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise FrameError("bad_frame", UNREADABLE)
+    return value
+
+
+def parse_message_frame(frame: dict[str, Any], *, max_chars: int) -> tuple[str, str | None]:
+    """Check a chat message frame; returns (text, payload)."""
+    text = frame.get("text")
+    payload = frame.get("payload")
+    if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
+        raise FrameError("bad_frame", UNREADABLE)
+    text = text.replace("\x00", "").strip()
+    if not text:
+        raise FrameError("empty_message", "Please type a message.")
+    if len(text) > max_chars:
+        raise FrameError(
+            "message_too_long",
+            f"That message is too long ({len(text)} characters). Please keep it under {max_chars}.",
+        )
+    return text, payload

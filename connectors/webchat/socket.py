@@ -1,0 +1,215 @@
+"""The web chat endpoint, `WS /chat/ws`: one patient's connection, frame by frame.
+
+Opening checks the embedding website, then starts or resumes the conversation; every frame
+after that is rate limited, parsed (`connectors.webchat.protocol`), stored, acknowledged and,
+while the bot owns the conversation, handed to the bot (`connectors.bridge`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from connectors.bridge import hand_turn_to_bot
+from connectors.webchat.identity import handle_identity, handle_otp
+from connectors.webchat.protocol import (
+    UNREADABLE,
+    ChatSession,
+    FrameError,
+    ack_frame,
+    client_id_of,
+    error_frame,
+    parse_message_frame,
+)
+from frontdesk.auth.origins import refuse_disallowed_origin
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Channel, Owner
+from frontdesk.conversations.turns import bot_turn_text
+from frontdesk.events import Event
+from frontdesk.phi.tokens import protect_for_bot
+from frontdesk.runtime import Services
+
+router = APIRouter()
+
+RATE_LIMIT = 20  # frames ...
+RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
+
+
+@router.websocket("/chat/ws")
+async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = None) -> None:
+    """One patient's web chat connection."""
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    if await refuse_disallowed_origin(
+        websocket,
+        practice,
+        sessions=services.sessions,
+        service_origin=services.settings.base_url,
+    ):
+        return  # embedded on a website the practice has not allowed (close code 4403)
+    opened = await run_in_threadpool(_open_session, services, practice, resume)
+    if isinstance(opened, dict):
+        await websocket.send_json(opened)
+        await websocket.close(code=4404 if opened["code"] == "practice_unknown" else 4401)
+        return
+    session, hello, resumed = opened
+    await websocket.send_json(hello)
+    # Attach before reading the history: a bot message stored meanwhile then reaches this
+    # socket one way or the other (frames carry ids, so the widget shows it once).
+    services.hub.attach(session.public_id, websocket)
+    if resumed:
+        await websocket.send_json(await run_in_threadpool(_history_frame, services, session))
+    recent: deque[float] = deque()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            raw = message.get("text")
+            now = time.monotonic()
+            recent.append(now)
+            while recent and now - recent[0] > RATE_WINDOW_SECONDS:
+                recent.popleft()
+            try:
+                if len(recent) > RATE_LIMIT:
+                    raise FrameError("rate_limited", "You're sending messages very fast.")
+                if not isinstance(raw, str):  # a binary frame: the protocol is JSON text
+                    raise FrameError("bad_frame", UNREADABLE)
+                await _handle_frame(services, websocket, session, raw)
+            except FrameError as exc:
+                await websocket.send_json(error_frame(exc.code, exc.message, exc.client_id))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        services.hub.detach(session.public_id, websocket)
+
+
+def _open_session(
+    services: Services, practice_slug: str, resume: str | None
+) -> tuple[ChatSession, dict[str, Any], bool] | dict[str, Any]:
+    """Start or resume a conversation; returns (session, hello frame, resumed) or an error."""
+    with services.unit_of_work() as db:
+        practice = conversations.get_practice(session=db, slug=practice_slug)
+        if practice is None:
+            return error_frame("practice_unknown", "This chat is not set up for that practice.")
+        if resume:
+            conversation = conversations.resume_conversation(
+                session=db, practice=practice, resume_token=resume
+            )
+            if conversation is None:
+                return error_frame("resume_invalid", "That conversation has ended; starting anew.")
+            token = resume
+        else:
+            conversation, token = conversations.start_conversation(
+                session=db, practice=practice, channel=Channel.WEBCHAT
+            )
+        hello = {
+            "type": "session",
+            "conversation_id": conversation.public_id,
+            "resume_token": token,
+            "practice": {"slug": practice.slug, "name": practice.name},
+        }
+        session = ChatSession(conversation.id, conversation.public_id, practice.id)
+        return session, hello, bool(resume)
+
+
+def _history_frame(services: Services, session: ChatSession) -> dict[str, Any]:
+    with services.unit_of_work() as db:
+        conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+        assert conversation is not None
+        messages = conversations.history(session=db, conversation=conversation)
+        return {
+            "type": "history",
+            "messages": [conversations.StoredMessage.of(m).as_frame() for m in messages],
+        }
+
+
+async def _handle_frame(
+    services: Services, websocket: WebSocket, session: ChatSession, raw: str
+) -> None:
+    if len(raw) > 8 * services.settings.max_message_chars + 1024:
+        raise FrameError(
+            "message_too_long",
+            f"That message is too long. Please keep it under "
+            f"{services.settings.max_message_chars} characters.",
+        )
+    try:
+        frame = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise FrameError("bad_frame", UNREADABLE) from exc
+    if not isinstance(frame, dict):
+        raise FrameError("bad_frame", UNREADABLE)
+    kind = frame.get("type")
+    try:
+        if kind == "message":
+            await _handle_message(services, websocket, session, frame)
+        elif kind == "identity":
+            await handle_identity(services, websocket, session, frame)
+        elif kind == "otp":
+            await handle_otp(services, websocket, session, frame)
+        elif kind == "ping":
+            await websocket.send_json({"type": "pong"})
+        else:
+            raise FrameError("bad_frame", UNREADABLE)
+    except FrameError as exc:
+        client_id = frame.get("client_id")
+        if exc.client_id is None and isinstance(client_id, str) and len(client_id) <= 64:
+            exc.client_id = client_id
+        raise
+
+
+async def _handle_message(
+    services: Services, websocket: WebSocket, session: ChatSession, frame: dict[str, Any]
+) -> None:
+    text, payload = parse_message_frame(frame, max_chars=services.settings.max_message_chars)
+    client_id = client_id_of(frame)
+
+    def store() -> tuple[int, bool, bool, Owner, set[str]]:
+        with services.unit_of_work() as db:
+            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+            assert conversation is not None
+            message, created = conversations.record_patient_message(
+                session=db,
+                conversation=conversation,
+                text=text,
+                payload=payload,
+                client_id=client_id,
+            )
+            offered = conversations.offered_payloads(session=db, conversation=conversation)
+            return message.id, created, message.forwarded_at is None, conversation.owner, offered
+
+    message_id, created, pending, owner, offered = await run_in_threadpool(store)
+    if client_id:
+        await websocket.send_json(ack_frame(client_id))
+    if created:  # the staff console shows new patient messages live
+        services.events.publish(
+            Event(
+                "conversation.patient_message",
+                session.practice_id,
+                {"conversation_id": session.public_id},
+            )
+        )
+    # A resend of a message the bot already has is only acknowledged; one that was stored but
+    # never handed over (connection lost, bot down) is handed over now.
+    if not pending or owner is not Owner.BOT:
+        return
+    bot_text = bot_turn_text(text, payload, offered=offered)
+    if not bot_text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
+        bot_text = await run_in_threadpool(_protect_for_bot, services, session, bot_text)
+    if await hand_turn_to_bot(services, websocket, session.public_id, bot_text):
+        await run_in_threadpool(_mark_forwarded, services, message_id)
+
+
+def _protect_for_bot(services: Services, session: ChatSession, text: str) -> str:
+    with services.unit_of_work() as db:
+        return protect_for_bot(session=db, conversation_id=session.conversation_id, text=text)
+
+
+def _mark_forwarded(services: Services, message_id: int) -> None:
+    with services.unit_of_work() as db:
+        conversations.mark_forwarded(session=db, message_id=message_id, at=services.clock())
