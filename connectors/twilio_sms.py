@@ -4,7 +4,7 @@
 (`FRONTDESK_PUBLIC_URL` + path, so it holds behind a proxy), stores the message once per
 `MessageSid`, answers carrier keywords, and replies with empty TwiML at once. The bot turn
 runs after the response has gone out; replies leave through the outbox
-(`frontdesk.messaging.worker`). `POST /webhooks/twilio/status` records delivery statuses.
+(`frontdesk.sms.worker`). `POST /webhooks/twilio/status` records delivery statuses.
 
 In development with no Twilio account, messages go to a sandbox shown at `GET /dev/sms`,
 where an installer can also type an inbound text.
@@ -30,12 +30,12 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from connectors.rasa import BotUnavailableError
 from frontdesk.events import Event
-from frontdesk.messaging import service as sms
-from frontdesk.messaging.models import InboundOutcome, InboundSms
-from frontdesk.messaging.text import normalise_phone
-from frontdesk.messaging.transport import SmsTransport, transport_from_settings
-from frontdesk.messaging.worker import OutboxWorker, worker_from_settings
 from frontdesk.runtime import Services
+from frontdesk.sms import service as sms
+from frontdesk.sms.models import InboundOutcome, InboundSms
+from frontdesk.sms.text import normalise_phone
+from frontdesk.sms.transport import SmsTransport, transport_from_settings
+from frontdesk.sms.worker import OutboxWorker, worker_from_settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -371,7 +371,7 @@ async def sandbox_page(request: Request) -> HTMLResponse:
     def load() -> tuple[list[dict[str, Any]], list[str]]:
         from sqlalchemy import select
 
-        from frontdesk.messaging.models import PracticeSmsNumber
+        from frontdesk.sms.models import PracticeSmsNumber
 
         with services.unit_of_work() as db:
             numbers = list(db.scalars(select(PracticeSmsNumber.phone)))

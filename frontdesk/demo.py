@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from frontdesk.auth.demo import seed_demo_access
 from frontdesk.billing.demo import seed_demo_billing
-from frontdesk.messaging.service import seed_demo_sms
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
@@ -22,6 +21,7 @@ from frontdesk.scheduling.models import (
     WeeklyHours,
 )
 from frontdesk.scheduling.service import local_day_span
+from frontdesk.sms.service import seed_demo_sms
 
 DEMO_SLUG = "riverside"
 

@@ -178,7 +178,7 @@ def record_outgoing_message(
     conversation.last_activity_at = clock_of(session)()
     session.flush()
     if conversation.channel is Channel.SMS:  # issue 4: SMS patients get it through the outbox
-        from frontdesk.messaging.service import on_outgoing_message
+        from frontdesk.sms.service import on_outgoing_message
 
         on_outgoing_message(session=session, conversation=conversation, message=message)
     return message

@@ -30,9 +30,9 @@ def run() -> None:
     from connectors.rasa import RasaClient
     from frontdesk.clock import system_clock
     from frontdesk.db import make_engine, make_session_factory
-    from frontdesk.messaging.transport import transport_from_settings
-    from frontdesk.messaging.worker import worker_from_settings
     from frontdesk.reminders.scheduler import start_reminder_scheduler
+    from frontdesk.sms.transport import transport_from_settings
+    from frontdesk.sms.worker import worker_from_settings
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())

@@ -30,7 +30,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Message, Role
-from frontdesk.messaging import service as sms
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.reminders.models import (
@@ -40,6 +39,7 @@ from frontdesk.reminders.models import (
     ScheduledReminder,
 )
 from frontdesk.scheduling.models import Appointment, AppointmentStatus
+from frontdesk.sms import service as sms
 
 ACTIVE = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 REMINDER_CUTOFF = timedelta(minutes=30)  # later than this before the visit, a reminder is noise

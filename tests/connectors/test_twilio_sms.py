@@ -19,15 +19,15 @@ from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.events import Event
-from frontdesk.messaging.models import (
+from frontdesk.settings import Settings
+from frontdesk.sms.models import (
     InboundOutcome,
     InboundSms,
     OutboundSms,
     OutboundStatus,
     SmsConsent,
 )
-from frontdesk.messaging.service import DEMO_SMS_NUMBER
-from frontdesk.settings import Settings
+from frontdesk.sms.service import DEMO_SMS_NUMBER
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, ScriptedBot
 from tests.twilio_fake import (

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
 from frontdesk.conversations.safety import is_emergency
 from frontdesk.db import clock_of
-from frontdesk.messaging.models import (
+from frontdesk.practices.models import Practice
+from frontdesk.sms.models import (
     InboundOutcome,
     InboundSms,
     OutboundSms,
@@ -30,7 +31,7 @@ from frontdesk.messaging.models import (
     SmsStatusEvent,
     SmsThread,
 )
-from frontdesk.messaging.text import (
+from frontdesk.sms.text import (
     Keyword,
     choice_payload,
     classify_keyword,
@@ -39,7 +40,6 @@ from frontdesk.messaging.text import (
     split_body,
     to_gsm_friendly,
 )
-from frontdesk.practices.models import Practice
 
 logger = logging.getLogger(__name__)
 
