@@ -31,8 +31,16 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from connectors.rasa import BotUnavailableError
 from frontdesk.events import Event
 from frontdesk.runtime import Services
-from frontdesk.sms import service as sms
+from frontdesk.sms.inbound import (
+    InboundResult,
+    finish_identity,
+    mark_inbound_done,
+    pending_inbound,
+    receive_inbound,
+)
 from frontdesk.sms.models import InboundOutcome, InboundSms
+from frontdesk.sms.outbox import record_delivery_status
+from frontdesk.sms.sandbox import sandbox_messages
 from frontdesk.sms.text import normalise_phone
 from frontdesk.sms.transport import SmsTransport, transport_from_settings
 from frontdesk.sms.worker import OutboxWorker, worker_from_settings
@@ -139,7 +147,7 @@ async def delivery_status(request: Request) -> Response:
 
     def record() -> None:
         with services.unit_of_work() as db:
-            sms.record_delivery_status(
+            record_delivery_status(
                 session=db,
                 message_sid=sid[:64],
                 status=status,
@@ -159,12 +167,12 @@ async def receive(
     to_phone: str,
     body: str,
     num_media: int,
-) -> sms.InboundResult:
+) -> InboundResult:
     """Store one inbound message and do what must happen before Twilio is answered."""
 
-    def store() -> sms.InboundResult:
+    def store() -> InboundResult:
         with services.unit_of_work() as db:
-            return sms.receive_inbound(
+            return receive_inbound(
                 session=db,
                 message_sid=message_sid,
                 from_phone=from_phone,
@@ -178,7 +186,7 @@ async def receive(
     return await run_in_threadpool(store)
 
 
-async def after_ack(app: FastAPI, result: sms.InboundResult) -> None:
+async def after_ack(app: FastAPI, result: InboundResult) -> None:
     """The slow part, after Twilio has its answer: staff inbox event, identity check, bot."""
     services: Services = app.state.services
     channel: SmsChannel | None = getattr(app.state, "sms", None)
@@ -232,9 +240,7 @@ async def _to_bot(services: Services, inbound_id: int) -> None:
 
 def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> None:
     with services.unit_of_work() as db:
-        sms.mark_inbound_done(
-            session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock()
-        )
+        mark_inbound_done(session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock())
 
 
 async def _check_identity(services: Services, inbound_id: int) -> None:
@@ -260,8 +266,8 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
             status = str(verdict.status)
             answer = verdict.message
             if status in ("verified", "locked"):
-                sms.finish_identity(session=db, conversation_id=conversation.id)
-            sms.mark_inbound_done(
+                finish_identity(session=db, conversation_id=conversation.id)
+            mark_inbound_done(
                 session=db,
                 inbound_id=inbound_id,
                 outcome=InboundOutcome.IDENTITY,
@@ -310,18 +316,18 @@ async def retry_pending(app: FastAPI) -> int:
     services: Services = app.state.services
     now = services.clock()
 
-    def load() -> list[sms.InboundResult]:
+    def load() -> list[InboundResult]:
         with services.unit_of_work() as db:
-            rows = sms.pending_inbound(session=db, older_than=now - timedelta(seconds=20))
+            rows = pending_inbound(session=db, older_than=now - timedelta(seconds=20))
             results = []
             for row in rows:
                 if row.received_at < now - PENDING_RETRY_WINDOW:
                     # Too old for a bot answer to make sense: staff see it in the transcript.
-                    sms.mark_inbound_done(
+                    mark_inbound_done(
                         session=db, inbound_id=row.id, outcome=InboundOutcome.STAFF, now=now
                     )
                     continue
-                results.append(sms.InboundResult(row.id, row.outcome, False, row.practice_id, None))
+                results.append(InboundResult(row.id, row.outcome, False, row.practice_id, None))
             return results
 
     pending = await run_in_threadpool(load)
@@ -375,7 +381,7 @@ async def sandbox_page(request: Request) -> HTMLResponse:
 
         with services.unit_of_work() as db:
             numbers = list(db.scalars(select(PracticeSmsNumber.phone)))
-            return sms.sandbox_messages(session=db), numbers
+            return sandbox_messages(session=db), numbers
 
     messages, numbers = await run_in_threadpool(load)
     rows = "".join(

@@ -24,8 +24,8 @@ from frontdesk.patients.service import (
     find_or_register_patient,
     match_key,
 )
+from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms
-from frontdesk.sms.service import record_consent
 from tests.conftest import AT_NOW, NOW, empty_database
 
 TODAY = date(2026, 11, 28)

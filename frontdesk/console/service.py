@@ -28,8 +28,8 @@ from frontdesk.ehr.outbox import sync_state_for
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.scheduling.service import upcoming_appointments
+from frontdesk.sms.consent import is_opted_out
 from frontdesk.sms.models import SmsThread
-from frontdesk.sms.service import is_opted_out
 
 REASON_LABELS = {
     EscalationReason.PATIENT_REQUEST: "Asked for a person",

@@ -178,9 +178,9 @@ def record_outgoing_message(
     conversation.last_activity_at = clock_of(session)()
     session.flush()
     if conversation.channel is Channel.SMS:  # issue 4: SMS patients get it through the outbox
-        from frontdesk.sms.service import on_outgoing_message
+        from frontdesk.sms.delivery import deliver_outgoing_message
 
-        on_outgoing_message(session=session, conversation=conversation, message=message)
+        deliver_outgoing_message(session=session, conversation=conversation, message=message)
     return message
 
 

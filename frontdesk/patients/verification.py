@@ -30,7 +30,7 @@ from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
 from frontdesk.patients.models import Patient, VerificationAttempt, VerificationCode
 from frontdesk.patients.service import check_identity, find_or_register_patient, find_patient
-from frontdesk.sms.service import queue_sms
+from frontdesk.sms.outbox import queue_sms
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)

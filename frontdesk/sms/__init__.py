@@ -1,1 +1,1 @@
-"""SMS channel: numbers, consent, outbox, Twilio transport and the outbox worker."""
+"""The SMS channel's domain: numbers, consent, the outbox and its worker, inbound texts."""

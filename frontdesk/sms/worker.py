@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from frontdesk.db import session_scope
 from frontdesk.settings import Settings
 from frontdesk.sms.models import OutboundSms, OutboundStatus
-from frontdesk.sms.service import RETRY_CAP, stale_claims
+from frontdesk.sms.outbox import RETRY_CAP, stale_claims
 from frontdesk.sms.transport import (
     AmbiguousSendError,
     PermanentSendError,

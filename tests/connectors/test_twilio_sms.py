@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from frontdesk.app import create_app
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.db import make_session_factory, session_scope
-from frontdesk.demo import seed_demo
+from frontdesk.demo import DEMO_SMS_NUMBER, seed_demo
 from frontdesk.events import Event
 from frontdesk.settings import Settings
 from frontdesk.sms.models import (
@@ -27,7 +27,6 @@ from frontdesk.sms.models import (
     OutboundStatus,
     SmsConsent,
 )
-from frontdesk.sms.service import DEMO_SMS_NUMBER
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, ScriptedBot
 from tests.twilio_fake import (

@@ -23,8 +23,8 @@ from frontdesk.reminders.service import (
     plan_outreach,
     send_due,
 )
+from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms
-from frontdesk.sms.service import record_consent
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")

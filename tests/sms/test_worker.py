@@ -12,13 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
+from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms, OutboundStatus
-from frontdesk.sms.service import (
-    dead_letters,
-    queue_sms,
-    record_consent,
-    retry_dead_letter,
-)
+from frontdesk.sms.outbox import dead_letters, queue_sms, retry_dead_letter
 from frontdesk.sms.transport import TwilioTransport
 from frontdesk.sms.worker import OutboxWorker
 from tests.conftest import AT_NOW, NOW, empty_database
