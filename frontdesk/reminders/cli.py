@@ -33,9 +33,11 @@ def run() -> None:
     from frontdesk.reminders.scheduler import start_reminder_scheduler
     from frontdesk.sms.transport import transport_from_settings
     from frontdesk.sms.worker import worker_from_settings
+    from frontdesk.wiring import connect_ports
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    connect_ports()
     engine = make_engine(settings.sqlalchemy_url)
     sessions = make_session_factory(engine, clock=system_clock)
 
