@@ -6,6 +6,7 @@ import asyncio  # issue 5 [D]
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 
 from fastapi import FastAPI
@@ -29,8 +30,10 @@ from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
+from frontdesk.reminders.scheduler import start_reminders, stop_reminders
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
+from frontdesk.sms.lifecycle import start_sms, stop_sms
 from frontdesk.wiring import connect_ports
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,23 @@ def create_app(
         # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
-        await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
+        # The SMS outbox worker and pending-inbound retries, then reminders, which wake it.
+        sms_channel = await start_sms(
+            services.settings,
+            sessions=services.sessions,
+            clock=services.clock,
+            retry_pending=partial(twilio_sms.retry_pending, app),
+        )
+        app.state.sms = sms_channel  # the webhooks wake its worker
+        reminders = start_reminders(
+            services.settings,
+            engine=services.engine,
+            sessions=services.sessions,
+            clock=services.clock,
+            bot=services.bot,
+            loop=asyncio.get_running_loop(),
+            on_queued=sms_channel.worker.wake,
+        )
         # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
             asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
@@ -85,7 +104,8 @@ def create_app(
             if housekeeping is not None:  # issue 5 [D]
                 housekeeping.cancel()
             await app.state.ehr_sync.stop()  # issue 3 [A2]
-            await twilio_sms.stop_sms(app)  # issue 4
+            stop_reminders(reminders)
+            await stop_sms(sms_channel)
             if bot is None:
                 await bot_client.aclose()
             if own_engine:
@@ -100,7 +120,7 @@ def create_app(
     )
     app.include_router(webchat.router)
     app.include_router(rasa_internal.router)
-    app.include_router(twilio_sms.router)  # issue 4
+    app.include_router(twilio_sms.router)
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
