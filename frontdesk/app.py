@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio  # issue 5 [D]
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +29,7 @@ from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
-from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
+from frontdesk.phi import jobs as phi_jobs
 from frontdesk.reminders.scheduler import start_reminders, stop_reminders
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
@@ -72,7 +72,7 @@ def create_app(
         app.state.action_executor = build_executor(
             ActionContext(sessions=services.sessions, clock=clock)
         )
-        # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
+        # EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
         # The SMS outbox worker and pending-inbound retries, then reminders, which wake it.
@@ -92,7 +92,7 @@ def create_app(
             loop=asyncio.get_running_loop(),
             on_queued=sms_channel.worker.wake,
         )
-        # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
+        # Tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
             asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
             if settings.env != "test"
@@ -101,9 +101,9 @@ def create_app(
         try:
             yield
         finally:
-            if housekeeping is not None:  # issue 5 [D]
+            if housekeeping is not None:
                 housekeeping.cancel()
-            await app.state.ehr_sync.stop()  # issue 3 [A2]
+            await app.state.ehr_sync.stop()
             stop_reminders(reminders)
             await stop_sms(sms_channel)
             if bot is None:
@@ -124,9 +124,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
-    # --- E1: staff console queue, conversations, live updates (issue 6) ---
-    app.include_router(console_router)
-    # --- end E1 ---
+    app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
