@@ -33,14 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from frontdesk.clock import fixed_clock
 from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo import seed_demo
-from frontdesk.messaging.models import OutboundSms, OutboundStatus
-from frontdesk.messaging.transport import TwilioTransport
-from frontdesk.messaging.worker import OutboxWorker
 from frontdesk.migrate import upgrade
 from frontdesk.models import Appointment, Patient, Provider, VisitType
 from frontdesk.reminders.models import ReminderStatus, ScheduledReminder
 from frontdesk.reminders.scheduler import ReminderRunner
 from frontdesk.reminders.service import ReminderDefaults
+from frontdesk.sms.models import OutboundSms, OutboundStatus
+from frontdesk.sms.transport import TwilioTransport
+from frontdesk.sms.worker import OutboxWorker
+from frontdesk.wiring import connect_ports
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, free_port
 
 # Tuesday 1 December 2026, 10:00 in New York: inside the default 8 am - 9 pm window. Every
@@ -159,6 +160,7 @@ def _database(base_url: str, folder: Path) -> tuple[str, object]:
 
 def run(url: str, count: int, threads: int) -> None:
     print(f"database: {make_url(url).get_backend_name()}, reminders: {count}, threads: {threads}")
+    connect_ports()  # as the service at start-up: SMS conversations' messages reach the outbox
     started = time.perf_counter()
     seed(url, count)
     print(f"setup (not timed): {time.perf_counter() - started:.1f} s")

@@ -187,7 +187,7 @@ def main() -> None:
             server.wait(15)
         from sqlalchemy import create_engine, func, select
 
-        from frontdesk.messaging.models import InboundSms
+        from frontdesk.sms.models import InboundSms
 
         engine = create_engine(database_url)
         with engine.connect() as connection:

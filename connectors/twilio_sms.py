@@ -1,10 +1,12 @@
-"""SMS through Twilio: the inbound and status webhooks, and the channel's background parts.
+"""SMS through Twilio: the signed webhooks, and handing inbound texts to the bot.
 
 `POST /webhooks/twilio/sms` checks `X-Twilio-Signature` against the public URL Twilio called
 (`FRONTDESK_PUBLIC_URL` + path, so it holds behind a proxy), stores the message once per
 `MessageSid`, answers carrier keywords, and replies with empty TwiML at once. The bot turn
 runs after the response has gone out; replies leave through the outbox
-(`frontdesk.messaging.worker`). `POST /webhooks/twilio/status` records delivery statuses.
+(`frontdesk.sms.worker`). `POST /webhooks/twilio/status` records delivery statuses. Texts
+the bot never got are handed on by `retry_pending`, which the SMS channel's background loop
+(`frontdesk.sms.lifecycle`) runs.
 
 In development with no Twilio account, messages go to a sandbox shown at `GET /dev/sms`,
 where an installer can also type an inbound text.
@@ -12,12 +14,10 @@ where an installer can also type an inbound text.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,13 +29,24 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from connectors.rasa import BotUnavailableError
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation, Message, Role
 from frontdesk.events import Event
-from frontdesk.messaging import service as sms
-from frontdesk.messaging.models import InboundOutcome, InboundSms
-from frontdesk.messaging.text import normalise_phone
-from frontdesk.messaging.transport import SmsTransport, transport_from_settings
-from frontdesk.messaging.worker import OutboxWorker, worker_from_settings
+from frontdesk.patients.verification import verify_sms_identity
+from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
+from frontdesk.sms.inbound import (
+    InboundResult,
+    finish_identity,
+    mark_inbound_done,
+    pending_inbound,
+    receive_inbound,
+)
+from frontdesk.sms.lifecycle import SmsChannel
+from frontdesk.sms.models import InboundOutcome, InboundSms
+from frontdesk.sms.outbox import record_delivery_status
+from frontdesk.sms.sandbox import sandbox_messages, sandbox_numbers
+from frontdesk.sms.text import normalise_phone
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -139,7 +150,7 @@ async def delivery_status(request: Request) -> Response:
 
     def record() -> None:
         with services.unit_of_work() as db:
-            sms.record_delivery_status(
+            record_delivery_status(
                 session=db,
                 message_sid=sid[:64],
                 status=status,
@@ -159,12 +170,12 @@ async def receive(
     to_phone: str,
     body: str,
     num_media: int,
-) -> sms.InboundResult:
+) -> InboundResult:
     """Store one inbound message and do what must happen before Twilio is answered."""
 
-    def store() -> sms.InboundResult:
+    def store() -> InboundResult:
         with services.unit_of_work() as db:
-            return sms.receive_inbound(
+            return receive_inbound(
                 session=db,
                 message_sid=message_sid,
                 from_phone=from_phone,
@@ -178,7 +189,7 @@ async def receive(
     return await run_in_threadpool(store)
 
 
-async def after_ack(app: FastAPI, result: sms.InboundResult) -> None:
+async def after_ack(app: FastAPI, result: InboundResult) -> None:
     """The slow part, after Twilio has its answer: staff inbox event, identity check, bot."""
     services: Services = app.state.services
     channel: SmsChannel | None = getattr(app.state, "sms", None)
@@ -202,9 +213,6 @@ async def after_ack(app: FastAPI, result: sms.InboundResult) -> None:
 
 async def _to_bot(services: Services, inbound_id: int) -> None:
     def load() -> tuple[str, str] | None:
-        from frontdesk.conversations.models import Conversation, Message
-        from frontdesk.phi.tokens import protect_for_bot
-
         with services.unit_of_work() as db:
             inbound = db.get_one(InboundSms, inbound_id)
             if inbound.processed_at is not None or inbound.bot_text is None:
@@ -232,18 +240,13 @@ async def _to_bot(services: Services, inbound_id: int) -> None:
 
 def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> None:
     with services.unit_of_work() as db:
-        sms.mark_inbound_done(
-            session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock()
-        )
+        mark_inbound_done(session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock())
 
 
 async def _check_identity(services: Services, inbound_id: int) -> None:
     """Check the date of birth a patient texted; tell the bot only the verdict."""
-    from frontdesk.patients.verification import verify_sms_identity
 
     def verify() -> tuple[str, str, str] | None:
-        from frontdesk.conversations.models import Conversation, Message
-
         with services.unit_of_work() as db:
             inbound = db.get_one(InboundSms, inbound_id)
             if inbound.processed_at is not None or inbound.message_id is None:
@@ -260,8 +263,8 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
             status = str(verdict.status)
             answer = verdict.message
             if status in ("verified", "locked"):
-                sms.finish_identity(session=db, conversation_id=conversation.id)
-            sms.mark_inbound_done(
+                finish_identity(session=db, conversation_id=conversation.id)
+            mark_inbound_done(
                 session=db,
                 inbound_id=inbound_id,
                 outcome=InboundOutcome.IDENTITY,
@@ -290,9 +293,6 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
 
 
 def _ask_dob_again(services: Services, public_id: str, answer: str) -> None:
-    from frontdesk.conversations import service as conversations
-    from frontdesk.conversations.models import Role
-
     with services.unit_of_work() as db:
         conversation = conversations.get_conversation(session=db, public_id=public_id)
         if conversation is None:
@@ -310,18 +310,18 @@ async def retry_pending(app: FastAPI) -> int:
     services: Services = app.state.services
     now = services.clock()
 
-    def load() -> list[sms.InboundResult]:
+    def load() -> list[InboundResult]:
         with services.unit_of_work() as db:
-            rows = sms.pending_inbound(session=db, older_than=now - timedelta(seconds=20))
+            rows = pending_inbound(session=db, older_than=now - timedelta(seconds=20))
             results = []
             for row in rows:
                 if row.received_at < now - PENDING_RETRY_WINDOW:
                     # Too old for a bot answer to make sense: staff see it in the transcript.
-                    sms.mark_inbound_done(
+                    mark_inbound_done(
                         session=db, inbound_id=row.id, outcome=InboundOutcome.STAFF, now=now
                     )
                     continue
-                results.append(sms.InboundResult(row.id, row.outcome, False, row.practice_id, None))
+                results.append(InboundResult(row.id, row.outcome, False, row.practice_id, None))
             return results
 
     pending = await run_in_threadpool(load)
@@ -369,13 +369,9 @@ async def sandbox_page(request: Request) -> HTMLResponse:
     services = _require_development(request)
 
     def load() -> tuple[list[dict[str, Any]], list[str]]:
-        from sqlalchemy import select
-
-        from frontdesk.messaging.models import PracticeSmsNumber
-
         with services.unit_of_work() as db:
-            numbers = list(db.scalars(select(PracticeSmsNumber.phone)))
-            return sms.sandbox_messages(session=db), numbers
+            numbers = sandbox_numbers(session=db)
+            return sandbox_messages(session=db), numbers
 
     messages, numbers = await run_in_threadpool(load)
     rows = "".join(
@@ -403,8 +399,6 @@ From <input name="from_" value="+15555550101" size="14"> To <select name="to">{o
 @router.post("/dev/sms/inbound")
 async def sandbox_inbound(request: Request) -> RedirectResponse:
     """Development only: an inbound text typed on the sandbox page, handled like Twilio's."""
-    import secrets
-
     services = _require_development(request)
     form = await read_form(request)
     result = await receive(
@@ -417,67 +411,3 @@ async def sandbox_inbound(request: Request) -> RedirectResponse:
     )
     await after_ack(request.app, result)
     return RedirectResponse("/dev/sms", status_code=303)
-
-
-# --- lifecycle ----------------------------------------------------------------------------
-
-
-@dataclass
-class SmsChannel:
-    """The SMS channel's background parts, started and stopped with the service."""
-
-    worker: OutboxWorker
-    transport: SmsTransport
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    stoppers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
-
-
-async def start_sms(app: FastAPI, *, transport: SmsTransport | None = None) -> SmsChannel:
-    """Build the SMS channel; start the outbox worker, inbound retries and reminders."""
-    services: Services = app.state.services
-    transport = transport or transport_from_settings(services.settings)
-    worker = worker_from_settings(
-        services.settings, sessions=services.sessions, transport=transport, clock=services.clock
-    )
-    channel = SmsChannel(worker=worker, transport=transport)
-    app.state.sms = channel
-    if services.settings.sms_worker_enabled:
-        channel.worker.start()
-        channel.tasks.append(asyncio.create_task(_retry_loop(app)))
-    if services.settings.reminders_enabled:
-        from frontdesk.reminders.scheduler import start_reminder_scheduler
-
-        scheduler = start_reminder_scheduler(
-            services.settings,
-            engine=services.engine,
-            sessions=services.sessions,
-            clock=services.clock,
-            bot=services.bot,
-            loop=asyncio.get_running_loop(),
-            on_queued=worker.wake,
-        )
-        channel.stoppers.append(lambda: scheduler.shutdown(wait=False))
-    return channel
-
-
-async def stop_sms(app: FastAPI) -> None:
-    """Stop what `start_sms` started."""
-    channel: SmsChannel | None = getattr(app.state, "sms", None)
-    if channel is None:
-        return
-    for task in channel.tasks:
-        task.cancel()
-    for stop in channel.stoppers:
-        outcome = stop()
-        if outcome is not None:
-            await outcome
-    await run_in_threadpool(channel.worker.stop)
-
-
-async def _retry_loop(app: FastAPI) -> None:
-    while True:
-        await asyncio.sleep(15)
-        try:
-            await retry_pending(app)
-        except Exception:  # keep retrying; the next pass may find the database back
-            logger.exception("retrying pending inbound SMS failed")

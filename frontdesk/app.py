@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 
 from fastapi import FastAPI
@@ -31,8 +32,11 @@ from frontdesk.ehr.tasks import EhrSync
 from frontdesk.events import InProcessEventBus
 from frontdesk.hub import InProcessChatHub
 from frontdesk.phi import jobs as phi_jobs
+from frontdesk.reminders.scheduler import start_reminders, stop_reminders
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
+from frontdesk.sms.lifecycle import start_sms, stop_sms
+from frontdesk.wiring import connect_ports
 
 logger = logging.getLogger(__name__)
 STATIC = resources.files("frontdesk") / "web" / "static"
@@ -47,6 +51,7 @@ def create_app(
 ) -> FastAPI:
     """Build the service. Everything outside (database, Rasa, clock) can be injected."""
     settings = settings or get_settings()
+    connect_ports()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +80,23 @@ def create_app(
         # EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
-        await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
+        # The SMS outbox worker and pending-inbound retries, then reminders, which wake it.
+        sms_channel = await start_sms(
+            services.settings,
+            sessions=services.sessions,
+            clock=services.clock,
+            retry_pending=partial(twilio_sms.retry_pending, app),
+        )
+        app.state.sms = sms_channel  # the webhooks wake its worker
+        reminders = start_reminders(
+            services.settings,
+            engine=services.engine,
+            sessions=services.sessions,
+            clock=services.clock,
+            bot=services.bot,
+            loop=asyncio.get_running_loop(),
+            on_queued=sms_channel.worker.wake,
+        )
         # Tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
             asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
@@ -88,7 +109,8 @@ def create_app(
             if housekeeping is not None:
                 housekeeping.cancel()
             await app.state.ehr_sync.stop()
-            await twilio_sms.stop_sms(app)  # issue 4
+            stop_reminders(reminders)
+            await stop_sms(sms_channel)
             if bot is None:
                 await bot_client.aclose()
             if own_engine:
@@ -107,7 +129,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
-    app.include_router(console_router)  # queue, conversations, live updates
+    app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from frontdesk.auth.demo import seed_demo_access
 from frontdesk.billing.demo import seed_demo_billing
-from frontdesk.messaging.service import seed_demo_sms
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
@@ -22,6 +21,7 @@ from frontdesk.scheduling.models import (
     WeeklyHours,
 )
 from frontdesk.scheduling.service import local_day_span
+from frontdesk.sms.consent import add_practice_number, practice_number
 
 DEMO_SLUG = "riverside"
 
@@ -45,6 +45,7 @@ DEMO_PATIENTS = [
     ("Casey", "Example", date(1990, 9, 30), "+15555550102"),
     ("Riley", "Placeholder", date(1978, 1, 5), "+15555550103"),
 ]
+DEMO_SMS_NUMBER = "+15555550199"  # fictional (555-01xx), the demo practice's texting number
 
 
 def seed_demo(session: Session) -> Practice:
@@ -52,8 +53,8 @@ def seed_demo(session: Session) -> Practice:
     existing = session.scalar(select(Practice).where(Practice.slug == DEMO_SLUG))
     if existing is not None:
         seed_demo_access(session, existing)  # staff accounts (development) and widget origins
-        seed_demo_sms(session, existing)  # issue 4: the practice's texting number
-        seed_demo_billing(session, existing)  # issue 5: demo balances and statements
+        seed_demo_sms(session, existing)  # the practice's texting number
+        seed_demo_billing(session, existing)  # demo balances and statements
         return existing
     practice = Practice(
         slug=DEMO_SLUG,
@@ -175,6 +176,12 @@ def seed_demo(session: Session) -> Practice:
     )
     session.flush()
     seed_demo_access(session, practice)
-    seed_demo_sms(session, practice)  # issue 4
-    seed_demo_billing(session, practice)  # issue 5
+    seed_demo_sms(session, practice)
+    seed_demo_billing(session, practice)
     return practice
+
+
+def seed_demo_sms(session: Session, practice: Practice) -> None:
+    """Give the demo practice a texting number (sandbox in development)."""
+    if practice_number(session=session, practice_id=practice.id) is None:
+        add_practice_number(session=session, practice_id=practice.id, phone=DEMO_SMS_NUMBER)

@@ -15,8 +15,6 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
-from frontdesk.messaging.models import OutboundSms
-from frontdesk.messaging.service import record_consent
 from frontdesk.models import Patient, Practice
 from frontdesk.patients import verification
 from frontdesk.patients.models import VerificationCode
@@ -26,6 +24,8 @@ from frontdesk.patients.service import (
     find_or_register_patient,
     match_key,
 )
+from frontdesk.sms.consent import record_consent
+from frontdesk.sms.models import OutboundSms
 from tests.conftest import AT_NOW, NOW, empty_database
 
 TODAY = date(2026, 11, 28)

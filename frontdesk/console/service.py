@@ -25,11 +25,11 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.ehr.models import OutboxStatus
 from frontdesk.ehr.outbox import sync_state_for
-from frontdesk.messaging.models import SmsThread
-from frontdesk.messaging.service import is_opted_out
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.scheduling.service import upcoming_appointments
+from frontdesk.sms.consent import is_opted_out
+from frontdesk.sms.models import SmsThread
 
 REASON_LABELS = {
     EscalationReason.PATIENT_REQUEST: "Asked for a person",

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Channel, Conversation, Message, Role
+from frontdesk.conversations.outgoing import deliver
 from frontdesk.db import clock_of
 from frontdesk.patients.service import find_or_register_patient
 from frontdesk.practices.models import Practice
@@ -160,7 +161,12 @@ def record_outgoing_message(
     custom: dict[str, Any] | None = None,
     sender_name: str | None = None,
 ) -> Message:
-    """Store a bot or staff message before it is delivered."""
+    """Store a bot or staff message and hand it to its channel (same transaction).
+
+    What the channel does with it is registered in `frontdesk.conversations.outgoing`: SMS
+    queues it in its outbox; the web chat, which registers nothing, delivers it live after
+    the caller commits.
+    """
     payload: dict[str, Any] = {}
     if buttons:
         payload["buttons"] = buttons
@@ -177,10 +183,7 @@ def record_outgoing_message(
     session.add(message)
     conversation.last_activity_at = clock_of(session)()
     session.flush()
-    if conversation.channel is Channel.SMS:  # issue 4: SMS patients get it through the outbox
-        from frontdesk.messaging.service import on_outgoing_message
-
-        on_outgoing_message(session=session, conversation=conversation, message=message)
+    deliver(session=session, conversation=conversation, message=message)
     return message
 
 

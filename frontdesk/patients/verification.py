@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
-from frontdesk.messaging.service import queue_sms
 from frontdesk.patients.models import Patient, VerificationAttempt, VerificationCode
 from frontdesk.patients.service import check_identity, find_or_register_patient, find_patient
+from frontdesk.sms.outbox import queue_sms
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)

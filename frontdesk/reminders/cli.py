@@ -12,6 +12,8 @@ import signal
 
 import typer
 
+from frontdesk.clock import system_clock
+from frontdesk.db import make_engine, make_session_factory
 from frontdesk.settings import get_settings
 
 app = typer.Typer(help="Reminders, follow-ups and the SMS outbox.")
@@ -26,16 +28,19 @@ def outreach() -> None:
 @app.command("run")
 def run() -> None:
     """Run the reminder scheduler and the SMS outbox worker until stopped."""
+    # Imported here, not at the top: `frontdesk` loads this module for every command, and
+    # these (every table, APScheduler, the Twilio and Rasa clients, the domain packages the
+    # ports connect) would add about a third of a second to each one's start-up.
     import frontdesk.models  # noqa: F401 - every table, so cross-domain foreign keys resolve
     from connectors.rasa import RasaClient
-    from frontdesk.clock import system_clock
-    from frontdesk.db import make_engine, make_session_factory
-    from frontdesk.messaging.transport import transport_from_settings
-    from frontdesk.messaging.worker import worker_from_settings
     from frontdesk.reminders.scheduler import start_reminder_scheduler
+    from frontdesk.sms.transport import transport_from_settings
+    from frontdesk.sms.worker import worker_from_settings
+    from frontdesk.wiring import connect_ports
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    connect_ports()
     engine = make_engine(settings.sqlalchemy_url)
     sessions = make_session_factory(engine, clock=system_clock)
 

@@ -6,6 +6,9 @@ runs a missed tick within `misfire_grace_time`. What is due, and what was sent, 
 `scheduled_reminders`: the job keeps no state of its own, and two schedulers running the same
 job (two processes, a restart overlapping the old one) cannot send anything twice, because
 every send is claimed by a conditional UPDATE in the database.
+
+The service starts and stops it with `start_reminders` / `stop_reminders`; `frontdesk outreach
+run` starts it on its own.
 """
 
 from __future__ import annotations
@@ -201,3 +204,43 @@ def start_reminder_scheduler(
     return start_scheduler(
         engine=engine, runner=runner, tick_seconds=settings.reminder_tick_seconds
     )
+
+
+def start_reminders(
+    settings: Settings,
+    *,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    bot: BotClient | None,
+    loop: asyncio.AbstractEventLoop | None,
+    on_queued: Callable[[], None] | None = None,
+) -> Any | None:
+    """The service's reminders: the scheduler started when `reminders_enabled`, else None.
+
+    Args:
+        settings: The service's settings (whether to run, cadence, quiet hours).
+        engine: Where the scheduler keeps its job.
+        sessions: Where ticks plan and queue outreach.
+        clock: What a tick takes as "now".
+        bot: Told about each reminder (`trigger_intent`), on `loop`.
+        loop: The service's event loop.
+        on_queued: Called after a batch of messages is queued (wakes the SMS outbox).
+    """
+    if not settings.reminders_enabled:
+        return None
+    return start_reminder_scheduler(
+        settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        bot=bot,
+        loop=loop,
+        on_queued=on_queued,
+    )
+
+
+def stop_reminders(scheduler: Any | None) -> None:
+    """Stop what `start_reminders` started, without waiting for a tick under way."""
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)

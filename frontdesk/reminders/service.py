@@ -30,7 +30,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Message, Role
-from frontdesk.messaging import service as sms
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.reminders.models import (
@@ -40,6 +39,10 @@ from frontdesk.reminders.models import (
     ScheduledReminder,
 )
 from frontdesk.scheduling.models import Appointment, AppointmentStatus
+from frontdesk.sms.consent import opted_out_among, practice_number
+from frontdesk.sms.delivery import sms_text_for
+from frontdesk.sms.outbox import BulkSms, queue_many
+from frontdesk.sms.threads import threads_for
 
 ACTIVE = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 REMINDER_CUTOFF = timedelta(minutes=30)  # later than this before the visit, a reminder is noise
@@ -443,10 +446,10 @@ def send_due(
         for pid in {r.practice_id for r in reminders}
     }
     has_number = {
-        pid: sms.practice_number(session=session, practice_id=pid) is not None for pid in policies
+        pid: practice_number(session=session, practice_id=pid) is not None for pid in policies
     }
     opted_out = {
-        pid: sms.opted_out_among(
+        pid: opted_out_among(
             session=session,
             practice_id=pid,
             phones={
@@ -496,7 +499,7 @@ def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> lis
     sent: list[SentOutreach] = []
     for practice_id in sorted({o.practice_id for o in outgoing}):
         batch = [o for o in outgoing if o.practice_id == practice_id]
-        threads = sms.threads_for(
+        threads = threads_for(
             session=session, practice_id=practice_id, phones={o.phone for o in batch}
         )
         message_ids = list(
@@ -517,13 +520,13 @@ def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> lis
                 ],
             )
         )
-        outbox = sms.queue_many(
+        outbox = queue_many(
             session=session,
             practice_id=practice_id,
             messages=[
-                sms.BulkSms(
+                BulkSms(
                     to=o.phone,
-                    body=sms.sms_text_for(o.text, o.buttons),
+                    body=sms_text_for(o.text, o.buttons),
                     kind=o.reminder.kind.value,
                     dedupe_key=f"outreach:{o.reminder.id}",
                     conversation_id=threads[o.phone].conversation_id,

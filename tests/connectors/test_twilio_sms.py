@@ -6,29 +6,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import ImmutableMultiDict
 
+from connectors.twilio_sms import retry_pending
 from frontdesk.app import create_app
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
-from frontdesk.db import make_session_factory, session_scope
-from frontdesk.demo import seed_demo
+from frontdesk.conversations.service import record_outgoing_message
+from frontdesk.db import make_engine, make_session_factory, session_scope
+from frontdesk.demo import DEMO_SMS_NUMBER, seed_demo
 from frontdesk.events import Event
-from frontdesk.messaging.models import (
+from frontdesk.migrate import upgrade
+from frontdesk.settings import Settings
+from frontdesk.sms.models import (
     InboundOutcome,
     InboundSms,
     OutboundSms,
     OutboundStatus,
     SmsConsent,
 )
-from frontdesk.messaging.service import DEMO_SMS_NUMBER
-from frontdesk.settings import Settings
-from tests.conftest import AT_NOW, NOW
+from tests.conftest import AT_NOW, NOW, empty_database
 from tests.doubles import DownBot, ScriptedBot
 from tests.twilio_fake import (
     ACCOUNT_SID,
@@ -174,10 +179,6 @@ def test_a_retried_webhook_with_the_same_message_sid_is_processed_once(
 def test_the_same_message_sid_delivered_concurrently_is_stored_and_answered_once(
     engine: Engine, bot: ScriptedBot, fake: TwilioFake, tmp_path: Path
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.conftest import empty_database
-
     empty_database(engine)
     try:
         params = inbound_params(body="hello there", from_=PATIENT, to=DEMO_SMS_NUMBER)
@@ -242,10 +243,6 @@ def test_a_signature_for_other_fields_or_another_url_is_refused(
 def test_repeated_fields_are_checked_as_twilio_signs_them(
     client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
 ) -> None:
-    from urllib.parse import urlencode
-
-    from starlette.datastructures import ImmutableMultiDict
-
     def post(pairs: list[tuple[str, str]]) -> Any:
         # Twilio's signature covers every value of a repeated name.
         signature = sign(SMS_URL, ImmutableMultiDict(pairs))  # type: ignore[arg-type]
@@ -426,8 +423,6 @@ def test_a_stranger_gets_a_conversation_of_their_own(
 def test_bot_unavailable_keeps_the_text_and_hands_it_over_later(
     sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path
 ) -> None:
-    from connectors.twilio_sms import retry_pending
-
     down = DownBot()
     for client in make_client(sqlite_engine, down, fake, tmp_path):
         text_in(client, "hello")
@@ -519,8 +514,6 @@ def test_repeated_wrong_dates_of_birth_lock_and_tell_the_bot(
 def test_staff_and_bot_messages_for_sms_conversations_leave_through_the_outbox(
     client: TestClient, fake: TwilioFake, sqlite_engine: Engine
 ) -> None:
-    from frontdesk.conversations.service import record_outgoing_message
-
     text_in(client, "hello")
     with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as db:
         conversation = db.scalars(select(Conversation)).one()
@@ -549,9 +542,6 @@ def test_the_sandbox_page_exists_only_in_development(
 def test_the_sandbox_page_lets_an_installer_text_the_practice(
     tmp_path: Path, bot: ScriptedBot, fake: TwilioFake
 ) -> None:
-    from frontdesk.db import make_engine
-    from frontdesk.migrate import upgrade
-
     engine = make_engine(f"sqlite:///{tmp_path / 'dev.db'}")
     upgrade(engine)
     try:

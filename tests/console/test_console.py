@@ -445,8 +445,9 @@ def test_an_escalated_sms_style_reason_is_labelled(console: Console, desk: int) 
 def test_an_sms_patient_gets_the_reply_by_text_and_opt_out_shows_beside_it(
     console: Console, bot: ScriptedBot, desk: int
 ) -> None:
-    from frontdesk.messaging.models import OutboundSms
-    from frontdesk.messaging.service import record_consent, sms_thread
+    from frontdesk.sms.consent import record_consent
+    from frontdesk.sms.models import OutboundSms
+    from frontdesk.sms.threads import sms_thread
 
     with console.db() as session:
         patient_row = session.scalar(select(Patient).where(Patient.phone == "+15555550103"))

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from frontdesk.clock import system_clock
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
-from frontdesk.messaging.models import OutboundSms, OutboundStatus
 from frontdesk.models import Appointment, Patient, Provider, VisitType
 from frontdesk.reminders.models import ReminderSettings, ReminderStatus, ScheduledReminder
+from frontdesk.sms.models import OutboundSms, OutboundStatus
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running_fake
 
 REMINDERS = 200

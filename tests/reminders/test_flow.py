@@ -24,6 +24,7 @@ from frontdesk.clock import system_clock
 from frontdesk.conversations.models import Channel
 from frontdesk.conversations.service import start_conversation
 from frontdesk.db import make_session_factory, session_scope
+from frontdesk.demo import seed_demo
 from frontdesk.models import AppointmentStatus, Practice
 from frontdesk.reminders.models import ReminderSettings, ReminderStatus, ScheduledReminder
 from frontdesk.reminders.scheduler import (
@@ -33,7 +34,7 @@ from frontdesk.reminders.scheduler import (
     bot_notifier,
     start_scheduler,
 )
-from frontdesk.reminders.service import ReminderDefaults
+from frontdesk.reminders.service import ReminderDefaults, plan_outreach, send_due
 from tests.conftest import AT_NOW, NOW, savepoint_sessions
 from tests.connectors.test_twilio_sms import PATIENT, make_client, send_outbox, text_in
 from tests.doubles import ScriptedBot
@@ -87,8 +88,6 @@ def test_the_scheduler_keeps_its_job_in_the_database_and_runs_the_tick(
     sqlite_engine: Engine,
 ) -> None:
     factory = make_session_factory(sqlite_engine, clock=system_clock)
-    from frontdesk.demo import seed_demo
-
     with session_scope(factory) as db:
         practice = seed_demo(db)
         db.add(ReminderSettings(practice_id=practice.id, quiet_start="00:00", quiet_end="23:59"))
@@ -154,8 +153,6 @@ def test_the_reminder_action_sets_the_appointment_in_context(
 def test_cancelling_after_the_reminder_keeps_the_sent_record(
     session: Session, practice: Practice
 ) -> None:
-    from frontdesk.reminders.service import plan_outreach, send_due
-
     appointment = book(session, practice, NOW + timedelta(days=3))
     plan_outreach(session=session, now=NOW)
     send_due(session=session, now=NOW + timedelta(days=1, hours=1))

@@ -10,8 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Message
-from frontdesk.messaging.models import OutboundSms
-from frontdesk.messaging.service import record_consent
 from frontdesk.models import Appointment, AppointmentStatus, Patient, Practice, Provider, VisitType
 from frontdesk.reminders.models import (
     ReminderKind,
@@ -25,6 +23,8 @@ from frontdesk.reminders.service import (
     plan_outreach,
     send_due,
 )
+from frontdesk.sms.consent import record_consent
+from frontdesk.sms.models import OutboundSms
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")

@@ -1,6 +1,6 @@
 """SMS text rules: carrier keywords, GSM-7 and segments, buttons as numbered choices.
 
-Pure functions, no database: the service and the reminders build on them.
+Pure functions, no database: the rest of the SMS package and the reminders build on them.
 """
 
 from __future__ import annotations

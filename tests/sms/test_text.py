@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from frontdesk.messaging.text import (
+from frontdesk.sms.text import (
     Keyword,
     choice_payload,
     classify_keyword,

@@ -22,16 +22,16 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
-from frontdesk.messaging.models import OutboundSms, OutboundStatus
-from frontdesk.messaging.service import RETRY_CAP, stale_claims
-from frontdesk.messaging.transport import (
+from frontdesk.settings import Settings
+from frontdesk.sms.models import OutboundSms, OutboundStatus
+from frontdesk.sms.outbox import RETRY_CAP, stale_claims
+from frontdesk.sms.transport import (
     AmbiguousSendError,
     PermanentSendError,
     SendResult,
     SmsTransport,
     TransientSendError,
 )
-from frontdesk.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -12,15 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
-from frontdesk.messaging.models import OutboundSms, OutboundStatus
-from frontdesk.messaging.service import (
-    dead_letters,
-    queue_sms,
-    record_consent,
-    retry_dead_letter,
-)
-from frontdesk.messaging.transport import TwilioTransport
-from frontdesk.messaging.worker import OutboxWorker
+from frontdesk.sms.consent import record_consent
+from frontdesk.sms.models import OutboundSms, OutboundStatus
+from frontdesk.sms.outbox import dead_letters, queue_sms, retry_dead_letter
+from frontdesk.sms.transport import TwilioTransport
+from frontdesk.sms.worker import OutboxWorker
 from tests.conftest import AT_NOW, NOW, empty_database
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running_fake
 

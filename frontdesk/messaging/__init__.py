@@ -1,1 +1,0 @@
-"""SMS channel: numbers, consent, outbox, Twilio transport and the outbox worker."""

@@ -1,0 +1,63 @@
+"""A stored bot or staff message as an SMS patient gets it: plain text, queued in the outbox.
+
+`deliver_outgoing_message` is the SMS channel's deliverer for
+`frontdesk.conversations.outgoing` (registered at start-up by `frontdesk.wiring`): it runs
+in the transaction that stored the message, so the text is queued exactly when the message is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from frontdesk.conversations.models import Conversation, Message
+from frontdesk.sms.models import SmsThread
+from frontdesk.sms.outbox import queue_sms
+from frontdesk.sms.text import numbered_choices
+
+logger = logging.getLogger(__name__)
+
+IDENTITY_PROMPT = (
+    "To keep your information private, please reply with your date of birth (MM/DD/YYYY)."
+)
+
+
+def sms_text_for(text: str | None, buttons: list[dict[str, str]] | None) -> str:
+    """What the patient's phone shows for a bot or staff message."""
+    return numbered_choices(text, buttons or [])
+
+
+def deliver_outgoing_message(
+    *, session: Session, conversation: Conversation, message: Message
+) -> None:
+    """Queue a stored bot or staff message for an SMS conversation (same transaction).
+
+    An `identity_request` becomes a plain-text question for the date of birth, and the next
+    inbound text is consumed by the service's identity check.
+    """
+    thread = session.scalar(select(SmsThread).where(SmsThread.conversation_id == conversation.id))
+    if thread is None:
+        logger.warning("SMS conversation %s has no number; message not sent", conversation.id)
+        return
+    payload = message.payload or {}
+    custom = payload.get("custom") if isinstance(payload.get("custom"), dict) else None
+    parts: list[str] = []
+    if message.text or payload.get("buttons"):
+        parts.append(sms_text_for(message.text, payload.get("buttons")))
+    if custom is not None and custom.get("type") == "identity_request":
+        thread.awaiting_identity = True
+        parts.append(IDENTITY_PROMPT)
+    body = "\n".join(p for p in parts if p)
+    if not body:
+        return
+    queue_sms(
+        session=session,
+        practice_id=conversation.practice_id,
+        to=thread.phone,
+        body=body,
+        kind=message.role.value,
+        conversation_id=conversation.id,
+        message_id=message.id,
+    )

@@ -1,0 +1,267 @@
+"""An inbound text: stored once, carrier keywords answered, routed to staff, identity or bot.
+
+Everything that must happen before Twilio is answered runs here, in the caller's transaction;
+handing the turn to Rasa (slow) is left to the caller, which reads `InboundResult`. A text the
+bot never got (the process stopped, Rasa was down) stays pending and is handed on later.
+Phone numbers never leave these functions except towards Twilio.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from frontdesk.conversations.models import Conversation, Message, Owner
+from frontdesk.conversations.safety import is_emergency
+from frontdesk.conversations.service import record_patient_message
+from frontdesk.practices.models import Practice
+from frontdesk.sms.consent import (
+    help_text,
+    is_opted_out,
+    opt_in_text,
+    opt_out_text,
+    record_consent,
+)
+from frontdesk.sms.models import InboundOutcome, InboundSms, PracticeSmsNumber, SmsThread
+from frontdesk.sms.outbox import drop_pending, queue_sms
+from frontdesk.sms.text import Keyword, choice_payload, classify_keyword
+from frontdesk.sms.threads import offered_buttons, sms_thread
+
+logger = logging.getLogger(__name__)
+
+EMPTY_BODY_REPLY = "Sorry, we can only read text. Please type your message."
+IDENTITY_PLACEHOLDER = "(date of birth sent for verification)"
+MEDICAL_EMERGENCY = "/medical_emergency"
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What the webhook does after storing an inbound message (all ids, no PHI)."""
+
+    inbound_id: int
+    outcome: InboundOutcome
+    duplicate: bool = False
+    practice_id: int | None = None
+    conversation_public_id: str | None = None
+    text: str | None = None  # for the bot: the patient's words, cut to the bot's limit
+    payload: str | None = None  # the button payload a numbered reply picked
+
+
+def receive_inbound(
+    *,
+    session: Session,
+    message_sid: str,
+    from_phone: str,
+    to_phone: str,
+    body: str,
+    num_media: int,
+    now: datetime,
+    max_chars: int,
+) -> InboundResult:
+    """Store one inbound SMS (once per MessageSid) and do everything that must not wait.
+
+    Carrier keywords are answered here, in the same transaction as the receipt; the bot turn
+    (slow) is left to the caller, which hands over `InboundResult.text`/`payload` after
+    acknowledging Twilio.
+    """
+    inbound = InboundSms(
+        message_sid=message_sid,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        body=body,
+        num_media=num_media,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(inbound)
+            session.flush()
+    except IntegrityError:
+        existing = session.scalar(select(InboundSms).where(InboundSms.message_sid == message_sid))
+        assert existing is not None
+        return InboundResult(existing.id, existing.outcome, duplicate=True)
+    return process_inbound(session=session, inbound=inbound, now=now, max_chars=max_chars)
+
+
+def process_inbound(
+    *, session: Session, inbound: InboundSms, now: datetime, max_chars: int
+) -> InboundResult:
+    """Route a stored inbound message: keywords, opted-out numbers, staff, identity or bot."""
+    number = session.scalar(
+        select(PracticeSmsNumber).where(PracticeSmsNumber.phone == inbound.to_phone)
+    )
+    if number is None:
+        logger.warning("inbound SMS %s to a number no practice owns", inbound.id)
+        return _finish(inbound, InboundOutcome.UNKNOWN_NUMBER, now)
+    practice = session.get_one(Practice, number.practice_id)
+    inbound.practice_id = practice.id
+    phone = inbound.from_phone
+    opted_out = is_opted_out(session=session, practice_id=practice.id, phone=phone)
+    keyword = classify_keyword(inbound.body, opted_out=opted_out)
+    if keyword is Keyword.OPT_OUT:
+        record_consent(
+            session=session,
+            practice_id=practice.id,
+            phone=phone,
+            opted_out=True,
+            keyword=inbound.body.strip().upper(),
+            now=now,
+        )
+        if not opted_out:  # one confirmation, not one per repeated STOP
+            _reply(session, practice, phone, opt_out_text(practice))
+        drop_pending(session=session, practice_id=practice.id, phone=phone, now=now)
+        return _finish(inbound, InboundOutcome.OPT_OUT, now)
+    if keyword is Keyword.OPT_IN:
+        record_consent(
+            session=session,
+            practice_id=practice.id,
+            phone=phone,
+            opted_out=False,
+            keyword=inbound.body.strip().upper(),
+            now=now,
+        )
+        _reply(session, practice, phone, opt_in_text(practice))
+        return _finish(inbound, InboundOutcome.OPT_IN, now)
+    if keyword is Keyword.HELP:
+        _reply(session, practice, phone, help_text(practice))
+        return _finish(inbound, InboundOutcome.HELP, now)
+    if opted_out:
+        return _finish(inbound, InboundOutcome.OPTED_OUT, now)
+    text = inbound.body.replace("\x00", "").strip()
+    if not text:
+        queue_sms(
+            session=session, practice_id=practice.id, to=phone, body=EMPTY_BODY_REPLY, kind="bot"
+        )
+        return _finish(inbound, InboundOutcome.EMPTY, now)
+    thread = sms_thread(session=session, practice_id=practice.id, phone=phone)
+    assert thread is not None
+    conversation = session.get_one(Conversation, thread.conversation_id)
+    if thread.awaiting_identity and conversation.owner is Owner.BOT:
+        # The date of birth goes to the identity check only: neither the bot nor the transcript
+        # gets it. The receipt keeps it until the check has run.
+        message, _ = record_patient_message(
+            session=session,
+            conversation=conversation,
+            text=IDENTITY_PLACEHOLDER,
+            payload=None,
+            client_id=inbound.message_sid,
+        )
+        inbound.message_id = message.id
+        inbound.outcome = InboundOutcome.IDENTITY
+        session.flush()
+        return InboundResult(
+            inbound.id, InboundOutcome.IDENTITY, False, practice.id, conversation.public_id
+        )
+    payload = choice_payload(
+        text, offered_buttons(session=session, conversation_id=conversation.id)
+    )
+    message, _ = record_patient_message(
+        session=session,
+        conversation=conversation,
+        text=text,
+        payload=payload,
+        client_id=inbound.message_sid,
+    )
+    inbound.message_id = message.id
+    inbound.bot_text = bot_turn_text(text[:max_chars], payload)
+    if conversation.owner is not Owner.BOT:
+        result = _finish(inbound, InboundOutcome.STAFF, now)
+        return InboundResult(
+            result.inbound_id, result.outcome, False, practice.id, conversation.public_id
+        )
+    session.flush()
+    return InboundResult(
+        inbound.id,
+        InboundOutcome.PENDING,
+        False,
+        practice.id,
+        conversation.public_id,
+        text=text[:max_chars],
+        payload=payload,
+    )
+
+
+_LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /intent" must not become "/intent"
+
+
+def bot_turn_text(text: str, payload: str | None) -> str:
+    """What Rasa receives for an inbound text (the web chat's rule, for SMS).
+
+    A numbered reply's payload (only ever one the bot offered); emergency wording as the
+    emergency intent, whatever the NLU would make of it; else the words, never starting with
+    "/", so a patient cannot forge intents or entities.
+    """
+    if payload is not None:
+        return payload
+    if is_emergency(text):
+        return MEDICAL_EMERGENCY
+    return _LEADING_SLASHES.sub("", text) or "?"
+
+
+def _reply(session: Session, practice: Practice, phone: str, body: str) -> None:
+    queue_sms(session=session, practice_id=practice.id, to=phone, body=body, kind="compliance")
+
+
+def _finish(inbound: InboundSms, outcome: InboundOutcome, now: datetime) -> InboundResult:
+    inbound.outcome = outcome
+    inbound.processed_at = now
+    return InboundResult(inbound.id, outcome, False, inbound.practice_id)
+
+
+# --- after the acknowledgement: the bot, the identity check, retries ----------------------
+
+
+def mark_inbound_done(
+    *, session: Session, inbound_id: int, outcome: InboundOutcome, now: datetime
+) -> None:
+    """Record that an inbound message reached the bot (or the identity check)."""
+    inbound = session.get_one(InboundSms, inbound_id)
+    inbound.outcome = outcome
+    inbound.processed_at = now
+    if outcome is InboundOutcome.IDENTITY:
+        inbound.body = ""  # the date of birth is not kept once checked
+    if inbound.message_id is not None:
+        message = session.get(Message, inbound.message_id)
+        if message is not None and message.forwarded_at is None:
+            message.forwarded_at = now
+    session.flush()
+
+
+def pending_inbound(*, session: Session, older_than: datetime, limit: int = 50) -> list[InboundSms]:
+    """Inbound messages stored but never handed on (the process stopped in between)."""
+    return list(
+        session.scalars(
+            select(InboundSms)
+            .where(
+                InboundSms.processed_at.is_(None),
+                or_(
+                    InboundSms.outcome == InboundOutcome.PENDING,
+                    InboundSms.outcome == InboundOutcome.IDENTITY,
+                ),
+                InboundSms.received_at < older_than,
+            )
+            .order_by(InboundSms.id)
+            .limit(limit)
+        )
+    )
+
+
+def conversation_phone(*, session: Session, conversation_id: int) -> str | None:
+    """The number of an SMS conversation (identity check only; never logged)."""
+    return session.scalar(
+        select(SmsThread.phone).where(SmsThread.conversation_id == conversation_id)
+    )
+
+
+def finish_identity(*, session: Session, conversation_id: int) -> None:
+    """The identity check has consumed its answer: later texts go to the bot again."""
+    thread = session.scalar(select(SmsThread).where(SmsThread.conversation_id == conversation_id))
+    if thread is not None:
+        thread.awaiting_identity = False
+        session.flush()
