@@ -31,8 +31,17 @@ from actions.context import ActionContext, ContextAction, inform_payload
 from actions.formatting import clock_time, long_day, short_day
 from actions.identity import verified_patient_id
 from frontdesk.conversations import service as conversations
-from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling import waitlist
+from frontdesk.scheduling.booking import (
+    AppointmentNotChangeableError,
+    AppointmentNotFoundError,
+    SlotUnavailableError,
+    cancel_appointment,
+    cancellation_notice,
+    confirm_appointment,
+    reschedule_appointment,
+    upcoming_appointments,
+)
 from frontdesk.scheduling.models import Appointment
 
 DomainDict = dict[str, Any]
@@ -67,9 +76,7 @@ def _own_upcoming(
     appointment_id = parse_appointment_ref(ref)
     if patient_id is None or appointment_id is None:
         return None
-    for appointment in scheduling.upcoming_appointments(
-        session=session, patient_id=patient_id, now=now
-    ):
+    for appointment in upcoming_appointments(session=session, patient_id=patient_id, now=now):
         if appointment.id == appointment_id:
             return appointment
     return None
@@ -138,9 +145,7 @@ class _ManageAppointmentForm(FormValidationAction):
             patient_id = verified_patient_id(session, tracker.sender_id, now)
             if patient_id is None:
                 return None
-            upcoming = scheduling.upcoming_appointments(
-                session=session, patient_id=patient_id, now=now
-            )
+            upcoming = upcoming_appointments(session=session, patient_id=patient_id, now=now)
             if not upcoming:
                 return NO_APPOINTMENT
             if len(upcoming) == 1:
@@ -301,9 +306,7 @@ class ActionAskAppointmentRef(ContextAction):
                 return []
             return [
                 (describe(a, where.tz), appointment_ref(a.id))
-                for a in scheduling.upcoming_appointments(
-                    session=session, patient_id=patient_id, now=now
-                )[:5]
+                for a in upcoming_appointments(session=session, patient_id=patient_id, now=now)[:5]
             ]
 
         options = await self.context.run(load)
@@ -341,9 +344,7 @@ class ActionAskChangeConfirmed(ContextAction):
                 return None
             details = {
                 "appointment": describe(appointment, where.tz),
-                "notice": scheduling.cancellation_notice(
-                    session=session, appointment=appointment, now=now
-                ),
+                "notice": cancellation_notice(session=session, appointment=appointment, now=now),
             }
             if rescheduling and isinstance(key, str):
                 details["new_time"] = _title_for_key(session, key, where.tz)
@@ -397,12 +398,12 @@ class ActionCancelAppointment(ContextAction):
                 return {"response": "utter_appointment_not_found"}
             described = describe(appointment, where.tz)
             try:
-                outcome = scheduling.cancel_appointment(
+                outcome = cancel_appointment(
                     session=session, appointment_id=appointment.id, patient_id=patient_id, now=now
                 )
-            except scheduling.AppointmentNotFoundError:
+            except AppointmentNotFoundError:
                 return {"response": "utter_appointment_not_found"}
-            except scheduling.AppointmentNotChangeableError:
+            except AppointmentNotChangeableError:
                 return {"response": "utter_appointment_not_changeable"}
             fee_note = "This counts as a late cancellation." if outcome.late else ""
             return {"response": "utter_cancelled", "appointment": described, "fee_note": fee_note}
@@ -442,18 +443,18 @@ class ActionRescheduleAppointment(ContextAction):
             if appointment is None or patient_id is None:
                 return {"response": "utter_appointment_not_found"}
             try:
-                moved = scheduling.reschedule_appointment(
+                moved = reschedule_appointment(
                     session=session,
                     appointment_id=appointment.id,
                     patient_id=patient_id,
                     slot_key=key,
                     now=now,
                 )
-            except scheduling.AppointmentNotFoundError:
+            except AppointmentNotFoundError:
                 return {"response": "utter_appointment_not_found"}
-            except scheduling.AppointmentNotChangeableError:
+            except AppointmentNotChangeableError:
                 return {"response": "utter_appointment_not_changeable"}
-            except scheduling.SlotUnavailableError:
+            except SlotUnavailableError:
                 return {"response": "utter_slot_taken", "retry": "yes"}
             local = moved.start_at.astimezone(where.tz)
             return {
@@ -498,9 +499,7 @@ class ActionCheckAppointments(ContextAction):
                 return None
             return [
                 f"• {describe(a, where.tz)}, {a.location.name}"
-                for a in scheduling.upcoming_appointments(
-                    session=session, patient_id=patient_id, now=now
-                )
+                for a in upcoming_appointments(session=session, patient_id=patient_id, now=now)
             ]
 
         lines = await self.context.run(load)
@@ -541,10 +540,10 @@ class ActionConfirmAppointment(ContextAction):
             if appointment is None or patient_id is None:
                 return {"response": "utter_appointment_not_found"}
             try:
-                scheduling.confirm_appointment(
+                confirm_appointment(
                     session=session, appointment_id=appointment.id, patient_id=patient_id, now=now
                 )
-            except (scheduling.AppointmentNotFoundError, scheduling.AppointmentNotChangeableError):
+            except (AppointmentNotFoundError, AppointmentNotChangeableError):
                 return {"response": "utter_appointment_not_changeable"}
             return {
                 "response": "utter_confirmed_appointment",
@@ -580,7 +579,7 @@ class ActionAcceptWaitlistOffer(ContextAction):
                     patient_id=where.patient.id if where.patient else None,
                     now=now,
                 )
-            except (waitlist.OfferGoneError, scheduling.SlotUnavailableError):
+            except (waitlist.OfferGoneError, SlotUnavailableError):
                 return {"response": "utter_waitlist_offer_gone"}
             local = appointment.start_at.astimezone(where.tz)
             return {

@@ -25,9 +25,16 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling import waitlist
+from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
+from frontdesk.scheduling.matching import (
+    active_providers,
+    active_visit_types,
+    match_provider,
+    match_visit_type,
+)
 from frontdesk.scheduling.models import Appointment, VisitType
+from frontdesk.scheduling.slots import find_open_slots, is_slot_open, parse_slot_key
 from frontdesk.scheduling.timeprefs import (
     TimePreference,
     TimePreferenceError,
@@ -94,7 +101,7 @@ def _where(session: Session, sender_id: str) -> _Where:
 def _visit_type(session: Session, practice_id: int, code: str | None) -> VisitType | None:
     if not code:
         return None
-    return scheduling.match_visit_type(session=session, practice_id=practice_id, text=code)
+    return match_visit_type(session=session, practice_id=practice_id, text=code)
 
 
 def visit_type_for(session: Session, where: _Where, tracker: Tracker) -> VisitType | None:
@@ -122,7 +129,7 @@ def parse_appointment_ref(value: Any) -> int | None:
 
 def _title_for_key(session: Session, key: str, tz: ZoneInfo) -> str:
     """The button title an offered slot was shown with."""
-    provider_id, start = scheduling.parse_slot_key(key)
+    provider_id, start = parse_slot_key(key)
     provider = session.get(Provider, provider_id)
     return slot_label(start, provider.display_name if provider else "", tz)
 
@@ -147,9 +154,7 @@ class ActionAskVisitType(ContextAction):
             where = _where(session, tracker.sender_id)
             return [
                 (v.name, v.code)
-                for v in scheduling.active_visit_types(
-                    session=session, practice_id=where.practice.id
-                )
+                for v in active_visit_types(session=session, practice_id=where.practice.id)
             ]
 
         options = await self.context.run(load)
@@ -179,7 +184,7 @@ class ActionAskProviderPreference(ContextAction):
             where = _where(session, tracker.sender_id)
             return [
                 (p.display_name, p.id)
-                for p in scheduling.active_providers(session=session, practice_id=where.practice.id)
+                for p in active_providers(session=session, practice_id=where.practice.id)
             ]
 
         providers = await self.context.run(load)
@@ -219,7 +224,7 @@ class ActionAskSlotChoice(ContextAction):
             )
             if visit_type is None:
                 return [], preference.describe(), where.tz
-            slots = scheduling.find_open_slots(
+            slots = find_open_slots(
                 session=session,
                 practice=where.practice,
                 visit_type=visit_type,
@@ -394,12 +399,10 @@ class ValidateBookAppointmentForm(FormValidationAction):
 
         def match(session: Session) -> str | None:
             where = _where(session, tracker.sender_id)
-            providers = scheduling.active_providers(session=session, practice_id=where.practice.id)
+            providers = active_providers(session=session, practice_id=where.practice.id)
             if value.isdigit() and any(p.id == int(value) for p in providers):
                 return value
-            named = scheduling.match_provider(
-                session=session, practice_id=where.practice.id, text=value
-            )
+            named = match_provider(session=session, practice_id=where.practice.id, text=value)
             if named is not None:
                 return str(named.id)
             return ANY_PROVIDER if value == ANY_PROVIDER or _NO_PREFERENCE.search(value) else None
@@ -483,8 +486,8 @@ class ValidateBookAppointmentForm(FormValidationAction):
                 # A correction ("actually thursday"): look again with the new preference.
                 return {"slot_choice": None, "time_preference": value, "offered_slots": None}
             visit_type = visit_type_for(session, where, tracker)
-            provider_id, start = scheduling.parse_slot_key(key)
-            if visit_type is None or not scheduling.is_slot_open(
+            provider_id, start = parse_slot_key(key)
+            if visit_type is None or not is_slot_open(
                 session=session,
                 practice=where.practice,
                 visit_type=visit_type,
@@ -529,7 +532,7 @@ def _pick_offered(
     for key in offered:
         if text == titles.get(key, "").lower():
             return key
-    starts = {key: scheduling.parse_slot_key(key)[1].astimezone(tz) for key in offered}
+    starts = {key: parse_slot_key(key)[1].astimezone(tz) for key in offered}
     if text.isdigit():
         hour = int(text)
         on_the_hour = [k for k, t in starts.items() if t.minute == 0 and t.hour % 12 == hour % 12]
@@ -582,9 +585,9 @@ class ActionBookAppointment(ContextAction):
             visit_type = _visit_type(session, where.practice.id, tracker.get_slot("visit_type"))
             if where.patient is None or visit_type is None or not key:
                 return None
-            provider_id, start = scheduling.parse_slot_key(key)
+            provider_id, start = parse_slot_key(key)
             try:
-                appointment = scheduling.book_appointment(
+                appointment = book_appointment(
                     session=session,
                     practice=where.practice,
                     patient=where.patient,
@@ -594,9 +597,9 @@ class ActionBookAppointment(ContextAction):
                     now=now,
                     source="webchat",
                 )
-            except scheduling.PatientBusyError:
+            except PatientBusyError:
                 return {"problem": "utter_patient_busy"}
-            except scheduling.SlotUnavailableError:
+            except SlotUnavailableError:
                 return {"problem": "utter_slot_taken"}
             local = appointment.start_at.astimezone(where.tz)
             return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from frontdesk.scheduling.service import OpenSlot
+from frontdesk.scheduling.slots import OpenSlot
 
 
 def clock_time(moment: datetime) -> str:

@@ -14,6 +14,7 @@ from frontdesk.messaging.service import seed_demo_sms
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
+from frontdesk.scheduling.localtime import local_day_span
 from frontdesk.scheduling.models import (
     PatientRule,
     ScheduleException,
@@ -21,7 +22,6 @@ from frontdesk.scheduling.models import (
     VisitTypeProvider,
     WeeklyHours,
 )
-from frontdesk.scheduling.service import local_day_span
 
 DEMO_SLUG = "riverside"
 

@@ -29,7 +29,7 @@ from frontdesk.messaging.models import SmsThread
 from frontdesk.messaging.service import is_opted_out
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
-from frontdesk.scheduling.service import upcoming_appointments
+from frontdesk.scheduling.booking import upcoming_appointments
 
 REASON_LABELS = {
     EscalationReason.PATIENT_REQUEST: "Asked for a person",

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
 from frontdesk.ehr.interface import Ehr, EhrError, PractitionerRecord
+from frontdesk.ehr.mirror import record_external_appointment
 from frontdesk.ehr.worker import identifier_system
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.scheduling.service import record_external_appointment
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from frontdesk.conversations.models import Conversation, Role
 from frontdesk.conversations.service import record_outgoing_message
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
+from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
 from frontdesk.scheduling.models import (
     Appointment,
     OfferStatus,
@@ -36,17 +37,8 @@ from frontdesk.scheduling.models import (
     WaitlistOffer,
     WaitlistStatus,
 )
-from frontdesk.scheduling.service import (
-    OpenSlot,
-    PatientBusyError,
-    SlotUnavailableError,
-    allowed_provider_ids,
-    book_appointment,
-    booking_rules,
-    find_open_slots,
-    is_slot_open,
-    visit_type_allowed,
-)
+from frontdesk.scheduling.rules import allowed_provider_ids, booking_rules, visit_type_allowed
+from frontdesk.scheduling.slots import OpenSlot, find_open_slots, is_slot_open
 from frontdesk.scheduling.timeprefs import TimePreference, parse_time_preference
 from frontdesk.settings import get_settings
 

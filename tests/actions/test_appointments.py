@@ -38,8 +38,10 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
 from frontdesk.patients.service import find_patient
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import book_appointment, cancel_appointment
+from frontdesk.scheduling.matching import match_visit_type
 from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEntry, WaitlistOffer
+from frontdesk.scheduling.slots import OpenSlot, find_open_slots, parse_slot_key
 from frontdesk.scheduling.timeprefs import parse_time_preference
 from tests.conftest import NOW, savepoint_sessions
 
@@ -125,13 +127,13 @@ def verify(session: Session, conversation: Conversation, who: Patient) -> None:
 
 
 def sick_visit(session: Session, practice: Practice) -> VisitType:
-    found = scheduling.match_visit_type(session=session, practice_id=practice.id, text="sick")
+    found = match_visit_type(session=session, practice_id=practice.id, text="sick")
     assert found is not None
     return found
 
 
-def open_slots(session: Session, practice: Practice, when: str) -> list[scheduling.OpenSlot]:
-    return scheduling.find_open_slots(
+def open_slots(session: Session, practice: Practice, when: str) -> list[OpenSlot]:
+    return find_open_slots(
         session=session,
         practice=practice,
         visit_type=sick_visit(session, practice),
@@ -142,7 +144,7 @@ def open_slots(session: Session, practice: Practice, when: str) -> list[scheduli
 
 def book(session: Session, practice: Practice, who: Patient, when: str) -> Appointment:
     slot = open_slots(session, practice, when)[0]
-    return scheduling.book_appointment(
+    return book_appointment(
         session=session,
         practice=practice,
         patient=who,
@@ -417,7 +419,7 @@ def test_reschedule_asks_with_the_new_time_and_policy_then_moves(
     assert done.messages[0]["day"] == "Thursday, December 3"
     assert events == RESET
     moved = reload(session, appointment.id)
-    assert moved.start_at == scheduling.parse_slot_key(slots["slot_choice"])[1]
+    assert moved.start_at == parse_slot_key(slots["slot_choice"])[1]
 
 
 def test_reschedule_to_a_slot_just_taken_goes_back_to_the_offers(
@@ -427,8 +429,8 @@ def test_reschedule_to_a_slot_just_taken_goes_back_to_the_offers(
     appointment = book(session, practice, who, "next tue after 3")
     verify(session, conversation, who)
     slots = {**_reschedule_slots(session, practice, appointment), "change_confirmed": True}
-    provider_id, start = scheduling.parse_slot_key(slots["slot_choice"])
-    scheduling.book_appointment(  # someone else, a second ago
+    provider_id, start = parse_slot_key(slots["slot_choice"])
+    book_appointment(  # someone else, a second ago
         session=session,
         practice=practice,
         patient=casey(session, practice),
@@ -566,7 +568,7 @@ def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_tim
     session.flush()
     local = holder.start_at.astimezone(NY)
     scheduling_waitlist_join(session, practice, waiting, f"{local:%A %B} {local.day}")
-    scheduling.cancel_appointment(
+    cancel_appointment(
         session=session, appointment_id=holder.id, patient_id=holder.patient_id, now=NOW
     )
     offer = session.scalars(select(WaitlistOffer)).one()

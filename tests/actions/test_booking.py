@@ -35,7 +35,8 @@ from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.matching import active_providers, match_provider
+from frontdesk.scheduling.slots import parse_slot_key
 from tests.conftest import NOW, savepoint_sessions
 
 BOT_DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
@@ -191,7 +192,7 @@ def test_provider_preference(
     if expected in (None, "any"):
         assert value == expected
     else:
-        provider = scheduling.match_provider(
+        provider = match_provider(
             session=session, practice_id=conversation.practice_id, text=expected
         )
         assert provider is not None and value == str(provider.id)
@@ -445,7 +446,7 @@ def test_booking_confirms_details_and_clears_the_form(
     appointment = session.scalars(select(Appointment)).one()
     patient = session.get_one(Patient, appointment.patient_id)
     assert patient.last_name == "Sample"
-    assert appointment.start_at == scheduling.parse_slot_key(key)[1]
+    assert appointment.start_at == parse_slot_key(key)[1]
 
 
 def test_a_slot_taken_a_second_ago_offers_the_next_ones(
@@ -486,10 +487,10 @@ def test_booking_a_second_visit_at_the_same_time_is_refused_kindly(
     _identify(session, conversation, "Riley Placeholder", date(1978, 1, 5))
     first = _offered(context, conversation)[0]
     _book(context, conversation, first)
-    provider_id, start = scheduling.parse_slot_key(first)
+    provider_id, start = parse_slot_key(first)
     other_provider = next(
         p.id
-        for p in scheduling.active_providers(session=session, practice_id=conversation.practice_id)
+        for p in active_providers(session=session, practice_id=conversation.practice_id)
         if p.id != provider_id
     )
     key = f"{other_provider}@{start:%Y%m%dT%H%MZ}"

@@ -20,7 +20,10 @@ from frontdesk.models import (
     VisitType,
     WeeklyHours,
 )
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.blocks import grid_blocks
+from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
+from frontdesk.scheduling.matching import match_provider, match_visit_type
+from frontdesk.scheduling.slots import OpenSlot, find_open_slots, is_slot_open, parse_slot_key
 from frontdesk.scheduling.timeprefs import TimePreference, parse_time_preference
 from tests.conftest import NOW
 
@@ -28,7 +31,7 @@ NY = ZoneInfo("America/New_York")
 
 
 def _visit(session: Session, practice: Practice, code: str) -> VisitType:
-    found = scheduling.match_visit_type(session=session, practice_id=practice.id, text=code)
+    found = match_visit_type(session=session, practice_id=practice.id, text=code)
     assert found is not None
     return found
 
@@ -38,7 +41,7 @@ def _patient(session: Session, practice: Practice) -> Patient:
 
 
 def _provider(session: Session, practice: Practice, surname: str) -> Provider:
-    found = scheduling.match_provider(session=session, practice_id=practice.id, text=surname)
+    found = match_provider(session=session, practice_id=practice.id, text=surname)
     assert found is not None
     return found
 
@@ -47,7 +50,7 @@ def test_next_tuesday_after_three_offers_three_spread_out_slots(
     session: Session, practice: Practice
 ) -> None:
     preference = parse_time_preference("next tue after 3", now=NOW, tz=NY)
-    slots = scheduling.find_open_slots(
+    slots = find_open_slots(
         session=session,
         practice=practice,
         visit_type=_visit(session, practice, "sick-visit"),
@@ -69,7 +72,7 @@ def test_lead_time_and_past_are_never_offered(session: Session, practice: Practi
     # Tuesday 1 Dec, 13:10 local: the practice needs 120 minutes' notice.
     now = datetime(2026, 12, 1, 18, 10, tzinfo=UTC)
     preference = TimePreference(days=(date(2026, 12, 1),))
-    slots = scheduling.find_open_slots(
+    slots = find_open_slots(
         session=session,
         practice=practice,
         visit_type=_visit(session, practice, "sick-visit"),
@@ -83,7 +86,7 @@ def test_lead_time_and_past_are_never_offered(session: Session, practice: Practi
 
 def test_exact_time_prefers_the_closest_slots(session: Session, practice: Practice) -> None:
     preference = TimePreference(days=(date(2026, 12, 2),), exact=time(11, 0))
-    slots = scheduling.find_open_slots(
+    slots = find_open_slots(
         session=session,
         practice=practice,
         visit_type=_visit(session, practice, "sick visit"),
@@ -99,7 +102,7 @@ def test_booking_takes_the_slot_and_it_is_not_offered_again(
     visit = _visit(session, practice, "annual physical")
     patel = _provider(session, practice, "patel")
     start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 9:00 local
-    appointment = scheduling.book_appointment(
+    appointment = book_appointment(
         session=session,
         practice=practice,
         patient=_patient(session, practice),
@@ -113,7 +116,7 @@ def test_booking_takes_the_slot_and_it_is_not_offered_again(
         select(AppointmentBlock).where(AppointmentBlock.appointment_id == appointment.id)
     ).all()
     assert len(blocks) == 11  # 45 minutes plus the 10-minute buffer, in 5-minute blocks
-    assert not scheduling.is_slot_open(
+    assert not is_slot_open(
         session=session,
         practice=practice,
         visit_type=visit,
@@ -130,7 +133,7 @@ def test_overlapping_booking_of_another_length_is_refused(
     first, second = session.scalars(
         select(Patient).where(Patient.practice_id == practice.id).limit(2)
     ).all()
-    scheduling.book_appointment(
+    book_appointment(
         session=session,
         practice=practice,
         patient=first,
@@ -139,8 +142,8 @@ def test_overlapping_booking_of_another_length_is_refused(
         start=datetime(2026, 12, 1, 14, 0, tzinfo=UTC),
         now=NOW,
     )
-    with pytest.raises(scheduling.SlotUnavailableError) as refused:
-        scheduling.book_appointment(
+    with pytest.raises(SlotUnavailableError) as refused:
+        book_appointment(
             session=session,
             practice=practice,
             patient=second,
@@ -149,7 +152,7 @@ def test_overlapping_booking_of_another_length_is_refused(
             start=datetime(2026, 12, 1, 14, 30, tzinfo=UTC),
             now=NOW,
         )
-    assert not isinstance(refused.value, scheduling.PatientBusyError)
+    assert not isinstance(refused.value, PatientBusyError)
     # The failed attempt left the session usable and nothing half-written.
     assert session.scalars(select(Appointment)).all()[0].provider_id == patel.id
     assert len(session.scalars(select(Appointment)).all()) == 1
@@ -160,7 +163,7 @@ def test_database_itself_refuses_a_double_booked_block(
 ) -> None:
     """The rule holds even for code that skips the service's checks."""
     patel = _provider(session, practice, "patel")
-    appointment = scheduling.book_appointment(
+    appointment = book_appointment(
         session=session,
         practice=practice,
         patient=_patient(session, practice),
@@ -190,8 +193,8 @@ def test_booking_in_the_past_or_outside_hours_is_refused(
         datetime(2026, 12, 1, 3, 0, tzinfo=UTC),  # 22:00 local the night before
         datetime(2026, 12, 1, 14, 7, tzinfo=UTC),  # not on the slot grid
     ):
-        with pytest.raises(scheduling.SlotUnavailableError):
-            scheduling.book_appointment(
+        with pytest.raises(SlotUnavailableError):
+            book_appointment(
                 session=session,
                 practice=practice,
                 patient=_patient(session, practice),
@@ -208,7 +211,7 @@ def test_hours_follow_daylight_saving(session: Session, practice: Practice) -> N
     visit = _visit(session, practice, "sick-visit")
     patel = _provider(session, practice, "patel")
     for day, utc_hour in ((date(2026, 10, 26), 12), (date(2026, 11, 2), 13)):
-        slots = scheduling.find_open_slots(
+        slots = find_open_slots(
             session=session,
             practice=practice,
             visit_type=visit,
@@ -223,11 +226,11 @@ def test_hours_follow_daylight_saving(session: Session, practice: Practice) -> N
 
 def test_slot_keys_round_trip_and_reject_garbage() -> None:
     start = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
-    slot = scheduling.OpenSlot(1, "Dr. A", 1, "Main", start, start + timedelta(minutes=20))
-    assert scheduling.parse_slot_key(slot.key) == (1, start)
+    slot = OpenSlot(1, "Dr. A", 1, "Main", start, start + timedelta(minutes=20))
+    assert parse_slot_key(slot.key) == (1, start)
     for bad in ("", "x@y", "1@2026", "@20261201T2000Z", "1@20261301T2000Z"):
         with pytest.raises(ValueError):
-            scheduling.parse_slot_key(bad)
+            parse_slot_key(bad)
 
 
 @pytest.mark.parametrize(
@@ -247,13 +250,13 @@ def test_slot_keys_round_trip_and_reject_garbage() -> None:
 def test_visit_types_match_what_patients_say(
     session: Session, practice: Practice, text: str, code: str | None
 ) -> None:
-    found = scheduling.match_visit_type(session=session, practice_id=practice.id, text=text)
+    found = match_visit_type(session=session, practice_id=practice.id, text=text)
     assert (found.code if found else None) == code
 
 
 def test_a_patient_cannot_be_in_two_places_at_once(session: Session, practice: Practice) -> None:
     patient = _patient(session, practice)
-    scheduling.book_appointment(
+    book_appointment(
         session=session,
         practice=practice,
         patient=patient,
@@ -262,8 +265,8 @@ def test_a_patient_cannot_be_in_two_places_at_once(session: Session, practice: P
         start=datetime(2026, 12, 1, 20, 0, tzinfo=UTC),
         now=NOW,
     )
-    with pytest.raises(scheduling.PatientBusyError):
-        scheduling.book_appointment(
+    with pytest.raises(PatientBusyError):
+        book_appointment(
             session=session,
             practice=practice,
             patient=patient,
@@ -292,7 +295,7 @@ def test_overlap_is_caught_even_off_the_five_minute_grid(
     session.flush()
     sunday = date(2026, 12, 6)
     visit = _visit(session, practice, "sick-visit")
-    first = scheduling.find_open_slots(
+    first = find_open_slots(
         session=session,
         practice=practice,
         visit_type=visit,
@@ -302,7 +305,7 @@ def test_overlap_is_caught_even_off_the_five_minute_grid(
         limit=1,
     )[0]
     assert first.start.astimezone(NY).time() == time(9, 7)
-    scheduling.book_appointment(
+    book_appointment(
         session=session,
         practice=practice,
         patient=patients[0],
@@ -316,7 +319,7 @@ def test_overlap_is_caught_even_off_the_five_minute_grid(
         AppointmentBlock(
             practice_id=practice.id,
             provider_id=patel.id,
-            block_start=scheduling._blocks(first.start + timedelta(minutes=18), first.end)[0],
+            block_start=grid_blocks(first.start + timedelta(minutes=18), first.end)[0],
             appointment_id=session.scalars(select(Appointment.id)).first(),
         )
     )

@@ -14,8 +14,9 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation, Message
 from frontdesk.models import Appointment, Patient, Practice, Provider, VisitType
 from frontdesk.patients.service import match_key
-from frontdesk.scheduling import service as scheduling
 from frontdesk.scheduling import waitlist
+from frontdesk.scheduling.booking import book_appointment, cancel_appointment
+from frontdesk.scheduling.matching import match_provider
 from frontdesk.scheduling.models import OfferStatus, WaitlistEntry, WaitlistStatus
 from frontdesk.scheduling.timeprefs import TimePreferenceError
 from tests.conftest import NOW
@@ -33,7 +34,7 @@ def _visit(session: Session, practice: Practice, code: str = "sick-visit") -> Vi
 
 
 def _patel(session: Session, practice: Practice) -> Provider:
-    found = scheduling.match_provider(session=session, practice_id=practice.id, text="patel")
+    found = match_provider(session=session, practice_id=practice.id, text="patel")
     assert found is not None
     return found
 
@@ -85,7 +86,7 @@ def _messages(session: Session, patient: Patient) -> list[Message]:
 
 def _cancel_tuesday_3pm(session: Session, practice: Practice) -> list[waitlist.WaitlistOffer]:
     holder = _new_patient(session, practice, 99)
-    appointment = scheduling.book_appointment(
+    appointment = book_appointment(
         session=session,
         practice=practice,
         patient=holder,
@@ -94,7 +95,7 @@ def _cancel_tuesday_3pm(session: Session, practice: Practice) -> list[waitlist.W
         start=TUE_3PM,
         now=NOW,
     )
-    return scheduling.cancel_appointment(
+    return cancel_appointment(
         session=session, appointment_id=appointment.id, patient_id=holder.id, now=NOW
     ).offers
 
@@ -171,7 +172,7 @@ def test_a_race_lost_in_the_database_is_a_clean_offer_gone(
         _join(session, practice, patient)
     offers = _cancel_tuesday_3pm(session, practice)
     # Someone books the time directly (web chat) before either waitlisted patient answers.
-    scheduling.book_appointment(
+    book_appointment(
         session=session,
         practice=practice,
         patient=_new_patient(session, practice, 50),
@@ -252,7 +253,7 @@ def test_offers_cannot_be_claimed_by_someone_else(session: Session, practice: Pr
 def test_offers_respect_provider_choice_and_visit_rules(
     session: Session, practice: Practice
 ) -> None:
-    nguyen = scheduling.match_provider(session=session, practice_id=practice.id, text="nguyen")
+    nguyen = match_provider(session=session, practice_id=practice.id, text="nguyen")
     assert nguyen is not None
     wants_nguyen, wants_physical, left = (_new_patient(session, practice, n) for n in range(3))
     waitlist.join_waitlist(
