@@ -31,6 +31,7 @@ from frontdesk.ehr.tasks import EhrSync
 from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
 from frontdesk.runtime import Services
 from frontdesk.settings import Settings, get_settings
+from frontdesk.wiring import connect_ports
 
 logger = logging.getLogger(__name__)
 STATIC = resources.files("frontdesk") / "web" / "static"
@@ -45,6 +46,7 @@ def create_app(
 ) -> FastAPI:
     """Build the service. Everything outside (database, Rasa, clock) can be injected."""
     settings = settings or get_settings()
+    connect_ports()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

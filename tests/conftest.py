@@ -22,11 +22,18 @@ from frontdesk.db import CLOCK_KEY, make_engine
 from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
 from frontdesk.models import Base, Practice
+from frontdesk.wiring import connect_ports
 
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "")
 # Saturday 28 November 2026, 10:00 in New York: a fixed "now" for domain tests.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 AT_NOW = fixed_clock(NOW)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ports() -> None:
+    """Listeners are subscribed as at start-up, so domain tests see the whole flow."""
+    connect_ports()
 
 
 def _postgres_url() -> str:

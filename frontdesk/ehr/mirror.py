@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.practices.models import Provider
 from frontdesk.scheduling.blocks import free_blocks, grid_blocks
-from frontdesk.scheduling.booking import offer_freed
+from frontdesk.scheduling.freed_time import announce_freed_time
 from frontdesk.scheduling.models import (
     ACTIVE_STATUSES,
     SOURCE_EHR,
@@ -25,9 +24,7 @@ from frontdesk.scheduling.models import (
     AppointmentBlock,
     AppointmentStatus,
 )
-
-if TYPE_CHECKING:
-    from frontdesk.scheduling.waitlist import WaitlistNotifier
+from frontdesk.scheduling.waitlist_notices import WaitlistNotifier
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +105,7 @@ def record_external_appointment(
             existing.cancelled_at = now
             existing.cancelled_by = "ehr"
             session.flush()
-            offer_freed(
+            announce_freed_time(
                 session,
                 provider_id=existing.provider_id,
                 start=existing.start_at,

@@ -13,6 +13,7 @@ import signal
 import typer
 
 from frontdesk.settings import get_settings
+from frontdesk.wiring import connect_ports
 
 app = typer.Typer(help="Reminders, follow-ups and the SMS outbox.")
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def run() -> None:
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    connect_ports()
     engine = make_engine(settings.sqlalchemy_url)
     sessions = make_session_factory(engine, clock=system_clock)
 

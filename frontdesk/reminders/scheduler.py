@@ -26,7 +26,8 @@ from frontdesk.clock import system_clock
 from frontdesk.db import session_scope
 from frontdesk.reminders.models import ReminderKind
 from frontdesk.reminders.service import ReminderDefaults, SentOutreach, plan_outreach, send_due
-from frontdesk.scheduling.waitlist import ConversationNotifier, expire_waitlist_offers
+from frontdesk.scheduling.waitlist import expire_waitlist_offers
+from frontdesk.scheduling.waitlist_notices import ConversationNotifier
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:

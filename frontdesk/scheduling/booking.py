@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling.blocks import block_rows, free_blocks
+from frontdesk.scheduling.freed_time import announce_freed_time
 from frontdesk.scheduling.localtime import spoken_when
 from frontdesk.scheduling.models import (
     ACTIVE_STATUSES,
@@ -29,12 +29,11 @@ from frontdesk.scheduling.models import (
     AppointmentBlock,
     AppointmentStatus,
     VisitType,
+    WaitlistOffer,
 )
 from frontdesk.scheduling.rules import booking_rules, visit_type_allowed
 from frontdesk.scheduling.slots import OpenSlot, is_slot_open, next_open_slots, parse_slot_key
-
-if TYPE_CHECKING:
-    from frontdesk.scheduling.waitlist import WaitlistNotifier, WaitlistOffer
+from frontdesk.scheduling.waitlist_notices import WaitlistNotifier
 
 
 class SlotUnavailableError(Exception):
@@ -334,7 +333,7 @@ def reschedule_appointment(
     except IntegrityError as exc:
         session.refresh(appointment)
         raise refuse("slot was just taken") from exc
-    offer_freed(
+    announce_freed_time(
         session, provider_id=old_provider, start=old_start, end=old_end, now=now, notifier=notifier
     )
     return appointment
@@ -376,7 +375,7 @@ def cancel_appointment(
     appointment.cancel_reason = reason[:500] if reason else None
     appointment.late_cancel = late
     session.flush()
-    offers = offer_freed(
+    offers = announce_freed_time(
         session,
         provider_id=appointment.provider_id,
         start=appointment.start_at,
@@ -434,30 +433,6 @@ def cancellation_notice(*, session: Session, appointment: Appointment, now: date
     return (
         f"Cancelling or rescheduling is free until {spoken_when(deadline, tz)}; after that it "
         f"counts as a late cancellation{consequence}."
-    )
-
-
-def offer_freed(
-    session: Session,
-    *,
-    provider_id: int,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    notifier: WaitlistNotifier | None,
-) -> list[WaitlistOffer]:
-    if end <= now:
-        return []
-    # Imported here: the waitlist books through this module.
-    from frontdesk.scheduling.waitlist import ConversationNotifier, offer_freed_time
-
-    return offer_freed_time(
-        session=session,
-        provider_id=provider_id,
-        start=max(start, now),
-        end=end,
-        now=now,
-        notifier=notifier or ConversationNotifier(),
     )
 
 

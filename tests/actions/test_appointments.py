@@ -43,6 +43,7 @@ from frontdesk.scheduling.matching import match_visit_type
 from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEntry, WaitlistOffer
 from frontdesk.scheduling.slots import OpenSlot, find_open_slots, parse_slot_key
 from frontdesk.scheduling.timeprefs import parse_time_preference
+from frontdesk.scheduling.waitlist import join_waitlist
 from tests.conftest import NOW, savepoint_sessions
 
 DOMAIN: dict[str, Any] = {}
@@ -606,8 +607,6 @@ def test_an_unknown_offer_token_is_gone_not_an_error(
 def scheduling_waitlist_join(
     session: Session, practice: Practice, who: Patient, preference: str
 ) -> None:
-    from frontdesk.scheduling.waitlist import join_waitlist
-
     join_waitlist(
         session=session,
         practice_id=practice.id,
