@@ -399,7 +399,11 @@ class ActionCancelAppointment(ContextAction):
             described = describe(appointment, where.tz)
             try:
                 outcome = cancel_appointment(
-                    session=session, appointment_id=appointment.id, patient_id=patient_id, now=now
+                    session=session,
+                    appointment_id=appointment.id,
+                    patient_id=patient_id,
+                    now=now,
+                    waitlist_policy=self.context.waitlist,
                 )
             except AppointmentNotFoundError:
                 return {"response": "utter_appointment_not_found"}
@@ -449,6 +453,7 @@ class ActionRescheduleAppointment(ContextAction):
                     patient_id=patient_id,
                     slot_key=key,
                     now=now,
+                    waitlist_policy=self.context.waitlist,
                 )
             except AppointmentNotFoundError:
                 return {"response": "utter_appointment_not_found"}
@@ -631,6 +636,7 @@ class ActionDeclineWaitlistOffer(ContextAction):
                     offer_token=token,
                     patient_id=where.patient.id if where.patient else None,
                     now=now,
+                    policy=self.context.waitlist,
                 )
             except waitlist.OfferGoneError:
                 return

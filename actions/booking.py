@@ -657,6 +657,7 @@ async def join_waitlist(
             provider_id=_provider_id(tracker.get_slot("provider_preference")),
             preference_text=preference,
             now=now,
+            policy=context.waitlist,
         )
         return {"visit": visit_type.name, "preference": described}
 

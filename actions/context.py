@@ -1,4 +1,4 @@
-"""What custom actions get from the service: database sessions and a clock.
+"""What custom actions get from the service: database sessions, a clock and configuration.
 
 Actions are registered as instances built with this context (constructor injection), so
 tests can hand them a test database and a fixed clock.
@@ -18,6 +18,7 @@ from rasa_sdk import Action
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 T = TypeVar("T")
 
@@ -28,6 +29,7 @@ class ActionContext:
 
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
+    waitlist: WaitlistPolicy = DEFAULT_WAITLIST_POLICY
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

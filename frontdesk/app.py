@@ -30,6 +30,7 @@ from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
 from frontdesk.runtime import Services
+from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
 from frontdesk.wiring import connect_ports
 
@@ -67,7 +68,11 @@ def create_app(
         )
         app.state.services = services
         app.state.action_executor = build_executor(
-            ActionContext(sessions=services.sessions, clock=clock)
+            ActionContext(
+                sessions=services.sessions,
+                clock=clock,
+                waitlist=WaitlistPolicy.from_settings(settings),
+            )
         )
         # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)

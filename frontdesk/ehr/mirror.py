@@ -25,6 +25,7 @@ from frontdesk.scheduling.models import (
     AppointmentStatus,
 )
 from frontdesk.scheduling.waitlist_notices import WaitlistNotifier
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def record_external_appointment(
     status: str,
     now: datetime,
     notifier: WaitlistNotifier | None = None,
+    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> Appointment | None:
     """Record (or update) busy time that came from the practice's EHR.
 
@@ -73,6 +75,7 @@ def record_external_appointment(
         status: FHIR Appointment.status code.
         now: The current instant, for waitlist offers.
         notifier: How waitlist offers reach patients; default `ConversationNotifier`.
+        waitlist_policy: The service's waitlist rules for offering freed time.
 
     Returns:
         The stored appointment, or None for a cancellation of one never recorded.
@@ -112,6 +115,7 @@ def record_external_appointment(
                 end=existing.end_at,
                 now=now,
                 notifier=notifier,
+                policy=waitlist_policy,
             )
         return existing
     if existing is None:

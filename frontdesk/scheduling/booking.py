@@ -34,6 +34,7 @@ from frontdesk.scheduling.models import (
 from frontdesk.scheduling.rules import booking_rules, visit_type_allowed
 from frontdesk.scheduling.slots import OpenSlot, is_slot_open, next_open_slots, parse_slot_key
 from frontdesk.scheduling.waitlist_notices import WaitlistNotifier
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 
 class SlotUnavailableError(Exception):
@@ -237,13 +238,14 @@ def reschedule_appointment(
     slot_key: str,
     now: datetime,
     notifier: WaitlistNotifier | None = None,
+    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> Appointment:
     """Move an appointment to another slot, atomically.
 
     The new time is claimed before the old time is released, in one savepoint: if the claim
     fails (taken a moment ago), nothing about the old appointment changes. The appointment
     keeps its id (the EHR updates the same resource); a confirmed visit goes back to booked.
-    The freed time is offered to the waitlist.
+    The freed time is offered to the waitlist (through `notifier`, under `waitlist_policy`).
 
     Raises:
         AppointmentNotFoundError: No such appointment for this patient.
@@ -334,7 +336,13 @@ def reschedule_appointment(
         session.refresh(appointment)
         raise refuse("slot was just taken") from exc
     announce_freed_time(
-        session, provider_id=old_provider, start=old_start, end=old_end, now=now, notifier=notifier
+        session,
+        provider_id=old_provider,
+        start=old_start,
+        end=old_end,
+        now=now,
+        notifier=notifier,
+        policy=waitlist_policy,
     )
     return appointment
 
@@ -348,6 +356,7 @@ def cancel_appointment(
     reason: str | None = None,
     by: str = "patient",
     notifier: WaitlistNotifier | None = None,
+    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> CancellationOutcome:
     """Cancel an appointment, free its time and offer that time to the waitlist.
 
@@ -359,6 +368,7 @@ def cancel_appointment(
         reason: Optional short reason (kept for staff; truncated to 500 characters).
         by: Who cancelled: "patient", "staff", "ehr".
         notifier: How waitlist offers reach patients; default `ConversationNotifier`.
+        waitlist_policy: The service's waitlist rules for offering the freed time.
 
     Raises:
         AppointmentNotFoundError: No such appointment for this patient.
@@ -382,6 +392,7 @@ def cancel_appointment(
         end=appointment.end_at,
         now=now,
         notifier=notifier,
+        policy=waitlist_policy,
     )
     return CancellationOutcome(appointment=appointment, late=late, offers=offers)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.scheduling.models import WaitlistOffer
 from frontdesk.scheduling.waitlist_notices import WaitlistNotifier
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class FreedTime:
         now: When it was freed.
         notifier: How offers reach patients, when the one freeing the time chose; None leaves
             it to the listener.
+        policy: The service's waitlist rules, as the one freeing the time was configured.
     """
 
     provider_id: int
@@ -36,6 +38,7 @@ class FreedTime:
     end: datetime
     now: datetime
     notifier: WaitlistNotifier | None = None
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY
 
 
 class FreedTimeListener(Protocol):
@@ -69,6 +72,7 @@ def announce_freed_time(
     end: datetime,
     now: datetime,
     notifier: WaitlistNotifier | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> list[WaitlistOffer]:
     """Tell every listener that provider time [start, end) was freed at `now`.
 
@@ -80,7 +84,12 @@ def announce_freed_time(
     if end <= now:
         return []
     freed = FreedTime(
-        provider_id=provider_id, start=max(start, now), end=end, now=now, notifier=notifier
+        provider_id=provider_id,
+        start=max(start, now),
+        end=end,
+        now=now,
+        notifier=notifier,
+        policy=policy,
     )
     offers: list[WaitlistOffer] = []
     for listener in list(_listeners):

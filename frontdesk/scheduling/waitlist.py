@@ -1,7 +1,7 @@
 """The waitlist: patients who found nothing suitable hear first when matching time frees up.
 
 When time frees (a cancellation, a reschedule, the EHR cancelling), the earliest-joined
-matching patients are offered it in a batch (`FRONTDESK_WAITLIST_BATCH_SIZE`). Each offer is a
+matching patients are offered it in a batch (`WaitlistPolicy.batch_size`). Each offer is a
 concrete slot; the first patient to accept books it through the normal booking path, so the
 database settles a race between two acceptances exactly as it settles any double booking.
 The others are told it is gone. If nobody in a batch accepts before the offers expire (or all
@@ -39,7 +39,7 @@ from frontdesk.scheduling.rules import allowed_provider_ids, booking_rules, visi
 from frontdesk.scheduling.slots import OpenSlot, find_open_slots, is_slot_open
 from frontdesk.scheduling.timeprefs import TimePreference, parse_time_preference
 from frontdesk.scheduling.waitlist_notices import ConversationNotifier, WaitlistNotifier
-from frontdesk.settings import get_settings
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +70,12 @@ def join_waitlist(
     provider_id: int | None,
     preference_text: str,
     now: datetime,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> WaitlistEntry:
     """Put a patient on the waitlist (or update their existing entry for this visit type).
 
     The preference is parsed now, in the practice's zone ("mornings next week"); empty text
-    means any time in the next `FRONTDESK_WAITLIST_DAYS` days.
+    means any time in the next `policy.days` days.
 
     Raises:
         TimePreferenceError: The preference names only past days, or is not understood.
@@ -97,8 +98,9 @@ def join_waitlist(
     if text:
         preference = parse_time_preference(text, now=now, tz=tz)
     else:
-        days = get_settings().waitlist_days
-        preference = TimePreference(days=tuple(today + timedelta(days=i) for i in range(days)))
+        preference = TimePreference(
+            days=tuple(today + timedelta(days=i) for i in range(policy.days))
+        )
     weekdays = 0
     for day in preference.days:
         weekdays |= 1 << day.weekday()
@@ -213,14 +215,14 @@ def offer_freed_time(
     end: datetime,
     now: datetime,
     notifier: WaitlistNotifier,
-    batch_size: int | None = None,
-    offer_minutes: int | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> list[WaitlistOffer]:
     """Offer freed provider time [start, end) to the next batch of matching waitlisted patients.
 
     Patients are taken in the order they joined; one already offered this time (in an earlier
     batch) or holding another open offer is skipped. Each gets a concrete slot that suits
-    their visit type, provider choice, days and hours.
+    their visit type, provider choice, days and hours. At most `policy.batch_size` patients
+    are asked at once, each offer open for `policy.offer_minutes`.
 
     Returns:
         The offers made (possibly none).
@@ -230,9 +232,7 @@ def offer_freed_time(
         return []
     practice = session.get_one(Practice, provider.practice_id)
     tz = ZoneInfo(practice.timezone)
-    settings = get_settings()
-    batch_size = batch_size or settings.waitlist_batch_size
-    ttl = timedelta(minutes=offer_minutes or settings.waitlist_offer_minutes)
+    ttl = timedelta(minutes=policy.offer_minutes)
     earlier = select(WaitlistOffer).where(
         WaitlistOffer.provider_id == provider_id,
         WaitlistOffer.start_at < end,
@@ -272,7 +272,7 @@ def offer_freed_time(
     )
     offers: list[WaitlistOffer] = []
     for entry in entries:
-        if len(offers) >= batch_size:
+        if len(offers) >= policy.batch_size:
             break
         if entry.id in offered_entries or entry.id in busy_entries:
             continue
@@ -321,6 +321,7 @@ def offer_to_waitlist(*, session: Session, freed: FreedTime) -> list[WaitlistOff
         end=freed.end,
         now=freed.now,
         notifier=freed.notifier or ConversationNotifier(),
+        policy=freed.policy,
     )
 
 
@@ -392,6 +393,7 @@ def decline_waitlist_offer(
     patient_id: int | None,
     now: datetime,
     notifier: WaitlistNotifier | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> WaitlistOffer:
     """The patient does not want this time; they stay on the waitlist for the next one.
 
@@ -405,12 +407,16 @@ def decline_waitlist_offer(
         raise OfferGoneError(offer.status.value)
     offer.status = OfferStatus.DECLINED
     session.flush()
-    _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier)
+    _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier, policy=policy)
     return offer
 
 
 def expire_waitlist_offers(
-    *, session: Session, now: datetime, notifier: WaitlistNotifier | None = None
+    *,
+    session: Session,
+    now: datetime,
+    notifier: WaitlistNotifier | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> int:
     """Close offers nobody answered in time, offer their time onwards, retire stale entries.
 
@@ -430,7 +436,7 @@ def expire_waitlist_offers(
         offer.status = OfferStatus.EXPIRED
     session.flush()
     for offer in expired:
-        _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier)
+        _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier, policy=policy)
     for entry in session.scalars(
         select(WaitlistEntry).where(WaitlistEntry.status == WaitlistStatus.WAITING)
     ):
@@ -455,7 +461,12 @@ def _same_batch(session: Session, offer: WaitlistOffer) -> list[WaitlistOffer]:
 
 
 def _next_batch_if_unanswered(
-    session: Session, *, offer: WaitlistOffer, now: datetime, notifier: WaitlistNotifier | None
+    session: Session,
+    *,
+    offer: WaitlistOffer,
+    now: datetime,
+    notifier: WaitlistNotifier | None,
+    policy: WaitlistPolicy,
 ) -> None:
     batch = _same_batch(session, offer)
     if any(o.status in (OfferStatus.PENDING, OfferStatus.ACCEPTED) for o in batch):
@@ -467,6 +478,7 @@ def _next_batch_if_unanswered(
         end=max(o.end_at for o in batch),
         now=now,
         notifier=notifier or ConversationNotifier(),
+        policy=policy,
     )
 
 
