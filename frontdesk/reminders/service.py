@@ -19,6 +19,7 @@ patient record gains one).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -87,15 +88,17 @@ class SentOutreach:
 
 
 def appointment_ref(appointment_id: int) -> str:
-    """The opaque reference the bot carries in slot `appointment_ref`."""
+    """The opaque reference the bot carries in slot `appointment_ref` (reminders, buttons)."""
     return f"a_{appointment_id}"
 
 
-def parse_appointment_ref(ref: str | None) -> int | None:
-    """The appointment id of an `a_<id>` reference, or None."""
-    if not ref or not ref.startswith("a_") or not ref[2:].isdigit():
-        return None
-    return int(ref[2:])
+def parse_appointment_ref(ref: object) -> int | None:
+    """Inverse of `appointment_ref`; None for anything else (including the slot value "none").
+
+    Slot values arrive from the tracker, so any type is accepted.
+    """
+    match = re.fullmatch(r"a_(\d{1,12})", ref.strip()) if isinstance(ref, str) else None
+    return int(match.group(1)) if match else None
 
 
 def _hhmm(value: str) -> time:
