@@ -15,29 +15,31 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions.appointment_forms import (
+    ValidateCancelAppointmentForm,
+    ValidateConfirmAppointmentForm,
+    ValidateRescheduleAppointmentForm,
+)
 from actions.appointments import (
-    NO_APPOINTMENT,
     RESET,
-    ActionAcceptWaitlistOffer,
     ActionAskAppointmentRef,
     ActionAskChangeConfirmed,
     ActionCancelAppointment,
     ActionCheckAppointments,
     ActionConfirmAppointment,
-    ActionDeclineWaitlistOffer,
     ActionRescheduleAppointment,
-    ValidateCancelAppointmentForm,
-    ValidateConfirmAppointmentForm,
-    ValidateRescheduleAppointmentForm,
 )
-from actions.booking import ActionAskPatientVerified, ActionBookAppointment, appointment_ref
+from actions.booking import ActionAskPatientVerified, ActionBookAppointment
 from actions.context import ActionContext
+from actions.form_slots import NO_APPOINTMENT
 from actions.identity import ActionAskIdentityVerified
+from actions.waitlist import ActionAcceptWaitlistOffer, ActionDeclineWaitlistOffer
 from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
 from frontdesk.patients.service import find_patient
+from frontdesk.reminders.service import appointment_ref
 from frontdesk.scheduling.booking import book_appointment, cancel_appointment
 from frontdesk.scheduling.matching import match_visit_type
 from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEntry, WaitlistOffer

@@ -9,7 +9,6 @@ import asyncio
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -20,17 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.booking import (
-    BOOKING_SLOTS,
     ActionAskPatientVerified,
     ActionAskSlotChoice,
     ActionAskVisitType,
     ActionBookAppointment,
     ActionResetBooking,
     ValidateBookAppointmentForm,
-    _pick_offered,
 )
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
+from actions.form_slots import BOOKING_SLOTS
 from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
@@ -497,43 +495,6 @@ def test_booking_a_second_visit_at_the_same_time_is_refused_kindly(
     events, dispatcher = _book(context, conversation, key)
     assert responses(dispatcher) == ["utter_patient_busy"]
     assert FollowupAction("book_appointment_form") in events
-
-
-THU = ["1@20261203T2000Z", "1@20261203T2100Z", "2@20261203T2200Z"]  # 3, 4 and 5 PM in New York
-THU_TITLES = {
-    THU[0]: "Thu, Dec 3 · 3:00 PM · Dr. Amara Patel",
-    THU[1]: "Thu, Dec 3 · 4:00 PM · Dr. Amara Patel",
-    THU[2]: "Thu, Dec 3 · 5:00 PM · Dr. Lucas Nguyen",
-}
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        (THU[1], THU[1]),
-        ("Thu, Dec 3 · 5:00 PM · Dr. Lucas Nguyen", THU[2]),
-        ("the one at 4", THU[1]),
-        ("Thursday Dec 3 at 4pm", THU[1]),
-        ("4:00 pm", THU[1]),
-        ("at 3", THU[0]),
-        ("3", THU[0]),
-        ("5", THU[2]),
-        ("first", THU[0]),
-        ("the second one", THU[1]),
-        ("2", THU[1]),
-        ("last", THU[2]),
-        ("the last one please", THU[2]),
-        ("2 o'clock", None),
-        ("thursday", None),
-        ("thursday afternoon", None),
-        ("friday", None),
-        ("one more question", None),
-        ("🙂", None),
-    ],
-)
-def test_replies_pick_the_offer_they_mean_or_none(reply: str, expected: str | None) -> None:
-    tz = ZoneInfo("America/New_York")
-    assert _pick_offered(reply, THU, THU_TITLES, tz, NOW) == expected
 
 
 def test_reset_clears_every_booking_slot(conversation: Conversation) -> None:
