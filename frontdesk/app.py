@@ -14,8 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
+import knowledge
 from actions import build_executor
-from actions.context import ActionContext
+from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms, webchat
 from connectors.rasa import BotClient, RasaClient
 from connectors.webchat import ChatHub
@@ -71,7 +72,10 @@ def create_app(
             ActionContext(
                 sessions=services.sessions,
                 clock=clock,
+                payment_links=PaymentLinks.from_settings(settings),
                 waitlist=WaitlistPolicy.from_settings(settings),
+                # Opened on the first question, not at start-up (it loads the vector store).
+                knowledge_base=lambda: knowledge.shared_knowledge_base(settings),
             )
         )
         # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.

@@ -4,11 +4,10 @@ CollectingDispatcher against a real database. Each test asserts events and respo
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -34,7 +33,6 @@ from actions.context import ActionContext
 from actions.form_slots import NO_APPOINTMENT
 from actions.identity import ActionAskIdentityVerified
 from actions.waitlist import ActionAcceptWaitlistOffer, ActionDeclineWaitlistOffer
-from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
@@ -46,31 +44,16 @@ from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEn
 from frontdesk.scheduling.slots import OpenSlot, find_open_slots, parse_slot_key
 from frontdesk.scheduling.timeprefs import parse_time_preference
 from frontdesk.scheduling.waitlist import join_waitlist
-from tests.conftest import NOW, savepoint_sessions
+from tests.actions.conftest import context_at, make_tracker
+from tests.conftest import NOW
 
 DOMAIN: dict[str, Any] = {}
 NY = ZoneInfo("America/New_York")
 
 
-def context_at(session: Session, now: datetime) -> ActionContext:
-    clock = fixed_clock(now)
-    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
-
-
-@pytest.fixture
-def context(session: Session) -> ActionContext:
-    """Actions share the test's connection, so their work is rolled back with the test."""
-    return context_at(session, NOW)
-
-
 def _conversation(session: Session, practice: Practice, channel: Channel) -> Conversation:
     convo, _ = conversations.start_conversation(session=session, practice=practice, channel=channel)
     return convo
-
-
-@pytest.fixture
-def conversation(session: Session, practice: Practice) -> Conversation:
-    return _conversation(session, practice, Channel.WEBCHAT)
 
 
 def tracker(
@@ -82,19 +65,13 @@ def tracker(
     intent: str = "inform",
     entities: list[dict[str, Any]] | None = None,
 ) -> Tracker:
-    return Tracker(
-        sender_id=conversation.public_id,
+    return make_tracker(
+        conversation.public_id,
         slots={"requested_slot": None, **(slots or {})},
-        latest_message={
-            "intent": {"name": intent, "confidence": 1.0},
-            "entities": entities or [],
-            "text": text,
-        },
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": loop} if loop else {},
-        latest_action_name="action_listen",
+        intent=intent,
+        text=text,
+        entities=entities,
+        loop=loop,
     )
 
 
@@ -195,10 +172,13 @@ def test_identity_is_asked_the_way_the_channel_supports(
 
 
 def test_identified_for_booking_is_not_verified_for_appointments(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateCancelAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     # Linked by name + date of birth only (the booking path): no PHI yet.
     conversation.patient_id = jordan(session, practice).id
     session.flush()
@@ -231,11 +211,14 @@ def test_check_lists_upcoming_appointments_only_when_verified(
 
 
 def test_no_upcoming_appointment_ends_the_form_with_an_offer_to_book(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     verify(session, conversation, jordan(session, practice))
     form = ValidateCancelAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     extracted = run(form.extract_appointment_ref(dispatcher, tracker(conversation), DOMAIN))
     assert extracted == {"appointment_ref": NO_APPOINTMENT}
     slots = ["identity_verified", "appointment_ref", "change_confirmed"]
@@ -275,12 +258,15 @@ def test_which_appointment_one_is_picked_several_are_offered(
 
 
 def test_someone_elses_appointment_is_never_accepted(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     others = book(session, practice, casey(session, practice), "next tue after 3")
     verify(session, conversation, jordan(session, practice))
     form = ValidateCancelAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     result = run(
         form.validate_appointment_ref(
             appointment_ref(others.id), dispatcher, tracker(conversation), DOMAIN
@@ -426,7 +412,11 @@ def test_reschedule_asks_with_the_new_time_and_policy_then_moves(
 
 
 def test_reschedule_to_a_slot_just_taken_goes_back_to_the_offers(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     who = jordan(session, practice)
     appointment = book(session, practice, who, "next tue after 3")
@@ -443,7 +433,6 @@ def test_reschedule_to_a_slot_just_taken_goes_back_to_the_offers(
         now=NOW,
     )
     original_start = appointment.start_at
-    dispatcher = CollectingDispatcher()
     events = run(
         ActionRescheduleAppointment(context).run(dispatcher, tracker(conversation, slots), DOMAIN)
     )
@@ -497,7 +486,10 @@ def test_reschedule_declined_or_to_the_waitlist_keeps_the_appointment(
 
 
 def test_a_reminder_reply_confirms_for_the_linked_patient_without_a_code(
-    context: ActionContext, session: Session, practice: Practice
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     who = jordan(session, practice)
     appointment = book(session, practice, who, "next tue after 3")
@@ -515,7 +507,6 @@ def test_a_reminder_reply_confirms_for_the_linked_patient_without_a_code(
         )
     )
     assert required == ["appointment_ref"]
-    dispatcher = CollectingDispatcher()
     events = run(
         ActionConfirmAppointment(context).run(
             dispatcher, tracker(texting, {"appointment_ref": ref}), DOMAIN
@@ -540,11 +531,14 @@ def test_a_reminder_reply_confirms_for_the_linked_patient_without_a_code(
 
 
 def test_booking_form_waitlist_choice_joins_the_waitlist(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     conversation.patient_id = casey(session, practice).id  # identified for booking
     session.flush()
-    dispatcher = CollectingDispatcher()
     slots = {
         "visit_type": "sick-visit",
         "provider_preference": "any",
@@ -563,7 +557,11 @@ def test_booking_form_waitlist_choice_joins_the_waitlist(
 
 
 def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_time(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     holder = book(session, practice, jordan(session, practice), "next tue after 3")
     waiting = casey(session, practice)
@@ -580,7 +578,6 @@ def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_tim
         intent="accept_waitlist_offer",
         entities=[{"entity": "offer_token", "value": offer.token}],
     )
-    dispatcher = CollectingDispatcher()
     assert run(ActionAcceptWaitlistOffer(context).run(dispatcher, button, DOMAIN)) == []
     assert responses(dispatcher) == ["utter_waitlist_offer_taken"]
     booked = session.scalars(select(Appointment).where(Appointment.patient_id == waiting.id)).one()
@@ -594,9 +591,10 @@ def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_tim
 
 
 def test_an_unknown_offer_token_is_gone_not_an_error(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     button = tracker(
         conversation,
         intent="accept_waitlist_offer",

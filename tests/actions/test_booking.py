@@ -29,46 +29,27 @@ from actions.booking import (
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
 from actions.form_slots import BOOKING_SLOTS
-from frontdesk.clock import fixed_clock
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Conversation
-from frontdesk.models import Appointment, Patient, Practice
+from frontdesk.conversations.models import Conversation
+from frontdesk.models import Appointment, Patient
 from frontdesk.scheduling.matching import active_providers, match_provider
 from frontdesk.scheduling.slots import parse_slot_key
-from tests.conftest import NOW, savepoint_sessions
+from tests.actions.conftest import make_tracker
+from tests.conftest import NOW
 
 BOT_DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
 DOMAIN: dict[str, Any] = {}
 
 
-@pytest.fixture
-def context(session: Session) -> ActionContext:
-    """Actions share the test's connection, so their work is rolled back with the test."""
-    clock = fixed_clock(NOW)
-    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
-
-
-@pytest.fixture
-def conversation(session: Session, practice: Practice) -> Conversation:
-    convo, _ = conversations.start_conversation(
-        session=session, practice=practice, channel=Channel.WEBCHAT
-    )
-    return convo
-
-
 def tracker(
     conversation: Conversation, slots: dict[str, Any] | None = None, intent: str = "inform"
 ) -> Tracker:
-    return Tracker(
-        sender_id=conversation.public_id,
+    return make_tracker(
+        conversation.public_id,
         slots={"requested_slot": None, **(slots or {})},
-        latest_message={"intent": {"name": intent, "confidence": 1.0}, "entities": [], "text": ""},
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": "book_appointment_form"},
-        latest_action_name="action_listen",
+        intent=intent,
+        loop="book_appointment_form",
     )
 
 
@@ -81,9 +62,10 @@ def responses(dispatcher: CollectingDispatcher) -> list[str]:
 
 
 def test_visit_types_are_offered_as_buttons(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     events = run(ActionAskVisitType(context).run(dispatcher, tracker(conversation), DOMAIN))
     assert events == []
     assert responses(dispatcher) == ["utter_ask_visit_type"]
@@ -96,10 +78,11 @@ def test_visit_types_are_offered_as_buttons(
 
 
 def test_free_text_visit_type_is_mapped_or_reasked(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     ok = run(
         form.validate_visit_type(
             "i think i have the flu", dispatcher, tracker(conversation), DOMAIN
@@ -139,6 +122,7 @@ def test_the_message_that_starts_a_booking_can_name_the_visit_type(
     intent: str,
     requested: str | None,
     expected: str | None,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     # As Rasa calls the validator when the form activates: no active loop yet, the opening
     # message as the latest one. "book a physical" used to be asked "What kind of visit?".
@@ -156,7 +140,6 @@ def test_the_message_that_starts_a_booking_can_name_the_visit_type(
         active_loop={},
         latest_action_name="action_listen",
     )
-    dispatcher = CollectingDispatcher()
     events = run(ValidateBookAppointmentForm(context).run(dispatcher, opening, _bot_domain()))
     set_visit = [e["value"] for e in events if e.get("name") == "visit_type"]
     assert set_visit == ([expected] if expected else [])
@@ -180,9 +163,9 @@ def test_provider_preference(
     session: Session,
     answer: str,
     expected: str | None,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     result = run(
         form.validate_provider_preference(answer, dispatcher, tracker(conversation), DOMAIN)
     )
@@ -198,10 +181,11 @@ def test_provider_preference(
 
 
 def test_a_time_typed_at_the_provider_question_is_kept(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     # Used to answer "Sorry, I didn't recognise that provider" and forget the time.
-    dispatcher = CollectingDispatcher()
     result = run(
         ValidateBookAppointmentForm(context).validate_provider_preference(
             "next tue after 3", dispatcher, tracker(conversation), DOMAIN
@@ -221,10 +205,13 @@ def test_a_time_typed_at_the_provider_question_is_kept(
     ],
 )
 def test_time_preference_is_parsed_in_the_practice_zone(
-    context: ActionContext, conversation: Conversation, text: str, problem: str | None
+    context: ActionContext,
+    conversation: Conversation,
+    text: str,
+    problem: str | None,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     result = run(form.validate_time_preference(text, dispatcher, tracker(conversation), DOMAIN))
     if problem is None:
         assert result == {"time_preference": text, "slot_choice": None, "offered_slots": None}
@@ -235,9 +222,10 @@ def test_time_preference_is_parsed_in_the_practice_zone(
 
 
 def test_slots_are_offered_with_a_way_out(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     slots = {
         "visit_type": "sick-visit",
         "provider_preference": "any",
@@ -255,8 +243,9 @@ def test_slots_are_offered_with_a_way_out(
     ]
 
 
-def test_no_slots_asks_for_another_time(context: ActionContext, conversation: Conversation) -> None:
-    dispatcher = CollectingDispatcher()
+def test_no_slots_asks_for_another_time(
+    context: ActionContext, conversation: Conversation, dispatcher: CollectingDispatcher
+) -> None:
     slots = {"visit_type": "sick-visit", "provider_preference": "any", "time_preference": "sunday"}
     events = run(ActionAskSlotChoice(context).run(dispatcher, tracker(conversation, slots), DOMAIN))
     assert responses(dispatcher) == ["utter_no_slots"]
@@ -294,11 +283,12 @@ def test_slot_choice_by_position(
 
 
 def test_none_of_these_with_nothing_offered_promises_no_other_options(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     # After "no openings on Sunday", "none of these" used to get "No problem, here are other
     # options." followed by the same "no openings" message.
-    dispatcher = CollectingDispatcher()
     slots = {"visit_type": "sick-visit", "offered_slots": None}
     result = run(
         ValidateBookAppointmentForm(context).validate_slot_choice(
@@ -310,7 +300,9 @@ def test_none_of_these_with_nothing_offered_promises_no_other_options(
 
 
 def test_slot_choice_correction_and_none_of_these(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     offered = _offered(context, conversation)
     form = ValidateBookAppointmentForm(context)
@@ -325,7 +317,6 @@ def test_slot_choice_correction_and_none_of_these(
         "time_preference": "actually thursday",
         "offered_slots": None,
     }
-    dispatcher = CollectingDispatcher()
     none = run(form.validate_slot_choice("none", dispatcher, tracker(conversation, slots), DOMAIN))
     assert none == {"slot_choice": None, "offered_slots": None, "excluded_slots": offered}
     assert responses(dispatcher) == ["utter_none_of_these"]
@@ -389,10 +380,12 @@ def test_slot_choice_waitlist_and_another_provider(
 
 
 def test_identity_comes_from_the_service_not_from_a_slot(
-    context: ActionContext, conversation: Conversation, session: Session
+    context: ActionContext,
+    conversation: Conversation,
+    session: Session,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {}
     _identify(session, conversation, "Jordan Sample", date(1985, 4, 12))
     assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {
@@ -465,9 +458,10 @@ def test_a_slot_taken_a_second_ago_offers_the_next_ones(
 
 
 def test_refer_to_office_gives_the_practice_phone(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     run(ActionReferToOffice(context).run(dispatcher, tracker(conversation), DOMAIN))
     assert dispatcher.messages[0]["response"] == "utter_call_office"
     assert dispatcher.messages[0]["phone"] == "(555) 555-0100"
