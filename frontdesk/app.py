@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio  # issue 5 [D]
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +29,7 @@ from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
-from frontdesk.phi import jobs as phi_jobs  # issue 5 [D]
+from frontdesk.phi import jobs as phi_jobs
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
@@ -78,11 +78,11 @@ def create_app(
                 knowledge_base=lambda: knowledge.shared_knowledge_base(settings),
             )
         )
-        # issue 3 [A2]: EHR outbox worker and pull loop; they start only with an EHR configured.
+        # EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
         app.state.ehr_sync.start()
-        await twilio_sms.start_sms(app)  # issue 4: SMS outbox worker, reminders
-        # issue 5 [D]: tracker retention daily, demo knowledge base warmed (not in tests).
+        await twilio_sms.start_sms(app)  # SMS outbox worker, reminders
+        # Tracker retention daily, demo knowledge base warmed (not in tests).
         housekeeping = (
             asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
             if settings.env != "test"
@@ -91,10 +91,10 @@ def create_app(
         try:
             yield
         finally:
-            if housekeeping is not None:  # issue 5 [D]
+            if housekeeping is not None:
                 housekeeping.cancel()
-            await app.state.ehr_sync.stop()  # issue 3 [A2]
-            await twilio_sms.stop_sms(app)  # issue 4
+            await app.state.ehr_sync.stop()
+            await twilio_sms.stop_sms(app)
             if bot is None:
                 await bot_client.aclose()
             if own_engine:
@@ -109,13 +109,11 @@ def create_app(
     )
     app.include_router(webchat.router)
     app.include_router(rasa_internal.router)
-    app.include_router(twilio_sms.router)  # issue 4
+    app.include_router(twilio_sms.router)
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
-    # --- E1: staff console queue, conversations, live updates (issue 6) ---
-    app.include_router(console_router)
-    # --- end E1 ---
+    app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 

@@ -52,8 +52,8 @@ def seed_demo(session: Session) -> Practice:
     existing = session.scalar(select(Practice).where(Practice.slug == DEMO_SLUG))
     if existing is not None:
         seed_demo_access(session, existing)  # staff accounts (development) and widget origins
-        seed_demo_sms(session, existing)  # issue 4: the practice's texting number
-        seed_demo_billing(session, existing)  # issue 5: demo balances and statements
+        seed_demo_sms(session, existing)  # the practice's texting number
+        seed_demo_billing(session, existing)  # demo balances and statements
         return existing
     practice = Practice(
         slug=DEMO_SLUG,
@@ -175,6 +175,6 @@ def seed_demo(session: Session) -> Practice:
     )
     session.flush()
     seed_demo_access(session, practice)
-    seed_demo_sms(session, practice)  # issue 4
-    seed_demo_billing(session, practice)  # issue 5
+    seed_demo_sms(session, practice)
+    seed_demo_billing(session, practice)
     return practice
