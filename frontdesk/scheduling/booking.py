@@ -2,8 +2,8 @@
 
 Every change of provider time is one transaction that claims or frees block rows (see
 `frontdesk.scheduling.blocks`); the database's unique (provider, block) constraint settles
-races, so the checks here are for good answers, not for safety. Freed time is offered to the
-waitlist.
+races, so the checks here are for good answers, not for safety. Freed time is announced
+through `frontdesk.scheduling.freed_time`, where the waitlist listens.
 """
 
 from __future__ import annotations
