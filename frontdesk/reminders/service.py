@@ -88,15 +88,12 @@ class SentOutreach:
 
 
 def appointment_ref(appointment_id: int) -> str:
-    """The opaque reference the bot carries in slot `appointment_ref` (reminders, buttons)."""
+    """The opaque reference the bot carries in slot `appointment_ref`."""
     return f"a_{appointment_id}"
 
 
 def parse_appointment_ref(ref: object) -> int | None:
-    """Inverse of `appointment_ref`; None for anything else (including the slot value "none").
-
-    Slot values arrive from the tracker, so any type is accepted.
-    """
+    """Inverse of `appointment_ref` for any slot value; None for anything else ("none")."""
     match = re.fullmatch(r"a_(\d{1,12})", ref.strip()) if isinstance(ref, str) else None
     return int(match.group(1)) if match else None
 
