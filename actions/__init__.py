@@ -8,6 +8,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 
+from actions.appointment_forms import appointment_form_validators
 from actions.appointments import appointment_actions
 from actions.billing import billing_actions
 from actions.booking import booking_actions
@@ -17,6 +18,7 @@ from actions.handoff import handoff_actions
 from actions.identity import ActionAskIdentityVerified
 from actions.knowledge import ActionAnswerQuestion
 from actions.reminders import reminder_actions
+from actions.waitlist import waitlist_actions
 
 
 def build_executor(context: ActionContext) -> ActionExecutor:
@@ -31,11 +33,13 @@ def all_actions(context: ActionContext) -> list[Action]:
     """Every custom action, built with its collaborators."""
     return [
         *booking_actions(context),
+        *appointment_form_validators(context),
         *appointment_actions(context),
+        *waitlist_actions(context),
         ActionAskIdentityVerified(context),
         ActionReferToOffice(context),
         *handoff_actions(context),
-        *billing_actions(context),  # issue 5
-        ActionAnswerQuestion(context),  # issue 5
-        *reminder_actions(context),  # issue 4
+        *billing_actions(context),
+        ActionAnswerQuestion(context),
+        *reminder_actions(context),
     ]

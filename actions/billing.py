@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,14 +11,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-import knowledge
 from actions.context import ActionContext, ContextAction
 from actions.identity import IDENTITY_REASON, verified_patient_id
 from frontdesk.billing import service as billing
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
 from frontdesk.practices.models import Practice
-from frontdesk.settings import get_settings
 
 PENDING_SLOT = "billing_pending"
 DISPUTE_QUESTION = "How do I dispute a charge on my bill?"
@@ -60,7 +57,7 @@ class ActionBillingBalance(ContextAction):
             summary = billing.balance_summary(
                 session=session, practice_id=practice.id, patient_id=patient_id
             )
-            settings = get_settings()
+            links = self.context.payment_links
             link = ""
             if conversation.channel is not Channel.SMS or billing.has_payment_link_consent(
                 session=session, practice_id=practice.id, patient_id=patient_id
@@ -69,8 +66,8 @@ class ActionBillingBalance(ContextAction):
                     session=session,
                     practice=practice,
                     reference=summary.reference,
-                    default_template=settings.payment_link_template,
-                    base_url=settings.base_url,
+                    default_template=links.template,
+                    base_url=links.base_url,
                 )
             return {
                 "balance": format_money(summary.balance),
@@ -168,13 +165,13 @@ class ActionBillingPayment(ContextAction):
                 reference = billing.balance_summary(
                     session=session, practice_id=practice.id, patient_id=patient_id
                 ).reference
-            settings = get_settings()
+            links = self.context.payment_links
             link = billing.payment_link(
                 session=session,
                 practice=practice,
                 reference=reference,
-                default_template=settings.payment_link_template,
-                base_url=settings.base_url,
+                default_template=links.template,
+                base_url=links.base_url,
             )
             return methods, link
 
@@ -213,9 +210,7 @@ class ActionBillingDispute(ContextAction):
 
         practice_slug = await self.context.run(slug)
         if practice_slug is not None:
-            result = await asyncio.to_thread(
-                knowledge.answer, DISPUTE_QUESTION, practice_slug=practice_slug
-            )
+            result = await self.context.answer(DISPUTE_QUESTION, practice_slug=practice_slug)
             if result.confident:
                 dispatcher.utter_message(response="utter_billing_policy", policy=result.answer)
         return [SlotSet("escalation_reason", "billing_dispute")]

@@ -1,11 +1,12 @@
-"""Patient-facing wording for dates, times and slots."""
+"""Patient-facing wording for dates, times, offered slots and appointments."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from frontdesk.scheduling.service import OpenSlot
+from frontdesk.scheduling.models import Appointment
+from frontdesk.scheduling.slots import OpenSlot
 
 
 def clock_time(moment: datetime) -> str:
@@ -33,3 +34,17 @@ def slot_label(start: datetime, provider_name: str, tz: ZoneInfo) -> str:
 def slot_title(slot: OpenSlot, tz: ZoneInfo) -> str:
     """`slot_label` of an open slot."""
     return slot_label(slot.start, slot.provider_name, tz)
+
+
+def visit_name(appointment: Appointment) -> str:
+    """The visit type's name ("Sick visit"); EHR-made visits may have none."""
+    return appointment.visit_type.name if appointment.visit_type else "Appointment"
+
+
+def describe_appointment(appointment: Appointment, tz: ZoneInfo) -> str:
+    """`Sick visit with Dr. Amara Patel on Tue, Dec 1 at 3:00 PM`."""
+    local = appointment.start_at.astimezone(tz)
+    return (
+        f"{visit_name(appointment)} with {appointment.provider.display_name} "
+        f"on {short_day(local)} at {clock_time(local)}"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -10,7 +9,6 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-import knowledge
 from actions.context import ContextAction
 from frontdesk.conversations import service as conversations
 from frontdesk.practices.models import Practice
@@ -40,7 +38,7 @@ class ActionAnswerQuestion(ContextAction):
         if slug is None or not question.strip():
             dispatcher.utter_message(response="utter_kb_not_sure")
             return [SlotSet("escalation_reason", "low_confidence_answer")]
-        result = await asyncio.to_thread(knowledge.answer, question, practice_slug=slug)
+        result = await self.context.answer(question, practice_slug=slug)
         if not result.confident:
             dispatcher.utter_message(text=result.answer, buttons=_offer_person())
             return [SlotSet("escalation_reason", "low_confidence_answer")]

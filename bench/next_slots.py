@@ -48,8 +48,10 @@ from frontdesk.models import (
     VisitType,
     WeeklyHours,
 )
+from frontdesk.scheduling.blocks import grid_blocks
+from frontdesk.scheduling.localtime import local_day_span, local_to_utc
 from frontdesk.scheduling.models import AppointmentStatus, ScheduleException, VisitTypeProvider
-from frontdesk.scheduling.service import _blocks, find_open_slots, local_day_span, local_to_utc
+from frontdesk.scheduling.slots import find_open_slots
 from frontdesk.scheduling.timeprefs import TimePreference
 
 TZ = ZoneInfo("America/New_York")
@@ -206,7 +208,7 @@ def build(engine: Engine, seed: int = 7) -> dict[str, int]:
                                 "block_start": block,
                                 "appointment_id": next_id,
                             }
-                            for block in _blocks(cursor, finish)
+                            for block in grid_blocks(cursor, finish)
                         )
                         next_id += 1
                         # Bookings made through the slot finder start on its 15-minute grid,

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from frontdesk.conversations.service import get_practice
 from frontdesk.practices.models import Practice
 from frontdesk.runtime import Services
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.matching import active_providers, active_visit_types, match_visit_type
+from frontdesk.scheduling.slots import find_open_slots
 from frontdesk.scheduling.timeprefs import TimePreferenceError, parse_time_preference
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -88,11 +89,11 @@ def practice_info(slug: str, session: DbSession) -> PracticeOut:
         timezone=practice.timezone,
         visit_types=[
             VisitTypeOut(code=v.code, name=v.name, duration_minutes=v.duration_minutes)
-            for v in scheduling.active_visit_types(session=session, practice_id=practice.id)
+            for v in active_visit_types(session=session, practice_id=practice.id)
         ],
         providers=[
             ProviderOut(id=p.id, name=p.display_name, specialty=p.specialty)
-            for p in scheduling.active_providers(session=session, practice_id=practice.id)
+            for p in active_providers(session=session, practice_id=practice.id)
         ],
     )
 
@@ -109,7 +110,7 @@ def open_slots(
 ) -> list[SlotOut]:
     """Open slots for a visit type, from a free-text time preference."""
     practice = _practice(session, slug)
-    found = scheduling.match_visit_type(session=session, practice_id=practice.id, text=visit_type)
+    found = match_visit_type(session=session, practice_id=practice.id, text=visit_type)
     if found is None:
         raise HTTPException(status_code=422, detail=f"unknown visit type {visit_type!r}")
     services: Services = request.app.state.services
@@ -121,7 +122,7 @@ def open_slots(
         raise HTTPException(
             status_code=422, detail={"reason": exc.reason, "message": str(exc)}
         ) from exc
-    slots = scheduling.find_open_slots(
+    slots = find_open_slots(
         session=session,
         practice=practice,
         visit_type=found,

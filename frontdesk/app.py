@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
+import knowledge
 from actions import build_executor
-from actions.context import ActionContext
+from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms
 from connectors.rasa import BotClient, RasaClient
 from connectors.webchat.socket import router as webchat_router
@@ -34,6 +35,7 @@ from frontdesk.hub import InProcessChatHub
 from frontdesk.phi import jobs as phi_jobs
 from frontdesk.reminders.scheduler import start_reminders, stop_reminders
 from frontdesk.runtime import Services
+from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
 from frontdesk.sms.lifecycle import start_sms, stop_sms
 from frontdesk.wiring import connect_ports
@@ -75,7 +77,14 @@ def create_app(
         )
         app.state.services = services
         app.state.action_executor = build_executor(
-            ActionContext(sessions=services.sessions, clock=clock)
+            ActionContext(
+                sessions=services.sessions,
+                clock=clock,
+                payment_links=PaymentLinks.from_settings(settings),
+                waitlist=WaitlistPolicy.from_settings(settings),
+                # Opened on the first question, not at start-up (it loads the vector store).
+                knowledge_base=lambda: knowledge.shared_knowledge_base(settings),
+            )
         )
         # EHR outbox worker and pull loop; they start only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)

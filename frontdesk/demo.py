@@ -13,6 +13,7 @@ from frontdesk.billing.demo import seed_demo_billing
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
+from frontdesk.scheduling.localtime import local_day_span
 from frontdesk.scheduling.models import (
     PatientRule,
     ScheduleException,
@@ -20,7 +21,6 @@ from frontdesk.scheduling.models import (
     VisitTypeProvider,
     WeeklyHours,
 )
-from frontdesk.scheduling.service import local_day_span
 from frontdesk.sms.consent import add_practice_number, practice_number
 
 DEMO_SLUG = "riverside"

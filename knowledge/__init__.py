@@ -1,7 +1,8 @@
 """Knowledge answers from a practice's own documents (ingest and retrieval).
 
-`knowledge.answer(question, practice_slug=...)` is the one entry point the bot, the command
-line and the evaluation share. `knowledge/docs/<practice>/` holds demo documents.
+`knowledge.answer(question, practice_slug=..., knowledge_base=...)` is the one entry point the
+bot, the command line and the evaluation share; `knowledge.shared_knowledge_base(settings)`
+opens the process's knowledge base. `knowledge/docs/<practice>/` holds demo documents.
 The heavy modules (chromadb, numpy) load on first use, not when `frontdesk` starts.
 """
 
@@ -10,9 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from knowledge.answering import Answer, Source, answer
+    from knowledge.answering import (
+        Answer,
+        KnowledgeBase,
+        Source,
+        answer,
+        shared_knowledge_base,
+    )
 
-__all__ = ["Answer", "Source", "answer"]
+__all__ = ["Answer", "KnowledgeBase", "Source", "answer", "shared_knowledge_base"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,15 +14,18 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug
+from knowledge.llm import rephraser_from_settings
 from knowledge.retrieve import Hit, HybridRetriever, terms
+
+if TYPE_CHECKING:
+    from frontdesk.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -235,18 +238,26 @@ class KnowledgeBase:
         )
 
 
-@lru_cache(maxsize=1)
-def default_knowledge_base() -> KnowledgeBase:
-    """The process-wide knowledge base built from settings."""
-    from frontdesk.settings import get_settings
-    from knowledge.llm import rephraser_from_settings
+_shared: dict[tuple[Path, float, str], KnowledgeBase] = {}
+_shared_lock = threading.Lock()
 
-    settings = get_settings()
-    return KnowledgeBase(
-        store=KnowledgeStore(settings.knowledge_dir),
-        threshold=settings.kb_confidence_threshold,
-        rephraser=rephraser_from_settings(settings),
-    )
+
+def shared_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The process-wide knowledge base the settings describe, opened on first use.
+
+    Everything in one process that answers from the same store (the actions, the start-up
+    warm-up, the command line) shares one instance, so the indexes one loads serve the others.
+    """
+    key = (settings.knowledge_dir, settings.kb_confidence_threshold, settings.kb_llm_model)
+    with _shared_lock:
+        kb = _shared.get(key)
+        if kb is None:
+            kb = _shared[key] = KnowledgeBase(
+                store=KnowledgeStore(settings.knowledge_dir),
+                threshold=settings.kb_confidence_threshold,
+                rephraser=rephraser_from_settings(settings),
+            )
+        return kb
 
 
 DEMO_PRACTICE = "riverside"
@@ -267,8 +278,7 @@ def ensure_demo_ingested(kb: KnowledgeBase, practice_slug: str) -> None:
         kb.mark_changed(practice_slug)
 
 
-def answer(question: str, *, practice_slug: str) -> Answer:
+def answer(question: str, *, practice_slug: str, knowledge_base: KnowledgeBase) -> Answer:
     """Answer a patient's question from the practice's documents (the shared entry point)."""
-    kb = default_knowledge_base()
-    ensure_demo_ingested(kb, practice_slug)
-    return kb.answer(question, practice_slug=practice_slug)
+    ensure_demo_ingested(knowledge_base, practice_slug)
+    return knowledge_base.answer(question, practice_slug=practice_slug)

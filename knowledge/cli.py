@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from frontdesk.settings import get_settings
+
 # Commands import the knowledge modules themselves: chromadb is slow to import, and every
 # `frontdesk` command loads this sub-app.
 
@@ -21,10 +23,10 @@ def ingest(
     practice: str = typer.Option(..., "--practice", help="Practice slug, e.g. riverside."),
 ) -> None:
     """Ingest (or re-ingest incrementally) a folder of documents for a practice."""
-    from knowledge.answering import default_knowledge_base
+    from knowledge.answering import shared_knowledge_base
     from knowledge.ingest import KnowledgeError, ingest_directory
 
-    kb = default_knowledge_base()
+    kb = shared_knowledge_base(get_settings())
 
     def progress(files: Iterable[Path]) -> Iterator[Path]:
         items = list(files)
@@ -53,10 +55,10 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the JSON contract shape."),
 ) -> None:
     """Answer a question from the practice's documents."""
-    from knowledge.answering import default_knowledge_base, ensure_demo_ingested
+    from knowledge.answering import ensure_demo_ingested, shared_knowledge_base
     from knowledge.ingest import KnowledgeError
 
-    kb = default_knowledge_base()
+    kb = shared_knowledge_base(get_settings())
     try:
         ensure_demo_ingested(kb, practice)
         if not kb.store.has_collection(practice):

@@ -27,7 +27,7 @@ from frontdesk.ehr.models import OutboxStatus
 from frontdesk.ehr.outbox import sync_state_for
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
-from frontdesk.scheduling.service import upcoming_appointments
+from frontdesk.scheduling.booking import upcoming_appointments
 from frontdesk.sms.consent import is_opted_out
 from frontdesk.sms.models import SmsThread
 

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
 from frontdesk.ehr.interface import Ehr, EhrError, PractitionerRecord
+from frontdesk.ehr.mirror import record_external_appointment
 from frontdesk.ehr.worker import identifier_system
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.scheduling.service import record_external_appointment
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,13 @@ def pull_practice(
     now: datetime,
     cursor: PullCursor,
     seen_now: dict[tuple[int, int], datetime],
+    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> int:
     """Pull one practice's EHR appointments into our schedule; returns how many were applied.
 
     `cursor` is advanced only in `seen_now`; the caller merges it once the transaction
-    committed, so a rolled-back pull is read again next time.
+    committed, so a rolled-back pull is read again next time. Time the EHR freed is offered
+    to the waitlist under `waitlist_policy`.
 
     Raises:
         EhrError: The EHR could not be read (nothing is changed for the provider that failed).
@@ -89,6 +92,7 @@ def pull_practice(
                 external_id=remote.remote_id,
                 status="booked" if remote.holds_time else "cancelled",
                 now=now,
+                waitlist_policy=waitlist_policy,
             )
             applied += 1
         if since is not None:
@@ -103,6 +107,7 @@ def pull_all(
     identifier_prefix: str,
     now: datetime,
     cursor: PullCursor,
+    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> int:
     """Pull every practice, each in its own transaction; a failing one does not stop others."""
     with session_scope(sessions) as session:
@@ -120,6 +125,7 @@ def pull_all(
                     now=now,
                     cursor=cursor,
                     seen_now=seen_now,
+                    waitlist_policy=waitlist_policy,
                 )
             cursor.seen.update(seen_now)
         except EhrError as exc:
@@ -135,6 +141,7 @@ async def run_pull_loop(
     interval_seconds: float,
     clock: Callable[[], datetime],
     stop: asyncio.Event,
+    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> None:
     """Pull every `interval_seconds` until `stop` is set (a task in the service's loop)."""
     cursor = PullCursor()
@@ -147,6 +154,7 @@ async def run_pull_loop(
                 identifier_prefix=identifier_prefix,
                 now=clock(),
                 cursor=cursor,
+                waitlist_policy=waitlist_policy,
             )
         except Exception:  # keep pulling next time; the error is logged without PHI
             logger.exception("EHR pull failed")

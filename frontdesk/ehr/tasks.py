@@ -16,6 +16,7 @@ from frontdesk.ehr.fhir import FhirEhr
 from frontdesk.ehr.interface import Ehr, NoEhr
 from frontdesk.ehr.pull import run_pull_loop
 from frontdesk.ehr.worker import RetryPolicy, run_outbox_worker
+from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings
 
 
@@ -89,6 +90,7 @@ class EhrSync:
                     interval_seconds=self.settings.ehr_pull_interval_seconds,
                     clock=self.clock,
                     stop=self._stop,
+                    waitlist_policy=WaitlistPolicy.from_settings(self.settings),
                 ),
                 name="ehr-pull",
             ),

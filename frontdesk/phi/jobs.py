@@ -19,10 +19,10 @@ async def housekeeping(settings: Settings, *, clock: Clock, interval: float = DA
     on the next round; they never stop the service.
     """
     from frontdesk.phi.retention import purge_tracker_events
-    from knowledge.answering import DEMO_PRACTICE, default_knowledge_base, ensure_demo_ingested
+    from knowledge.answering import DEMO_PRACTICE, ensure_demo_ingested, shared_knowledge_base
 
     def warm() -> None:
-        kb = default_knowledge_base()
+        kb = shared_knowledge_base(settings)
         ensure_demo_ingested(kb, DEMO_PRACTICE)
         if kb.store.has_collection(DEMO_PRACTICE):
             kb.answer("what are your hours", practice_slug=DEMO_PRACTICE)

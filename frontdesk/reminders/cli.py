@@ -15,6 +15,7 @@ import typer
 from frontdesk.clock import system_clock
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.settings import get_settings
+from frontdesk.wiring import connect_ports
 
 app = typer.Typer(help="Reminders, follow-ups and the SMS outbox.")
 logger = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ def run() -> None:
     from frontdesk.reminders.scheduler import start_reminder_scheduler
     from frontdesk.sms.transport import transport_from_settings
     from frontdesk.sms.worker import worker_from_settings
-    from frontdesk.wiring import connect_ports
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())

@@ -29,7 +29,9 @@ from frontdesk.clock import system_clock
 from frontdesk.db import session_scope
 from frontdesk.reminders.models import ReminderKind
 from frontdesk.reminders.service import ReminderDefaults, SentOutreach, plan_outreach, send_due
-from frontdesk.scheduling.waitlist import ConversationNotifier, expire_waitlist_offers
+from frontdesk.scheduling.waitlist import expire_waitlist_offers
+from frontdesk.scheduling.waitlist_notices import ConversationNotifier
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ class ReminderRunner:
         notify: Callable[[SentOutreach], None] | None = None,
         on_queued: Callable[[], None] | None = None,
         batch_size: int = 500,
+        waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
     ) -> None:
         """Create a runner; `notify` is told about each queued reminder after commit."""
         self._sessions = sessions
@@ -69,6 +72,7 @@ class ReminderRunner:
         self._notify = notify
         self._on_queued = on_queued
         self._batch_size = batch_size
+        self._waitlist_policy = waitlist_policy
 
     def tick(self) -> TickResult:
         """Plan, then send everything due in batches."""
@@ -78,7 +82,12 @@ class ReminderRunner:
         # Waitlist offers nobody answered in time move on to the next batch of patients; the
         # offers themselves reach SMS patients through the outbox like any bot message.
         with session_scope(self._sessions) as session:
-            expire_waitlist_offers(session=session, now=now, notifier=ConversationNotifier())
+            expire_waitlist_offers(
+                session=session,
+                now=now,
+                notifier=ConversationNotifier(),
+                policy=self._waitlist_policy,
+            )
         claimed = sent = 0
         while True:
             with session_scope(self._sessions) as session:
@@ -200,6 +209,7 @@ def start_reminder_scheduler(
         defaults=defaults_from(settings),
         notify=bot_notifier(bot, loop) if bot is not None and loop is not None else None,
         on_queued=on_queued,
+        waitlist_policy=WaitlistPolicy.from_settings(settings),
     )
     return start_scheduler(
         engine=engine, runner=runner, tick_seconds=settings.reminder_tick_seconds

@@ -19,6 +19,7 @@ patient record gains one).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -94,11 +95,10 @@ def appointment_ref(appointment_id: int) -> str:
     return f"a_{appointment_id}"
 
 
-def parse_appointment_ref(ref: str | None) -> int | None:
-    """The appointment id of an `a_<id>` reference, or None."""
-    if not ref or not ref.startswith("a_") or not ref[2:].isdigit():
-        return None
-    return int(ref[2:])
+def parse_appointment_ref(ref: object) -> int | None:
+    """Inverse of `appointment_ref` for any slot value; None for anything else ("none")."""
+    match = re.fullmatch(r"a_(\d{1,12})", ref.strip()) if isinstance(ref, str) else None
+    return int(match.group(1)) if match else None
 
 
 def _hhmm(value: str) -> time:

@@ -1,33 +1,32 @@
 """The waitlist: patients who found nothing suitable hear first when matching time frees up.
 
 When time frees (a cancellation, a reschedule, the EHR cancelling), the earliest-joined
-matching patients are offered it in a batch (`FRONTDESK_WAITLIST_BATCH_SIZE`). Each offer is a
+matching patients are offered it in a batch (`WaitlistPolicy.batch_size`). Each offer is a
 concrete slot; the first patient to accept books it through the normal booking path, so the
 database settles a race between two acceptances exactly as it settles any double booking.
 The others are told it is gone. If nobody in a batch accepts before the offers expire (or all
 decline), `expire_waitlist_offers` offers the time to the next batch.
 
-Offers reach patients through a `WaitlistNotifier`; the default, `ConversationNotifier`,
-stores a bot message on the patient's latest conversation, from where the channel delivers
-it (the widget on reconnect, SMS through the outbox hook on `record_outgoing_message`).
+The waitlist hears of freed time through `frontdesk.scheduling.freed_time`: booking announces
+it, and `offer_to_waitlist` is the listener `frontdesk.wiring.connect_ports` subscribes.
+Offers reach patients through a `WaitlistNotifier` (`frontdesk.scheduling.waitlist_notices`).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from frontdesk.conversations.models import Conversation, Role
-from frontdesk.conversations.service import record_outgoing_message
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
+from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
+from frontdesk.scheduling.freed_time import FreedTime
+from frontdesk.scheduling.localtime import local_days
 from frontdesk.scheduling.models import (
     Appointment,
     OfferStatus,
@@ -36,40 +35,15 @@ from frontdesk.scheduling.models import (
     WaitlistOffer,
     WaitlistStatus,
 )
-from frontdesk.scheduling.service import (
-    OpenSlot,
-    PatientBusyError,
-    SlotUnavailableError,
-    allowed_provider_ids,
-    book_appointment,
-    booking_rules,
-    find_open_slots,
-    is_slot_open,
-    visit_type_allowed,
-)
+from frontdesk.scheduling.rules import allowed_provider_ids, booking_rules, visit_type_allowed
+from frontdesk.scheduling.slots import OpenSlot, find_open_slots, is_slot_open
 from frontdesk.scheduling.timeprefs import TimePreference, parse_time_preference
-from frontdesk.settings import get_settings
-
-__all__ = [
-    "ConversationNotifier",
-    "OfferGoneError",
-    "WaitlistEntry",
-    "WaitlistNotifier",
-    "WaitlistOffer",
-    "accept_waitlist_offer",
-    "decline_waitlist_offer",
-    "expire_waitlist_offers",
-    "join_waitlist",
-    "leave_waitlist",
-    "offer_freed_time",
-    "offer_message",
-]
+from frontdesk.scheduling.waitlist_notices import ConversationNotifier, WaitlistNotifier
+from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 
 logger = logging.getLogger(__name__)
 
 ALL_WEEKDAYS = 0b1111111
-ACCEPT_INTENT = "accept_waitlist_offer"
-DECLINE_INTENT = "decline_waitlist_offer"
 
 
 class OfferGoneError(SlotUnavailableError):
@@ -87,106 +61,6 @@ class OfferGoneError(SlotUnavailableError):
         self.reason = reason
 
 
-class WaitlistNotifier(Protocol):
-    """Tells a waitlisted patient about an offer, and that it is gone."""
-
-    def offer_made(self, *, session: Session, offer: WaitlistOffer) -> None:
-        """Send the offer to the patient."""
-
-    def offer_gone(self, *, session: Session, offer: WaitlistOffer) -> None:
-        """Tell the patient the offered time was taken by someone else."""
-
-
-@dataclass(frozen=True)
-class OfferText:
-    """Patient-facing words for an offer (no visit reason: SMS content stays minimal)."""
-
-    text: str
-    buttons: list[dict[str, str]]
-
-
-def _when(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    hour = local.hour % 12 or 12
-    return f"{local:%a, %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
-
-
-def offer_message(*, session: Session, offer: WaitlistOffer) -> OfferText:
-    """The message that makes an offer, with buttons carrying the offer token."""
-    practice = session.get_one(Practice, offer.practice_id)
-    tz = ZoneInfo(practice.timezone)
-    provider = session.get_one(Provider, offer.provider_id)
-    minutes = max(1, round((offer.expires_at - offer.created_at).total_seconds() / 60))
-    text = (
-        f"Good news: an opening came up on {_when(offer.start_at, tz)} with "
-        f"{provider.display_name}. Would you like it? It goes to the first person to accept; "
-        f"the offer is open for {minutes} minutes."
-    )
-    token = f'{{"offer_token":"{offer.token}"}}'
-    return OfferText(
-        text=text,
-        buttons=[
-            {"title": "Yes, book it", "payload": f"/{ACCEPT_INTENT}{token}"},
-            {"title": "No, thanks", "payload": f"/{DECLINE_INTENT}{token}"},
-        ],
-    )
-
-
-class ConversationNotifier:
-    """Stores offers as bot messages on the patient's most recent conversation.
-
-    Delivery is the channel's business: the web chat shows stored messages, and
-    `record_outgoing_message` queues an SMS for SMS conversations. A patient with no
-    conversation yet is skipped (logged by offer id only); their offer simply expires.
-    """
-
-    def _conversation(self, session: Session, offer: WaitlistOffer) -> Conversation | None:
-        entry = session.get_one(WaitlistEntry, offer.entry_id)
-        return session.scalar(
-            select(Conversation)
-            .where(
-                Conversation.practice_id == offer.practice_id,
-                Conversation.patient_id == entry.patient_id,
-            )
-            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-            .limit(1)
-        )
-
-    def offer_made(self, *, session: Session, offer: WaitlistOffer) -> None:
-        """Store the offer message, with accept/decline buttons."""
-        conversation = self._conversation(session, offer)
-        if conversation is None:
-            logger.info("waitlist offer %s: patient has no conversation to reach", offer.id)
-            return
-        message = offer_message(session=session, offer=offer)
-        record_outgoing_message(
-            session=session,
-            conversation=conversation,
-            role=Role.BOT,
-            text=message.text,
-            buttons=message.buttons,
-            custom={"type": "waitlist_offer", "offer_token": offer.token},
-        )
-
-    def offer_gone(self, *, session: Session, offer: WaitlistOffer) -> None:
-        """Store a short "it has been taken" message."""
-        conversation = self._conversation(session, offer)
-        if conversation is None:
-            return
-        practice = session.get_one(Practice, offer.practice_id)
-        record_outgoing_message(
-            session=session,
-            conversation=conversation,
-            role=Role.BOT,
-            text=(
-                f"Sorry, the opening on {_when(offer.start_at, ZoneInfo(practice.timezone))} "
-                "has just been taken. You are still on the waitlist; we will let you know "
-                "about the next one."
-            ),
-            custom={"type": "waitlist_offer_gone", "offer_token": offer.token},
-        )
-
-
 def join_waitlist(
     *,
     session: Session,
@@ -196,11 +70,12 @@ def join_waitlist(
     provider_id: int | None,
     preference_text: str,
     now: datetime,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> WaitlistEntry:
     """Put a patient on the waitlist (or update their existing entry for this visit type).
 
     The preference is parsed now, in the practice's zone ("mornings next week"); empty text
-    means any time in the next `FRONTDESK_WAITLIST_DAYS` days.
+    means any time in the next `policy.days` days.
 
     Raises:
         TimePreferenceError: The preference names only past days, or is not understood.
@@ -223,8 +98,9 @@ def join_waitlist(
     if text:
         preference = parse_time_preference(text, now=now, tz=tz)
     else:
-        days = get_settings().waitlist_days
-        preference = TimePreference(days=tuple(today + timedelta(days=i) for i in range(days)))
+        preference = TimePreference(
+            days=tuple(today + timedelta(days=i) for i in range(policy.days))
+        )
     weekdays = 0
     for day in preference.days:
         weekdays |= 1 << day.weekday()
@@ -271,12 +147,6 @@ def leave_waitlist(*, session: Session, entry_id: int, patient_id: int | None) -
     return entry
 
 
-def _local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
-    first = start.astimezone(tz).date()
-    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 def _slot_for(
     session: Session,
     *,
@@ -300,7 +170,7 @@ def _slot_for(
         return None
     tz = ZoneInfo(practice.timezone)
     duration = timedelta(minutes=visit_type.duration_minutes)
-    for day in _local_days(start, end, tz):
+    for day in local_days(start, end, tz):
         if not entry.first_day <= day <= entry.last_day or not entry.weekdays >> day.weekday() & 1:
             continue
         # Narrow the start window to the freed time on this day and the patient's hours.
@@ -345,14 +215,14 @@ def offer_freed_time(
     end: datetime,
     now: datetime,
     notifier: WaitlistNotifier,
-    batch_size: int | None = None,
-    offer_minutes: int | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> list[WaitlistOffer]:
     """Offer freed provider time [start, end) to the next batch of matching waitlisted patients.
 
     Patients are taken in the order they joined; one already offered this time (in an earlier
     batch) or holding another open offer is skipped. Each gets a concrete slot that suits
-    their visit type, provider choice, days and hours.
+    their visit type, provider choice, days and hours. At most `policy.batch_size` patients
+    are asked at once, each offer open for `policy.offer_minutes`.
 
     Returns:
         The offers made (possibly none).
@@ -362,9 +232,7 @@ def offer_freed_time(
         return []
     practice = session.get_one(Practice, provider.practice_id)
     tz = ZoneInfo(practice.timezone)
-    settings = get_settings()
-    batch_size = batch_size or settings.waitlist_batch_size
-    ttl = timedelta(minutes=offer_minutes or settings.waitlist_offer_minutes)
+    ttl = timedelta(minutes=policy.offer_minutes)
     earlier = select(WaitlistOffer).where(
         WaitlistOffer.provider_id == provider_id,
         WaitlistOffer.start_at < end,
@@ -390,7 +258,7 @@ def offer_freed_time(
             )
         )
     )
-    days = _local_days(start, end, tz)
+    days = local_days(start, end, tz)
     entries = session.scalars(
         select(WaitlistEntry)
         .where(
@@ -404,7 +272,7 @@ def offer_freed_time(
     )
     offers: list[WaitlistOffer] = []
     for entry in entries:
-        if len(offers) >= batch_size:
+        if len(offers) >= policy.batch_size:
             break
         if entry.id in offered_entries or entry.id in busy_entries:
             continue
@@ -442,6 +310,19 @@ def offer_freed_time(
     for offer in offers:
         notifier.offer_made(session=session, offer=offer)
     return offers
+
+
+def offer_to_waitlist(*, session: Session, freed: FreedTime) -> list[WaitlistOffer]:
+    """The waitlist's listener for freed time: offer it to the next batch of patients."""
+    return offer_freed_time(
+        session=session,
+        provider_id=freed.provider_id,
+        start=freed.start,
+        end=freed.end,
+        now=freed.now,
+        notifier=freed.notifier or ConversationNotifier(),
+        policy=freed.policy,
+    )
 
 
 def _offer_by_token(session: Session, *, offer_token: str, patient_id: int | None) -> WaitlistOffer:
@@ -512,6 +393,7 @@ def decline_waitlist_offer(
     patient_id: int | None,
     now: datetime,
     notifier: WaitlistNotifier | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> WaitlistOffer:
     """The patient does not want this time; they stay on the waitlist for the next one.
 
@@ -525,12 +407,16 @@ def decline_waitlist_offer(
         raise OfferGoneError(offer.status.value)
     offer.status = OfferStatus.DECLINED
     session.flush()
-    _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier)
+    _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier, policy=policy)
     return offer
 
 
 def expire_waitlist_offers(
-    *, session: Session, now: datetime, notifier: WaitlistNotifier | None = None
+    *,
+    session: Session,
+    now: datetime,
+    notifier: WaitlistNotifier | None = None,
+    policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> int:
     """Close offers nobody answered in time, offer their time onwards, retire stale entries.
 
@@ -550,7 +436,7 @@ def expire_waitlist_offers(
         offer.status = OfferStatus.EXPIRED
     session.flush()
     for offer in expired:
-        _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier)
+        _next_batch_if_unanswered(session, offer=offer, now=now, notifier=notifier, policy=policy)
     for entry in session.scalars(
         select(WaitlistEntry).where(WaitlistEntry.status == WaitlistStatus.WAITING)
     ):
@@ -575,7 +461,12 @@ def _same_batch(session: Session, offer: WaitlistOffer) -> list[WaitlistOffer]:
 
 
 def _next_batch_if_unanswered(
-    session: Session, *, offer: WaitlistOffer, now: datetime, notifier: WaitlistNotifier | None
+    session: Session,
+    *,
+    offer: WaitlistOffer,
+    now: datetime,
+    notifier: WaitlistNotifier | None,
+    policy: WaitlistPolicy,
 ) -> None:
     batch = _same_batch(session, offer)
     if any(o.status in (OfferStatus.PENDING, OfferStatus.ACCEPTED) for o in batch):
@@ -587,6 +478,7 @@ def _next_batch_if_unanswered(
         end=max(o.end_at for o in batch),
         now=now,
         notifier=notifier or ConversationNotifier(),
+        policy=policy,
     )
 
 

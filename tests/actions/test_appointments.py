@@ -4,68 +4,56 @@ CollectingDispatcher against a real database. Each test asserts events and respo
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions.appointment_forms import (
+    ValidateCancelAppointmentForm,
+    ValidateConfirmAppointmentForm,
+    ValidateRescheduleAppointmentForm,
+)
 from actions.appointments import (
-    NO_APPOINTMENT,
     RESET,
-    ActionAcceptWaitlistOffer,
     ActionAskAppointmentRef,
     ActionAskChangeConfirmed,
     ActionCancelAppointment,
     ActionCheckAppointments,
     ActionConfirmAppointment,
-    ActionDeclineWaitlistOffer,
     ActionRescheduleAppointment,
-    ValidateCancelAppointmentForm,
-    ValidateConfirmAppointmentForm,
-    ValidateRescheduleAppointmentForm,
 )
-from actions.booking import ActionAskPatientVerified, ActionBookAppointment, appointment_ref
+from actions.booking import ActionAskPatientVerified, ActionBookAppointment
 from actions.context import ActionContext
+from actions.form_slots import NO_APPOINTMENT
 from actions.identity import ActionAskIdentityVerified
-from frontdesk.clock import fixed_clock
+from actions.waitlist import ActionAcceptWaitlistOffer, ActionDeclineWaitlistOffer
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
 from frontdesk.patients.service import find_patient
-from frontdesk.scheduling import service as scheduling
+from frontdesk.reminders.service import appointment_ref
+from frontdesk.scheduling.booking import book_appointment, cancel_appointment
+from frontdesk.scheduling.matching import match_visit_type
 from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEntry, WaitlistOffer
+from frontdesk.scheduling.slots import OpenSlot, find_open_slots, parse_slot_key
 from frontdesk.scheduling.timeprefs import parse_time_preference
-from tests.conftest import NOW, savepoint_sessions
+from frontdesk.scheduling.waitlist import join_waitlist
+from tests.actions.conftest import context_at, make_tracker
+from tests.conftest import NOW
 
 DOMAIN: dict[str, Any] = {}
 NY = ZoneInfo("America/New_York")
 
 
-def context_at(session: Session, now: datetime) -> ActionContext:
-    clock = fixed_clock(now)
-    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
-
-
-@pytest.fixture
-def context(session: Session) -> ActionContext:
-    """Actions share the test's connection, so their work is rolled back with the test."""
-    return context_at(session, NOW)
-
-
 def _conversation(session: Session, practice: Practice, channel: Channel) -> Conversation:
     convo, _ = conversations.start_conversation(session=session, practice=practice, channel=channel)
     return convo
-
-
-@pytest.fixture
-def conversation(session: Session, practice: Practice) -> Conversation:
-    return _conversation(session, practice, Channel.WEBCHAT)
 
 
 def tracker(
@@ -77,19 +65,13 @@ def tracker(
     intent: str = "inform",
     entities: list[dict[str, Any]] | None = None,
 ) -> Tracker:
-    return Tracker(
-        sender_id=conversation.public_id,
+    return make_tracker(
+        conversation.public_id,
         slots={"requested_slot": None, **(slots or {})},
-        latest_message={
-            "intent": {"name": intent, "confidence": 1.0},
-            "entities": entities or [],
-            "text": text,
-        },
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": loop} if loop else {},
-        latest_action_name="action_listen",
+        intent=intent,
+        text=text,
+        entities=entities,
+        loop=loop,
     )
 
 
@@ -125,13 +107,13 @@ def verify(session: Session, conversation: Conversation, who: Patient) -> None:
 
 
 def sick_visit(session: Session, practice: Practice) -> VisitType:
-    found = scheduling.match_visit_type(session=session, practice_id=practice.id, text="sick")
+    found = match_visit_type(session=session, practice_id=practice.id, text="sick")
     assert found is not None
     return found
 
 
-def open_slots(session: Session, practice: Practice, when: str) -> list[scheduling.OpenSlot]:
-    return scheduling.find_open_slots(
+def open_slots(session: Session, practice: Practice, when: str) -> list[OpenSlot]:
+    return find_open_slots(
         session=session,
         practice=practice,
         visit_type=sick_visit(session, practice),
@@ -142,7 +124,7 @@ def open_slots(session: Session, practice: Practice, when: str) -> list[scheduli
 
 def book(session: Session, practice: Practice, who: Patient, when: str) -> Appointment:
     slot = open_slots(session, practice, when)[0]
-    return scheduling.book_appointment(
+    return book_appointment(
         session=session,
         practice=practice,
         patient=who,
@@ -190,10 +172,13 @@ def test_identity_is_asked_the_way_the_channel_supports(
 
 
 def test_identified_for_booking_is_not_verified_for_appointments(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateCancelAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     # Linked by name + date of birth only (the booking path): no PHI yet.
     conversation.patient_id = jordan(session, practice).id
     session.flush()
@@ -226,11 +211,14 @@ def test_check_lists_upcoming_appointments_only_when_verified(
 
 
 def test_no_upcoming_appointment_ends_the_form_with_an_offer_to_book(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     verify(session, conversation, jordan(session, practice))
     form = ValidateCancelAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     extracted = run(form.extract_appointment_ref(dispatcher, tracker(conversation), DOMAIN))
     assert extracted == {"appointment_ref": NO_APPOINTMENT}
     slots = ["identity_verified", "appointment_ref", "change_confirmed"]
@@ -270,12 +258,15 @@ def test_which_appointment_one_is_picked_several_are_offered(
 
 
 def test_someone_elses_appointment_is_never_accepted(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     others = book(session, practice, casey(session, practice), "next tue after 3")
     verify(session, conversation, jordan(session, practice))
     form = ValidateCancelAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     result = run(
         form.validate_appointment_ref(
             appointment_ref(others.id), dispatcher, tracker(conversation), DOMAIN
@@ -417,18 +408,22 @@ def test_reschedule_asks_with_the_new_time_and_policy_then_moves(
     assert done.messages[0]["day"] == "Thursday, December 3"
     assert events == RESET
     moved = reload(session, appointment.id)
-    assert moved.start_at == scheduling.parse_slot_key(slots["slot_choice"])[1]
+    assert moved.start_at == parse_slot_key(slots["slot_choice"])[1]
 
 
 def test_reschedule_to_a_slot_just_taken_goes_back_to_the_offers(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     who = jordan(session, practice)
     appointment = book(session, practice, who, "next tue after 3")
     verify(session, conversation, who)
     slots = {**_reschedule_slots(session, practice, appointment), "change_confirmed": True}
-    provider_id, start = scheduling.parse_slot_key(slots["slot_choice"])
-    scheduling.book_appointment(  # someone else, a second ago
+    provider_id, start = parse_slot_key(slots["slot_choice"])
+    book_appointment(  # someone else, a second ago
         session=session,
         practice=practice,
         patient=casey(session, practice),
@@ -438,7 +433,6 @@ def test_reschedule_to_a_slot_just_taken_goes_back_to_the_offers(
         now=NOW,
     )
     original_start = appointment.start_at
-    dispatcher = CollectingDispatcher()
     events = run(
         ActionRescheduleAppointment(context).run(dispatcher, tracker(conversation, slots), DOMAIN)
     )
@@ -492,7 +486,10 @@ def test_reschedule_declined_or_to_the_waitlist_keeps_the_appointment(
 
 
 def test_a_reminder_reply_confirms_for_the_linked_patient_without_a_code(
-    context: ActionContext, session: Session, practice: Practice
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     who = jordan(session, practice)
     appointment = book(session, practice, who, "next tue after 3")
@@ -510,7 +507,6 @@ def test_a_reminder_reply_confirms_for_the_linked_patient_without_a_code(
         )
     )
     assert required == ["appointment_ref"]
-    dispatcher = CollectingDispatcher()
     events = run(
         ActionConfirmAppointment(context).run(
             dispatcher, tracker(texting, {"appointment_ref": ref}), DOMAIN
@@ -535,11 +531,14 @@ def test_a_reminder_reply_confirms_for_the_linked_patient_without_a_code(
 
 
 def test_booking_form_waitlist_choice_joins_the_waitlist(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     conversation.patient_id = casey(session, practice).id  # identified for booking
     session.flush()
-    dispatcher = CollectingDispatcher()
     slots = {
         "visit_type": "sick-visit",
         "provider_preference": "any",
@@ -558,7 +557,11 @@ def test_booking_form_waitlist_choice_joins_the_waitlist(
 
 
 def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_time(
-    context: ActionContext, session: Session, practice: Practice, conversation: Conversation
+    context: ActionContext,
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     holder = book(session, practice, jordan(session, practice), "next tue after 3")
     waiting = casey(session, practice)
@@ -566,7 +569,7 @@ def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_tim
     session.flush()
     local = holder.start_at.astimezone(NY)
     scheduling_waitlist_join(session, practice, waiting, f"{local:%A %B} {local.day}")
-    scheduling.cancel_appointment(
+    cancel_appointment(
         session=session, appointment_id=holder.id, patient_id=holder.patient_id, now=NOW
     )
     offer = session.scalars(select(WaitlistOffer)).one()
@@ -575,7 +578,6 @@ def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_tim
         intent="accept_waitlist_offer",
         entities=[{"entity": "offer_token", "value": offer.token}],
     )
-    dispatcher = CollectingDispatcher()
     assert run(ActionAcceptWaitlistOffer(context).run(dispatcher, button, DOMAIN)) == []
     assert responses(dispatcher) == ["utter_waitlist_offer_taken"]
     booked = session.scalars(select(Appointment).where(Appointment.patient_id == waiting.id)).one()
@@ -589,9 +591,10 @@ def test_a_waitlist_offer_is_accepted_from_its_button_and_is_gone_the_second_tim
 
 
 def test_an_unknown_offer_token_is_gone_not_an_error(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     button = tracker(
         conversation,
         intent="accept_waitlist_offer",
@@ -604,8 +607,6 @@ def test_an_unknown_offer_token_is_gone_not_an_error(
 def scheduling_waitlist_join(
     session: Session, practice: Practice, who: Patient, preference: str
 ) -> None:
-    from frontdesk.scheduling.waitlist import join_waitlist
-
     join_waitlist(
         session=session,
         practice_id=practice.id,

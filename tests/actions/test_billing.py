@@ -24,7 +24,8 @@ from frontdesk.billing import service as billing
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Patient, Practice
-from tests.actions.test_knowledge import DOMAIN_DIR, context
+from tests.actions.conftest import context_at, make_tracker
+from tests.actions.test_knowledge import DOMAIN_DIR
 from tests.actions.test_knowledge import kb_home as kb_home  # fixture, used by name
 from tests.conftest import NOW
 
@@ -57,16 +58,7 @@ def _conversation(
 
 
 def tracker(sender_id: str, intent: str) -> Tracker:
-    return Tracker(
-        sender_id=sender_id,
-        slots={},
-        latest_message={"intent": {"name": intent, "confidence": 1.0}, "entities": [], "text": ""},
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
-    )
+    return make_tracker(sender_id, intent=intent)
 
 
 def run(
@@ -74,7 +66,7 @@ def run(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(
-        action(context(session)).run(dispatcher, tracker(sender_id, intent), domain)  # type: ignore[call-arg]
+        action(context_at(session, NOW)).run(dispatcher, tracker(sender_id, intent), domain)  # type: ignore[call-arg]
     )
     return events, dispatcher.messages
 
@@ -120,7 +112,7 @@ def test_balance_after_verifying_is_its_own_registered_action_that_clears_the_re
     )
     assert events == [SlotSet("billing_pending", None)]
     assert messages[0]["response"] == "utter_billing_balance"
-    names = {a.name() for a in all_actions(context(session))}
+    names = {a.name() for a in all_actions(context_at(session, NOW))}
     assert "action_billing_balance_verified" in names
     declared: list[str] = []
     for path in sorted(DOMAIN_DIR.glob("*.yml")):

@@ -9,7 +9,6 @@ import asyncio
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -20,56 +19,37 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.booking import (
-    BOOKING_SLOTS,
     ActionAskPatientVerified,
     ActionAskSlotChoice,
     ActionAskVisitType,
     ActionBookAppointment,
     ActionResetBooking,
     ValidateBookAppointmentForm,
-    _pick_offered,
 )
 from actions.common import ActionReferToOffice
 from actions.context import ActionContext
-from frontdesk.clock import fixed_clock
+from actions.form_slots import BOOKING_SLOTS
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Conversation
-from frontdesk.models import Appointment, Patient, Practice
-from frontdesk.scheduling import service as scheduling
-from tests.conftest import NOW, savepoint_sessions
+from frontdesk.conversations.models import Conversation
+from frontdesk.models import Appointment, Patient
+from frontdesk.scheduling.matching import active_providers, match_provider
+from frontdesk.scheduling.slots import parse_slot_key
+from tests.actions.conftest import make_tracker
+from tests.conftest import NOW
 
 BOT_DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
 DOMAIN: dict[str, Any] = {}
 
 
-@pytest.fixture
-def context(session: Session) -> ActionContext:
-    """Actions share the test's connection, so their work is rolled back with the test."""
-    clock = fixed_clock(NOW)
-    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
-
-
-@pytest.fixture
-def conversation(session: Session, practice: Practice) -> Conversation:
-    convo, _ = conversations.start_conversation(
-        session=session, practice=practice, channel=Channel.WEBCHAT
-    )
-    return convo
-
-
 def tracker(
     conversation: Conversation, slots: dict[str, Any] | None = None, intent: str = "inform"
 ) -> Tracker:
-    return Tracker(
-        sender_id=conversation.public_id,
+    return make_tracker(
+        conversation.public_id,
         slots={"requested_slot": None, **(slots or {})},
-        latest_message={"intent": {"name": intent, "confidence": 1.0}, "entities": [], "text": ""},
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": "book_appointment_form"},
-        latest_action_name="action_listen",
+        intent=intent,
+        loop="book_appointment_form",
     )
 
 
@@ -82,9 +62,10 @@ def responses(dispatcher: CollectingDispatcher) -> list[str]:
 
 
 def test_visit_types_are_offered_as_buttons(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     events = run(ActionAskVisitType(context).run(dispatcher, tracker(conversation), DOMAIN))
     assert events == []
     assert responses(dispatcher) == ["utter_ask_visit_type"]
@@ -97,10 +78,11 @@ def test_visit_types_are_offered_as_buttons(
 
 
 def test_free_text_visit_type_is_mapped_or_reasked(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     ok = run(
         form.validate_visit_type(
             "i think i have the flu", dispatcher, tracker(conversation), DOMAIN
@@ -140,6 +122,7 @@ def test_the_message_that_starts_a_booking_can_name_the_visit_type(
     intent: str,
     requested: str | None,
     expected: str | None,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     # As Rasa calls the validator when the form activates: no active loop yet, the opening
     # message as the latest one. "book a physical" used to be asked "What kind of visit?".
@@ -157,7 +140,6 @@ def test_the_message_that_starts_a_booking_can_name_the_visit_type(
         active_loop={},
         latest_action_name="action_listen",
     )
-    dispatcher = CollectingDispatcher()
     events = run(ValidateBookAppointmentForm(context).run(dispatcher, opening, _bot_domain()))
     set_visit = [e["value"] for e in events if e.get("name") == "visit_type"]
     assert set_visit == ([expected] if expected else [])
@@ -181,9 +163,9 @@ def test_provider_preference(
     session: Session,
     answer: str,
     expected: str | None,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     result = run(
         form.validate_provider_preference(answer, dispatcher, tracker(conversation), DOMAIN)
     )
@@ -191,7 +173,7 @@ def test_provider_preference(
     if expected in (None, "any"):
         assert value == expected
     else:
-        provider = scheduling.match_provider(
+        provider = match_provider(
             session=session, practice_id=conversation.practice_id, text=expected
         )
         assert provider is not None and value == str(provider.id)
@@ -199,10 +181,11 @@ def test_provider_preference(
 
 
 def test_a_time_typed_at_the_provider_question_is_kept(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     # Used to answer "Sorry, I didn't recognise that provider" and forget the time.
-    dispatcher = CollectingDispatcher()
     result = run(
         ValidateBookAppointmentForm(context).validate_provider_preference(
             "next tue after 3", dispatcher, tracker(conversation), DOMAIN
@@ -222,10 +205,13 @@ def test_a_time_typed_at_the_provider_question_is_kept(
     ],
 )
 def test_time_preference_is_parsed_in_the_practice_zone(
-    context: ActionContext, conversation: Conversation, text: str, problem: str | None
+    context: ActionContext,
+    conversation: Conversation,
+    text: str,
+    problem: str | None,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     result = run(form.validate_time_preference(text, dispatcher, tracker(conversation), DOMAIN))
     if problem is None:
         assert result == {"time_preference": text, "slot_choice": None, "offered_slots": None}
@@ -236,9 +222,10 @@ def test_time_preference_is_parsed_in_the_practice_zone(
 
 
 def test_slots_are_offered_with_a_way_out(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     slots = {
         "visit_type": "sick-visit",
         "provider_preference": "any",
@@ -256,8 +243,9 @@ def test_slots_are_offered_with_a_way_out(
     ]
 
 
-def test_no_slots_asks_for_another_time(context: ActionContext, conversation: Conversation) -> None:
-    dispatcher = CollectingDispatcher()
+def test_no_slots_asks_for_another_time(
+    context: ActionContext, conversation: Conversation, dispatcher: CollectingDispatcher
+) -> None:
     slots = {"visit_type": "sick-visit", "provider_preference": "any", "time_preference": "sunday"}
     events = run(ActionAskSlotChoice(context).run(dispatcher, tracker(conversation, slots), DOMAIN))
     assert responses(dispatcher) == ["utter_no_slots"]
@@ -295,11 +283,12 @@ def test_slot_choice_by_position(
 
 
 def test_none_of_these_with_nothing_offered_promises_no_other_options(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     # After "no openings on Sunday", "none of these" used to get "No problem, here are other
     # options." followed by the same "no openings" message.
-    dispatcher = CollectingDispatcher()
     slots = {"visit_type": "sick-visit", "offered_slots": None}
     result = run(
         ValidateBookAppointmentForm(context).validate_slot_choice(
@@ -311,7 +300,9 @@ def test_none_of_these_with_nothing_offered_promises_no_other_options(
 
 
 def test_slot_choice_correction_and_none_of_these(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     offered = _offered(context, conversation)
     form = ValidateBookAppointmentForm(context)
@@ -326,7 +317,6 @@ def test_slot_choice_correction_and_none_of_these(
         "time_preference": "actually thursday",
         "offered_slots": None,
     }
-    dispatcher = CollectingDispatcher()
     none = run(form.validate_slot_choice("none", dispatcher, tracker(conversation, slots), DOMAIN))
     assert none == {"slot_choice": None, "offered_slots": None, "excluded_slots": offered}
     assert responses(dispatcher) == ["utter_none_of_these"]
@@ -390,10 +380,12 @@ def test_slot_choice_waitlist_and_another_provider(
 
 
 def test_identity_comes_from_the_service_not_from_a_slot(
-    context: ActionContext, conversation: Conversation, session: Session
+    context: ActionContext,
+    conversation: Conversation,
+    session: Session,
+    dispatcher: CollectingDispatcher,
 ) -> None:
     form = ValidateBookAppointmentForm(context)
-    dispatcher = CollectingDispatcher()
     assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {}
     _identify(session, conversation, "Jordan Sample", date(1985, 4, 12))
     assert run(form.extract_patient_verified(dispatcher, tracker(conversation), DOMAIN)) == {
@@ -445,7 +437,7 @@ def test_booking_confirms_details_and_clears_the_form(
     appointment = session.scalars(select(Appointment)).one()
     patient = session.get_one(Patient, appointment.patient_id)
     assert patient.last_name == "Sample"
-    assert appointment.start_at == scheduling.parse_slot_key(key)[1]
+    assert appointment.start_at == parse_slot_key(key)[1]
 
 
 def test_a_slot_taken_a_second_ago_offers_the_next_ones(
@@ -466,9 +458,10 @@ def test_a_slot_taken_a_second_ago_offers_the_next_ones(
 
 
 def test_refer_to_office_gives_the_practice_phone(
-    context: ActionContext, conversation: Conversation
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    dispatcher = CollectingDispatcher()
     run(ActionReferToOffice(context).run(dispatcher, tracker(conversation), DOMAIN))
     assert dispatcher.messages[0]["response"] == "utter_call_office"
     assert dispatcher.messages[0]["phone"] == "(555) 555-0100"
@@ -486,53 +479,16 @@ def test_booking_a_second_visit_at_the_same_time_is_refused_kindly(
     _identify(session, conversation, "Riley Placeholder", date(1978, 1, 5))
     first = _offered(context, conversation)[0]
     _book(context, conversation, first)
-    provider_id, start = scheduling.parse_slot_key(first)
+    provider_id, start = parse_slot_key(first)
     other_provider = next(
         p.id
-        for p in scheduling.active_providers(session=session, practice_id=conversation.practice_id)
+        for p in active_providers(session=session, practice_id=conversation.practice_id)
         if p.id != provider_id
     )
     key = f"{other_provider}@{start:%Y%m%dT%H%MZ}"
     events, dispatcher = _book(context, conversation, key)
     assert responses(dispatcher) == ["utter_patient_busy"]
     assert FollowupAction("book_appointment_form") in events
-
-
-THU = ["1@20261203T2000Z", "1@20261203T2100Z", "2@20261203T2200Z"]  # 3, 4 and 5 PM in New York
-THU_TITLES = {
-    THU[0]: "Thu, Dec 3 · 3:00 PM · Dr. Amara Patel",
-    THU[1]: "Thu, Dec 3 · 4:00 PM · Dr. Amara Patel",
-    THU[2]: "Thu, Dec 3 · 5:00 PM · Dr. Lucas Nguyen",
-}
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        (THU[1], THU[1]),
-        ("Thu, Dec 3 · 5:00 PM · Dr. Lucas Nguyen", THU[2]),
-        ("the one at 4", THU[1]),
-        ("Thursday Dec 3 at 4pm", THU[1]),
-        ("4:00 pm", THU[1]),
-        ("at 3", THU[0]),
-        ("3", THU[0]),
-        ("5", THU[2]),
-        ("first", THU[0]),
-        ("the second one", THU[1]),
-        ("2", THU[1]),
-        ("last", THU[2]),
-        ("the last one please", THU[2]),
-        ("2 o'clock", None),
-        ("thursday", None),
-        ("thursday afternoon", None),
-        ("friday", None),
-        ("one more question", None),
-        ("🙂", None),
-    ],
-)
-def test_replies_pick_the_offer_they_mean_or_none(reply: str, expected: str | None) -> None:
-    tz = ZoneInfo("America/New_York")
-    assert _pick_offered(reply, THU, THU_TITLES, tz, NOW) == expected
 
 
 def test_reset_clears_every_booking_slot(conversation: Conversation) -> None:

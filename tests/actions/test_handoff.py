@@ -14,14 +14,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.context import ActionContext
 from actions.handoff import ActionEscalate, ActionHandleMisunderstanding, escalation_reason
-from frontdesk.clock import fixed_clock
-from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER, EscalationReason
-from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
+from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.models import Practice
-from tests.conftest import savepoint_sessions
+from tests.actions.conftest import context_at, make_tracker
 from tests.doubles import bot_domain
 
 # Saturday 13:00 in New York: closed until Monday 8:30. Saturday 10:00: open.
@@ -35,34 +32,14 @@ def domain() -> dict[str, Any]:
     return bot_domain()
 
 
-def _context(session: Session, now: datetime) -> ActionContext:
-    clock = fixed_clock(now)
-    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
-
-
-@pytest.fixture
-def conversation(session: Session, practice: Practice) -> Conversation:
-    convo, _ = conversations.start_conversation(
-        session=session, practice=practice, channel=Channel.WEBCHAT
-    )
-    return convo
-
-
 def tracker(
     sender_id: str,
     intent: str,
     reason: str | None = None,
     events: list[dict[str, Any]] | None = None,
 ) -> Tracker:
-    return Tracker(
-        sender_id=sender_id,
-        slots={"escalation_reason": reason},
-        latest_message={"intent": {"name": intent, "confidence": 1.0}, "entities": [], "text": ""},
-        events=events or [],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
+    return make_tracker(
+        sender_id, slots={"escalation_reason": reason}, intent=intent, events=events
     )
 
 
@@ -77,7 +54,7 @@ def escalate(
 ) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(
-        ActionEscalate(_context(session, now)).run(
+        ActionEscalate(context_at(session, now)).run(
             dispatcher, tracker(sender_id, intent, reason), domain
         )
     )
@@ -234,7 +211,7 @@ def test_the_second_misunderstanding_in_a_row_gets_a_person(
 ) -> None:
     dispatcher = CollectingDispatcher()
     result = asyncio.run(
-        ActionHandleMisunderstanding(_context(session, OPEN)).run(
+        ActionHandleMisunderstanding(context_at(session, OPEN)).run(
             dispatcher, tracker(conversation.public_id, "nlu_fallback", events=events), domain
         )
     )

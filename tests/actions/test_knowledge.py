@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.context import ActionContext
 from actions.knowledge import ActionAnswerQuestion
-from frontdesk.clock import fixed_clock
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Conversation
-from frontdesk.models import Practice
+from frontdesk.conversations.models import Conversation
 from frontdesk.settings import get_settings
-from knowledge.answering import MEDICAL, default_knowledge_base
-from tests.conftest import NOW, savepoint_sessions
+from knowledge.answering import MEDICAL
+from tests.actions.conftest import context_at, make_tracker
+from tests.conftest import NOW
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
@@ -46,42 +42,14 @@ def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         del os.environ[name]
     os.environ["FRONTDESK_DATA_DIR"] = str(home)
     get_settings.cache_clear()
-    default_knowledge_base.cache_clear()
     yield home
     del os.environ["FRONTDESK_DATA_DIR"]
     os.environ.update(saved)
     get_settings.cache_clear()
-    default_knowledge_base.cache_clear()
-
-
-def context(session: Session, now: datetime = NOW) -> ActionContext:
-    clock = fixed_clock(now)
-    return ActionContext(sessions=savepoint_sessions(session, clock), clock=clock)
-
-
-@pytest.fixture
-def conversation(session: Session, practice: Practice) -> Conversation:
-    convo, _ = conversations.start_conversation(
-        session=session, practice=practice, channel=Channel.WEBCHAT
-    )
-    return convo
 
 
 def tracker(sender_id: str, text: str) -> Tracker:
-    return Tracker(
-        sender_id=sender_id,
-        slots={},
-        latest_message={
-            "intent": {"name": "ask_question", "confidence": 1.0},
-            "entities": [],
-            "text": text,
-        },
-        events=[],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
-    )
+    return make_tracker(sender_id, intent="ask_question", text=text)
 
 
 def ask(
@@ -89,7 +57,9 @@ def ask(
 ) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(
-        ActionAnswerQuestion(context(session)).run(dispatcher, tracker(sender_id, text), domain)
+        ActionAnswerQuestion(context_at(session, NOW)).run(
+            dispatcher, tracker(sender_id, text), domain
+        )
     )
     return events, dispatcher
 

@@ -485,8 +485,8 @@ def test_upcoming_visits_show_with_their_ehr_sync_state(
     from datetime import UTC, datetime
 
     from frontdesk.practices.models import Provider
+    from frontdesk.scheduling.booking import book_appointment
     from frontdesk.scheduling.models import VisitType
-    from frontdesk.scheduling.service import book_appointment
 
     _patient, public_id = escalate_from_chat(console, bot)
     with console.db() as session:

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from frontdesk.ehr.models import EhrOutboxEntry
 from frontdesk.models import Appointment, Patient, Practice, Provider, VisitType
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import book_appointment
+from frontdesk.scheduling.matching import match_provider, match_visit_type
 from tests.conftest import NOW
 
 # Tuesday 1 December 2026, 9:00 and 10:30 in New York (Dr. Patel's hours).
@@ -18,13 +19,13 @@ TUESDAY_1030 = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
 
 
 def provider(session: Session, practice: Practice, surname: str = "patel") -> Provider:
-    found = scheduling.match_provider(session=session, practice_id=practice.id, text=surname)
+    found = match_provider(session=session, practice_id=practice.id, text=surname)
     assert found is not None
     return found
 
 
 def visit(session: Session, practice: Practice, code: str = "sick visit") -> VisitType:
-    found = scheduling.match_visit_type(session=session, practice_id=practice.id, text=code)
+    found = match_visit_type(session=session, practice_id=practice.id, text=code)
     assert found is not None
     return found
 
@@ -40,7 +41,7 @@ def book(
     session: Session, practice: Practice, *, start: datetime = TUESDAY_9, index: int = 0
 ) -> Appointment:
     """Book a sick visit with Dr. Patel through the real scheduling service."""
-    return scheduling.book_appointment(
+    return book_appointment(
         session=session,
         practice=practice,
         patient=patient(session, practice, index),

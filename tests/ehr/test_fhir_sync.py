@@ -16,7 +16,7 @@ from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.models import EhrOutboxEntry
 from frontdesk.ehr.worker import CLAIM_LEASE, RetryPolicy, drain_once, identifier_system
 from frontdesk.models import Appointment, Practice
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import cancel_appointment, reschedule_appointment
 from tests.conftest import NOW
 from tests.ehr.conftest import FhirServer, ValidatingTransport
 from tests.ehr.helpers import TUESDAY_9, TUESDAY_1030, book, outbox_row, patient, provider, visit
@@ -126,7 +126,7 @@ def test_reschedule_and_cancel_update_the_same_ehr_appointment(
 
     with session_scope(sessions) as session:
         practice = _practice(session)
-        scheduling.reschedule_appointment(
+        reschedule_appointment(
             session=session,
             appointment_id=appointment_id,
             patient_id=patient(session, practice).id,
@@ -139,7 +139,7 @@ def test_reschedule_and_cancel_update_the_same_ehr_appointment(
     assert (moved["start"], moved["end"]) == ("2026-12-01T15:30:00Z", "2026-12-01T15:50:00Z")
 
     with session_scope(sessions) as session:
-        scheduling.cancel_appointment(
+        cancel_appointment(
             session=session, appointment_id=appointment_id, patient_id=None, now=NOW, by="staff"
         )
     assert _drain(sessions, ehr, prefix) == {OutboxStatus.DONE: 1}
@@ -162,9 +162,7 @@ def test_a_change_while_in_flight_is_sent_next(
         assert row is not None
         row.status, row.claimed_at = OutboxStatus.IN_FLIGHT, NOW
     with session_scope(sessions) as session:
-        scheduling.cancel_appointment(
-            session=session, appointment_id=appointment_id, patient_id=None, now=NOW
-        )
+        cancel_appointment(session=session, appointment_id=appointment_id, patient_id=None, now=NOW)
     row = _row(sessions, appointment_id)
     assert (row.status, row.version) == (OutboxStatus.IN_FLIGHT, 2)
     assert _drain(sessions, ehr, prefix, NOW + CLAIM_LEASE + timedelta(seconds=1)) == {
@@ -336,8 +334,6 @@ def test_slots_the_ehr_exposes_are_marked_busy_then_free(
 
     assert (status(covered), status(after)) == ("busy", "free")
     with session_scope(sessions) as session:
-        scheduling.cancel_appointment(
-            session=session, appointment_id=appointment_id, patient_id=None, now=NOW
-        )
+        cancel_appointment(session=session, appointment_id=appointment_id, patient_id=None, now=NOW)
     assert _drain(sessions, ehr, prefix) == {OutboxStatus.DONE: 1}
     assert (status(covered), status(after)) == ("free", "free")

@@ -12,9 +12,10 @@ from frontdesk.ehr import (
     retry_dead_letter,
     sync_state_for,
 )
+from frontdesk.ehr.mirror import record_external_appointment
 from frontdesk.ehr.worker import RetryPolicy
 from frontdesk.models import Practice
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import cancel_appointment, reschedule_appointment
 from tests.conftest import NOW
 from tests.ehr.helpers import TUESDAY_1030, book, outbox_row, patient, provider
 
@@ -51,7 +52,7 @@ def test_changes_before_sync_coalesce_into_one_newer_row(
 ) -> None:
     appointment = book(session, practice)
     slot_key = f"{provider(session, practice).id}@{TUESDAY_1030:%Y%m%dT%H%MZ}"
-    scheduling.reschedule_appointment(
+    reschedule_appointment(
         session=session,
         appointment_id=appointment.id,
         patient_id=patient(session, practice).id,
@@ -62,7 +63,7 @@ def test_changes_before_sync_coalesce_into_one_newer_row(
     assert row is not None
     session.refresh(row)
     assert (row.status, row.operation, row.version) == (OutboxStatus.PENDING, "reschedule", 2)
-    scheduling.cancel_appointment(
+    cancel_appointment(
         session=session, appointment_id=appointment.id, patient_id=None, now=NOW, by="staff"
     )
     session.refresh(row)
@@ -72,7 +73,7 @@ def test_changes_before_sync_coalesce_into_one_newer_row(
 def test_busy_time_pulled_from_the_ehr_is_not_written_back(
     session: Session, practice: Practice
 ) -> None:
-    pulled = scheduling.record_external_appointment(
+    pulled = record_external_appointment(
         session=session,
         practice_id=practice.id,
         provider_id=provider(session, practice).id,

@@ -14,7 +14,7 @@ from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.pull import PullCursor, pull_all
 from frontdesk.ehr.worker import drain_once, identifier_system
 from frontdesk.models import Appointment
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.slots import find_open_slots
 from frontdesk.scheduling.timeprefs import TimePreference
 from tests.conftest import NOW
 from tests.ehr.conftest import FhirServer
@@ -28,7 +28,7 @@ def _offered(sessions: sessionmaker[Session]) -> bool:
     with session_scope(sessions) as session:
         practice = seed_demo(session)
         local = TUESDAY_1030.astimezone(NY)
-        slots = scheduling.find_open_slots(
+        slots = find_open_slots(
             session=session,
             practice=practice,
             visit_type=visit(session, practice),

@@ -18,7 +18,7 @@ from frontdesk.ehr import OutboxStatus, sync_state_for
 from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.worker import identifier_system
 from frontdesk.runtime import Services
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.slots import find_open_slots
 from frontdesk.scheduling.timeprefs import TimePreference
 from frontdesk.settings import Settings
 from tests.conftest import AT_NOW, NOW
@@ -89,7 +89,7 @@ def test_the_service_writes_bookings_back_and_pulls_ehr_bookings(
         def blocked() -> bool:
             with services.unit_of_work() as session:
                 practice = seed_demo(session)
-                slots = scheduling.find_open_slots(
+                slots = find_open_slots(
                     session=session,
                     practice=practice,
                     visit_type=visit(session, practice),

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from typer.testing import CliRunner
 
 from frontdesk.settings import get_settings
-from knowledge.answering import MEDICAL, NOT_SURE, KnowledgeBase, default_knowledge_base
+from knowledge.answering import MEDICAL, NOT_SURE, KnowledgeBase
 from knowledge.embeddings import Vectors, default_embedder
 from knowledge.ingest import KnowledgeStore, ingest_directory, split_markdown
 from knowledge.llm import LangchainRephraser
@@ -191,10 +191,8 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    default_knowledge_base.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
-    default_knowledge_base.cache_clear()
 
 
 def test_kb_commands_ingest_and_answer_in_the_json_contract(cli_env: Path) -> None:

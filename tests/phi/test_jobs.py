@@ -12,7 +12,7 @@ import pytest
 
 from frontdesk.phi.jobs import housekeeping
 from frontdesk.settings import Settings, get_settings
-from knowledge.answering import default_knowledge_base
+from knowledge.answering import shared_knowledge_base
 from tests.conftest import AT_NOW, NOW
 from tests.phi.test_tokens import _tracker_db
 
@@ -23,10 +23,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    default_knowledge_base.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
-    default_knowledge_base.cache_clear()
 
 
 def test_housekeeping_warms_the_demo_knowledge_and_purges_old_tracker_events(
@@ -47,4 +45,4 @@ def test_housekeeping_warms_the_demo_knowledge_and_purges_old_tracker_events(
     asyncio.run(run_briefly())
     with sqlite3.connect(data_dir / "rasa-tracker.db") as db:
         assert db.execute("SELECT count(*) FROM events").fetchone() == (1,)
-    assert default_knowledge_base().store.has_collection("riverside")
+    assert shared_knowledge_base(Settings()).store.has_collection("riverside")

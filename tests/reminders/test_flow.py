@@ -18,7 +18,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from actions.context import ActionContext
 from actions.reminders import ActionSendReminder
 from frontdesk.clock import system_clock
 from frontdesk.conversations.models import Channel
@@ -35,7 +34,8 @@ from frontdesk.reminders.scheduler import (
     start_scheduler,
 )
 from frontdesk.reminders.service import ReminderDefaults, plan_outreach, send_due
-from tests.conftest import AT_NOW, NOW, savepoint_sessions
+from tests.actions.conftest import context_at
+from tests.conftest import AT_NOW, NOW
 from tests.connectors.test_twilio_sms import PATIENT, make_client, send_outbox, text_in
 from tests.doubles import ScriptedBot
 from tests.reminders.test_service import book
@@ -120,9 +120,7 @@ def test_the_scheduler_keeps_its_job_in_the_database_and_runs_the_tick(
 def test_the_reminder_action_sets_the_appointment_in_context(
     session: Session, practice: Practice
 ) -> None:
-    action = ActionSendReminder(
-        ActionContext(sessions=savepoint_sessions(session, AT_NOW), clock=AT_NOW)
-    )
+    action = ActionSendReminder(context_at(session, NOW))
     conversation, _ = start_conversation(session=session, practice=practice, channel=Channel.SMS)
     appointment = book(session, practice, NOW + timedelta(days=2))
 

@@ -14,7 +14,8 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice
 from frontdesk.patients.service import match_key
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
+from frontdesk.scheduling.matching import match_provider, match_visit_type
 from tests.conftest import AT_NOW, NOW, empty_database
 
 CONTENDERS = 8
@@ -49,7 +50,7 @@ def test_exactly_one_of_many_simultaneous_bookings_wins(
     factory = make_session_factory(engine, clock=AT_NOW)
     with session_scope(factory) as session:
         patient_ids = list(session.scalars(select(Patient.id).where(Patient.first_name == "Racer")))
-        provider_id = scheduling.match_provider(
+        provider_id = match_provider(
             session=session, practice_id=committed_practice, text="patel"
         ).id  # type: ignore[union-attr]
     barrier = threading.Barrier(CONTENDERS)
@@ -61,11 +62,11 @@ def test_exactly_one_of_many_simultaneous_bookings_wins(
         try:
             with session_scope(factory) as session:
                 practice = session.get_one(Practice, committed_practice)
-                scheduling.book_appointment(
+                book_appointment(
                     session=session,
                     practice=practice,
                     patient=session.get_one(Patient, patient_id),
-                    visit_type=scheduling.match_visit_type(
+                    visit_type=match_visit_type(
                         session=session, practice_id=practice.id, text="sick-visit"
                     ),  # type: ignore[arg-type]
                     provider_id=provider_id,
@@ -73,9 +74,9 @@ def test_exactly_one_of_many_simultaneous_bookings_wins(
                     now=NOW,
                 )
             result = "booked"
-        except scheduling.PatientBusyError:
+        except PatientBusyError:
             result = "patient busy (wrong outcome)"
-        except scheduling.SlotUnavailableError:
+        except SlotUnavailableError:
             result = "just taken"
         except Exception as exc:  # anything else is a defect this test exists to catch
             result = f"crashed: {type(exc).__name__}"

@@ -9,9 +9,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk.ehr.mirror import record_external_appointment
 from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice, Provider, VisitType
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import (
+    AppointmentNotChangeableError,
+    AppointmentNotFoundError,
+    SlotUnavailableError,
+    book_appointment,
+    cancel_appointment,
+    cancellation_notice,
+    confirm_appointment,
+    reschedule_appointment,
+    upcoming_appointments,
+)
+from frontdesk.scheduling.matching import match_provider
 from frontdesk.scheduling.models import AppointmentStatus
+from frontdesk.scheduling.slots import OpenSlot, is_slot_open
 from tests.conftest import NOW
 
 TUE_9 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday 1 Dec, 9:00 in New York
@@ -26,7 +39,7 @@ def _visit(session: Session, practice: Practice, code: str) -> VisitType:
 
 
 def _provider(session: Session, practice: Practice, surname: str) -> Provider:
-    found = scheduling.match_provider(session=session, practice_id=practice.id, text=surname)
+    found = match_provider(session=session, practice_id=practice.id, text=surname)
     assert found is not None
     return found
 
@@ -48,7 +61,7 @@ def _book(
     code: str = "sick-visit",
     surname: str = "patel",
 ) -> Appointment:
-    return scheduling.book_appointment(
+    return book_appointment(
         session=session,
         practice=practice,
         patient=patient or _patients(session, practice)[0],
@@ -71,11 +84,11 @@ def _blocks(session: Session, appointment: Appointment) -> list[tuple[int, datet
 
 
 def _key(provider: Provider, start: datetime) -> str:
-    return scheduling.OpenSlot(provider.id, "", 0, "", start, start).key
+    return OpenSlot(provider.id, "", 0, "", start, start).key
 
 
 def _is_open(session: Session, practice: Practice, start: datetime, surname: str = "patel") -> bool:
-    return scheduling.is_slot_open(
+    return is_slot_open(
         session=session,
         practice=practice,
         visit_type=_visit(session, practice, "sick-visit"),
@@ -91,7 +104,7 @@ def test_reschedule_moves_the_same_appointment_and_frees_the_old_time(
     appointment = _book(session, practice, TUE_9)
     nguyen = _provider(session, practice, "nguyen")
     new_start = TUE_9 + timedelta(days=1, hours=2)
-    moved = scheduling.reschedule_appointment(
+    moved = reschedule_appointment(
         session=session,
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,  # type: ignore[arg-type]
@@ -112,7 +125,7 @@ def test_reschedule_may_overlap_its_own_old_time(session: Session, practice: Pra
     appointment = _book(session, practice, TUE_9)
     patel = _provider(session, practice, "patel")
     later = TUE_9 + timedelta(minutes=15)
-    moved = scheduling.reschedule_appointment(
+    moved = reschedule_appointment(
         session=session,
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,  # type: ignore[arg-type]
@@ -133,8 +146,8 @@ def test_reschedule_to_a_taken_slot_leaves_the_old_one_untouched(
     mine = _book(session, practice, TUE_9, patient=first)
     taken = _book(session, practice, TUE_9 + timedelta(hours=2), patient=second)
     before = _blocks(session, mine)
-    with pytest.raises(scheduling.SlotUnavailableError) as refused:
-        scheduling.reschedule_appointment(
+    with pytest.raises(SlotUnavailableError) as refused:
+        reschedule_appointment(
             session=session,
             appointment_id=mine.id,
             patient_id=first.id,
@@ -157,9 +170,9 @@ def test_reschedule_that_loses_the_race_in_the_database_keeps_the_old_slot(
     target = TUE_9 + timedelta(hours=4)  # 13:00, after lunch
     _book(session, practice, target, patient=second)
     before = _blocks(session, mine)
-    monkeypatch.setattr(scheduling, "is_slot_open", lambda **_: True)
-    with pytest.raises(scheduling.SlotUnavailableError) as refused:
-        scheduling.reschedule_appointment(
+    monkeypatch.setattr("frontdesk.scheduling.booking.is_slot_open", lambda **_: True)
+    with pytest.raises(SlotUnavailableError) as refused:
+        reschedule_appointment(
             session=session,
             appointment_id=mine.id,
             patient_id=first.id,
@@ -176,20 +189,20 @@ def test_reschedule_refuses_what_cannot_change(session: Session, practice: Pract
     first, second = _patients(session, practice)[:2]
     appointment = _book(session, practice, TUE_9, patient=first)
     key = _key(_provider(session, practice, "patel"), TUE_9 + timedelta(days=1))
-    with pytest.raises(scheduling.AppointmentNotFoundError):
-        scheduling.reschedule_appointment(
+    with pytest.raises(AppointmentNotFoundError):
+        reschedule_appointment(
             session=session,
             appointment_id=appointment.id,
             patient_id=second.id,
             slot_key=key,
             now=NOW,
         )
-    with pytest.raises(scheduling.AppointmentNotFoundError):
-        scheduling.reschedule_appointment(
+    with pytest.raises(AppointmentNotFoundError):
+        reschedule_appointment(
             session=session, appointment_id=999_999, patient_id=first.id, slot_key=key, now=NOW
         )
-    with pytest.raises(scheduling.AppointmentNotChangeableError) as too_late:
-        scheduling.reschedule_appointment(
+    with pytest.raises(AppointmentNotChangeableError) as too_late:
+        reschedule_appointment(
             session=session,
             appointment_id=appointment.id,
             patient_id=first.id,
@@ -197,19 +210,17 @@ def test_reschedule_refuses_what_cannot_change(session: Session, practice: Pract
             now=TUE_9 - timedelta(minutes=30),
         )
     assert too_late.value.reason == "too_late"
-    with pytest.raises(scheduling.SlotUnavailableError):
-        scheduling.reschedule_appointment(
+    with pytest.raises(SlotUnavailableError):
+        reschedule_appointment(
             session=session,
             appointment_id=appointment.id,
             patient_id=first.id,
             slot_key="🙂",
             now=NOW,
         )
-    scheduling.cancel_appointment(
-        session=session, appointment_id=appointment.id, patient_id=first.id, now=NOW
-    )
-    with pytest.raises(scheduling.AppointmentNotChangeableError) as cancelled:
-        scheduling.reschedule_appointment(
+    cancel_appointment(session=session, appointment_id=appointment.id, patient_id=first.id, now=NOW)
+    with pytest.raises(AppointmentNotChangeableError) as cancelled:
+        reschedule_appointment(
             session=session,
             appointment_id=appointment.id,
             patient_id=first.id,
@@ -223,7 +234,7 @@ def test_cancel_frees_the_time_and_flags_late_cancellations(
     session: Session, practice: Practice
 ) -> None:
     early = _book(session, practice, TUE_9)
-    outcome = scheduling.cancel_appointment(
+    outcome = cancel_appointment(
         session=session,
         appointment_id=early.id,
         patient_id=early.patient_id,
@@ -236,13 +247,13 @@ def test_cancel_frees_the_time_and_flags_late_cancellations(
     assert len(outcome.appointment.cancel_reason or "") == 500
     assert _blocks(session, early) == []
     assert _is_open(session, practice, TUE_9)
-    with pytest.raises(scheduling.AppointmentNotChangeableError):
-        scheduling.cancel_appointment(
+    with pytest.raises(AppointmentNotChangeableError):
+        cancel_appointment(
             session=session, appointment_id=early.id, patient_id=early.patient_id, now=NOW
         )
 
     late = _book(session, practice, TUE_9 + timedelta(hours=2))
-    outcome = scheduling.cancel_appointment(
+    outcome = cancel_appointment(
         session=session,
         appointment_id=late.id,
         patient_id=None,  # staff
@@ -258,8 +269,8 @@ def test_past_appointments_cannot_be_cancelled_or_confirmed(
 ) -> None:
     appointment = _book(session, practice, TUE_9)
     after = TUE_9 + timedelta(hours=1)
-    for change in (scheduling.cancel_appointment, scheduling.confirm_appointment):
-        with pytest.raises(scheduling.AppointmentNotChangeableError) as refused:
+    for change in (cancel_appointment, confirm_appointment):
+        with pytest.raises(AppointmentNotChangeableError) as refused:
             change(
                 session=session,
                 appointment_id=appointment.id,
@@ -271,7 +282,7 @@ def test_past_appointments_cannot_be_cancelled_or_confirmed(
 
 def test_confirmed_visits_still_hold_their_time(session: Session, practice: Practice) -> None:
     appointment = _book(session, practice, TUE_9)
-    confirmed = scheduling.confirm_appointment(
+    confirmed = confirm_appointment(
         session=session,
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,  # type: ignore[arg-type]
@@ -279,12 +290,12 @@ def test_confirmed_visits_still_hold_their_time(session: Session, practice: Prac
     )
     assert confirmed.status == AppointmentStatus.CONFIRMED and confirmed.confirmed_at == NOW
     assert not _is_open(session, practice, TUE_9)
-    assert scheduling.upcoming_appointments(
+    assert upcoming_appointments(
         session=session,
         patient_id=appointment.patient_id,  # type: ignore[arg-type]
         now=NOW,
     ) == [appointment]
-    moved = scheduling.reschedule_appointment(
+    moved = reschedule_appointment(
         session=session,
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,  # type: ignore[arg-type]
@@ -298,16 +309,16 @@ def test_cancellation_notice_tells_the_policy_before_the_patient_confirms(
     session: Session, practice: Practice
 ) -> None:
     appointment = _book(session, practice, TUE_9)
-    early = scheduling.cancellation_notice(session=session, appointment=appointment, now=NOW)
+    early = cancellation_notice(session=session, appointment=appointment, now=NOW)
     assert "free until Mon, Nov 30 at 9:00 AM" in early
     assert "$25" in early
-    late = scheduling.cancellation_notice(
+    late = cancellation_notice(
         session=session, appointment=appointment, now=TUE_9 - timedelta(hours=3)
     )
     assert "less than 24 hours away" in late and "$25" in late
     practice.late_cancel_hours = 0
     assert (
-        scheduling.cancellation_notice(session=session, appointment=appointment, now=NOW)
+        cancellation_notice(session=session, appointment=appointment, now=NOW)
         == practice.cancellation_policy
     )
 
@@ -317,7 +328,7 @@ def test_ehr_busy_time_is_never_offered_and_updates_in_place(
 ) -> None:
     patel = _provider(session, practice, "patel")
     start = TUE_9 + timedelta(hours=1)
-    held = scheduling.record_external_appointment(
+    held = record_external_appointment(
         session=session,
         practice_id=practice.id,
         provider_id=patel.id,
@@ -329,7 +340,7 @@ def test_ehr_busy_time_is_never_offered_and_updates_in_place(
     )
     assert held is not None and held.patient_id is None and held.source == "ehr"
     assert not _is_open(session, practice, start)
-    again = scheduling.record_external_appointment(
+    again = record_external_appointment(
         session=session,
         practice_id=practice.id,
         provider_id=patel.id,
@@ -343,7 +354,7 @@ def test_ehr_busy_time_is_never_offered_and_updates_in_place(
     assert session.scalars(select(Appointment).where(Appointment.source == "ehr")).all() == [held]
     assert _is_open(session, practice, start)
     assert not _is_open(session, practice, start + timedelta(hours=1))
-    gone = scheduling.record_external_appointment(
+    gone = record_external_appointment(
         session=session,
         practice_id=practice.id,
         provider_id=patel.id,
@@ -356,7 +367,7 @@ def test_ehr_busy_time_is_never_offered_and_updates_in_place(
     assert gone is held and held.status == AppointmentStatus.CANCELLED
     assert _is_open(session, practice, start + timedelta(hours=1))
     assert (
-        scheduling.record_external_appointment(
+        record_external_appointment(
             session=session,
             practice_id=practice.id,
             provider_id=patel.id,
@@ -368,7 +379,7 @@ def test_ehr_busy_time_is_never_offered_and_updates_in_place(
         )
         is None
     )
-    other = scheduling.record_external_appointment(
+    other = record_external_appointment(
         session=session,
         practice_id=practice.id,
         provider_id=patel.id,
@@ -379,10 +390,8 @@ def test_ehr_busy_time_is_never_offered_and_updates_in_place(
         now=NOW,
     )
     assert other is not None
-    with pytest.raises(scheduling.AppointmentNotChangeableError) as refused:
-        scheduling.cancel_appointment(
-            session=session, appointment_id=other.id, patient_id=None, now=NOW
-        )
+    with pytest.raises(AppointmentNotChangeableError) as refused:
+        cancel_appointment(session=session, appointment_id=other.id, patient_id=None, now=NOW)
     assert refused.value.reason == "not_ours"  # the EHR owns it; cancel it there
 
 
@@ -392,7 +401,7 @@ def test_ehr_time_that_overlaps_our_booking_is_held_where_free(
     ours = _book(session, practice, TUE_9)
     patel = _provider(session, practice, "patel")
     with caplog.at_level(logging.WARNING):
-        theirs = scheduling.record_external_appointment(
+        theirs = record_external_appointment(
             session=session,
             practice_id=practice.id,
             provider_id=patel.id,
@@ -432,4 +441,4 @@ def test_ehr_input_is_checked(
         "now": NOW,
     }
     with pytest.raises(ValueError, match=problem):
-        scheduling.record_external_appointment(**{**arguments, **kwargs})  # type: ignore[arg-type]
+        record_external_appointment(**{**arguments, **kwargs})  # type: ignore[arg-type]

@@ -23,7 +23,9 @@ from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
 from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice
 from frontdesk.patients.service import match_key
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
+from frontdesk.scheduling.matching import match_provider, match_visit_type
+from frontdesk.scheduling.slots import OpenSlot
 from tests.conftest import AT_NOW, NOW, POSTGRES_URL, _postgres_url
 
 pytestmark = pytest.mark.postgres
@@ -74,7 +76,7 @@ class Outcome:
     """What one contender saw."""
 
     kind: str
-    alternatives: list[scheduling.OpenSlot]
+    alternatives: list[OpenSlot]
 
 
 def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine) -> None:
@@ -82,7 +84,7 @@ def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine
     with session_scope(factory) as session:
         practice_id = session.scalars(select(Practice.id)).one()
         patient_ids = list(session.scalars(select(Patient.id).where(Patient.first_name == "Racer")))
-        provider = scheduling.match_provider(session=session, practice_id=practice_id, text="patel")
+        provider = match_provider(session=session, practice_id=practice_id, text="patel")
         assert provider is not None
         provider_id = provider.id
     assert len(patient_ids) == CONTENDERS
@@ -92,15 +94,15 @@ def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine
 
     def attempt(patient_id: int) -> None:
         barrier.wait()
-        alternatives: list[scheduling.OpenSlot] = []
+        alternatives: list[OpenSlot] = []
         try:
             with session_scope(factory) as session:
                 practice = session.get_one(Practice, practice_id)
-                visit = scheduling.match_visit_type(
+                visit = match_visit_type(
                     session=session, practice_id=practice_id, text="sick-visit"
                 )
                 assert visit is not None
-                scheduling.book_appointment(
+                book_appointment(
                     session=session,
                     practice=practice,
                     patient=session.get_one(Patient, patient_id),
@@ -110,9 +112,9 @@ def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine
                     now=NOW,
                 )
             kind = "booked"
-        except scheduling.PatientBusyError:
+        except PatientBusyError:
             kind = "patient busy (wrong outcome)"
-        except scheduling.SlotUnavailableError as exc:
+        except SlotUnavailableError as exc:
             kind = "just taken"
             alternatives = exc.alternatives
         except Exception as exc:  # anything else is a defect this test exists to catch

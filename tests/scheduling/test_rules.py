@@ -18,8 +18,15 @@ from frontdesk.models import (
     Provider,
     VisitType,
 )
-from frontdesk.scheduling import service as scheduling
+from frontdesk.scheduling.booking import (
+    SlotUnavailableError,
+    VisitNotAllowedError,
+    book_appointment,
+)
+from frontdesk.scheduling.matching import match_provider
 from frontdesk.scheduling.models import AppointmentStatus, ScheduleException
+from frontdesk.scheduling.rules import booking_rules, eligible_visit_types
+from frontdesk.scheduling.slots import OpenSlot, find_open_slots, is_slot_open
 from frontdesk.scheduling.timeprefs import TimePreference
 from tests.conftest import NOW
 
@@ -35,7 +42,7 @@ def _visit(session: Session, practice: Practice, code: str) -> VisitType:
 
 
 def _provider(session: Session, practice: Practice, surname: str) -> Provider:
-    found = scheduling.match_provider(session=session, practice_id=practice.id, text=surname)
+    found = match_provider(session=session, practice_id=practice.id, text=surname)
     assert found is not None
     return found
 
@@ -57,8 +64,8 @@ def _slots(
     provider: Provider | None = None,
     now: datetime = NOW,
     limit: int = 50,
-) -> list[scheduling.OpenSlot]:
-    return scheduling.find_open_slots(
+) -> list[OpenSlot]:
+    return find_open_slots(
         session=session,
         practice=practice,
         visit_type=_visit(session, practice, code),
@@ -123,8 +130,8 @@ def test_new_patient_visits_only_with_the_allowed_provider(
     assert {s.provider_id for s in slots} == {patel.id}
     nguyen = _provider(session, practice, "nguyen")
     assert _slots(session, practice, "new-patient", day, provider=nguyen) == []
-    with pytest.raises(scheduling.SlotUnavailableError):
-        scheduling.book_appointment(
+    with pytest.raises(SlotUnavailableError):
+        book_appointment(
             session=session,
             practice=practice,
             patient=_patients(session, practice)[0],
@@ -155,20 +162,20 @@ def test_established_patients_cannot_book_a_new_patient_visit(
     session.flush()
     codes = {
         v.code
-        for v in scheduling.eligible_visit_types(
+        for v in eligible_visit_types(
             session=session, practice_id=practice.id, patient_id=seen.id, now=NOW
         )
     }
     assert codes == {"annual-physical", "sick-visit"}
     assert "new-patient" in {
         v.code
-        for v in scheduling.eligible_visit_types(
+        for v in eligible_visit_types(
             session=session, practice_id=practice.id, patient_id=new.id, now=NOW
         )
     }
     start = _slots(session, practice, "new-patient", date(2026, 12, 2))[0].start
-    with pytest.raises(scheduling.VisitNotAllowedError):
-        scheduling.book_appointment(
+    with pytest.raises(VisitNotAllowedError):
+        book_appointment(
             session=session,
             practice=practice,
             patient=seen,
@@ -177,7 +184,7 @@ def test_established_patients_cannot_book_a_new_patient_visit(
             start=start,
             now=NOW,
         )
-    booked = scheduling.book_appointment(
+    booked = book_appointment(
         session=session,
         practice=practice,
         patient=new,
@@ -213,7 +220,7 @@ def test_buffer_after_a_visit_keeps_the_next_one_away(session: Session, practice
     patel = _provider(session, practice, "patel")
     patient = _patients(session, practice)[0]
     start = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # 9:00 local, physical until 9:45
-    scheduling.book_appointment(
+    book_appointment(
         session=session,
         practice=practice,
         patient=patient,
@@ -225,7 +232,7 @@ def test_buffer_after_a_visit_keeps_the_next_one_away(session: Session, practice
     sick = _visit(session, practice, "sick-visit")
 
     def is_open(minutes: int) -> bool:
-        return scheduling.is_slot_open(
+        return is_slot_open(
             session=session,
             practice=practice,
             visit_type=sick,
@@ -242,7 +249,7 @@ def test_buffer_after_a_visit_keeps_the_next_one_away(session: Session, practice
 
 def test_database_refuses_a_block_inside_a_buffer(session: Session, practice: Practice) -> None:
     patel = _provider(session, practice, "patel")
-    appointment = scheduling.book_appointment(
+    appointment = book_appointment(
         session=session,
         practice=practice,
         patient=_patients(session, practice)[0],
@@ -268,7 +275,7 @@ def test_practice_default_buffers_apply_to_visit_types_without_their_own(
 ) -> None:
     practice.default_buffer_before_minutes = 5
     session.flush()
-    appointment = scheduling.book_appointment(
+    appointment = book_appointment(
         session=session,
         practice=practice,
         patient=_patients(session, practice)[0],
@@ -295,8 +302,8 @@ def test_no_slot_is_ever_in_the_past_or_beyond_the_horizon(
     days = tuple(date(2026, 11, 25) + timedelta(days=i) for i in range(120))
     for code in ("sick-visit", "annual-physical", "new-patient"):
         visit = _visit(session, practice, code)
-        rules = scheduling.booking_rules(practice, visit)
-        slots = scheduling.find_open_slots(
+        rules = booking_rules(practice, visit)
+        slots = find_open_slots(
             session=session,
             practice=practice,
             visit_type=visit,

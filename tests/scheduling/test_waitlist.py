@@ -14,10 +14,18 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation, Message
 from frontdesk.models import Appointment, Patient, Practice, Provider, VisitType
 from frontdesk.patients.service import match_key
-from frontdesk.scheduling import service as scheduling
-from frontdesk.scheduling import waitlist
-from frontdesk.scheduling.models import OfferStatus, WaitlistEntry, WaitlistStatus
+from frontdesk.scheduling.booking import book_appointment, cancel_appointment
+from frontdesk.scheduling.matching import match_provider
+from frontdesk.scheduling.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from frontdesk.scheduling.timeprefs import TimePreferenceError
+from frontdesk.scheduling.waitlist import (
+    OfferGoneError,
+    accept_waitlist_offer,
+    decline_waitlist_offer,
+    expire_waitlist_offers,
+    join_waitlist,
+    leave_waitlist,
+)
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")
@@ -33,7 +41,7 @@ def _visit(session: Session, practice: Practice, code: str = "sick-visit") -> Vi
 
 
 def _patel(session: Session, practice: Practice) -> Provider:
-    found = scheduling.match_provider(session=session, practice_id=practice.id, text="patel")
+    found = match_provider(session=session, practice_id=practice.id, text="patel")
     assert found is not None
     return found
 
@@ -61,7 +69,7 @@ def _new_patient(session: Session, practice: Practice, n: int) -> Patient:
 def _join(
     session: Session, practice: Practice, patient: Patient, text: str = "tuesday afternoon"
 ) -> WaitlistEntry:
-    return waitlist.join_waitlist(
+    return join_waitlist(
         session=session,
         practice_id=practice.id,
         patient_id=patient.id,
@@ -83,9 +91,9 @@ def _messages(session: Session, patient: Patient) -> list[Message]:
     )
 
 
-def _cancel_tuesday_3pm(session: Session, practice: Practice) -> list[waitlist.WaitlistOffer]:
+def _cancel_tuesday_3pm(session: Session, practice: Practice) -> list[WaitlistOffer]:
     holder = _new_patient(session, practice, 99)
-    appointment = scheduling.book_appointment(
+    appointment = book_appointment(
         session=session,
         practice=practice,
         patient=holder,
@@ -94,7 +102,7 @@ def _cancel_tuesday_3pm(session: Session, practice: Practice) -> list[waitlist.W
         start=TUE_3PM,
         now=NOW,
     )
-    return scheduling.cancel_appointment(
+    return cancel_appointment(
         session=session, appointment_id=appointment.id, patient_id=holder.id, now=NOW
     ).offers
 
@@ -144,7 +152,7 @@ def test_first_to_accept_wins_and_the_others_are_told_it_is_gone(
         _join(session, practice, patient)
     offers = _cancel_tuesday_3pm(session, practice)
     later = NOW + timedelta(minutes=5)
-    appointment = waitlist.accept_waitlist_offer(
+    appointment = accept_waitlist_offer(
         session=session, offer_token=offers[1].token, patient_id=patients[1].id, now=later
     )
     assert (appointment.patient_id, appointment.start_at) == (patients[1].id, TUE_3PM)
@@ -153,8 +161,8 @@ def test_first_to_accept_wins_and_the_others_are_told_it_is_gone(
     assert offers[1].entry.status == WaitlistStatus.BOOKED
     assert {offers[0].status, offers[2].status} == {OfferStatus.GONE}
     assert "just been taken" in (_messages(session, patients[0])[-1].text or "")
-    with pytest.raises(waitlist.OfferGoneError) as gone:
-        waitlist.accept_waitlist_offer(
+    with pytest.raises(OfferGoneError) as gone:
+        accept_waitlist_offer(
             session=session, offer_token=offers[0].token, patient_id=patients[0].id, now=later
         )
     assert gone.value.reason == "taken"
@@ -171,7 +179,7 @@ def test_a_race_lost_in_the_database_is_a_clean_offer_gone(
         _join(session, practice, patient)
     offers = _cancel_tuesday_3pm(session, practice)
     # Someone books the time directly (web chat) before either waitlisted patient answers.
-    scheduling.book_appointment(
+    book_appointment(
         session=session,
         practice=practice,
         patient=_new_patient(session, practice, 50),
@@ -180,8 +188,8 @@ def test_a_race_lost_in_the_database_is_a_clean_offer_gone(
         start=TUE_3PM,
         now=NOW,
     )
-    with pytest.raises(waitlist.OfferGoneError) as gone:
-        waitlist.accept_waitlist_offer(
+    with pytest.raises(OfferGoneError) as gone:
+        accept_waitlist_offer(
             session=session, offer_token=offers[0].token, patient_id=patients[0].id, now=NOW
         )
     assert gone.value.reason == "taken"
@@ -197,16 +205,14 @@ def test_unanswered_offers_expire_and_the_next_batch_is_asked(
         _join(session, practice, patient)
     first_batch = _cancel_tuesday_3pm(session, practice)
     assert len(first_batch) == 3
-    assert waitlist.expire_waitlist_offers(session=session, now=NOW + timedelta(minutes=30)) == 0
+    assert expire_waitlist_offers(session=session, now=NOW + timedelta(minutes=30)) == 0
     later = NOW + timedelta(minutes=61)
-    assert waitlist.expire_waitlist_offers(session=session, now=later) == 3
+    assert expire_waitlist_offers(session=session, now=later) == 3
     assert {o.status for o in first_batch} == {OfferStatus.EXPIRED}
-    second = session.scalars(
-        select(waitlist.WaitlistOffer).where(waitlist.WaitlistOffer.batch == 2)
-    ).all()
+    second = session.scalars(select(WaitlistOffer).where(WaitlistOffer.batch == 2)).all()
     assert [o.entry.patient_id for o in second] == [patients[3].id]
-    with pytest.raises(waitlist.OfferGoneError) as gone:
-        waitlist.accept_waitlist_offer(
+    with pytest.raises(OfferGoneError) as gone:
+        accept_waitlist_offer(
             session=session, offer_token=first_batch[0].token, patient_id=patients[0].id, now=later
         )
     assert gone.value.reason == "expired"
@@ -220,18 +226,14 @@ def test_when_everyone_declines_the_next_batch_is_asked(
         _join(session, practice, patient)
     offers = _cancel_tuesday_3pm(session, practice)
     for offer in offers[:2]:
-        waitlist.decline_waitlist_offer(
+        decline_waitlist_offer(
             session=session, offer_token=offer.token, patient_id=offer.entry.patient_id, now=NOW
         )
-    assert not session.scalars(
-        select(waitlist.WaitlistOffer).where(waitlist.WaitlistOffer.batch == 2)
-    ).all()
-    waitlist.decline_waitlist_offer(
+    assert not session.scalars(select(WaitlistOffer).where(WaitlistOffer.batch == 2)).all()
+    decline_waitlist_offer(
         session=session, offer_token=offers[2].token, patient_id=patients[2].id, now=NOW
     )
-    second = session.scalars(
-        select(waitlist.WaitlistOffer).where(waitlist.WaitlistOffer.batch == 2)
-    ).all()
+    second = session.scalars(select(WaitlistOffer).where(WaitlistOffer.batch == 2)).all()
     assert [o.entry.patient_id for o in second] == [patients[3].id]
     assert offers[0].entry.status == WaitlistStatus.WAITING  # still on the list
 
@@ -241,8 +243,8 @@ def test_offers_cannot_be_claimed_by_someone_else(session: Session, practice: Pr
     _join(session, practice, patients[0])
     offers = _cancel_tuesday_3pm(session, practice)
     for token, patient in ((offers[0].token, patients[1]), ("made-up-token", patients[0])):
-        with pytest.raises(waitlist.OfferGoneError) as gone:
-            waitlist.accept_waitlist_offer(
+        with pytest.raises(OfferGoneError) as gone:
+            accept_waitlist_offer(
                 session=session, offer_token=token, patient_id=patient.id, now=NOW
             )
         assert gone.value.reason == "unknown"
@@ -252,10 +254,10 @@ def test_offers_cannot_be_claimed_by_someone_else(session: Session, practice: Pr
 def test_offers_respect_provider_choice_and_visit_rules(
     session: Session, practice: Practice
 ) -> None:
-    nguyen = scheduling.match_provider(session=session, practice_id=practice.id, text="nguyen")
+    nguyen = match_provider(session=session, practice_id=practice.id, text="nguyen")
     assert nguyen is not None
     wants_nguyen, wants_physical, left = (_new_patient(session, practice, n) for n in range(3))
-    waitlist.join_waitlist(
+    join_waitlist(
         session=session,
         practice_id=practice.id,
         patient_id=wants_nguyen.id,
@@ -265,7 +267,7 @@ def test_offers_respect_provider_choice_and_visit_rules(
         now=NOW,
     )
     # The physical's 45 minutes (+10 buffer) do not fit the 20 minutes freed.
-    waitlist.join_waitlist(
+    join_waitlist(
         session=session,
         practice_id=practice.id,
         patient_id=wants_physical.id,
@@ -275,7 +277,7 @@ def test_offers_respect_provider_choice_and_visit_rules(
         now=NOW,
     )
     entry = _join(session, practice, left)
-    waitlist.leave_waitlist(session=session, entry_id=entry.id, patient_id=left.id)
+    leave_waitlist(session=session, entry_id=entry.id, patient_id=left.id)
     assert _cancel_tuesday_3pm(session, practice) == []
 
 

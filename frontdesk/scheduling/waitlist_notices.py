@@ -1,0 +1,122 @@
+"""Telling waitlisted patients about offers: the words, the buttons, and how they are delivered.
+
+Offers reach patients through a `WaitlistNotifier`; the default, `ConversationNotifier`,
+stores a bot message on the patient's latest conversation, from where the channel delivers
+it (the widget on reconnect, SMS through the outbox hook on `record_outgoing_message`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from frontdesk.conversations.models import Conversation, Role
+from frontdesk.conversations.service import record_outgoing_message
+from frontdesk.practices.models import Practice, Provider
+from frontdesk.scheduling.localtime import spoken_when
+from frontdesk.scheduling.models import WaitlistEntry, WaitlistOffer
+
+logger = logging.getLogger(__name__)
+
+# The bot's intents for the offer's buttons (`bot/`); the payload carries the offer token.
+ACCEPT_INTENT = "accept_waitlist_offer"
+DECLINE_INTENT = "decline_waitlist_offer"
+
+
+class WaitlistNotifier(Protocol):
+    """Tells a waitlisted patient about an offer, and that it is gone."""
+
+    def offer_made(self, *, session: Session, offer: WaitlistOffer) -> None:
+        """Send the offer to the patient."""
+
+    def offer_gone(self, *, session: Session, offer: WaitlistOffer) -> None:
+        """Tell the patient the offered time was taken by someone else."""
+
+
+@dataclass(frozen=True)
+class OfferText:
+    """Patient-facing words for an offer (no visit reason: SMS content stays minimal)."""
+
+    text: str
+    buttons: list[dict[str, str]]
+
+
+def offer_message(*, session: Session, offer: WaitlistOffer) -> OfferText:
+    """The message that makes an offer, with buttons carrying the offer token."""
+    practice = session.get_one(Practice, offer.practice_id)
+    tz = ZoneInfo(practice.timezone)
+    provider = session.get_one(Provider, offer.provider_id)
+    minutes = max(1, round((offer.expires_at - offer.created_at).total_seconds() / 60))
+    text = (
+        f"Good news: an opening came up on {spoken_when(offer.start_at, tz)} with "
+        f"{provider.display_name}. Would you like it? It goes to the first person to accept; "
+        f"the offer is open for {minutes} minutes."
+    )
+    token = f'{{"offer_token":"{offer.token}"}}'
+    return OfferText(
+        text=text,
+        buttons=[
+            {"title": "Yes, book it", "payload": f"/{ACCEPT_INTENT}{token}"},
+            {"title": "No, thanks", "payload": f"/{DECLINE_INTENT}{token}"},
+        ],
+    )
+
+
+class ConversationNotifier:
+    """Stores offers as bot messages on the patient's most recent conversation.
+
+    Delivery is the channel's business: the web chat shows stored messages, and
+    `record_outgoing_message` queues an SMS for SMS conversations. A patient with no
+    conversation yet is skipped (logged by offer id only); their offer simply expires.
+    """
+
+    def _conversation(self, session: Session, offer: WaitlistOffer) -> Conversation | None:
+        entry = session.get_one(WaitlistEntry, offer.entry_id)
+        return session.scalar(
+            select(Conversation)
+            .where(
+                Conversation.practice_id == offer.practice_id,
+                Conversation.patient_id == entry.patient_id,
+            )
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+
+    def offer_made(self, *, session: Session, offer: WaitlistOffer) -> None:
+        """Store the offer message, with accept/decline buttons."""
+        conversation = self._conversation(session, offer)
+        if conversation is None:
+            logger.info("waitlist offer %s: patient has no conversation to reach", offer.id)
+            return
+        message = offer_message(session=session, offer=offer)
+        record_outgoing_message(
+            session=session,
+            conversation=conversation,
+            role=Role.BOT,
+            text=message.text,
+            buttons=message.buttons,
+            custom={"type": "waitlist_offer", "offer_token": offer.token},
+        )
+
+    def offer_gone(self, *, session: Session, offer: WaitlistOffer) -> None:
+        """Store a short "it has been taken" message."""
+        conversation = self._conversation(session, offer)
+        if conversation is None:
+            return
+        practice = session.get_one(Practice, offer.practice_id)
+        record_outgoing_message(
+            session=session,
+            conversation=conversation,
+            role=Role.BOT,
+            text=(
+                f"Sorry, the opening on {spoken_when(offer.start_at, ZoneInfo(practice.timezone))} "
+                "has just been taken. You are still on the waitlist; we will let you know "
+                "about the next one."
+            ),
+            custom={"type": "waitlist_offer_gone", "offer_token": offer.token},
+        )
