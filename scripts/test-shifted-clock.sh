@@ -8,9 +8,13 @@
 #   a year ahead   every fixed date in the tests lies a year in the past
 #
 # The shift comes from libfaketime (scripts/install-faketime.sh), preloaded into pytest and
-# inherited by every process a test starts (the service, Rasa, the FHIR server); PostgreSQL
-# and Redis, already running, keep the real time, as a real clock skew would. The monotonic
-# clock stays real, so timeouts and sleeps keep their length.
+# inherited by every process a test starts (the service, the outreach worker, the FHIR
+# server). The monotonic clock stays real, so timeouts and sleeps keep their length.
+# PostgreSQL and Redis, already running, keep the real time, as a real clock skew would; so
+# does Rasa: TensorFlow's thread pools wait on the kernel's real-time clock directly (nsync's
+# futex deadlines), which no preload can move, so a shifted Rasa waits a day (or a year) at
+# its first timed wait. The service's decisions (slots, policies, reminders) are all made in
+# our own processes, which are shifted.
 #
 # Usage: scripts/test-shifted-clock.sh [PYTEST ARGS...]
 #   default: every test but the browser group (chromium runs it once, unshifted)
@@ -47,10 +51,21 @@ print(int((evening - now).total_seconds()))
 PY
 )
 
+# Rasa runs through a `rasa` that drops the shift before starting the real one (the service
+# and the tests find it through FRONTDESK_RASA_VENV).
+real_clock_rasa="$(pwd)/.venv/libfaketime/rasa-venv"
+mkdir -p "$real_clock_rasa/bin"
+printf '%s\n' '#!/bin/sh' \
+  '# Rasa keeps the real time in the shifted-clock runs (see scripts/test-shifted-clock.sh).' \
+  "exec env -u LD_PRELOAD -u FAKETIME -u FAKETIME_DONT_FAKE_MONOTONIC $(pwd)/.venv-rasa/bin/rasa \"\$@\"" \
+  > "$real_clock_rasa/bin/rasa"
+chmod +x "$real_clock_rasa/bin/rasa"
+
 failed=0
 run_shifted() {  # $1 label, $2 libfaketime offset, rest: pytest arguments
   local label="$1" offset="$2"; shift 2
-  local shift_env=(LD_PRELOAD="$library" FAKETIME="$offset" FAKETIME_DONT_FAKE_MONOTONIC=1)
+  local shift_env=(LD_PRELOAD="$library" FAKETIME="$offset" FAKETIME_DONT_FAKE_MONOTONIC=1
+    FRONTDESK_RASA_VENV="$real_clock_rasa")
   echo "==> the tests again, with the clock moved to $label (FAKETIME=$offset)"
   env "${shift_env[@]}" "$PY" -c 'from datetime import UTC, datetime
 print("    the tests see", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))'

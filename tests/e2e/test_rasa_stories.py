@@ -5,9 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from frontdesk.botctl import BOT_DIR, ensure_model, rasa_environment, rasa_executable
 from frontdesk.settings import Settings
 from tests.support.stack import free_port, stack_env
+
+# Needs the Rasa environment, and trains the model first when bot/ changed.
+pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1200)]
 
 
 def test_story_predictions_match(tmp_path: Path) -> None:
