@@ -85,8 +85,11 @@ def test_a_rasa_token_starting_with_a_dash_stays_the_token(tmp_path: Path) -> No
     # Rasa parses its command line with argparse, which reads "--auth-token -x…" as a missing
     # value followed by an unknown option (Rasa exits with code 2); "=" keeps them one.
     token = "-Tq3vJ0c9kQe"  # secrets.token_urlsafe starts with "-" once in 64 draws
+    rasa = tmp_path / "rasa-venv" / "bin" / "rasa"  # the command line only needs it to exist
+    rasa.parent.mkdir(parents=True)
+    rasa.touch()
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=tmp_path, rasa_token=token
+        _env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "rasa-venv", rasa_token=token
     )
     command = botctl.rasa_server_command(settings, tmp_path / "model.tar.gz", port=5005)
     parser = argparse.ArgumentParser()
