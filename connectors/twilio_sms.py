@@ -28,9 +28,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from connectors.rasa import BotUnavailableError
+from frontdesk.bot import BotUnavailableError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message, Role
+from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
 from frontdesk.events import Event
 from frontdesk.patients.verification import verify_sms_identity
 from frontdesk.phi.tokens import protect_for_bot
@@ -52,8 +53,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-IDENTITY_VERIFIED = "/identity_provided"
-IDENTITY_FAILED = "/identity_failed"
 MAX_FORM_BYTES = 64 * 1024  # Twilio's inbound form is a few hundred bytes; 1600-char bodies fit
 # The webhook fields this service acts on; each must come once (see `_verified_form`).
 READ_FIELDS = frozenset(
@@ -277,7 +276,7 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
         return
     public_id, status, answer = checked
     if status == "verified":
-        turn = IDENTITY_VERIFIED
+        turn = IDENTITY_PROVIDED
     elif status == "locked":
         turn = IDENTITY_FAILED
     else:

@@ -9,7 +9,6 @@ Phone numbers never leave these functions except towards Twilio.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation, Message, Owner
-from frontdesk.conversations.safety import is_emergency
 from frontdesk.conversations.service import record_patient_message
+from frontdesk.conversations.turns import bot_turn_text
 from frontdesk.practices.models import Practice
 from frontdesk.sms.consent import (
     help_text,
@@ -37,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 EMPTY_BODY_REPLY = "Sorry, we can only read text. Please type your message."
 IDENTITY_PLACEHOLDER = "(date of birth sent for verification)"
-MEDICAL_EMERGENCY = "/medical_emergency"
 
 
 @dataclass(frozen=True)
@@ -169,7 +167,8 @@ def process_inbound(
         client_id=inbound.message_sid,
     )
     inbound.message_id = message.id
-    inbound.bot_text = bot_turn_text(text[:max_chars], payload)
+    # A numbered reply maps only to a payload the bot offered (choice_payload checked it).
+    inbound.bot_text = bot_turn_text(text[:max_chars], payload, offered=None)
     if conversation.owner is not Owner.BOT:
         result = _finish(inbound, InboundOutcome.STAFF, now)
         return InboundResult(
@@ -185,23 +184,6 @@ def process_inbound(
         text=text[:max_chars],
         payload=payload,
     )
-
-
-_LEADING_SLASHES = re.compile(r"^[\s/]+")  # "/ /intent" must not become "/intent"
-
-
-def bot_turn_text(text: str, payload: str | None) -> str:
-    """What Rasa receives for an inbound text (the web chat's rule, for SMS).
-
-    A numbered reply's payload (only ever one the bot offered); emergency wording as the
-    emergency intent, whatever the NLU would make of it; else the words, never starting with
-    "/", so a patient cannot forge intents or entities.
-    """
-    if payload is not None:
-        return payload
-    if is_emergency(text):
-        return MEDICAL_EMERGENCY
-    return _LEADING_SLASHES.sub("", text) or "?"
 
 
 def _reply(session: Session, practice: Practice, phone: str, body: str) -> None:
