@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from connectors.rasa import BotUnavailableError
 from connectors.webchat.protocol import error_frame
+from frontdesk.bot import BotUnavailableError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER
 from frontdesk.conversations.models import Message, Owner, Role

@@ -8,43 +8,17 @@ as a sender id.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
+
+from frontdesk.bot import BotUnavailableError
 
 logger = logging.getLogger(__name__)
 
 
-class BotUnavailableError(Exception):
-    """Rasa could not be reached or failed; the patient's message is stored regardless."""
-
-
-class BotClient(Protocol):
-    """What the service needs from the dialogue engine."""
-
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
-        """Hand one patient turn to the bot; replies arrive through the callback."""
-
-    async def trigger_intent(
-        self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
-    ) -> None:
-        """Make the bot act as if the patient expressed `intent` (reminders, hand-back)."""
-
-    async def pause(self, conversation_id: str) -> None:
-        """Stop the bot acting in a conversation (staff own it now)."""
-
-    async def resume(self, conversation_id: str) -> None:
-        """Let the bot act again, starting by waiting for the patient's next message."""
-
-    async def is_ready(self) -> bool:
-        """Whether the bot is up with a model loaded."""
-
-    async def aclose(self) -> None:
-        """Release connections."""
-
-
 class RasaClient:
-    """Talks to a Rasa 3.6 server started with `--enable-api --auth-token`."""
+    """A `frontdesk.bot.BotClient`: a Rasa 3.6 server started with `--enable-api --auth-token`."""
 
     def __init__(
         self,

@@ -19,13 +19,14 @@ import knowledge
 from actions import build_executor
 from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms
-from connectors.rasa import BotClient, RasaClient
+from connectors.rasa import RasaClient
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
 from frontdesk.auth.headers import ConsoleSecurityHeaders
 from frontdesk.auth.routes import router as auth_router
+from frontdesk.bot import BotClient
 from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory

@@ -6,18 +6,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.bot import BotClient
 from frontdesk.db import session_scope
 from frontdesk.events import EventBus
 from frontdesk.hub import ChatHub
 from frontdesk.settings import Settings
-
-if TYPE_CHECKING:
-    from connectors.rasa import BotClient
 
 
 @dataclass

@@ -11,7 +11,7 @@ import httpx
 import yaml
 from fastapi import FastAPI
 
-from connectors.rasa import BotUnavailableError
+from frontdesk.bot import BotUnavailableError
 
 Reply = dict[str, Any]
 BOT_DOMAIN = Path(__file__).resolve().parents[1] / "bot" / "domain"

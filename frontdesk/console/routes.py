@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from connectors.rasa import BotUnavailableError
 from frontdesk.audit.service import record_audit
 from frontdesk.auth.deps import (
     SESSION_COOKIE,
@@ -38,6 +37,7 @@ from frontdesk.auth.deps import (
 )
 from frontdesk.auth.models import StaffAccount
 from frontdesk.auth.service import LoginPolicy, StaffUser, authenticate
+from frontdesk.bot import BotUnavailableError
 from frontdesk.console import service as console
 from frontdesk.conversations import handoff
 from frontdesk.conversations.models import Conversation, Owner

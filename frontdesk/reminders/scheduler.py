@@ -18,13 +18,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.bot import BotClient
 from frontdesk.clock import system_clock
 from frontdesk.db import session_scope
 from frontdesk.reminders.models import ReminderKind
@@ -33,9 +34,6 @@ from frontdesk.scheduling.waitlist import expire_waitlist_offers
 from frontdesk.scheduling.waitlist_notices import ConversationNotifier
 from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy
 from frontdesk.settings import Settings
-
-if TYPE_CHECKING:
-    from connectors.rasa import BotClient
 
 logger = logging.getLogger(__name__)
 JOB_ID = "frontdesk.reminders.tick"

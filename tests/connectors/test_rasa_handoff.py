@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 
-from connectors.rasa import BotUnavailableError, RasaClient
+from connectors.rasa import RasaClient
+from frontdesk.bot import BotUnavailableError
 
 
 def _client(handler: httpx.MockTransport) -> RasaClient:

@@ -1,0 +1,38 @@
+"""The dialogue engine as the service sees it: a port, whatever runs behind it.
+
+Channels, the console and the reminder tick hand turns to a `BotClient` and handle
+`BotUnavailableError`; `connectors.rasa.RasaClient` is the implementation that talks to Rasa
+over HTTP, and tests use doubles (`tests/doubles.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class BotUnavailableError(Exception):
+    """Rasa could not be reached or failed; the patient's message is stored regardless."""
+
+
+class BotClient(Protocol):
+    """What the service needs from the dialogue engine."""
+
+    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+        """Hand one patient turn to the bot; replies arrive through the callback."""
+
+    async def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
+    ) -> None:
+        """Make the bot act as if the patient expressed `intent` (reminders, hand-back)."""
+
+    async def pause(self, conversation_id: str) -> None:
+        """Stop the bot acting in a conversation (staff own it now)."""
+
+    async def resume(self, conversation_id: str) -> None:
+        """Let the bot act again, starting by waiting for the patient's next message."""
+
+    async def is_ready(self) -> bool:
+        """Whether the bot is up with a model loaded."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
