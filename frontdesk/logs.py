@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from frontdesk.phi.logfilter import PhiLogFilter
+
 _QUERY = re.compile(r"\?[^\s\"']*")
 SERVER_LOGGERS = ("uvicorn.error", "uvicorn.access")
 
@@ -44,8 +46,6 @@ def install_phi_filter() -> None:
 
     Filters on handlers (not loggers) see records from every logger that propagates to them.
     """
-    from frontdesk.phi.logfilter import PhiLogFilter
-
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in SERVER_LOGGERS)]
     for logger in loggers:
         for handler in logger.handlers:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from frontdesk.phi import scrub
 from knowledge.embeddings import Embedder, default_embedder
-from knowledge.ingest import KnowledgeStore, Passage, check_slug
+from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
 from knowledge.llm import rephraser_from_settings
 from knowledge.retrieve import Hit, HybridRetriever, terms
 
@@ -174,11 +175,7 @@ class KnowledgeBase:
         self.threshold = threshold
         self.embedder = embedder or default_embedder()
         self.rephraser = rephraser
-        if scrubber is None:
-            from frontdesk.phi import scrub
-
-            scrubber = scrub
-        self.scrub = scrubber
+        self.scrub = scrubber or scrub
         self._retrievers: dict[str, tuple[float, HybridRetriever]] = {}
         self._lock = threading.Lock()
 
@@ -272,8 +269,6 @@ def ensure_demo_ingested(kb: KnowledgeBase, practice_slug: str) -> None:
     if practice_slug != DEMO_PRACTICE or kb.store.has_collection(practice_slug):
         return
     if DEMO_DOCS.is_dir():
-        from knowledge.ingest import ingest_directory
-
         ingest_directory(directory=DEMO_DOCS, practice_slug=practice_slug, store=kb.store)
         kb.mark_changed(practice_slug)
 

@@ -8,13 +8,6 @@ spaCy load on the first scrub, not when `frontdesk` starts.
 from __future__ import annotations
 
 from frontdesk.phi.logfilter import PhiLogFilter
-
-
-def scrub(text: str) -> str:
-    """`text` with PHI replaced by its kind (`<PERSON>`, `<DATE_OF_BIRTH>`, ...)."""
-    from frontdesk.phi.scrubber import default_scrubber
-
-    return default_scrubber().scrub(text)
-
+from frontdesk.phi.redaction import scrub
 
 __all__ = ["PhiLogFilter", "scrub"]

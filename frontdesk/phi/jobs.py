@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from frontdesk.clock import Clock
+from frontdesk.phi.retention import purge_tracker_events
 from frontdesk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,8 @@ async def housekeeping(settings: Settings, *, clock: Clock, interval: float = DA
     Both run in threads: neither may hold up the event loop. Failures are logged and retried
     on the next round; they never stop the service.
     """
-    from frontdesk.phi.retention import purge_tracker_events
+    # Imported here, not at the top: the knowledge base pulls in chromadb and langchain
+    # (about a second), which the app's import should not pay before it serves anything.
     from knowledge.answering import DEMO_PRACTICE, ensure_demo_ingested, shared_knowledge_base
 
     def warm() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from frontdesk.phi.redaction import scrub
+
 WITHHELD = "[log message withheld: written while PHI scrubbing was running]"
 _state = threading.local()
 
@@ -32,8 +34,6 @@ class PhiLogFilter(logging.Filter):
 
     @staticmethod
     def _scrub(record: logging.LogRecord) -> None:
-        from frontdesk.phi import scrub
-
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a broken format string: keep the raw parts
