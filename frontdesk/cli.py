@@ -69,7 +69,7 @@ def seed_demo_command() -> None:
     settings = get_settings()
     engine = make_engine(settings.sqlalchemy_url)
     with session_scope(make_session_factory(engine, clock=system_clock)) as session:
-        practice = seed_demo(session)
+        practice = seed_demo(session, staff_accounts=settings.env == "development")
         _echo(f"demo practice ready: {practice.name} ({practice.slug})")
     engine.dispose()
 

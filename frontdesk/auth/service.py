@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from frontdesk.auth.demo import DEMO_EMAILS
 from frontdesk.auth.models import LoginAttempt, StaffAccount, StaffRole, StaffSession
 from frontdesk.auth.passwords import (
     check_password_rules,
@@ -23,6 +22,7 @@ from frontdesk.auth.passwords import (
     needs_rehash,
     verify_password,
 )
+from frontdesk.demo.access import DEMO_EMAILS
 from frontdesk.practices.models import Practice
 from frontdesk.settings import Settings
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from frontdesk.auth.models import StaffAccount, StaffRole, WidgetOrigin
 from frontdesk.db import clock_of
 from frontdesk.practices.models import Practice
-from frontdesk.settings import get_settings
 
 DEMO_PASSWORD = "riverside-demo-only"  # noqa: S105 - public on purpose, development only
 # argon2id of DEMO_PASSWORD, computed once: seeding stays instant (the test suite seeds often).
@@ -30,8 +29,8 @@ DEMO_EMAILS = frozenset(email for email, _name, _role in DEMO_ACCOUNTS)
 DEMO_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 
 
-def seed_demo_access(session: Session, practice: Practice) -> None:
-    """Allow local test origins, and in development create the demo staff accounts."""
+def seed_demo_access(session: Session, practice: Practice, *, staff_accounts: bool) -> None:
+    """Allow local test origins; with `staff_accounts` (development only), the demo staff."""
     now = clock_of(session)()
     have = set(
         session.scalars(select(WidgetOrigin.origin).where(WidgetOrigin.practice_id == practice.id))
@@ -41,7 +40,7 @@ def seed_demo_access(session: Session, practice: Practice) -> None:
         for origin in DEMO_ORIGINS
         if origin not in have
     )
-    if get_settings().env != "development":
+    if not staff_accounts:
         return
     existing = set(
         session.scalars(select(StaffAccount.email).where(StaffAccount.email.in_(DEMO_EMAILS)))

@@ -1,4 +1,4 @@
-"""Demo billing data for the demo practice (made-up amounts)."""
+"""Billing data for the demo practice (made-up amounts)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The demo practice: made-up providers, hours, visit types and patients."""
+"""The demo practice itself: made-up providers, hours, visit types and patients."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from frontdesk.auth.demo import seed_demo_access
-from frontdesk.billing.demo import seed_demo_billing
 from frontdesk.patients.models import Patient
 from frontdesk.patients.service import match_key
 from frontdesk.practices.models import Location, Practice, Provider
@@ -21,7 +19,6 @@ from frontdesk.scheduling.models import (
     VisitTypeProvider,
     WeeklyHours,
 )
-from frontdesk.sms.consent import add_practice_number, practice_number
 
 DEMO_SLUG = "riverside"
 
@@ -45,16 +42,12 @@ DEMO_PATIENTS = [
     ("Casey", "Example", date(1990, 9, 30), "+15555550102"),
     ("Riley", "Placeholder", date(1978, 1, 5), "+15555550103"),
 ]
-DEMO_SMS_NUMBER = "+15555550199"  # fictional (555-01xx), the demo practice's texting number
 
 
-def seed_demo(session: Session) -> Practice:
+def seed_demo_practice(session: Session) -> Practice:
     """Create the demo practice if it does not exist yet; returns it either way."""
     existing = session.scalar(select(Practice).where(Practice.slug == DEMO_SLUG))
     if existing is not None:
-        seed_demo_access(session, existing)  # staff accounts (development) and widget origins
-        seed_demo_sms(session, existing)  # the practice's texting number
-        seed_demo_billing(session, existing)  # demo balances and statements
         return existing
     practice = Practice(
         slug=DEMO_SLUG,
@@ -175,13 +168,4 @@ def seed_demo(session: Session) -> Practice:
         for first, last, dob, phone in DEMO_PATIENTS
     )
     session.flush()
-    seed_demo_access(session, practice)
-    seed_demo_sms(session, practice)
-    seed_demo_billing(session, practice)
     return practice
-
-
-def seed_demo_sms(session: Session, practice: Practice) -> None:
-    """Give the demo practice a texting number (sandbox in development)."""
-    if practice_number(session=session, practice_id=practice.id) is None:
-        add_practice_number(session=session, practice_id=practice.id, phone=DEMO_SMS_NUMBER)

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from frontdesk.auth.demo import DEMO_EMAILS
 from frontdesk.auth.models import StaffAccount, StaffRole
 from frontdesk.auth.passwords import verify_password
 from frontdesk.cli import app
 from frontdesk.db import make_engine
+from frontdesk.demo.access import DEMO_EMAILS
 from frontdesk.settings import get_settings
 
 PASSWORD = "a long enough passphrase"

@@ -10,13 +10,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from frontdesk.audit.models import AuditEvent
-from frontdesk.auth import demo
-from frontdesk.auth.demo import DEMO_PASSWORD
 from frontdesk.auth.deps import SESSION_COOKIE
 from frontdesk.auth.models import LoginAttempt, StaffAccount, StaffRole, StaffSession
 from frontdesk.auth.service import create_staff_account, disable_staff_account, hash_token
+from frontdesk.demo.access import DEMO_PASSWORD, seed_demo_access
 from frontdesk.models import Practice
-from frontdesk.settings import Settings
 from tests.auth.support import PASSWORD, Console, make_console
 
 ADMIN = "admin@example.org"
@@ -290,9 +288,7 @@ def dev_console(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Console]:
 
 
 def seed_demo_access_in_development(db: Session, practice_id: int) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo, "get_settings", lambda: Settings(env="development"))
-        demo.seed_demo_access(db, db.get_one(Practice, practice_id))
+    seed_demo_access(db, db.get_one(Practice, practice_id), staff_accounts=True)
 
 
 def test_demo_accounts_sign_in_during_development_without_a_secure_cookie(

@@ -437,7 +437,7 @@ def test_a_binary_frame_is_refused_and_the_socket_stays_usable(
     assert frames[-2]["text"] == "you said: hello again"
 
 
-# --- Verified identity: name + date of birth, then a one-time code (issue 3) ---------------
+# --- Verified identity: name + date of birth, then a one-time code -----------------------
 
 JORDAN = {"type": "identity", "full_name": "Jordan Sample", "date_of_birth": "1985-04-12"}
 
