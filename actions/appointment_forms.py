@@ -21,7 +21,7 @@ from actions.form_slots import NO_APPOINTMENT, WAITLIST
 from actions.identity import verified_patient_id
 from actions.lookups import linked_patient_id, own_upcoming
 from actions.replies import list_position
-from frontdesk.reminders.service import appointment_ref, parse_appointment_ref
+from frontdesk.reminders.messages import appointment_ref, parse_appointment_ref
 from frontdesk.scheduling.booking import upcoming_appointments
 from frontdesk.scheduling.models import Appointment
 

@@ -21,7 +21,7 @@ from actions.formatting import clock_time, describe_appointment, long_day, visit
 from actions.identity import verified_patient_id
 from actions.lookups import linked_patient_id, locate, own_upcoming, title_for_key
 from actions.waitlist import put_on_waitlist
-from frontdesk.reminders.service import appointment_ref
+from frontdesk.reminders.messages import appointment_ref
 from frontdesk.scheduling.booking import (
     AppointmentNotChangeableError,
     AppointmentNotFoundError,

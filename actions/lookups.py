@@ -18,7 +18,7 @@ from actions.formatting import slot_label
 from frontdesk.conversations import service as conversations
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.reminders.service import parse_appointment_ref
+from frontdesk.reminders.messages import parse_appointment_ref
 from frontdesk.scheduling.booking import upcoming_appointments
 from frontdesk.scheduling.matching import match_visit_type
 from frontdesk.scheduling.models import Appointment, VisitType

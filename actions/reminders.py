@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from actions.context import ActionContext, ContextAction
 from frontdesk.conversations import service as conversations
-from frontdesk.reminders.service import parse_appointment_ref
+from frontdesk.reminders.messages import parse_appointment_ref
 from frontdesk.scheduling.models import Appointment
 
 APPOINTMENT_REF = "appointment_ref"

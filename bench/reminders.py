@@ -36,8 +36,8 @@ from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
 from frontdesk.models import Appointment, Patient, Provider, VisitType
 from frontdesk.reminders.models import ReminderStatus, ScheduledReminder
+from frontdesk.reminders.policy import ReminderDefaults
 from frontdesk.reminders.scheduler import ReminderRunner
-from frontdesk.reminders.service import ReminderDefaults
 from frontdesk.sms.models import OutboundSms, OutboundStatus
 from frontdesk.sms.transport import TwilioTransport
 from frontdesk.sms.worker import OutboxWorker

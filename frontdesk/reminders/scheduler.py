@@ -29,7 +29,9 @@ from frontdesk.bot import BotClient
 from frontdesk.clock import system_clock
 from frontdesk.db import session_scope
 from frontdesk.reminders.models import ReminderKind
-from frontdesk.reminders.service import ReminderDefaults, SentOutreach, plan_outreach, send_due
+from frontdesk.reminders.planning import plan_outreach
+from frontdesk.reminders.policy import ReminderDefaults
+from frontdesk.reminders.sending import SentOutreach, send_due
 from frontdesk.scheduling.waitlist import expire_waitlist_offers
 from frontdesk.scheduling.waitlist_notices import ConversationNotifier
 from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, WaitlistPolicy

@@ -37,7 +37,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Appointment, Patient, Practice
 from frontdesk.patients.service import find_patient
-from frontdesk.reminders.service import appointment_ref
+from frontdesk.reminders.messages import appointment_ref
 from frontdesk.scheduling.booking import book_appointment, cancel_appointment
 from frontdesk.scheduling.matching import match_visit_type
 from frontdesk.scheduling.models import AppointmentStatus, VisitType, WaitlistEntry, WaitlistOffer

@@ -26,6 +26,8 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import AppointmentStatus, Practice
 from frontdesk.reminders.models import ReminderSettings, ReminderStatus, ScheduledReminder
+from frontdesk.reminders.planning import plan_outreach
+from frontdesk.reminders.policy import ReminderDefaults
 from frontdesk.reminders.scheduler import (
     JOB_ID,
     REMINDER_INTENT,
@@ -33,12 +35,12 @@ from frontdesk.reminders.scheduler import (
     bot_notifier,
     start_scheduler,
 )
-from frontdesk.reminders.service import ReminderDefaults, plan_outreach, send_due
+from frontdesk.reminders.sending import send_due
 from tests.actions.conftest import context_at
 from tests.conftest import AT_NOW, NOW
 from tests.connectors.test_twilio_sms import PATIENT, make_client, send_outbox, text_in
 from tests.doubles import ScriptedBot
-from tests.reminders.test_service import book
+from tests.reminders.test_outreach import book
 from tests.twilio_fake import TwilioFake, running_fake
 
 

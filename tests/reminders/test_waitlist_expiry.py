@@ -8,8 +8,8 @@ from sqlalchemy import Engine, select
 
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
+from frontdesk.reminders.policy import ReminderDefaults
 from frontdesk.reminders.scheduler import ReminderRunner
-from frontdesk.reminders.service import ReminderDefaults
 from frontdesk.scheduling.models import OfferStatus, WaitlistOffer
 from tests.conftest import AT_NOW, NOW
 from tests.scheduling.test_waitlist import _cancel_tuesday_3pm, _join, _messages, _new_patient

@@ -17,12 +17,9 @@ from frontdesk.reminders.models import (
     ReminderStatus,
     ScheduledReminder,
 )
-from frontdesk.reminders.service import (
-    OutreachPolicy,
-    fit_to_window,
-    plan_outreach,
-    send_due,
-)
+from frontdesk.reminders.planning import plan_outreach
+from frontdesk.reminders.policy import OutreachPolicy, fit_to_window
+from frontdesk.reminders.sending import send_due
 from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms
 from tests.conftest import NOW
