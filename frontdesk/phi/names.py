@@ -1,4 +1,4 @@
-"""A small gazetteer of common US given names and surnames for the cheap name detector.
+"""Gazetteers for the cheap name detector: common US names, and words that are not names.
 
 Lower-case names ("hi its maria gonzalez") are what spaCy's small model misses most. Words
 that are also everyday English ("will", "may", "mark", "bill", "grant", "hope") are left out
@@ -26,3 +26,5 @@ def _load(file_name: str) -> frozenset[str]:
 GIVEN_NAMES = _load("given-names.txt")
 SURNAMES = _load("surnames.txt")
 AMBIGUOUS = _load("everyday-word-names.txt")
+WORDS_NOT_NAMES = _load("not-names.txt")  # after "i'm" / "this is" without being a name
+CAPITALISED_NON_NAMES = _load("capitalised-non-names.txt")  # titles, places, brands
