@@ -34,8 +34,8 @@ setup-fhir: ## npm packages of the test FHIR server (Medplum's engine; needs Nod
 run: setup ## Run everything on the embedded defaults; prints the demo URL (Ctrl-C stops)
 	@$(VENV)/bin/frontdesk run
 
-test: setup setup-fhir lint typecheck ## Lint, type-check, every test (Rasa group too), then again with the clock shifted
-	@$(PY) -m pytest
+test: setup setup-fhir lint typecheck ## Lint, type-check, every test (Rasa group too) with a coverage floor, then again with the clock shifted
+	@$(PY) -m pytest --cov --cov-report=html:var/coverage
 	@scripts/test-shifted-clock.sh
 
 test-clock: setup setup-fhir ## The tests again at 23:30 in New York and a year ahead (libfaketime)
@@ -55,7 +55,7 @@ format: setup-service ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
-typecheck: setup-service ## mypy --strict on frontdesk, connectors, actions, knowledge
+typecheck: setup-service ## mypy --strict on frontdesk, connectors, actions, knowledge and tests
 	@$(VENV)/bin/mypy
 
 train: setup ## Train the Rasa model if bot/ changed since the cached one
