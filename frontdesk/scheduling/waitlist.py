@@ -43,8 +43,6 @@ from frontdesk.scheduling.waitlist_policy import DEFAULT_WAITLIST_POLICY, Waitli
 
 logger = logging.getLogger(__name__)
 
-ALL_WEEKDAYS = 0b1111111
-
 
 class OfferGoneError(SlotUnavailableError):
     """The offer can no longer be accepted.

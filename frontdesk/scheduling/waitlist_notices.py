@@ -2,7 +2,8 @@
 
 Offers reach patients through a `WaitlistNotifier`; the default, `ConversationNotifier`,
 stores a bot message on the patient's latest conversation, from where the channel delivers
-it (the widget on reconnect, SMS through the outbox hook on `record_outgoing_message`).
+it (the widget on reconnect; SMS through the SMS deliverer that `record_outgoing_message`
+calls, see `frontdesk/conversations/outgoing.py`).
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def offer_message(*, session: Session, offer: WaitlistOffer) -> OfferText:
 class ConversationNotifier:
     """Stores offers as bot messages on the patient's most recent conversation.
 
-    Delivery is the channel's business: the web chat shows stored messages, and
-    `record_outgoing_message` queues an SMS for SMS conversations. A patient with no
+    Delivery is the channel's business: the web chat shows stored messages, and the SMS
+    channel's deliverer queues a text for SMS conversations. A patient with no
     conversation yet is skipped (logged by offer id only); their offer simply expires.
     """
 
