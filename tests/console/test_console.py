@@ -30,6 +30,7 @@ from frontdesk.conversations.models import (
 from frontdesk.events import Event
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
+from tests import factories
 from tests.auth.support import Console, make_console
 from tests.doubles import DownBot, ScriptedBot
 
@@ -365,10 +366,7 @@ def test_resolve_closes_the_conversation(console: Console, bot: ScriptedBot, des
 def test_other_practices_are_invisible(console: Console, bot: ScriptedBot, desk: int) -> None:
     _patient, public_id = escalate_from_chat(console, bot)
     with console.db() as session:
-        other = Practice(slug="elsewhere", name="Elsewhere Clinic")
-        session.add(other)
-        session.flush()
-        other_id = other.id
+        other_id = factories.practice(session, slug="elsewhere", name="Elsewhere Clinic").id
     console.add_staff("sam@elsewhere.example", name="Sam Else", practice_id=other_id)
     console.client.cookies.clear()  # another browser
     assert console.sign_in("sam@elsewhere.example").status_code == 303
