@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.auth.models import StaffRole
@@ -127,9 +127,10 @@ def test_a_stale_copy_cannot_overwrite_a_claim(
 ) -> None:
     # Another request claimed it after this one loaded the row: the database decides.
     session.execute(
-        Conversation.__table__.update()
-        .where(Conversation.__table__.c.id == escalated.id)
+        update(Conversation)
+        .where(Conversation.id == escalated.id)
         .values(assignee_staff_id=other_desk)
+        .execution_options(synchronize_session=False)
     )
     assert escalated.assignee_staff_id is None  # the in-memory copy is stale
     with pytest.raises(HandoffError):
