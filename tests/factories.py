@@ -248,7 +248,8 @@ def patient(
         first_name: Made up by default.
         last_name: Made up by default.
         date_of_birth: Distinct for each patient of the practice by default.
-        phone: A 555-01xx number by default; None for a patient with no phone on file.
+        phone: A 555-01xx number by default (distinct for a practice's first 50 patients);
+            None for a patient with no phone on file.
         **fields: Any other `Patient` column (`email`).
     """
     n = _count(session, Patient.id, Patient.practice_id == practice.id)
