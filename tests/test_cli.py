@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from frontdesk.settings import Settings, get_settings
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("FRONTDESK_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)  # a developer's .env in the checkout must not be used
@@ -40,7 +41,7 @@ def test_migrate_and_seed_demo_twice(data_dir: Path) -> None:
             model.__name__: db.scalar(select(func.count()).select_from(model))
             for model in (Practice, Provider, VisitType, Patient)
         }
-        assert db.scalar(select(func.count()).select_from(WeeklyHours)) > 0
+        assert db.scalars(select(func.count()).select_from(WeeklyHours)).one() > 0
     engine.dispose()
     assert counts == {"Practice": 1, "Provider": 2, "VisitType": 3, "Patient": 3}
 
@@ -67,7 +68,7 @@ def test_model_hash_follows_training_inputs_only(tmp_path: Path) -> None:
 
 def test_a_cached_model_is_reused_without_rasa(tmp_path: Path) -> None:
     # An explicit cache dir: FRONTDESK_MODEL_CACHE_DIR (set by CI) must never get this fake.
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
         model_cache_dir=tmp_path / "models",
@@ -88,7 +89,7 @@ def test_a_rasa_token_starting_with_a_dash_stays_the_token(tmp_path: Path) -> No
     rasa = tmp_path / "rasa-venv" / "bin" / "rasa"  # the command line only needs it to exist
     rasa.parent.mkdir(parents=True)
     rasa.touch()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "rasa-venv", rasa_token=token
     )
     command = botctl.rasa_server_command(settings, tmp_path / "model.tar.gz", port=5005)

@@ -26,6 +26,7 @@ from frontdesk.patients.service import (
 )
 from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms
+from tests import factories
 from tests.conftest import AT_NOW, NOW, empty_database
 
 TODAY = date(2026, 11, 28)
@@ -117,16 +118,14 @@ def test_two_records_with_the_same_details_are_not_guessed_between(
     session: Session, practice: Practice
 ) -> None:
     for _ in range(2):
-        session.add(
-            Patient(
-                practice_id=practice.id,
-                first_name="Sam",
-                last_name="Twin",
-                match_key="sam twin",
-                date_of_birth=date(2000, 1, 1),
-            )
+        factories.patient(
+            session,
+            practice=practice,
+            first_name="Sam",
+            last_name="Twin",
+            date_of_birth=date(2000, 1, 1),
+            phone=None,
         )
-    session.flush()
     with pytest.raises(AmbiguousIdentityError):
         find_or_register_patient(
             session=session,
@@ -272,16 +271,14 @@ def test_impossible_details_are_refused_without_counting(
 def test_no_phone_on_file_and_code_flooding(session: Session, practice: Practice) -> None:
     convo = _conversation(session, practice, Channel.WEBCHAT)
     sender = RecordingCodeSender()
-    session.add(
-        Patient(
-            practice_id=practice.id,
-            first_name="Avery",
-            last_name="Nophone",
-            match_key="avery nophone",
-            date_of_birth=date(1970, 2, 2),
-        )
+    factories.patient(
+        session,
+        practice=practice,
+        first_name="Avery",
+        last_name="Nophone",
+        date_of_birth=date(1970, 2, 2),
+        phone=None,
     )
-    session.flush()
     assert _start(session, convo, sender, name="Avery Nophone", born=date(1970, 2, 2)).status == (
         "no_phone"
     )

@@ -21,7 +21,7 @@ def _no_frontdesk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_development_defaults_use_embedded_sqlite(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, env="development", data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, env="development", data_dir=tmp_path)
     assert settings.sqlalchemy_url == f"sqlite:///{tmp_path.resolve() / 'frontdesk.db'}"
     assert settings.tracker_store_url.endswith("rasa-tracker.db")
     assert settings.models_dir == tmp_path / "models"
@@ -56,7 +56,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 def test_development_on_a_public_interface_needs_real_secrets() -> None:
     with pytest.raises(ValidationError, match=r"listening on 0\.0\.0\.0"):
-        Settings(_env_file=None, env="development", host="0.0.0.0")  # type: ignore[call-arg]
+        Settings(_env_file=None, env="development", host="0.0.0.0")
 
 
 def test_a_copied_env_example_means_defaults(tmp_path: Path) -> None:
@@ -65,8 +65,8 @@ def test_a_copied_env_example_means_defaults(tmp_path: Path) -> None:
         "FRONTDESK_DATABASE_URL=\nFRONTDESK_MODEL_CACHE_DIR=\n"
         "FRONTDESK_DATA_DIR=./var\nFRONTDESK_RASA_VENV=./.venv-rasa\n"
     )
-    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file)
     assert settings.database_url is None and settings.model_cache_dir is None
     assert settings.data_dir == PROJECT_ROOT / "var"  # relative paths mean the checkout
     assert settings.rasa_venv == PROJECT_ROOT / ".venv-rasa"
-    assert "postgresql" not in repr(Settings(_env_file=None, database_url="postgresql://u:pw@h/d"))  # type: ignore[call-arg]
+    assert "postgresql" not in repr(Settings(_env_file=None, database_url="postgresql://u:pw@h/d"))

@@ -66,7 +66,7 @@ def run(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(
-        action(context_at(session, NOW)).run(dispatcher, tracker(sender_id, intent), domain)  # type: ignore[call-arg]
+        action(context_at(session, NOW)).run(dispatcher, tracker(sender_id, intent), domain)
     )
     return events, dispatcher.messages
 

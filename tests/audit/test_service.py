@@ -23,7 +23,14 @@ from frontdesk.audit.service import (
 from frontdesk.auth.models import StaffRole
 from frontdesk.auth.service import create_staff_account
 from frontdesk.models import Practice
+from tests import factories
 from tests.conftest import NOW
+
+
+@pytest.fixture
+def practice(session: Session) -> Practice:
+    """A practice of its own: the audit log needs nothing from the demo."""
+    return factories.practice(session)
 
 
 def staff_id(session: Session, practice: Practice, email: str = "a@example.org") -> int:
@@ -139,9 +146,7 @@ def test_rewriting_an_event_and_its_hash_still_breaks_the_next_link(
 def test_each_practice_has_its_own_chain_and_staff_write_only_their_own(
     session: Session, practice: Practice
 ) -> None:
-    other = Practice(slug="other", name="Other Clinic")
-    session.add(other)
-    session.flush()
+    other = factories.practice(session, slug="other", name="Other Clinic")
     mine, theirs = staff_id(session, practice), staff_id(session, other, "b@example.org")
     views(session, mine, 2)
     (first_other,) = views(session, theirs, 1)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -90,7 +90,7 @@ class Console:
 
     def sign_in(
         self, email: str, password: str = PASSWORD, *, next_path: str = "/console"
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         token = self.login_form_token()
         return self.client.post(
             "/console/login",

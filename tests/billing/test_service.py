@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from frontdesk.billing import service as billing
@@ -43,7 +43,9 @@ def test_a_patient_without_an_account_gets_one_with_an_opaque_reference(
 ) -> None:
     patient = _patients(session, practice)[0]
     session.execute(
-        PatientAccount.__table__.delete().where(PatientAccount.patient_id == patient.id)
+        delete(PatientAccount)
+        .where(PatientAccount.patient_id == patient.id)
+        .execution_options(synchronize_session=False)
     )
     summary = billing.balance_summary(
         session=session, practice_id=practice.id, patient_id=patient.id

@@ -35,6 +35,7 @@ from frontdesk.sms.models import (
 )
 from tests.conftest import AT_NOW, NOW, empty_database
 from tests.doubles import DownBot, ScriptedBot
+from tests.support.apps import app_of, portal_of, services_of
 from tests.twilio_fake import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -131,7 +132,7 @@ def text_in(
 
 
 def send_outbox(client: TestClient) -> int:
-    return int(client.app.state.sms.worker.drain())  # type: ignore[attr-defined]
+    return int(app_of(client).state.sms.worker.drain())
 
 
 def rows(engine: Engine, model: Any) -> list[Any]:
@@ -368,16 +369,21 @@ def test_a_typed_slash_cannot_forge_an_intent(client: TestClient, bot: ScriptedB
 
 
 def test_staff_owned_conversations_get_the_text_in_their_inbox_not_the_bot(
-    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text_in(client, "hello")
     with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as db:
         conversation = db.scalars(select(Conversation)).one()
         conversation.owner = Owner.STAFF
     events: list[Event] = []
-    services = client.app.state.services  # type: ignore[attr-defined]
-    original = services.events.publish
-    services.events.publish = lambda event: (events.append(event), original(event))
+    bus = services_of(client).events
+    original = bus.publish
+
+    def publish(event: Event) -> None:
+        events.append(event)
+        original(event)
+
+    monkeypatch.setattr(bus, "publish", publish)
     text_in(client, "is anyone there?")
     assert [t for _, t in bot.turns] == ["hello"]
     assert [e.kind for e in events] == ["conversation.patient_message"]
@@ -429,11 +435,11 @@ def test_bot_unavailable_keeps_the_text_and_hands_it_over_later(
         [inbound] = rows(sqlite_engine, InboundSms)
         assert inbound.outcome is InboundOutcome.PENDING and inbound.processed_at is None
         working = ScriptedBot(replies)
-        working.attach(client.app, TOKEN)  # type: ignore[arg-type]
-        services = client.app.state.services  # type: ignore[attr-defined]
+        working.attach(app_of(client), TOKEN)
+        services = services_of(client)
         services.bot = working
         services.clock = lambda: NOW.replace(minute=5)  # later than the retry delay
-        assert client.portal.call(retry_pending, client.app) == 1  # type: ignore[union-attr]
+        assert portal_of(client).call(retry_pending, app_of(client)) == 1
         assert [t for _, t in working.turns] == ["hello"]
         [inbound] = rows(sqlite_engine, InboundSms)
         assert inbound.outcome is InboundOutcome.BOT
@@ -558,7 +564,7 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
             secret_key="dev-only-not-secret",
             client_address=("127.0.0.1", 50000),
         ):
-            bot.attach(client.app, "dev-only-not-secret")  # type: ignore[arg-type]
+            bot.attach(app_of(client), "dev-only-not-secret")
             response = client.post(
                 "/dev/sms/inbound",
                 data={"from_": PATIENT, "to": DEMO_SMS_NUMBER, "body": "I want to book"},

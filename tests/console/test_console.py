@@ -30,8 +30,10 @@ from frontdesk.conversations.models import (
 from frontdesk.events import Event
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
+from tests import factories
 from tests.auth.support import Console, make_console
 from tests.doubles import DownBot, ScriptedBot
+from tests.support.apps import portal_of, services_of
 
 WIDGET = "/chat/ws?practice=riverside"
 # The session cookie is Secure: the test client sends it over wss only.
@@ -53,7 +55,8 @@ def console(sqlite_engine: Engine, tmp_path: Path) -> Iterator[Console]:
 
 @pytest.fixture
 def bot(console: Console) -> ScriptedBot:
-    double: ScriptedBot = console.client.app.state.services.bot  # type: ignore[attr-defined]
+    double = services_of(console.client).bot
+    assert isinstance(double, ScriptedBot)
     double.replies = replies
     return double
 
@@ -340,7 +343,7 @@ def test_hand_back_keeps_the_conversation_when_the_bot_is_down(
     _patient, public_id = escalate_from_chat(console, bot)
     page = f"/console/conversations/{public_id}"
     post(console, f"{page}/claim")
-    console.client.app.state.services.bot = DownBot()  # type: ignore[attr-defined]
+    services_of(console.client).bot = DownBot()
     answer = post(console, f"{page}/hand-back")
     assert answer.status_code == 503
     assert "stays with you" in answer.text
@@ -365,24 +368,21 @@ def test_resolve_closes_the_conversation(console: Console, bot: ScriptedBot, des
 def test_other_practices_are_invisible(console: Console, bot: ScriptedBot, desk: int) -> None:
     _patient, public_id = escalate_from_chat(console, bot)
     with console.db() as session:
-        other = Practice(slug="elsewhere", name="Elsewhere Clinic")
-        session.add(other)
-        session.flush()
-        other_id = other.id
+        other_id = factories.practice(session, slug="elsewhere", name="Elsewhere Clinic").id
     console.add_staff("sam@elsewhere.example", name="Sam Else", practice_id=other_id)
     console.client.cookies.clear()  # another browser
     assert console.sign_in("sam@elsewhere.example").status_code == 303
     assert console.client.get("/console/api/queue").json()["items"] == []
     assert console.client.get(f"/console/conversations/{public_id}").status_code == 404
     assert post(console, f"/console/conversations/{public_id}/claim").status_code == 404
-    services = console.client.app.state.services  # type: ignore[attr-defined]
+    services = services_of(console.client)
     with console.client.websocket_connect(LIVE) as live:
         # Publish from the app's own loop, as the web chat does.
-        console.client.portal.call(  # type: ignore[union-attr]
+        portal_of(console.client).call(
             services.events.publish,
             Event("conversation.escalated", console.practice_id, {"conversation_id": public_id}),
         )
-        console.client.portal.call(  # type: ignore[union-attr]
+        portal_of(console.client).call(
             services.events.publish,
             Event("conversation.escalated", other_id, {"conversation_id": "c_theirs"}),
         )
@@ -517,13 +517,13 @@ def test_upcoming_visits_show_with_their_ehr_sync_state(
 
 
 def test_the_live_socket_ends_when_its_session_signs_out(console: Console, desk: int) -> None:
-    services = console.client.app.state.services  # type: ignore[attr-defined]
+    services = services_of(console.client)
     with console.client.websocket_connect(LIVE) as live:
         event = Event("conversation.escalated", console.practice_id, {"conversation_id": "c_1"})
-        console.client.portal.call(services.events.publish, event)  # type: ignore[union-attr]
+        portal_of(console.client).call(services.events.publish, event)
         assert live.receive_json()["conversation_id"] == "c_1"
         assert post(console, "/console/logout").status_code == 303
-        console.client.portal.call(services.events.publish, event)  # type: ignore[union-attr]
+        portal_of(console.client).call(services.events.publish, event)
         with pytest.raises(WebSocketDisconnect) as ended:
             live.receive_json()  # no more events for a signed-out browser
     assert ended.value.code == 4401

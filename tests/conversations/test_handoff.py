@@ -4,9 +4,10 @@ and the office hours that decide what the patient is told."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.auth.models import StaffRole
@@ -25,9 +26,11 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.models import Practice
 from frontdesk.practices.models import Provider
-from frontdesk.scheduling.models import ScheduleException, WeeklyHours
+from frontdesk.scheduling.models import WeeklyHours
+from tests import factories
 from tests.conftest import NOW
 
+NY = ZoneInfo("America/New_York")
 PASSWORD = "correct horse battery staple"
 
 
@@ -124,9 +127,10 @@ def test_a_stale_copy_cannot_overwrite_a_claim(
 ) -> None:
     # Another request claimed it after this one loaded the row: the database decides.
     session.execute(
-        Conversation.__table__.update()
-        .where(Conversation.__table__.c.id == escalated.id)
+        update(Conversation)
+        .where(Conversation.id == escalated.id)
         .values(assignee_staff_id=other_desk)
+        .execution_options(synchronize_session=False)
     )
     assert escalated.assignee_staff_id is None  # the in-memory copy is stale
     with pytest.raises(HandoffError):
@@ -298,10 +302,8 @@ def test_an_unclaimed_escalation_may_be_resolved_by_anyone(
     assert escalated.status is ConversationStatus.RESOLVED
 
 
-def _ny(*args: int) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return datetime(*args, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+def _ny(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NY).astimezone(UTC)
 
 
 @pytest.mark.parametrize(
@@ -331,32 +333,27 @@ def test_office_hours_follow_the_providers_weekly_hours(
 def test_a_practice_without_hours_is_closed_with_no_opening_time(
     session: Session, practice: Practice
 ) -> None:
-    session.execute(WeeklyHours.__table__.delete().where(WeeklyHours.practice_id == practice.id))
+    session.execute(delete(WeeklyHours).where(WeeklyHours.practice_id == practice.id))
     hours = handoff.office_hours(session=session, practice=practice, now=NOW)
     assert (hours.open_now, hours.opens_at) == (False, None)
 
 
 def test_practice_closures_move_the_next_opening(session: Session, practice: Practice) -> None:
     # Monday 30 November is a practice holiday; Tuesday 10:00-14:00 the office is closed too.
-    session.add_all(
-        [
-            ScheduleException(
-                practice_id=practice.id,
-                provider_id=None,
-                start_at=_ny(2026, 11, 30, 0, 0),
-                end_at=_ny(2026, 12, 1, 0, 0),
-                reason="Holiday",
-            ),
-            ScheduleException(
-                practice_id=practice.id,
-                provider_id=None,
-                start_at=_ny(2026, 12, 1, 10, 0),
-                end_at=_ny(2026, 12, 1, 14, 0),
-                reason="Training",
-            ),
-        ]
+    factories.schedule_exception(
+        session,
+        practice=practice,
+        start=_ny(2026, 11, 30, 0, 0),
+        end=_ny(2026, 12, 1, 0, 0),
+        reason="Holiday",
     )
-    session.flush()
+    factories.schedule_exception(
+        session,
+        practice=practice,
+        start=_ny(2026, 12, 1, 10, 0),
+        end=_ny(2026, 12, 1, 14, 0),
+        reason="Training",
+    )
     saturday = _ny(2026, 11, 28, 13, 0)
     hours = handoff.office_hours(session=session, practice=practice, now=saturday)
     assert hours.opens_phrase(saturday) == "Tuesday at 8:30 AM"
@@ -364,13 +361,15 @@ def test_practice_closures_move_the_next_opening(session: Session, practice: Pra
     hours = handoff.office_hours(session=session, practice=practice, now=tuesday)
     assert (hours.open_now, hours.opens_phrase(tuesday)) == (False, "today at 2:00 PM")
     # A provider's own time off does not close the front desk.
-    session.add(
-        ScheduleException(
-            practice_id=practice.id,
-            provider_id=session.scalars(select(Provider.id)).first(),
-            start_at=_ny(2026, 12, 2, 0, 0),
-            end_at=_ny(2026, 12, 3, 0, 0),
-        )
+    factories.schedule_exception(
+        session,
+        practice=practice,
+        provider=session.scalars(
+            select(Provider).where(Provider.practice_id == practice.id)
+        ).first(),
+        start=_ny(2026, 12, 2, 0, 0),
+        end=_ny(2026, 12, 3, 0, 0),
+        reason="Time off",
     )
     wednesday = _ny(2026, 12, 2, 11, 0)
     assert handoff.office_hours(session=session, practice=practice, now=wednesday).open_now

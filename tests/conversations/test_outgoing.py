@@ -12,6 +12,13 @@ from frontdesk.conversations.models import Channel, Conversation, Message, Role
 from frontdesk.models import Practice
 from frontdesk.sms.models import OutboundSms
 from frontdesk.sms.threads import sms_thread
+from tests import factories
+
+
+@pytest.fixture
+def practice(session: Session) -> Practice:
+    """A practice of its own: delivery needs no providers, patients or texting number."""
+    return factories.practice(session)
 
 
 def test_a_channel_with_no_deliverer_only_stores(

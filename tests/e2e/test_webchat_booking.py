@@ -16,10 +16,10 @@ from tests.support.stack import ChatClient, Stack, bot_messages, buttons, texts
 
 
 def _choose(frames: list[dict[str, object]], title: str) -> dict[str, str]:
-    for button in buttons(frames):  # type: ignore[arg-type]
+    for button in buttons(frames):
         if button["title"] == title:
             return button
-    raise AssertionError(f"no button {title!r} in {buttons(frames)}")  # type: ignore[arg-type]
+    raise AssertionError(f"no button {title!r} in {buttons(frames)}")
 
 
 def _appointment_ids(stack: Stack) -> set[int]:

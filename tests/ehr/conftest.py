@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from frontdesk.db import CLOCK_KEY, make_engine
 from frontdesk.ehr.fhir import FhirEhr
 from frontdesk.migrate import upgrade
+from frontdesk.models import Practice
 from frontdesk.settings import PROJECT_ROOT
 from tests.conftest import AT_NOW, POSTGRES_URL
+from tests.ehr.helpers import clinic
 
 SERVER_DIR = PROJECT_ROOT / "tests" / "fhir_server"
 R4B_MODELS: dict[str, Any] = {
@@ -195,3 +197,9 @@ def fresh_postgres_engine() -> Iterator[Engine]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def practice(session: Session) -> Practice:
+    """The EHR tests' own practice (see `helpers.clinic`): the demo's data plays no part."""
+    return clinic(session)

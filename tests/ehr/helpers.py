@@ -1,4 +1,4 @@
-"""Shared steps of the EHR tests: book through scheduling, find our rows."""
+"""Shared steps of the EHR tests: the practice they book with, booking, finding our rows."""
 
 from __future__ import annotations
 
@@ -10,24 +10,36 @@ from sqlalchemy.orm import Session
 from frontdesk.ehr.models import EhrOutboxEntry
 from frontdesk.models import Appointment, Patient, Practice, Provider, VisitType
 from frontdesk.scheduling.booking import book_appointment
-from frontdesk.scheduling.matching import match_provider, match_visit_type
+from tests import factories
 from tests.conftest import NOW
 
-# Tuesday 1 December 2026, 9:00 and 10:30 in New York (Dr. Patel's hours).
+CLINIC_SLUG = "ehr-clinic"
+# Tuesday 1 December 2026, 9:00 and 10:30 in New York (inside the clinic's hours).
 TUESDAY_9 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 TUESDAY_1030 = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
 
 
-def provider(session: Session, practice: Practice, surname: str = "patel") -> Provider:
-    found = match_provider(session=session, practice_id=practice.id, text=surname)
-    assert found is not None
-    return found
+def clinic(session: Session) -> Practice:
+    """The practice the EHR tests book with, built on first use in the test's database.
+
+    One provider working weekdays 8:30 to 17:00, one 20-minute visit type, three patients.
+    Later units of work of the same test find it again by its slug.
+    """
+    found = session.scalar(select(Practice).where(Practice.slug == CLINIC_SLUG))
+    if found is not None:
+        return found
+    built = factories.clinic(session, slug=CLINIC_SLUG)
+    for _ in range(3):
+        factories.patient(session, practice=built.practice)
+    return built.practice
 
 
-def visit(session: Session, practice: Practice, code: str = "sick visit") -> VisitType:
-    found = match_visit_type(session=session, practice_id=practice.id, text=code)
-    assert found is not None
-    return found
+def provider(session: Session, practice: Practice) -> Provider:
+    return session.scalars(select(Provider).where(Provider.practice_id == practice.id)).one()
+
+
+def visit(session: Session, practice: Practice) -> VisitType:
+    return session.scalars(select(VisitType).where(VisitType.practice_id == practice.id)).one()
 
 
 def patient(session: Session, practice: Practice, index: int = 0) -> Patient:
@@ -40,7 +52,7 @@ def patient(session: Session, practice: Practice, index: int = 0) -> Patient:
 def book(
     session: Session, practice: Practice, *, start: datetime = TUESDAY_9, index: int = 0
 ) -> Appointment:
-    """Book a sick visit with Dr. Patel through the real scheduling service."""
+    """Book the clinic's visit type with its provider through the real scheduling service."""
     return book_appointment(
         session=session,
         practice=practice,

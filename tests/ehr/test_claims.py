@@ -8,17 +8,16 @@ import pytest
 from sqlalchemy import Engine, text
 
 from frontdesk.db import make_session_factory, session_scope
-from frontdesk.demo import seed_demo
 from frontdesk.ehr.worker import claim_due
 from tests.conftest import AT_NOW, NOW
-from tests.ehr.helpers import TUESDAY_9, book
+from tests.ehr.helpers import TUESDAY_9, book, clinic
 
 
 @pytest.mark.postgres
 def test_two_workers_claim_disjoint_rows(fresh_postgres_engine: Engine) -> None:
     sessions = make_session_factory(fresh_postgres_engine, clock=AT_NOW)
     with session_scope(sessions) as session:
-        practice = seed_demo(session)
+        practice = clinic(session)
         for hour in range(3):
             book(session, practice, start=TUESDAY_9 + timedelta(hours=hour))
 

@@ -9,17 +9,25 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
-from frontdesk.demo import seed_demo
 from frontdesk.ehr import OutboxStatus, dead_letters, sync_state_for
 from frontdesk.ehr.fhir import FhirEhr
 from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.models import EhrOutboxEntry
 from frontdesk.ehr.worker import CLAIM_LEASE, RetryPolicy, drain_once, identifier_system
-from frontdesk.models import Appointment, Practice
+from frontdesk.models import Appointment
 from frontdesk.scheduling.booking import cancel_appointment, reschedule_appointment
 from tests.conftest import NOW
 from tests.ehr.conftest import FhirServer, ValidatingTransport
-from tests.ehr.helpers import TUESDAY_9, TUESDAY_1030, book, outbox_row, patient, provider, visit
+from tests.ehr.helpers import (
+    TUESDAY_9,
+    TUESDAY_1030,
+    book,
+    clinic,
+    outbox_row,
+    patient,
+    provider,
+    visit,
+)
 
 POLICY = RetryPolicy(max_attempts=3, base_seconds=5, cap_seconds=60, jitter=0)
 
@@ -29,13 +37,9 @@ def _book(
 ) -> tuple[int, int, str]:
     """Book through scheduling and commit; returns (appointment id, practice id, slug)."""
     with session_scope(sessions) as session:
-        practice = _practice(session)
+        practice = clinic(session)
         appointment = book(session, practice, start=start, index=index)
         return appointment.id, practice.id, practice.slug
-
-
-def _practice(session: Session) -> Practice:
-    return seed_demo(session)
 
 
 def _drain(
@@ -113,7 +117,7 @@ def test_a_retry_after_a_crash_still_leaves_one_appointment(
     assert len(_ours(fhir_server, prefix, slug, appointment_id)) == 1
     system = identifier_system(prefix=prefix, practice_slug=slug)
     with session_scope(sessions) as session:
-        patient_id = patient(session, _practice(session)).id
+        patient_id = patient(session, clinic(session)).id
     assert len(fhir_server.search("Patient", identifier=f"{system}|patient-{patient_id}")) <= 1
 
 
@@ -125,7 +129,7 @@ def test_reschedule_and_cancel_update_the_same_ehr_appointment(
     [created] = _ours(fhir_server, prefix, slug, appointment_id)
 
     with session_scope(sessions) as session:
-        practice = _practice(session)
+        practice = clinic(session)
         reschedule_appointment(
             session=session,
             appointment_id=appointment_id,
@@ -178,9 +182,9 @@ def test_an_invalid_resource_refused_by_the_ehr_is_dead_lettered(
     # A visit type named with blanks only: R4B's models let it through, Medplum's validator
     # answers 400 with an OperationOutcome.
     with session_scope(sessions) as session:
-        practice = _practice(session)
-        sick = visit(session, practice)
-        sick.name = "   "
+        practice = clinic(session)
+        visit_type = visit(session, practice)
+        visit_type.name = "   "
     appointment_id, practice_id, slug = _book(sessions)
     assert _drain(sessions, ehr, prefix) == {OutboxStatus.DEAD: 1}
 
@@ -206,12 +210,12 @@ def test_a_resource_our_own_validation_refuses_never_leaves(
     transport: ValidatingTransport,
 ) -> None:
     with session_scope(sessions) as session:
-        practice = _practice(session)
+        practice = clinic(session)
         patient(session, practice, 1).last_name = ""  # FHIR strings may not be empty
     appointment_id, _, _ = _book(sessions, start=TUESDAY_9)  # books patient 0
     with session_scope(sessions) as session:
         appointment = session.get_one(Appointment, appointment_id)
-        appointment.patient_id = patient(session, _practice(session), 1).id
+        appointment.patient_id = patient(session, clinic(session), 1).id
     assert _drain(sessions, ehr, prefix) == {OutboxStatus.DEAD: 1}
     assert _row(sessions, appointment_id).last_error == "no-response local-invalid"
     assert not [b for b in transport.bodies if b["resourceType"] == "Patient"]
@@ -274,7 +278,7 @@ def test_a_patient_already_in_the_ehr_is_matched_not_duplicated(
 ) -> None:
     # A made-up patient only this test uses: the EHR has them already, without our identifier.
     with session_scope(sessions) as session:
-        practice = _practice(session)
+        practice = clinic(session)
         newcomer = patient(session, practice, 2)
         newcomer.first_name, newcomer.last_name = "Quinn", f"Fixture{prefix[-12:]}"
         family, birth_date = newcomer.last_name, newcomer.date_of_birth.isoformat()
@@ -300,10 +304,10 @@ def test_slots_the_ehr_exposes_are_marked_busy_then_free(
     sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, fhir_server: FhirServer
 ) -> None:
     with session_scope(sessions) as session:
-        practice = _practice(session)
-        patel = provider(session, practice)
+        practice = clinic(session)
+        doctor = provider(session, practice)
         system = identifier_system(prefix=prefix, practice_slug=practice.slug)
-        record = PractitionerRecord(local_id=patel.id, display_name=patel.display_name)
+        record = PractitionerRecord(local_id=doctor.id, display_name=doctor.display_name)
     practitioner_id = ehr.ensure_practitioner(system=system, practitioner=record)
     schedule = fhir_server.create(
         {

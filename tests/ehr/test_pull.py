@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
-from frontdesk.demo import seed_demo
 from frontdesk.ehr.fhir import FhirEhr
 from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.pull import PullCursor, pull_all
@@ -18,15 +17,15 @@ from frontdesk.scheduling.slots import find_open_slots
 from frontdesk.scheduling.timeprefs import TimePreference
 from tests.conftest import NOW
 from tests.ehr.conftest import FhirServer
-from tests.ehr.helpers import TUESDAY_1030, book, provider, visit
+from tests.ehr.helpers import TUESDAY_1030, book, clinic, provider, visit
 
 NY = ZoneInfo("America/New_York")
 
 
 def _offered(sessions: sessionmaker[Session]) -> bool:
-    """Whether Dr. Patel's Tuesday 10:30 sick visit is offered to patients."""
+    """Whether the provider's Tuesday 10:30 visit is offered to patients."""
     with session_scope(sessions) as session:
-        practice = seed_demo(session)
+        practice = clinic(session)
         local = TUESDAY_1030.astimezone(NY)
         slots = find_open_slots(
             session=session,
@@ -48,14 +47,14 @@ def test_time_taken_in_the_ehr_is_not_offered_and_freed_when_cancelled_there(
     sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, fhir_server: FhirServer
 ) -> None:
     with session_scope(sessions) as session:
-        practice = seed_demo(session)
-        patel = provider(session, practice)
+        practice = clinic(session)
+        doctor = provider(session, practice)
         system = identifier_system(prefix=prefix, practice_slug=practice.slug)
-        record = PractitionerRecord(local_id=patel.id, display_name=patel.display_name)
+        record = PractitionerRecord(local_id=doctor.id, display_name=doctor.display_name)
     practitioner_id = ehr.ensure_practitioner(system=system, practitioner=record)
     assert _offered(sessions)
 
-    # The practice's staff book Dr. Patel in the EHR itself, for a patient we never saw.
+    # The practice's staff book the provider in the EHR itself, for a patient we never saw.
     made_there = fhir_server.create(
         {
             "resourceType": "Appointment",
@@ -88,7 +87,7 @@ def test_our_own_appointments_are_not_pulled_back_as_foreign(
     sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str
 ) -> None:
     with session_scope(sessions) as session:
-        ours = book(session, seed_demo(session), start=TUESDAY_1030).id
+        ours = book(session, clinic(session), start=TUESDAY_1030).id
     drain_once(sessions=sessions, ehr=ehr, identifier_prefix=prefix, now=NOW)
     assert _pull(sessions, ehr, prefix, PullCursor()) == 0
     with session_scope(sessions) as session:
@@ -102,13 +101,13 @@ def test_the_pull_window_ignores_appointments_beyond_the_horizon(
     sessions: sessionmaker[Session], ehr: FhirEhr, prefix: str, fhir_server: FhirServer
 ) -> None:
     with session_scope(sessions) as session:
-        practice = seed_demo(session)
-        patel = provider(session, practice)
+        practice = clinic(session)
+        doctor = provider(session, practice)
         system = identifier_system(prefix=prefix, practice_slug=practice.slug)
         horizon = timedelta(days=practice.max_horizon_days + 2)
     practitioner_id = ehr.ensure_practitioner(
         system=system,
-        practitioner=PractitionerRecord(local_id=patel.id, display_name=patel.display_name),
+        practitioner=PractitionerRecord(local_id=doctor.id, display_name=doctor.display_name),
     )
     far = NOW + horizon
     fhir_server.create(

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from frontdesk.app import create_app
 from frontdesk.db import make_session_factory, session_scope
-from frontdesk.demo import seed_demo
 from frontdesk.ehr import OutboxStatus, sync_state_for
 from frontdesk.ehr.interface import PractitionerRecord
 from frontdesk.ehr.worker import identifier_system
@@ -24,7 +23,7 @@ from frontdesk.settings import Settings
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot
 from tests.ehr.conftest import FhirServer
-from tests.ehr.helpers import TUESDAY_1030, book, provider, visit
+from tests.ehr.helpers import TUESDAY_1030, book, clinic, provider, visit
 
 
 def _settings(tmp_path: Path, **ehr: object) -> Settings:
@@ -67,11 +66,11 @@ def test_the_service_writes_bookings_back_and_pulls_ehr_bookings(
     with TestClient(app):
         services = _services(app)
         with services.unit_of_work() as session:
-            practice = seed_demo(session)
+            practice = clinic(session)
             appointment_id = book(session, practice).id
             system = identifier_system(prefix=prefix, practice_slug=practice.slug)
-            patel = provider(session, practice)
-            record = PractitionerRecord(local_id=patel.id, display_name=patel.display_name)
+            doctor = provider(session, practice)
+            record = PractitionerRecord(local_id=doctor.id, display_name=doctor.display_name)
 
         def synced() -> bool:
             with services.unit_of_work() as session:
@@ -88,14 +87,14 @@ def test_the_service_writes_bookings_back_and_pulls_ehr_bookings(
 
         def blocked() -> bool:
             with services.unit_of_work() as session:
-                practice = seed_demo(session)
+                practice = clinic(session)
                 slots = find_open_slots(
                     session=session,
                     practice=practice,
                     visit_type=visit(session, practice),
                     preference=TimePreference(days=(local.date(),), exact=local.time()),
                     now=NOW,
-                    provider_id=patel.id,
+                    provider_id=doctor.id,
                 )
             return all(slot.start != TUESDAY_1030 for slot in slots)
 
@@ -131,7 +130,7 @@ def test_with_no_ehr_configured_nothing_runs_and_bookings_still_work(
         assert app.state.ehr_sync.ehr.configured is False
         assert app.state.ehr_sync._tasks == []
         with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as session:
-            appointment = book(session, seed_demo(session))
+            appointment = book(session, clinic(session))
         with session_scope(make_session_factory(sqlite_engine, clock=AT_NOW)) as session:
             state = sync_state_for(session=session, appointment_ids=[appointment.id])
         # Recorded (an EHR connected later gets it) but never attempted.

@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations import service as conversations
@@ -13,7 +14,14 @@ from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.models import Practice
 from frontdesk.phi.retention import purge_tracker_events
 from frontdesk.phi.tokens import protect_for_bot, resolve_tokens
+from tests import factories
 from tests.conftest import NOW
+
+
+@pytest.fixture
+def practice(session: Session) -> Practice:
+    """A practice of its own: tokens belong to conversations, not to any demo data."""
+    return factories.practice(session)
 
 
 def _conversation(session: Session, practice: Practice) -> Conversation:

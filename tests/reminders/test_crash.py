@@ -11,16 +11,16 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from frontdesk.clock import system_clock
 from frontdesk.db import make_session_factory, session_scope
-from frontdesk.demo import seed_demo
-from frontdesk.models import Appointment, Patient, Provider, VisitType
 from frontdesk.reminders.models import ReminderSettings, ReminderStatus, ScheduledReminder
 from frontdesk.sms.models import OutboundSms, OutboundStatus
+from tests import factories
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running_fake
 
 REMINDERS = 200
@@ -32,34 +32,28 @@ def seed(engine: Engine) -> list[str]:
     phones = [f"+1555556{n:04d}" for n in range(REMINDERS)]
     now = system_clock()
     with session_scope(make_session_factory(engine, clock=system_clock)) as db:
-        practice = seed_demo(db)
+        practice = factories.practice(db)
+        factories.sms_number(db, practice=practice)
         db.add(ReminderSettings(practice_id=practice.id, quiet_start="00:00", quiet_end="23:59"))
-        provider = db.scalars(select(Provider).where(Provider.practice_id == practice.id)).first()
-        visit = db.scalars(select(VisitType).where(VisitType.practice_id == practice.id)).first()
-        assert provider is not None and visit is not None
+        visit = factories.visit_type(db, practice=practice)
         for n, phone in enumerate(phones):
-            patient = Patient(
-                practice_id=practice.id,
-                first_name="Crash",
-                last_name=f"Test{n}",
-                match_key=f"crash test{n}",
-                date_of_birth=date(1980, 1, 1),
-                phone=phone,
-            )
-            db.add(patient)
-            db.flush()
             start = now + timedelta(hours=2) - timedelta(minutes=5) + timedelta(seconds=n)
-            db.add(
-                Appointment(
-                    practice_id=practice.id,
-                    provider_id=provider.id,
-                    location_id=provider.location_id,
-                    patient_id=patient.id,
-                    visit_type_id=visit.id,
-                    start_at=start,
-                    end_at=start + timedelta(minutes=15),
-                    created_at=now - timedelta(days=10),
-                )
+            factories.appointment(
+                db,
+                patient=factories.patient(
+                    db,
+                    practice=practice,
+                    first_name="Crash",
+                    last_name=f"Test{n}",
+                    date_of_birth=date(1980, 1, 1),
+                    phone=phone,
+                ),
+                # The visits overlap (one a second): each needs a provider of its own.
+                provider=factories.provider(db, practice=practice),
+                visit_type=visit,
+                start=start,
+                end=start + timedelta(minutes=15),
+                created_at=now - timedelta(days=10),
             )
     return phones
 
@@ -140,7 +134,8 @@ def test_killing_the_outreach_process_mid_run_loses_and_doubles_nothing(
             .where(ScheduledReminder.status == ReminderStatus.SENT)
         )
         statuses = set(db.scalars(select(OutboundSms.status)))
-        sids = db.scalars(select(OutboundSms.twilio_sid)).all()
+        # Sorted below: a row without a sid would make that fail, as it should.
+        sids = cast(list[str], db.scalars(select(OutboundSms.twilio_sid)).all())
     assert sent == REMINDERS
     assert statuses == {OutboundStatus.QUEUED}
     assert sorted(sids) == sorted(m["sid"] for m in fake.messages)

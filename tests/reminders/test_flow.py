@@ -41,6 +41,7 @@ from tests.conftest import AT_NOW, NOW
 from tests.connectors.test_twilio_sms import PATIENT, make_client, send_outbox, text_in
 from tests.doubles import ScriptedBot
 from tests.reminders.test_outreach import book
+from tests.support.apps import portal_of, services_of
 from tests.twilio_fake import TwilioFake, running_fake
 
 
@@ -60,12 +61,12 @@ def test_a_reminder_goes_out_and_c_confirms_that_appointment(
             practice = db.scalars(select(Practice)).one()
             appointment = book(db, practice, NOW + timedelta(days=2, hours=1))
             appointment_id = appointment.id
-        services = client.app.state.services  # type: ignore[attr-defined]
+        services = services_of(client)
         runner = ReminderRunner(
             sessions=factory,
             clock=lambda: NOW + timedelta(hours=1),  # the 2-day reminder is due
             defaults=ReminderDefaults(),
-            notify=bot_notifier(services.bot, client.portal.call(asyncio.get_running_loop)),  # type: ignore[union-attr]
+            notify=bot_notifier(services.bot, portal_of(client).call(asyncio.get_running_loop)),
         )
         result = runner.tick()
         assert (result.claimed, result.sent) == (1, 1)

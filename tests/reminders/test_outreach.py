@@ -22,6 +22,7 @@ from frontdesk.reminders.policy import OutreachPolicy, fit_to_window
 from frontdesk.reminders.sending import send_due
 from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms
+from tests import factories
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")
@@ -43,6 +44,7 @@ def book(
     status: AppointmentStatus = AppointmentStatus.BOOKED,
     created: datetime = NOW - timedelta(days=30),
 ) -> Appointment:
+    """A 30-minute visit with the practice's first provider for its `patient`-th patient."""
     patients = list(
         session.scalars(
             select(Patient).where(Patient.practice_id == practice.id).order_by(Patient.id)
@@ -51,20 +53,16 @@ def book(
     provider = session.scalars(select(Provider).where(Provider.practice_id == practice.id)).first()
     visit = session.scalars(select(VisitType).where(VisitType.practice_id == practice.id)).first()
     assert provider is not None and visit is not None
-    appointment = Appointment(
-        practice_id=practice.id,
-        provider_id=provider.id,
-        location_id=provider.location_id,
-        patient_id=patients[patient].id,
-        visit_type_id=visit.id,
-        start_at=start,
-        end_at=start + timedelta(minutes=30),
+    return factories.appointment(
+        session,
+        patient=patients[patient],
+        provider=provider,
+        visit_type=visit,
+        start=start,
+        end=start + timedelta(minutes=30),
         status=status,
         created_at=created,
     )
-    session.add(appointment)
-    session.flush()
-    return appointment
 
 
 def reminders(session: Session, appointment: Appointment) -> list[ScheduledReminder]:

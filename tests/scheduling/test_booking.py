@@ -18,13 +18,13 @@ from frontdesk.models import (
     Practice,
     Provider,
     VisitType,
-    WeeklyHours,
 )
 from frontdesk.scheduling.blocks import grid_blocks
 from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
 from frontdesk.scheduling.matching import match_provider, match_visit_type
 from frontdesk.scheduling.slots import find_open_slots, is_slot_open
 from frontdesk.scheduling.timeprefs import TimePreference
+from tests import factories
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")
@@ -184,16 +184,7 @@ def test_overlap_is_caught_even_off_the_five_minute_grid(
     """Hours at an odd minute give odd start times; blocks still collide on one grid."""
     patel = _provider(session, practice, "patel")
     patients = session.scalars(select(Patient).where(Patient.practice_id == practice.id)).all()
-    session.add(
-        WeeklyHours(
-            practice_id=practice.id,
-            provider_id=patel.id,
-            weekday=6,
-            start_time=time(9, 7),
-            end_time=time(11, 0),
-        )
-    )
-    session.flush()
+    factories.weekly_hours(session, provider=patel, weekdays=[6], start=time(9, 7), end=time(11, 0))
     sunday = date(2026, 12, 6)
     visit = _visit(session, practice, "sick-visit")
     first = find_open_slots(

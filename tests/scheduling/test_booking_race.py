@@ -5,54 +5,55 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from frontdesk.db import make_session_factory, session_scope
-from frontdesk.demo import seed_demo
-from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice
-from frontdesk.patients.service import match_key
+from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice, VisitType
 from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
-from frontdesk.scheduling.matching import match_provider, match_visit_type
+from tests import factories
 from tests.conftest import AT_NOW, NOW, empty_database
 
 CONTENDERS = 8
 START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # Tue 3:00 PM in New York
 
 
+@dataclass(frozen=True)
+class Race:
+    """What the contenders race for, committed for real (threads need to see it)."""
+
+    practice_id: int
+    provider_id: int
+    visit_type_id: int
+
+
 @pytest.fixture
-def committed_practice(engine: Engine) -> Iterator[int]:
-    """The demo practice plus contenders, committed for real (threads need to see them)."""
+def race(engine: Engine) -> Iterator[Race]:
+    """A practice with one provider and one 20-minute visit type, plus the contenders."""
     with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
-        practice = seed_demo(session)
-        session.add_all(
-            Patient(
-                practice_id=practice.id,
+        clinic = factories.clinic(session)
+        for i in range(CONTENDERS):
+            factories.patient(
+                session,
+                practice=clinic.practice,
                 first_name="Racer",
                 last_name=f"Number{i}",
-                match_key=match_key(f"Racer Number{i}"),
                 date_of_birth=date(1990, 1, 1 + i),
             )
-            for i in range(CONTENDERS)
-        )
-        practice_id = practice.id
+        taken_for = Race(clinic.practice.id, clinic.provider.id, clinic.visit_type.id)
     try:
-        yield practice_id
+        yield taken_for
     finally:
         empty_database(engine)
 
 
-def test_exactly_one_of_many_simultaneous_bookings_wins(
-    engine: Engine, committed_practice: int
-) -> None:
+def test_exactly_one_of_many_simultaneous_bookings_wins(engine: Engine, race: Race) -> None:
     factory = make_session_factory(engine, clock=AT_NOW)
     with session_scope(factory) as session:
         patient_ids = list(session.scalars(select(Patient.id).where(Patient.first_name == "Racer")))
-        provider_id = match_provider(
-            session=session, practice_id=committed_practice, text="patel"
-        ).id  # type: ignore[union-attr]
     barrier = threading.Barrier(CONTENDERS)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -61,15 +62,12 @@ def test_exactly_one_of_many_simultaneous_bookings_wins(
         barrier.wait()
         try:
             with session_scope(factory) as session:
-                practice = session.get_one(Practice, committed_practice)
                 book_appointment(
                     session=session,
-                    practice=practice,
+                    practice=session.get_one(Practice, race.practice_id),
                     patient=session.get_one(Patient, patient_id),
-                    visit_type=match_visit_type(
-                        session=session, practice_id=practice.id, text="sick-visit"
-                    ),  # type: ignore[arg-type]
-                    provider_id=provider_id,
+                    visit_type=session.get_one(VisitType, race.visit_type_id),
+                    provider_id=race.provider_id,
                     start=START,
                     now=NOW,
                 )

@@ -19,13 +19,18 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from frontdesk.db import make_engine, make_session_factory, session_scope
-from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
-from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice
-from frontdesk.patients.service import match_key
+from frontdesk.models import (
+    Appointment,
+    AppointmentBlock,
+    Patient,
+    Practice,
+    Provider,
+    VisitType,
+)
 from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
-from frontdesk.scheduling.matching import match_provider, match_visit_type
 from frontdesk.scheduling.slots import OpenSlot
+from tests import factories
 from tests.conftest import AT_NOW, NOW, POSTGRES_URL, _postgres_url
 
 pytestmark = pytest.mark.postgres
@@ -39,7 +44,7 @@ START = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # Tue 3:00 PM in New York
 
 @pytest.fixture
 def contention_engine() -> Iterator[Engine]:
-    """A fresh migrated PostgreSQL database with the demo practice and 200 patients."""
+    """A fresh migrated PostgreSQL database: one provider, one 20-minute visit, 200 patients."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need FRONTDESK_TEST_POSTGRES_URL (set by .ci/run)")
     admin_url = _postgres_url()
@@ -52,17 +57,15 @@ def contention_engine() -> Iterator[Engine]:
     try:
         upgrade(engine)
         with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
-            practice = seed_demo(session)
-            session.add_all(
-                Patient(
-                    practice_id=practice.id,
+            practice = factories.clinic(session).practice
+            for i in range(CONTENDERS):
+                factories.patient(
+                    session,
+                    practice=practice,
                     first_name="Racer",
                     last_name=f"Number{i}",
-                    match_key=match_key(f"Racer Number{i}"),
                     date_of_birth=date(1950, 1, 1).replace(year=1950 + i % 50, day=1 + i % 28),
                 )
-                for i in range(CONTENDERS)
-            )
         yield engine
     finally:
         engine.dispose()
@@ -84,9 +87,8 @@ def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine
     with session_scope(factory) as session:
         practice_id = session.scalars(select(Practice.id)).one()
         patient_ids = list(session.scalars(select(Patient.id).where(Patient.first_name == "Racer")))
-        provider = match_provider(session=session, practice_id=practice_id, text="patel")
-        assert provider is not None
-        provider_id = provider.id
+        provider_id = session.scalars(select(Provider.id)).one()
+        visit_type_id = session.scalars(select(VisitType.id)).one()
     assert len(patient_ids) == CONTENDERS
     barrier = threading.Barrier(CONTENDERS)
     outcomes: list[Outcome] = []
@@ -97,16 +99,11 @@ def test_exactly_one_of_200_simultaneous_bookings_wins(contention_engine: Engine
         alternatives: list[OpenSlot] = []
         try:
             with session_scope(factory) as session:
-                practice = session.get_one(Practice, practice_id)
-                visit = match_visit_type(
-                    session=session, practice_id=practice_id, text="sick-visit"
-                )
-                assert visit is not None
                 book_appointment(
                     session=session,
-                    practice=practice,
+                    practice=session.get_one(Practice, practice_id),
                     patient=session.get_one(Patient, patient_id),
-                    visit_type=visit,
+                    visit_type=session.get_one(VisitType, visit_type_id),
                     provider_id=provider_id,
                     start=START,
                     now=NOW,

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.models import (
-    Appointment,
     AppointmentBlock,
     Patient,
     Practice,
@@ -24,10 +23,11 @@ from frontdesk.scheduling.booking import (
     book_appointment,
 )
 from frontdesk.scheduling.matching import match_provider
-from frontdesk.scheduling.models import AppointmentStatus, ScheduleException
+from frontdesk.scheduling.models import AppointmentStatus
 from frontdesk.scheduling.rules import booking_rules, eligible_visit_types
 from frontdesk.scheduling.slots import OpenSlot, find_open_slots, is_slot_open
 from frontdesk.scheduling.timeprefs import TimePreference
+from tests import factories
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")
@@ -100,16 +100,14 @@ def test_part_day_exception_removes_only_overlapping_slots(
     patel = _provider(session, practice, "patel")
     day = date(2026, 12, 2)
     start = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # 10:00-11:00 local
-    session.add(
-        ScheduleException(
-            practice_id=practice.id,
-            provider_id=patel.id,
-            start_at=start,
-            end_at=start + timedelta(hours=1),
-            reason="Meeting",
-        )
+    factories.schedule_exception(
+        session,
+        practice=practice,
+        provider=patel,
+        start=start,
+        end=start + timedelta(hours=1),
+        reason="Meeting",
     )
-    session.flush()
     local = [
         s.start.astimezone(NY).time()
         for s in _slots(session, practice, "sick-visit", day, provider=patel)
@@ -147,19 +145,14 @@ def test_established_patients_cannot_book_a_new_patient_visit(
 ) -> None:
     seen, new = _patients(session, practice)[:2]
     patel = _provider(session, practice, "patel")
-    session.add(
-        Appointment(
-            practice_id=practice.id,
-            provider_id=patel.id,
-            location_id=patel.location_id,
-            patient_id=seen.id,
-            visit_type_id=_visit(session, practice, "sick-visit").id,
-            start_at=NOW - timedelta(days=30),
-            end_at=NOW - timedelta(days=30) + timedelta(minutes=20),
-            status=AppointmentStatus.FULFILLED,
-        )
+    factories.appointment(
+        session,
+        patient=seen,
+        provider=patel,
+        visit_type=_visit(session, practice, "sick-visit"),
+        start=NOW - timedelta(days=30),
+        status=AppointmentStatus.FULFILLED,
     )
-    session.flush()
     codes = {
         v.code
         for v in eligible_visit_types(

@@ -10,10 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Conversation, Message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.models import Appointment, Patient, Practice, Provider, VisitType
-from frontdesk.patients.service import match_key
 from frontdesk.scheduling.booking import book_appointment, cancel_appointment
 from frontdesk.scheduling.matching import match_provider
 from frontdesk.scheduling.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
@@ -26,6 +24,7 @@ from frontdesk.scheduling.waitlist import (
     join_waitlist,
     leave_waitlist,
 )
+from tests import factories
 from tests.conftest import NOW
 
 NY = ZoneInfo("America/New_York")
@@ -48,21 +47,15 @@ def _patel(session: Session, practice: Practice) -> Provider:
 
 def _new_patient(session: Session, practice: Practice, n: int) -> Patient:
     """A patient with a web chat conversation, so offers have somewhere to go."""
-    patient = Patient(
-        practice_id=practice.id,
+    patient = factories.patient(
+        session,
+        practice=practice,
         first_name="Waiting",
         last_name=f"Person{n}",
-        match_key=match_key(f"Waiting Person{n}"),
         date_of_birth=date(1980, 1, 1) + timedelta(days=n),
+        phone=None,
     )
-    session.add(patient)
-    session.flush()
-    conversation, _ = conversations.start_conversation(
-        session=session, practice=practice, channel=Channel.WEBCHAT
-    )
-    conversations.link_patient(
-        session=session, conversation=conversation, patient_id=patient.id, verified_at=NOW
-    )
+    factories.conversation(session, practice=practice, patient=patient, verified_at=NOW)
     return patient
 
 

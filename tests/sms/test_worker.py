@@ -52,30 +52,33 @@ def sessions(sqlite_engine: Engine, fake: TwilioFake) -> sessionmaker[Session]:
 
 
 def worker(
-    sessions: sessionmaker[Session], fake: TwilioFake, clock: Clock, **kwargs: float
+    sessions: sessionmaker[Session],
+    fake: TwilioFake,
+    clock: Clock,
+    *,
+    timeout: float = 5.0,
+    max_attempts: int = 4,
+    batch_size: int = 100,
 ) -> OutboxWorker:
     transport = TwilioTransport(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        base_url=fake.url,
-        timeout=float(kwargs.pop("timeout", 5.0)),
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=fake.url, timeout=timeout
     )
     return OutboxWorker(
         sessions=sessions,
         transport=transport,
         clock=clock,
         threads=4,
-        max_attempts=int(kwargs.pop("max_attempts", 4)),
+        max_attempts=max_attempts,
         retry_base_seconds=2.0,
         lease_seconds=30.0,
-        **kwargs,  # type: ignore[arg-type]
+        batch_size=batch_size,
     )
 
 
-def queue(sessions: sessionmaker[Session], body: str, to: str = PATIENT, **kwargs: str) -> int:
+def queue(sessions: sessionmaker[Session], body: str, to: str = PATIENT) -> int:
     with session_scope(sessions) as db:
         practice_id = seed_demo(db).id
-        row = queue_sms(session=db, practice_id=practice_id, to=to, body=body, kind="bot", **kwargs)
+        row = queue_sms(session=db, practice_id=practice_id, to=to, body=body, kind="bot")
         assert row is not None
         return row.id
 
