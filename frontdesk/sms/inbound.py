@@ -234,13 +234,6 @@ def pending_inbound(*, session: Session, older_than: datetime, limit: int = 50) 
     )
 
 
-def conversation_phone(*, session: Session, conversation_id: int) -> str | None:
-    """The number of an SMS conversation (identity check only; never logged)."""
-    return session.scalar(
-        select(SmsThread.phone).where(SmsThread.conversation_id == conversation_id)
-    )
-
-
 def finish_identity(*, session: Session, conversation_id: int) -> None:
     """The identity check has consumed its answer: later texts go to the bot again."""
     thread = session.scalar(select(SmsThread).where(SmsThread.conversation_id == conversation_id))
