@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -51,8 +52,13 @@ def test_a_patient_without_an_account_gets_one_with_an_opaque_reference(
         session=session, practice_id=practice.id, patient_id=patient.id
     )
     assert summary.balance == Decimal("0.00") and summary.last_statement_date is None
-    assert summary.reference.startswith("acct_")
-    assert str(patient.id) not in summary.reference.removeprefix("acct_")[:2]
+    # Opaque: sixteen random URL-safe characters, nothing derived from the patient's id.
+    assert re.fullmatch(r"acct_[A-Za-z0-9_-]{16}", summary.reference)
+    assert summary.reference != f"acct_{patient.id}"
+    again = billing.balance_summary(
+        session=session, practice_id=practice.id, patient_id=patient.id
+    )
+    assert again.reference == summary.reference
 
 
 def test_payment_link_uses_the_practice_template_or_the_default(
