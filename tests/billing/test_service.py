@@ -55,9 +55,7 @@ def test_a_patient_without_an_account_gets_one_with_an_opaque_reference(
     # Opaque: sixteen random URL-safe characters, nothing derived from the patient's id.
     assert re.fullmatch(r"acct_[A-Za-z0-9_-]{16}", summary.reference)
     assert summary.reference != f"acct_{patient.id}"
-    again = billing.balance_summary(
-        session=session, practice_id=practice.id, patient_id=patient.id
-    )
+    again = billing.balance_summary(session=session, practice_id=practice.id, patient_id=patient.id)
     assert again.reference == summary.reference
 
 
