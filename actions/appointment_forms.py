@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from actions.form_slots import NO_APPOINTMENT, WAITLIST
 from actions.identity import verified_patient_id
 from actions.lookups import linked_patient_id, own_upcoming
 from actions.replies import list_position
+from actions.task_switch import YieldsToNewTasks
 from frontdesk.reminders.messages import appointment_ref, parse_appointment_ref
 from frontdesk.scheduling.booking import upcoming_appointments
 from frontdesk.scheduling.models import Appointment
@@ -28,7 +29,7 @@ from frontdesk.scheduling.models import Appointment
 DomainDict = dict[str, Any]
 
 
-class _ManageAppointmentForm(FormValidationAction):
+class _ManageAppointmentForm(YieldsToNewTasks):
     """Identity, then which appointment: shared by the reschedule/cancel/check/confirm forms."""
 
     form: str = ""
@@ -206,6 +207,12 @@ class ValidateRescheduleAppointmentForm(_ManageAppointmentForm):
         if tracker.get_slot("slot_choice") == WAITLIST:
             return [s for s in slots if s != "change_confirmed"]
         return slots
+
+    async def extract_time_preference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A day or time named in the opening message ("can you move me to friday")."""
+        return await self.answers.opening_time(tracker, intent="reschedule_appointment")
 
     async def validate_identity_verified(
         self,
