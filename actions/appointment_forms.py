@@ -9,6 +9,7 @@ then asks the booking form's provider, time and slot questions, checked by the s
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -19,7 +20,7 @@ from actions.booking_answers import BookingAnswers
 from actions.context import ActionContext
 from actions.form_slots import NO_APPOINTMENT, WAITLIST
 from actions.identity import verified_patient_id
-from actions.lookups import linked_patient_id, own_upcoming
+from actions.lookups import last_bot_message_at, linked_patient_id, own_upcoming
 from actions.replies import list_position
 from actions.task_switch import YieldsToNewTasks
 from frontdesk.reminders.messages import appointment_ref, parse_appointment_ref
@@ -27,6 +28,11 @@ from frontdesk.scheduling.booking import upcoming_appointments
 from frontdesk.scheduling.models import Appointment
 
 DomainDict = dict[str, Any]
+
+# A "yes" to "cancel this?" / "move it?" counts only this soon after the question: later, the
+# policy quoted or the new time may no longer hold, and a stray "1" the next day must not
+# change an appointment. The question is asked again, with today's details.
+CONFIRMATION_TTL = timedelta(minutes=30)
 
 
 class _ManageAppointmentForm(YieldsToNewTasks):
@@ -129,6 +135,23 @@ class _ManageAppointmentForm(YieldsToNewTasks):
             dispatcher.utter_message(response="utter_appointment_not_found")
             return {"appointment_ref": None}
         return chosen
+
+    async def validate_change_confirmed(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """A yes long after the question is asked again rather than acted on."""
+        if slot_value is not True:
+            return {"change_confirmed": slot_value}
+        now = self.context.clock()
+        asked_at = await self.context.run(lambda s: last_bot_message_at(s, tracker.sender_id))
+        if asked_at is not None and now - asked_at > CONFIRMATION_TTL:
+            dispatcher.utter_message(response="utter_confirmation_expired")
+            return {"change_confirmed": None}
+        return {"change_confirmed": True}
 
     def _patient_for_ref(self, session: Session, tracker: Tracker, now: Any) -> int | None:
         return verified_patient_id(session, tracker.sender_id, now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import runpy
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,10 @@ from actions.booking import ValidateBookAppointmentForm
 from actions.context import ActionContext
 from actions.task_switch import TASK_FORMS, YieldsToNewTasks
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation
+from frontdesk.conversations.models import Conversation, Role
 from frontdesk.models import Practice
 from frontdesk.patients.service import find_patient
-from tests.actions.conftest import make_tracker
+from tests.actions.conftest import context_at, make_tracker
 from tests.conftest import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,3 +193,43 @@ def test_free_text_answers_ignore_every_other_task_but_their_own() -> None:
             others = {i for i, f in TASK_FORMS.items() if f != form}
             assert others <= ignored, name
             assert not ignored & {i for i, f in TASK_FORMS.items() if f == form}, name
+
+
+@pytest.mark.parametrize(
+    ("minutes_later", "accepted"),
+    [(5, True), (30, True), (31, False), (24 * 60, False)],
+)
+def test_a_yes_long_after_the_question_is_asked_again(
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    minutes_later: int,
+    accepted: bool,
+) -> None:
+    conversations.record_outgoing_message(
+        session=session,
+        conversation=conversation,
+        role=Role.BOT,
+        text="Cancel your Sick visit? 1) Yes, cancel it 2) No, keep it",
+    )
+    later = context_at(session, NOW + timedelta(minutes=minutes_later))
+    dispatcher = CollectingDispatcher()
+    yes = make_tracker(
+        conversation.public_id,
+        slots={"requested_slot": "change_confirmed"},
+        intent="affirm",
+        text="1",
+        loop="cancel_appointment_form",
+    )
+    result = asyncio.run(
+        ValidateCancelAppointmentForm(later).validate_change_confirmed(
+            True, dispatcher, yes, _bot_domain()
+        )
+    )
+    assert result == {"change_confirmed": True if accepted else None}
+    expired = [m.get("response") for m in dispatcher.messages]
+    assert expired == ([] if accepted else ["utter_confirmation_expired"])
+    no = ValidateCancelAppointmentForm(later).validate_change_confirmed(
+        False, CollectingDispatcher(), yes, _bot_domain()
+    )
+    assert asyncio.run(no) == {"change_confirmed": False}
