@@ -10,7 +10,7 @@ RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
-        test-rasa test-clock lint format typecheck train test-stories nlu-eval bench bench-sms \
+        test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
         bench-slots bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
@@ -70,6 +70,15 @@ nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
 	@cd var && ../$(RASA) test nlu --config ../$(BOT)/config.yml --nlu ../$(BOT)/data/nlu \
 	  --cross-validation --folds 5 --out results/nlu
 	@$(PY) scripts/nlu_summary.py var/results/nlu/intent_report.json
+
+nlu-heldout: train ## NLU accuracy on bot/eval's held-out and development sets (never trained on)
+	@mkdir -p var/results
+	@model="$$($(VENV)/bin/frontdesk train)" && cd var && for set in heldout dev; do \
+	  ../$(RASA) test nlu --model "$$model" --nlu ../$(BOT)/eval/nlu_$${set}_en.yml \
+	    --out results/nlu-$$set > /dev/null 2>&1 || exit 1; \
+	  echo "== $$set set ($(BOT)/eval/nlu_$${set}_en.yml)"; \
+	  ../$(PY) ../scripts/nlu_summary.py results/nlu-$$set/intent_report.json; \
+	done
 
 bench: setup ## Web chat booking latency (starts Rasa and the service)
 	@$(PY) bench/webchat_booking.py

@@ -9,9 +9,10 @@ then asks the booking form's provider, time and slot questions, checked by the s
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -19,16 +20,22 @@ from actions.booking_answers import BookingAnswers
 from actions.context import ActionContext
 from actions.form_slots import NO_APPOINTMENT, WAITLIST
 from actions.identity import verified_patient_id
-from actions.lookups import linked_patient_id, own_upcoming
+from actions.lookups import last_bot_message_at, linked_patient_id, own_upcoming
 from actions.replies import list_position
+from actions.task_switch import YieldsToNewTasks
 from frontdesk.reminders.messages import appointment_ref, parse_appointment_ref
 from frontdesk.scheduling.booking import upcoming_appointments
 from frontdesk.scheduling.models import Appointment
 
 DomainDict = dict[str, Any]
 
+# A "yes" to "cancel this?" / "move it?" counts only this soon after the question: later, the
+# policy quoted or the new time may no longer hold, and a stray "1" the next day must not
+# change an appointment. The question is asked again, with today's details.
+CONFIRMATION_TTL = timedelta(minutes=30)
 
-class _ManageAppointmentForm(FormValidationAction):
+
+class _ManageAppointmentForm(YieldsToNewTasks):
     """Identity, then which appointment: shared by the reschedule/cancel/check/confirm forms."""
 
     form: str = ""
@@ -129,6 +136,23 @@ class _ManageAppointmentForm(FormValidationAction):
             return {"appointment_ref": None}
         return chosen
 
+    async def validate_change_confirmed(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """A yes long after the question is asked again rather than acted on."""
+        if slot_value is not True:
+            return {"change_confirmed": slot_value}
+        now = self.context.clock()
+        asked_at = await self.context.run(lambda s: last_bot_message_at(s, tracker.sender_id))
+        if asked_at is not None and now - asked_at > CONFIRMATION_TTL:
+            dispatcher.utter_message(response="utter_confirmation_expired")
+            return {"change_confirmed": None}
+        return {"change_confirmed": True}
+
     def _patient_for_ref(self, session: Session, tracker: Tracker, now: Any) -> int | None:
         return verified_patient_id(session, tracker.sender_id, now)
 
@@ -206,6 +230,12 @@ class ValidateRescheduleAppointmentForm(_ManageAppointmentForm):
         if tracker.get_slot("slot_choice") == WAITLIST:
             return [s for s in slots if s != "change_confirmed"]
         return slots
+
+    async def extract_time_preference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A day or time named in the opening message ("can you move me to friday")."""
+        return await self.answers.opening_time(tracker, intent="reschedule_appointment")
 
     async def validate_identity_verified(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from actions.form_slots import (
 )
 from actions.formatting import clock_time, long_day, slot_title
 from actions.lookups import locate, provider_id_of, visit_type_for, visit_type_named
+from actions.task_switch import YieldsToNewTasks, opening_text
 from actions.waitlist import put_on_waitlist
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
@@ -35,6 +36,8 @@ from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError,
 from frontdesk.scheduling.matching import active_providers, active_visit_types
 from frontdesk.scheduling.slots import find_open_slots, parse_slot_key
 from frontdesk.scheduling.timeprefs import TimePreferenceError, parse_time_preference
+
+INTENT = "book_appointment"  # the intent that opens the booking form
 
 DomainDict = dict[str, Any]
 
@@ -208,7 +211,7 @@ class ActionAskPatientVerified(ContextAction):
         return []
 
 
-class ValidateBookAppointmentForm(FormValidationAction):
+class ValidateBookAppointmentForm(YieldsToNewTasks):
     """Validates each answer of the booking form against the practice's data."""
 
     def __init__(self, context: ActionContext) -> None:
@@ -254,12 +257,8 @@ class ValidateBookAppointmentForm(FormValidationAction):
         asked again. Only on the opening message (nothing requested yet) and only for a
         whole-word match; anything else leaves the slot for its question.
         """
-        if tracker.get_slot("visit_type") or tracker.get_slot("requested_slot"):
-            return {}
-        if (tracker.latest_message.get("intent") or {}).get("name") != "book_appointment":
-            return {}
-        text = tracker.latest_message.get("text")
-        if not isinstance(text, str) or not text or text.startswith("/"):
+        text = None if tracker.get_slot("visit_type") else opening_text(tracker, intent=INTENT)
+        if text is None:
             return {}
 
         def match(session: Session) -> str | None:
@@ -269,6 +268,12 @@ class ValidateBookAppointmentForm(FormValidationAction):
 
         code = await self.context.run(match)
         return {"visit_type": code} if code else {}
+
+    async def extract_time_preference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A day or time named in the opening message ("book a physical next tue after 3")."""
+        return await self.answers.opening_time(tracker, intent=INTENT)
 
     async def validate_visit_type(
         self,

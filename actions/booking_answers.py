@@ -23,6 +23,7 @@ from actions.replies import (
     pick_offered,
     rejects_all_offers,
 )
+from actions.task_switch import opening_text
 from frontdesk.scheduling.matching import active_providers, match_provider
 from frontdesk.scheduling.slots import is_slot_open, parse_slot_key
 from frontdesk.scheduling.timeprefs import TimePreferenceError, parse_time_preference
@@ -70,6 +71,28 @@ class BookingAnswers:
                 return {"provider_preference": None, "time_preference": when["time_preference"]}
             dispatcher.utter_message(response="utter_provider_unknown")
         return {"provider_preference": choice}
+
+    async def opening_time(self, tracker: Tracker, *, intent: str) -> dict[str, Any]:
+        """The time preference named in the message that starts the task, if any.
+
+        Only a text the time parser reads without complaint ("move me to friday", "book a
+        physical next tue after 3") fills the slot; anything else leaves it for its question,
+        which explains a problem (a past day, a day beyond the horizon) better than an
+        opening reply could.
+        """
+        text = None if tracker.get_slot("time_preference") else opening_text(tracker, intent=intent)
+        if text is None:
+            return {}
+        now = self.context.clock()
+
+        def readable(session: Session) -> bool:
+            try:
+                parse_time_preference(text, now=now, tz=locate(session, tracker.sender_id).tz)
+            except TimePreferenceError:
+                return False
+            return True
+
+        return {"time_preference": text} if await self.context.run(readable) else {}
 
     async def time_preference(
         self,

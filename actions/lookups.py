@@ -12,10 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.formatting import slot_label
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Message, Role
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.reminders.messages import parse_appointment_ref
@@ -92,3 +94,16 @@ def own_upcoming(
         if appointment.id == appointment_id:
             return appointment
     return None
+
+
+def last_bot_message_at(session: Session, sender_id: str) -> datetime | None:
+    """When the bot last wrote in this conversation: the question the patient just answered."""
+    conversation = conversations.get_conversation(session=session, public_id=sender_id)
+    if conversation is None:
+        return None
+    return session.scalar(
+        select(Message.created_at)
+        .where(Message.conversation_id == conversation.id, Message.role == Role.BOT)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )

@@ -9,7 +9,7 @@ daylight-saving changes stay right.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -187,6 +187,7 @@ def find_open_slots(
         with contextlib.suppress(ValueError):
             excluded_pid, excluded_start = parse_slot_key(key)
             excluded.add((seconds_since_epoch(excluded_start), excluded_pid))
+    avoid = sorted({start for start, _ in excluded})  # new offers keep away from these
     candidates: list[tuple[int, int]] = []
     closed = exception_ranges(
         session,
@@ -229,9 +230,9 @@ def find_open_slots(
                             candidates.append((start_s, pid))
             # Without an exact time, offers are picked earliest first; once the days seen so
             # far give `limit` well-spaced offers, later days cannot change the answer.
-            if preference.exact is None and len(_spaced(sorted(candidates), limit)) == limit:
-                return _offers(candidates, providers, duration, preference, tz, limit)
-    return _offers(candidates, providers, duration, preference, tz, limit)
+            if preference.exact is None and len(_spaced(sorted(candidates), limit, avoid)) == limit:
+                return _offers(candidates, providers, duration, preference, tz, limit, avoid)
+    return _offers(candidates, providers, duration, preference, tz, limit, avoid)
 
 
 def _offers(
@@ -241,8 +242,17 @@ def _offers(
     preference: TimePreference,
     tz: ZoneInfo,
     limit: int,
+    avoid: list[int],
 ) -> list[OpenSlot]:
-    """The offers among (start seconds, provider id) candidates, as `OpenSlot`s."""
+    """The offers among (start seconds, provider id) candidates, as `OpenSlot`s.
+
+    Offers are spread `OFFER_SPACING` apart, and from the times the patient turned down
+    (`avoid`), when there are enough; the rest is filled in order, never with a slot that
+    overlaps an offer of the same provider (9:00 and 9:15 for a 45-minute visit is not a
+    choice: booking one takes the other) nor within half the spacing of a turned-down time
+    (after "none of these" for 3:00, 3:15 is no new choice; fewer offers, or none and a
+    question for another time, serve the patient better).
+    """
 
     def slot(start_s: int, pid: int) -> OpenSlot:
         name, location_id, location_name = providers[pid]
@@ -250,27 +260,53 @@ def _offers(
         return OpenSlot(pid, name, location_id, location_name, start, start + duration)
 
     if preference.exact is not None:  # one or a few days: ordering needs local times
-        return _pick_offers([slot(*c) for c in candidates], preference, tz, limit)
-    ordered = sorted(candidates)
-    picked = _spaced(ordered, limit)
+        ordered = sorted(candidates, key=_closest_to(preference.exact, tz))
+    else:
+        ordered = sorted(candidates)
+    picked = _spaced(ordered, limit, avoid)
+    length = int(duration.total_seconds())
+    near = int(OFFER_SPACING.total_seconds()) // 2
     for candidate in ordered:  # not enough spread-out slots: fill with the rest, in order
         if len(picked) == limit:
             break
-        if candidate not in picked:
+        if candidate in picked or _overlaps(candidate, picked, length):
+            continue
+        if all(abs(candidate[0] - start) >= near for start in avoid):
             picked.append(candidate)
     return [slot(*c) for c in sorted(picked)]
 
 
-def _spaced(ordered: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
-    """Up to `limit` (start seconds, provider) pairs, in order, each `OFFER_SPACING` apart."""
+def _closest_to(
+    exact: time, tz: ZoneInfo
+) -> Callable[[tuple[int, int]], tuple[date, int, int, int]]:
+    """Sort key: day first, then distance from the named time of day, then start, provider."""
+    target = exact.hour * 60 + exact.minute
+
+    def key(candidate: tuple[int, int]) -> tuple[date, int, int, int]:
+        local = (EPOCH + timedelta(seconds=candidate[0])).astimezone(tz)
+        return (local.date(), abs(local.hour * 60 + local.minute - target), *candidate)
+
+    return key
+
+
+def _spaced(ordered: list[tuple[int, int]], limit: int, avoid: list[int]) -> list[tuple[int, int]]:
+    """Up to `limit` (start seconds, provider) pairs, in order, each `OFFER_SPACING` apart
+    and as far from every start in `avoid`."""
     spacing = int(OFFER_SPACING.total_seconds())
     picked: list[tuple[int, int]] = []
     for candidate in ordered:
         if len(picked) == limit:
             break
-        if all(abs(candidate[0] - p[0]) >= spacing for p in picked):
+        taken = [p[0] for p in picked] + avoid
+        if all(abs(candidate[0] - start) >= spacing for start in taken):
             picked.append(candidate)
     return picked
+
+
+def _overlaps(candidate: tuple[int, int], picked: list[tuple[int, int]], length: int) -> bool:
+    """Whether `candidate` overlaps a picked slot of the same provider."""
+    start, provider = candidate
+    return any(p == provider and abs(start - s) < length for s, p in picked)
 
 
 def _starts(
@@ -308,38 +344,6 @@ def _starts(
         start = local_to_utc(day, time(minute // 60, minute % 60), tz)
         if start is not None:  # a wall time in the spring-forward gap does not exist
             yield seconds_since_epoch(start)
-
-
-def _pick_offers(
-    candidates: list[OpenSlot], preference: TimePreference, tz: ZoneInfo, limit: int
-) -> list[OpenSlot]:
-    if preference.exact is not None:
-        target = preference.exact.hour * 60 + preference.exact.minute
-
-        def distance(slot: OpenSlot) -> tuple[date, int, datetime, int]:
-            local = slot.start.astimezone(tz)
-            return (
-                local.date(),
-                abs(local.hour * 60 + local.minute - target),
-                slot.start,
-                slot.provider_id,
-            )
-
-        ordered = sorted(candidates, key=distance)
-    else:
-        ordered = sorted(candidates, key=lambda s: (s.start, s.provider_id))
-    picked: list[OpenSlot] = []
-    for slot in ordered:
-        if len(picked) == limit:
-            break
-        if all(abs(slot.start - p.start) >= OFFER_SPACING for p in picked):
-            picked.append(slot)
-    for slot in ordered:  # not enough spread-out slots: fill with the rest, in order
-        if len(picked) == limit:
-            break
-        if slot not in picked:
-            picked.append(slot)
-    return sorted(picked, key=lambda s: (s.start, s.provider_id))
 
 
 def is_slot_open(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.support.stack import ChatClient, Stack, bot_messages, buttons, texts
+from tests.support.stack import Stack, bot_messages, buttons, latest_code, texts
 
 
 def _choose(frames: list[dict[str, object]], title: str) -> dict[str, str]:
@@ -130,27 +130,6 @@ def test_health_reports_the_bot_ready(stack: Stack) -> None:
     assert health == {"status": "ok", "database": "ok", "bot": "ready", "version": "0.1.0"}
 
 
-def _until(chat: ChatClient, kind: str) -> list[dict[str, object]]:
-    frames: list[dict[str, object]] = []
-    while not frames or frames[-1]["type"] != kind:
-        frames.append(chat.receive())
-        assert frames[-1]["type"] != "error", frames
-    return frames
-
-
-def _latest_code(stack: Stack, phone: str) -> str:
-    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
-        row = db.execute(
-            "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (phone,),
-        ).fetchone()
-    assert row is not None, "no one-time code was queued"
-    found = re.search(r"\b(\d{6})\b", row[0])
-    assert found is not None
-    return found.group(1)
-
-
 def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack: Stack) -> None:
     riley = {"type": "identity", "full_name": "Riley Placeholder", "date_of_birth": "1978-01-05"}
     chat = stack.chat()
@@ -173,9 +152,9 @@ def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack
         frames = chat.turn("I need to cancel my appointment")
         assert any(f["type"] == "identity_request" for f in frames)
         chat.send(riley)
-        otp = _until(chat, "otp_request")[-1]
+        otp = chat.receive_until("otp_request")[-1]
         assert otp["masked_phone"] == "(•••) •••-••03"
-        code = _latest_code(stack, "+15555550103")
+        code = latest_code(stack, "+15555550103")
         chat.send({"type": "otp", "code": code})
         frames = chat.collect_turn()
         question = texts(frames)

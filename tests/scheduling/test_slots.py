@@ -84,6 +84,55 @@ def test_exact_time_prefers_the_closest_slots(session: Session, practice: Practi
     assert time(11, 0) in {s.start.astimezone(NY).time() for s in slots}
 
 
+def test_offers_at_a_named_time_never_overlap_for_one_provider(
+    session: Session, practice: Practice
+) -> None:
+    # A 45-minute physical at a named time with one provider: 2:45 and 3:00 are not a
+    # choice, booking one takes the other.
+    physical = _visit(session, practice, "annual-physical")
+    for said, surname in (
+        ("wed at 3", "nguyen"),
+        ("monday at 9am", "patel"),
+        ("fri 4:30pm", "patel"),
+    ):
+        # The parser keeps about an hour either side of the named time, so few spread-out
+        # slots exist and the rest used to be filled with overlapping ones.
+        slots = find_open_slots(
+            session=session,
+            practice=practice,
+            visit_type=physical,
+            preference=parse_time_preference(said, now=NOW, tz=NY),
+            now=NOW,
+            provider_id=_provider(session, practice, surname).id,
+        )
+        assert slots
+        for a, b in itertools.combinations(slots, 2):
+            assert a.end <= b.start or b.end <= a.start, (a, b)
+
+
+def test_after_none_of_these_the_next_offers_keep_away_from_the_turned_down_ones(
+    session: Session, practice: Practice
+) -> None:
+    sick = _visit(session, practice, "sick-visit")
+    preference = parse_time_preference("next tue after 3", now=NOW, tz=NY)
+    first = find_open_slots(
+        session=session, practice=practice, visit_type=sick, preference=preference, now=NOW
+    )
+    again = find_open_slots(
+        session=session,
+        practice=practice,
+        visit_type=sick,
+        preference=preference,
+        now=NOW,
+        exclude=frozenset(s.key for s in first),
+    )
+    assert again and not {s.key for s in again} & {s.key for s in first}
+    # Before, the next offer could come 15 minutes after a turned-down one (or at the same
+    # time with another provider).
+    closest = min(abs(a.start - b.start) for a in again for b in first)
+    assert closest >= timedelta(minutes=30)
+
+
 def test_hours_follow_daylight_saving(session: Session, practice: Practice) -> None:
     """9:00 local is 13:00 UTC before the November change and 14:00 UTC after it."""
     now = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)

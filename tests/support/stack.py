@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -170,6 +172,14 @@ class ChatClient:
             if frame["type"] == "error":
                 return frames
 
+    def receive_until(self, kind: str) -> list[dict[str, Any]]:
+        """Frames up to and including the first of type `kind` (an error frame fails)."""
+        frames: list[dict[str, Any]] = []
+        while not frames or frames[-1]["type"] != kind:
+            frames.append(self.receive())
+            assert frames[-1]["type"] != "error", frames
+        return frames
+
     def close(self) -> None:
         """Close the socket."""
         self.socket.close()
@@ -188,3 +198,17 @@ def buttons(frames: list[dict[str, Any]]) -> list[dict[str, str]]:
 def texts(frames: list[dict[str, Any]]) -> str:
     """All bot text in these frames, joined."""
     return "\n".join(f.get("text") or "" for f in bot_messages(frames))
+
+
+def latest_code(stack: Stack, phone: str) -> str:
+    """The one-time code last queued for `phone` (read from the outbox, as the phone would)."""
+    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
+        row = db.execute(
+            "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (phone,),
+        ).fetchone()
+    assert row is not None, "no one-time code was queued"
+    found = re.search(r"\b(\d{6})\b", row[0])
+    assert found is not None
+    return str(found.group(1))
