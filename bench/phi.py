@@ -1,0 +1,60 @@
+"""PHI scrubber throughput: messages per second of the fast path (`make bench-phi`).
+
+Scrubs every message of the evaluation sets (frontdesk/phi/eval/*.jsonl, about 700 patient
+texts, with and without PHI) through `Scrubber.scrub`, the call the log filter, the knowledge
+base and `protect_for_bot` make, several rounds in one thread, and prints the rate of each
+round with the median and the best. The goal is at least 500 messages/s (docs/phi.md); on a
+shared machine the median under load says more than the best.
+
+Usage: .venv/bin/python bench/phi.py [--rounds 5] [--mode fast] [--cases FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from frontdesk.phi.evaluation import load_cases  # noqa: E402
+from frontdesk.phi.scrubber import Scrubber  # noqa: E402
+
+GOAL = 500.0
+
+
+def main() -> int:
+    """Run the rounds and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--mode", choices=["fast", "accurate"], default="fast")
+    parser.add_argument("--cases", type=Path, action="append")
+    args = parser.parse_args()
+    paths = args.cases or sorted((ROOT / "frontdesk/phi/eval").glob("*.jsonl"))
+    texts = [case.text for path in paths for case in load_cases(path)]
+    scrubber = Scrubber(mode=args.mode)
+    for text in texts[:50]:  # warm-up: compiled patterns, presidio's caches
+        scrubber.scrub(text)
+    rates = []
+    for round_number in range(1, args.rounds + 1):
+        started = time.perf_counter()
+        for text in texts:
+            scrubber.scrub(text)
+        rate = len(texts) / (time.perf_counter() - started)
+        rates.append(rate)
+        print(f"round {round_number}: {len(texts)} messages, {rate:,.0f} messages/s")
+    median = statistics.median(rates)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"[{args.mode}] median {median:,.0f} messages/s, best {max(rates):,.0f} "
+        f"(goal {GOAL:,.0f}; load average {load:.1f} on {os.cpu_count()} cores)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
