@@ -42,7 +42,7 @@ _VALUE = r"(?P<id>[a-z0-9]+(?:(?:[\-./]|\s(?=[a-z]{0,3}\d))[a-z0-9]+){0,5})"
 
 
 def _labelled(label: str) -> re.Pattern[str]:
-    return re.compile(rf"(?i)\b(?:{label}){_JOIN}{_VALUE}(?![\w@])")
+    return re.compile(rf"(?i)\b(?:{label})\.?{_JOIN}{_VALUE}(?![\w@])")
 
 
 ACCOUNT_LABEL = (

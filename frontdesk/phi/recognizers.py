@@ -117,9 +117,9 @@ _STATE = (
 _CITY_STATE_ZIP = rf"(?:,?\s+[a-z]+(?:\s+[a-z]+)?,?\s+{_STATE}\.?\s+\d{{5}}(?:-\d{{4}})?\b)"
 ADDRESS_PATTERN = (
     rf"(?i)\b\d{{1,6}}[a-z]?\s+(?:[nsew]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
-    rf"(?:(?:[a-z0-9']+\s+){{0,3}}{_STREET_SUFFIX}\b\.?(?:\s+(?:ne|nw|se|sw)\b)?"
-    r"|(?:state\s+|county\s+|us\s+|farm\s+to\s+market\s+)?(?:route|rte|road|rd|highway|hwy)"
-    r"\s+\d{1,4}\b)"
+    r"(?:(?:state\s+|county\s+|us\s+|farm\s+to\s+market\s+)?(?:route|rte|road|rd|highway|hwy)"
+    r"\s+\d{1,4}\b"
+    rf"|(?:[a-z0-9']+\s+){{0,3}}{_STREET_SUFFIX}\b\.?(?:\s+(?:ne|nw|se|sw)\b)?)"
     r"(?:,?\s+(?:apt|apartment|unit|suite|ste|#)\.?\s*#?\s*[a-z0-9\-]+)?"
     rf"{_CITY_STATE_ZIP}?"
 )

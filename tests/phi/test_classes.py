@@ -38,6 +38,7 @@ ADDRESSES = [
     ),
     ("mail it to P.O. Box 4410, Reno NV 89501", "mail it to <STREET_ADDRESS>"),
     ("rural route: RR 2 Box 118", "rural route: <STREET_ADDRESS>"),
+    ("we are at 311 County Road 14", "we are at <STREET_ADDRESS>"),
     ("my zip code is 60651-2204", "my zip code is <STREET_ADDRESS>"),
 ]
 DATES = [
@@ -70,6 +71,10 @@ NUMBERS = [
     ("ss number 301 44 9921", "ss number <US_SSN>"),
     ("last 4 of my social are 3390", "last 4 of my social are <US_SSN>"),
     ("my hospital number is 7734219", "my hospital number is <MEDICAL_RECORD_NUMBER>"),
+    (
+        "record no. 20458831 from my last visit",
+        "record no. <MEDICAL_RECORD_NUMBER> from my last visit",
+    ),
     ("insurance id is XJH 884 213 907", "insurance id is <MEMBER_ID>"),
     ("BCBS id ZGP902183341", "BCBS id <MEMBER_ID>"),
     ("billing account 300145872, charged twice", "billing account <ACCOUNT_NUMBER>, charged twice"),
