@@ -190,7 +190,8 @@ AGE_OVER_89 = re.compile(
     r"(?:he|she|i)'?s|i\s+am|i'?m)\s+(?:a\s+|now\s+)?(?P<b>9\d|1[01]\d)(?!\d|[.,:/]\d|\s*[%°]|\s*(?:%|mg|"
     r"lbs?|pounds|kg|min|minutes|hours|days|dollars|degrees|over|am|pm|a\.m|p\.m)\b))"
 )
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+# The public-suffix list bundled with tldextract (the stock extractor downloads it).
+OFFLINE_TLD_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class ShapedIdentifierRecognizer(EntityRecognizer):
@@ -201,6 +202,8 @@ class ShapedIdentifierRecognizer(EntityRecognizer):
         super().__init__(
             supported_entities=[URL, IP, VEHICLE, AGE], name="ShapedIdentifierRecognizer"
         )
+        # Building the suffix trie takes a second: pay it here, not on the first URL.
+        OFFLINE_TLD_EXTRACT("example.org")
 
     def load(self) -> None:
         """Nothing to load."""
@@ -220,7 +223,7 @@ class ShapedIdentifierRecognizer(EntityRecognizer):
         for match in URL_WITH_SCHEME.finditer(text):
             found.append(RecognizerResult(URL, match.start(), _trim_url(match), 0.85))
         for match in BARE_DOMAIN.finditer(text):
-            suffix = _extract(match.group(0).split("/")[0]).suffix
+            suffix = OFFLINE_TLD_EXTRACT(match.group(0).split("/")[0]).suffix
             if suffix and (match.group("path") or suffix.split(".")[-1].lower() in COMMON_TLDS):
                 found.append(RecognizerResult(URL, match.start(), _trim_url(match), 0.75))
         for match in AGE_OVER_89.finditer(text):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-import tldextract
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
@@ -21,6 +20,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer
 from frontdesk.clock import Clock, system_clock
 from frontdesk.phi.identifiers import (
     IDENTIFIER_KINDS,
+    OFFLINE_TLD_EXTRACT,
     FaxNumberRecognizer,
     LabelledIdentifierRecognizer,
     ShapedIdentifierRecognizer,
@@ -317,7 +317,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
     The stock one calls `tldextract.extract`, which downloads the suffix list on first use.
     """
 
-    _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    _extract = OFFLINE_TLD_EXTRACT
 
     def validate_result(self, pattern_text: str) -> bool:
         """A known public suffix after the @."""
