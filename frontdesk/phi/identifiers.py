@@ -187,7 +187,7 @@ AGE_OVER_89 = re.compile(
     r"\s*y/?o|\s*a[ñn]os)\b|"
     r"(?:aged?|turned|turning|turns|(?:grand)?(?:mother|father|ma|pa)\s+is|"
     r"(?:mom|mum|dad|grandma|grandpa|husband|wife|aunt|uncle|patient|pt|he|she)\s+is|"
-    r"(?:he|she|i)'?s|i\s+am|i'?m)\s+(?:a\s+|now\s+)?(?P<b>9\d|1[01]\d)(?!\d|[.,:/]\d|\s*[%°]|\s*(?:%|mg|"
+    r"(?:he|she)['’]s|i\s+am|i['’]?m)\s+(?:a\s+|now\s+)?(?P<b>9\d|1[01]\d)(?!\d|[.,:/]\d|\s*[%°]|\s*(?:%|mg|"
     r"lbs?|pounds|kg|min|minutes|hours|days|dollars|degrees|over|am|pm|a\.m|p\.m)\b))"
 )
 # The public-suffix list bundled with tldextract (the stock extractor downloads it).

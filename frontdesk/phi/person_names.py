@@ -34,15 +34,22 @@ _WORD = re.compile(rf"{_LETTER}(?:{_LETTER}|['’\-](?={_LETTER}))*")
 _NAME = rf"{_UPPER}{_LETTER}*(?:['’\-]{_LETTER}+)*"
 # After a firm cue any word that is not an everyday word is a name ("this is zanele").
 _NAME_CUE = re.compile(
-    r"(?i)\b(?:this\s+is|my\s+name\s+is|my\s+name'?s|name\s*(?:is|:)|names|it'?s|its|"
-    r"i\s+am|i'?m|im|patient\s+name\s*(?:is|:)?|patient\s*(?:is|:)|pt\s+name\s*(?:is|:)?|"
+    r"(?i)\b(?:this\s+is|my\s+name\s+is|my\s+name'?s|name\s*(?:is|:)|names|"
+    r"patient\s+name\s*(?:is|:)?|pt\s+name\s*(?:is|:)?|"
     r"for\s+my\s+(?:son|daughter|wife|husband|"
     r"mom|mother|dad|father|child|kid|baby|grandson|granddaughter|partner)|"
-    r"(?:son|daughter|wife|husband|mom|dad|child|kid|baby|partner)(?:'s)?\s+(?:name\s+)?(?:is|:)|"
+    r"(?:son|daughter|wife|husband|mom|dad|child|kid|baby|partner)(?:'s)?\s+name\s+(?:is|:)|"
     r"(?:first|last|sur|given|maiden|married|middle|full)\s*name\s*(?:is|:|was)?(?:\s+now)?|"
     r"name\s+on\s+(?:the\s+|my\s+)?(?:card|insurance|account|file|chart|form)\s+is|"
     r"signed|regards|thanks|thank\s+you|thx|cheers|sincerely|"
     r"me\s+llamo|mi\s+nombre\s+es|se\s+llama|nombre\s*:)\s*[,:\-]?\s+"
+)
+# After a loose cue an unknown lower-case word is a name only when a known name follows:
+# "its siobhan o'sullivan", but not "i'm pregnant and bleeding" or "my dad is unconscious".
+_LOOSE_CUE = re.compile(
+    r"(?i)\b(?:it'?s|its|i\s+am|i'?m|im|patient\s*(?:is|:)|"
+    r"(?:son|daughter|wife|husband|mom|dad|child|kid|baby|partner)(?:'s)?\s+(?:is|:))"
+    r"\s*[,:\-]?\s+"
 )
 # After a soft cue only a capitalised word or a known name is ("booked under Hollister").
 _SOFT_CUE = re.compile(
@@ -92,6 +99,7 @@ _NAME_STOP = _NOT_NAMES | _NON_NAME_CAPS | _AFTER_NAME | SPACY_STOP_WORDS
 _LOWER_STOP = _NAME_STOP | SPANISH_STOP_WORDS
 # Lower-case words with these endings are verbs and adverbs ("i'm feeling better"), not names.
 _EVERYDAY_ENDING = re.compile(r"(?:ing|ed|ly)$")
+_CONTRACTION = re.compile(r"['’](?:re|ll|ve|d|m|t)$|n['’]t$", re.IGNORECASE)
 
 
 class NameRecognizer(EntityRecognizer):
@@ -112,6 +120,7 @@ class NameRecognizer(EntityRecognizer):
         flagged: set[int] = set()
         after_cue_index: set[int] = set()
         cue_ends = {m.end() for m in _NAME_CUE.finditer(text)}
+        loose_ends = {m.end() for m in _LOOSE_CUE.finditer(text)}
         soft_ends = {m.end() for m in _SOFT_CUE.finditer(text)}
         relation_ends = {m.end() for m in _RELATION_CUE.finditer(text)}
         relative_starts = {m.start(1) for m in _RELATIVE_OF.finditer(text)}
@@ -120,6 +129,8 @@ class NameRecognizer(EntityRecognizer):
                 flagged |= _indexes_within(words, *match.span("name"), stop=_NAME_STOP)
         for index, (word, start, _end) in enumerate(words):
             lower = word.lower()
+            if _CONTRACTION.search(word):  # "you're", "won't": never a name
+                continue
             if CLINICIAN_TITLE.search(text[max(0, start - 12) : start]):
                 continue
             capitalised = word[0].isupper()
@@ -131,11 +142,13 @@ class NameRecognizer(EntityRecognizer):
             if start in relative_starts and lower not in _NOT_NAMES | _NON_NAME_CAPS:
                 flagged.add(index)
                 continue
-            if start in cue_ends and lower not in _NOT_NAMES | _NON_NAME_CAPS:
+            if start in cue_ends | loose_ends and lower not in _NOT_NAMES | _NON_NAME_CAPS:
                 after_cue_index.add(index)
                 if lower in GIVEN_NAMES or lower in SURNAMES or capitalised:
                     flagged.add(index)
-                elif _unknown_word(lower):
+                elif _unknown_word(lower) and (
+                    start in cue_ends or _known_name_follows(text, words, index)
+                ):
                     flagged.add(index)  # "this is zanele": an unknown word after a firm cue
             elif lower in GIVEN or (
                 capitalised
@@ -165,6 +178,14 @@ def _words(text: str) -> list[tuple[str, int, int]]:
 
 def _unknown_word(lower: str) -> bool:
     return len(lower) > 1 and lower not in _LOWER_STOP and not _EVERYDAY_ENDING.search(lower)
+
+
+def _known_name_follows(text: str, words: list[tuple[str, int, int]], index: int) -> bool:
+    nxt = index + 1
+    if nxt >= len(words) or not _joined(text, words, index, nxt):
+        return False
+    lower = words[nxt][0].lower()
+    return lower in SURNAMES or lower in GIVEN_NAMES or lower in PARTICLES
 
 
 def _indexes_within(

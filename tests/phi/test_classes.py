@@ -151,6 +151,12 @@ def test_spanish_forms_are_replaced(text: str, expected: str) -> None:
         "i'm feeling better thanks",
         "gracias, nos vemos mañana",
         "card ending 4111 1111 1111 1112",
+        # Emergencies must reach the bot as written, not as "i'm PHI_NAME_1".
+        "i'm pregnant and bleeding heavily",
+        "my dad is unconscious",
+        "my 4 week old feels really hot, temp is 101",
+        "my sugar is 95 this morning",
+        "thanks, you're the best",
     ],
 )
 def test_ordinary_words_numbers_and_booking_dates_are_kept(text: str) -> None:
