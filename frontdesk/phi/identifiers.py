@@ -30,6 +30,9 @@ IP = "IP_ADDRESS"
 OTHER_ID = "OTHER_ID"
 AGE = "AGE_OVER_89"
 IDENTIFIER_KINDS = (FAX, ACCOUNT, LICENSE, VEHICLE, DEVICE, URL, IP, OTHER_ID, AGE)
+# Most texts hold no digit at all, and every numbered identifier needs one: checking first
+# skips most patterns for most messages.
+DIGIT = re.compile(r"\d")
 
 # What may stand between a label and its value: "is", "#", ":", "number", "ending in", "es".
 _JOIN = (
@@ -129,6 +132,8 @@ class FaxNumberRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         """Find fax numbers."""
+        if not DIGIT.search(text):
+            return []
         return [RecognizerResult(FAX, *m.span("id"), 0.9) for m in FAX_NUMBER.finditer(text)]
 
 
@@ -155,6 +160,8 @@ class LabelledIdentifierRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         """Only the value is PHI; the label stays readable."""
         found: list[RecognizerResult] = []
+        if not DIGIT.search(text):
+            return found
         for kind, pattern in self._patterns:
             for match in pattern.finditer(text):
                 value = match.group("id").rstrip(".-/")
@@ -212,10 +219,9 @@ class ShapedIdentifierRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         """Find identifiers by shape."""
-        found = [RecognizerResult(VEHICLE, *m.span(), 0.8) for m in VIN.finditer(text)]
-        for match in IPV4.finditer(text):
-            if all(int(part) <= 255 for part in match.group(0).split(".")):
-                found.append(RecognizerResult(IP, *match.span(), 0.85))
+        found: list[RecognizerResult] = []
+        if DIGIT.search(text):
+            found.extend(_numbered(text))
         for match in IPV6_CANDIDATE.finditer(text):
             candidate = match.group(0)
             if ("::" in candidate or candidate.count(":") >= 3) and _is_ipv6(candidate):
@@ -226,10 +232,19 @@ class ShapedIdentifierRecognizer(EntityRecognizer):
             suffix = OFFLINE_TLD_EXTRACT(match.group(0).split("/")[0]).suffix
             if suffix and (match.group("path") or suffix.split(".")[-1].lower() in COMMON_TLDS):
                 found.append(RecognizerResult(URL, match.start(), _trim_url(match), 0.75))
-        for match in AGE_OVER_89.finditer(text):
-            group = "a" if match.group("a") else "b"
-            found.append(RecognizerResult(AGE, *match.span(group), 0.8))
         return found
+
+
+def _numbered(text: str) -> list[RecognizerResult]:
+    """VINs, IPv4 addresses and ages: the shapes that need a digit."""
+    found = [RecognizerResult(VEHICLE, *m.span(), 0.8) for m in VIN.finditer(text)]
+    for match in IPV4.finditer(text):
+        if all(int(part) <= 255 for part in match.group(0).split(".")):
+            found.append(RecognizerResult(IP, *match.span(), 0.85))
+    for match in AGE_OVER_89.finditer(text):
+        group = "a" if match.group("a") else "b"
+        found.append(RecognizerResult(AGE, *match.span(group), 0.8))
+    return found
 
 
 def _is_ipv6(candidate: str) -> bool:

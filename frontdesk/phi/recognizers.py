@@ -19,6 +19,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
 from frontdesk.clock import Clock, system_clock
 from frontdesk.phi.identifiers import (
+    DIGIT,
     IDENTIFIER_KINDS,
     OFFLINE_TLD_EXTRACT,
     FaxNumberRecognizer,
@@ -236,6 +237,8 @@ class DateOfBirthRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         """Find dates of birth."""
         found: list[RecognizerResult] = []
+        if not DIGIT.search(text):  # every date form holds a digit
+            return found
         for match in DOB_WITH_CUE.finditer(text):
             found.append(RecognizerResult(DATE_OF_BIRTH, *match.span("date"), 0.95))
         for match in EVENT_DATE_WITH_CUE.finditer(text):
@@ -264,13 +267,17 @@ def luhn_valid(number: str) -> bool:
 
 @dataclass(frozen=True)
 class Rule:
-    """One pattern of the regex table: its kind, score, the group that is PHI, a check."""
+    """One pattern of the regex table: its kind, score, the group that is PHI, a check.
+
+    `needs_digit`: the pattern cannot match a text without a digit, so it is skipped there.
+    """
 
     entity: str
     pattern: str
     score: float
     group: str | int = 0
     check: Callable[[str], bool] | None = None
+    needs_digit: bool = True
 
 
 class RegexRecognizer(EntityRecognizer):
@@ -297,7 +304,10 @@ class RegexRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         """Matches of every rule that pass its check."""
         found: list[RecognizerResult] = []
+        digits = bool(DIGIT.search(text))
         for rule, regex in self._rules:
+            if rule.needs_digit and not digits:
+                continue
             for match in regex.finditer(text):
                 value = match.group(rule.group)
                 if not any(c.isalnum() for c in value):
@@ -340,7 +350,7 @@ def fast_recognizers(*, clock: Clock = system_clock) -> list[EntityRecognizer]:
 REGEX_RULES = [
     *(Rule(PHONE, pattern, 0.7) for pattern in PHONE_PATTERNS),
     Rule(PHONE, LOCAL_PHONE_PATTERN, 0.6),
-    Rule(EMAIL, OBFUSCATED_EMAIL_PATTERN, 0.7),
+    Rule(EMAIL, OBFUSCATED_EMAIL_PATTERN, 0.7, needs_digit=False),
     Rule(ADDRESS, ADDRESS_PATTERN, 0.7),
     Rule(ADDRESS, PO_BOX_PATTERN, 0.7),
     Rule(ADDRESS, ES_ADDRESS_PATTERN, 0.7),
