@@ -1,11 +1,11 @@
 """The fast patient-name recognizer: cue phrases, a name gazetteer and name-shaped runs.
 
 Catches what spaCy's small model misses in texts ("hi its maria gonzalez", "this is Bob"),
-at regular-expression speed, in English and Spanish ("me llamo Ana Lucía Pérez"), including
-the forms forms and staff use: hyphenated and compound surnames ("De La Cruz", "Al-Sayed",
-"st. pierre"), the surname first after a comma ("Okonkwo, Chidinma here"), and names given
-field by field ("last name Van der Meer first name Pieter"). Names right after a clinician
-title ("Dr Patel", "la doctora Morales") are not patient PHI and are left alone.
+at regular-expression speed, in English and Spanish ("me llamo Ana Lucía Pérez"), in the
+shapes names take in texts and forms: hyphenated and compound surnames ("De La Cruz",
+"Al-Sayed", "st. pierre"), the surname first after a comma ("Okonkwo, Chidinma here"), and
+names given field by field ("last name Van der Meer first name Pieter"). Names right after
+a clinician title ("Dr Patel", "la doctora Morales") are not patient PHI and are left alone.
 """
 
 from __future__ import annotations

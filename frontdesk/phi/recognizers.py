@@ -1,4 +1,8 @@
-"""Presidio recognizers for what patients actually text.
+"""Presidio recognizers for what patients actually text, and the fast path's full list.
+
+Here: dates of birth and other dates tied to the patient, phone numbers, emails, street
+addresses (English and Spanish), SSNs, record and plan numbers, cards; names live in
+`person_names.py`, the other Safe Harbor identifiers in `identifiers.py`.
 
 All of them work on the raw string (regular expressions, a name gazetteer and cue phrases),
 so they run with a tokenizer-only NLP engine in the fast path; the accurate path adds spaCy's
