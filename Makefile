@@ -11,7 +11,7 @@ BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
-        bench-slots bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
+        bench-slots bench-console bench-phi eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -94,10 +94,13 @@ bench-slots: setup-service ## Next-5-open-slots latency and 200-way booking cont
 bench-console: setup-service ## Staff console: live-update and escalation latency, queue and page render times
 	@$(PY) bench/console_live.py
 
+bench-phi: setup-service ## PHI scrubber: messages/s of the fast path over the evaluation sets
+	@$(PY) bench/phi.py
+
 eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (demo docs)
 	@$(PY) scripts/eval_kb.py --compare
 
-eval-phi: setup-service ## PHI scrubber: recall of planted PHI, non-PHI words kept, messages/s
+eval-phi: setup-service ## PHI scrubber: recall per HIPAA class (en, es), non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)

@@ -28,3 +28,4 @@ SURNAMES = _load("surnames.txt")
 AMBIGUOUS = _load("everyday-word-names.txt")
 WORDS_NOT_NAMES = _load("not-names.txt")  # after "i'm" / "this is" without being a name
 CAPITALISED_NON_NAMES = _load("capitalised-non-names.txt")  # titles, places, brands
+NAME_PARTICLES = _load("name-particles.txt")  # "van", "de", "du" inside compound surnames

