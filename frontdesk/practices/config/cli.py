@@ -103,3 +103,13 @@ def export(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the format's JSON Schema (docs/practice.schema.json is this output)."""
+    import json
+
+    from frontdesk.practices.config.schema import practice_json_schema
+
+    typer.echo(json.dumps(practice_json_schema(), indent=2, sort_keys=True))

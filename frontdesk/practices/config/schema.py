@@ -287,3 +287,10 @@ class PracticeFile(Spec):
         description="Folder of documents for `frontdesk kb ingest`; relative paths are "
         "read from the directory frontdesk runs in",
     )
+
+
+def practice_json_schema() -> dict[str, object]:
+    """The JSON Schema of the format (published as docs/practice.schema.json)."""
+    schema = PracticeFile.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

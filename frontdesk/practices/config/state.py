@@ -255,6 +255,8 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
     if isinstance(value, list):
         return "[" + ", ".join(_show(item) for item in value) + "]"
     return repr(value) if isinstance(value, str) else str(value)
