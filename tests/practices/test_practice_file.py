@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from frontdesk.audit.models import AuditEvent
 from frontdesk.cli import app
+from frontdesk.conversations import handoff
 from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.migrate import upgrade
 from frontdesk.practices.config.canonical import canonical, to_yaml
@@ -352,3 +353,14 @@ def test_the_demo_file_describes_the_seeded_demo(session: Session, practice: Pra
     )
     with pytest.raises(UnknownPracticeError):
         export_practice(session=session, slug="nobody")
+
+
+def test_office_hours_in_the_file_decide_what_handoff_tells_patients(session: Session) -> None:
+    spec = parse_practice(PEDIATRIC)
+    practice = apply_practice(session=session, spec=spec, now=NOW).practice
+    # Thursday 17:15 in Chicago: the providers stop at 17:00, the office answers until 17:30.
+    thursday = datetime(2026, 12, 3, 23, 15, tzinfo=UTC)
+    assert handoff.office_hours(session=session, practice=practice, now=thursday).open_now
+    apply_practice(session=session, spec=spec.model_copy(update={"office_hours": None}), now=NOW)
+    hours = handoff.office_hours(session=session, practice=practice, now=thursday)
+    assert (hours.open_now, hours.opens_phrase(thursday)) == (False, "tomorrow at 8:00 AM")
