@@ -4,7 +4,6 @@ on a migrated database, and the apply/export round trip on every backend."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -15,13 +14,10 @@ import pytest
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 from frontdesk.audit.models import AuditEvent
-from frontdesk.cli import app
 from frontdesk.conversations import handoff
-from frontdesk.db import make_engine, make_session_factory, session_scope
-from frontdesk.migrate import upgrade
+from frontdesk.db import make_session_factory, session_scope
 from frontdesk.practices.config.canonical import canonical, to_yaml
 from frontdesk.practices.config.loading import PracticeFileError, parse_practice
 from frontdesk.practices.config.schema import practice_json_schema
@@ -35,9 +31,10 @@ from frontdesk.practices.models import Practice, Provider
 from frontdesk.reminders.models import ReminderSettings
 from frontdesk.reminders.policy import DEFAULT_REMINDERS, policy_for
 from frontdesk.scheduling.models import ScheduleException, VisitType, WeeklyHours
-from frontdesk.settings import PROJECT_ROOT, get_settings
+from frontdesk.settings import PROJECT_ROOT
 from tests import factories
 from tests.conftest import AT_NOW, NOW
+from tests.support.commands import run
 
 EXAMPLES = resources.files("frontdesk.practices").joinpath("examples")
 PEDIATRIC = EXAMPLES.joinpath("pediatric.yaml").read_text("utf-8")
@@ -71,28 +68,10 @@ sms_numbers:
 """
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """A migrated SQLite database the `frontdesk` command is pointed at."""
-    url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
-    monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    get_settings.cache_clear()
-
-
 def write(tmp_path: Path, text: str, name: str = "practice.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def run(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
 
 
 def edited(text: str, old: str, new: str) -> str:
