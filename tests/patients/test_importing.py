@@ -24,11 +24,11 @@ from tests.support.commands import run
 HEADER = ["first_name", "last_name", "dob", "phone", "email", "mrn", "language"]
 
 
-def made_up_patients(count: int) -> list[dict[str, str]]:
+def made_up_patients(count: int, born_from: date = date(1950, 1, 1)) -> list[dict[str, str]]:
     """Fictional patients: names from the factories' lists, 555 numbers in mixed formats."""
     rows = []
     for n in range(count):
-        born = date(1950, 1, 1) + timedelta(days=29 * n)
+        born = born_from + timedelta(days=29 * n // (4 if born_from.year > 2000 else 1))
         exchange, line = 100 + n // 100, n % 100
         phone = [f"(555) {exchange}-01{line:02d}", f"+1 555 {exchange} 01{line:02d}"][n % 2]
         rows.append(
