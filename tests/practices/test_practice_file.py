@@ -156,6 +156,7 @@ def test_apply_creates_then_reports_no_changes_and_export_round_trips(
     assert first.exit_code == 0, first.output
     assert "+ practice 'maple-peds' (Maple Street Pediatrics)" in first.output
     assert "+ provider 'Jamie Ortiz, PNP'" in first.output
+    assert "frontdesk kb ingest knowledge/docs/maple-peds --practice maple-peds" in first.output
     second = run("practice", "apply", str(path))
     assert second.exit_code == 0
     assert second.output.strip() == "maple-peds: no changes"

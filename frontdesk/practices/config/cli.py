@@ -71,6 +71,12 @@ def apply(
             else:
                 session.commit()
                 typer.echo(f"{spec.slug}: {len(result.changes)} change(s) applied")
+                folder_changed = any("knowledge_folder" in line for line in result.changes)
+                if spec.knowledge_folder and (result.created or folder_changed):
+                    typer.echo(
+                        "next: index its documents with `frontdesk kb ingest "
+                        f"{spec.knowledge_folder} --practice {spec.slug}`"
+                    )
     finally:
         engine.dispose()
 
