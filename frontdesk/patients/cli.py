@@ -115,3 +115,56 @@ def duplicates(practice: Slug) -> None:
             typer.echo(f"{len(flags)} open duplicate flag(s)")
     finally:
         engine.dispose()
+
+
+@app.command()
+def sync(
+    practice: Slug,
+    region: Annotated[
+        str, typer.Option(help="Country of phone numbers written without +, e.g. US.")
+    ] = "US",
+) -> None:
+    """Import the Patients of the EHR at FRONTDESK_EHR_FHIR_URL (idempotent, as an import)."""
+    from frontdesk.clock import system_clock
+    from frontdesk.db import clock_of, make_engine, make_session_factory, session_scope
+    from frontdesk.ehr.fhir import FhirEhr
+    from frontdesk.ehr.interface import EhrError
+    from frontdesk.ehr.tasks import build_ehr
+    from frontdesk.patients.syncing import sync_patients
+    from frontdesk.practices.config.state import UnknownPracticeError, find_practice
+
+    settings = get_settings()
+    ehr = build_ehr(settings)
+    if not isinstance(ehr, FhirEhr):
+        typer.echo("error: no EHR configured (set FRONTDESK_EHR_FHIR_URL)", err=True)
+        raise typer.Exit(code=1)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with session_scope(make_session_factory(engine, clock=system_clock)) as session:
+            try:
+                practice_id = find_practice(session=session, slug=practice).id
+                resources = ehr.list_patients()
+            except UnknownPracticeError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(code=1) from exc
+            except EhrError as exc:
+                typer.echo(f"error: the EHR did not answer: {exc}", err=True)
+                raise typer.Exit(code=1) from exc
+            synced = sync_patients(
+                session=session,
+                practice_id=practice_id,
+                resources=resources,
+                today=clock_of(session)().date(),
+                region=region.upper(),
+            )
+            for number, reason in synced.report.rejected:
+                typer.echo(f"{synced.label(number)}: rejected: {reason}")
+            for number, patient_id, other_id in synced.report.flagged:
+                typer.echo(
+                    f"{synced.label(number)}: patient #{patient_id} may be the same person as "
+                    f"#{other_id}; flagged for staff (`frontdesk patients duplicates`)"
+                )
+            typer.echo(synced.report.summary().replace("row(s)", "patient(s) in the EHR"))
+    finally:
+        ehr.close()
+        engine.dispose()
