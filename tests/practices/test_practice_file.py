@@ -344,3 +344,46 @@ def test_office_hours_in_the_file_decide_what_handoff_tells_patients(session: Se
     apply_practice(session=session, spec=spec.model_copy(update={"office_hours": None}), now=NOW)
     hours = handoff.office_hours(session=session, practice=practice, now=thursday)
     assert (hours.open_now, hours.opens_phrase(thursday)) == (False, "tomorrow at 8:00 AM")
+
+
+def test_a_refused_apply_says_why_and_changes_nothing(database: Engine, tmp_path: Path) -> None:
+    assert run("practice", "apply", str(write(tmp_path, RIVERSIDE, "demo.yaml"))).exit_code == 0
+    taken = edited(PEDIATRIC, '"+15555550299"', '"+15555550199"')  # the demo's number
+    result = run("practice", "apply", str(write(tmp_path, taken)))
+    assert result.exit_code == 1
+    assert "refused: SMS number +15555550199 already belongs to another practice" in result.output
+    assert "maple-peds: nothing was changed" in result.output
+    with session_scope(make_session_factory(database, clock=AT_NOW)) as db:
+        assert db.scalar(select(Practice).where(Practice.slug == "maple-peds")) is None
+
+
+def test_removing_a_visit_type_or_location_in_use_is_refused(session: Session) -> None:
+    spec = parse_practice(PEDIATRIC)
+    practice = apply_practice(session=session, spec=spec, now=NOW).practice
+    raman = session.scalars(
+        select(Provider).where(Provider.display_name == "Dr. Priya Raman")
+    ).one()
+    newborn = session.scalars(
+        select(VisitType).where(VisitType.practice_id == practice.id, VisitType.code == "newborn")
+    ).one()
+    baby = factories.patient(session, practice=practice)
+    visit = factories.appointment(
+        session, patient=baby, provider=raman, visit_type=newborn, start=NOW + timedelta(days=2)
+    )
+    no_newborns = spec.model_copy(
+        update={"visit_types": [v for v in spec.visit_types if v.code != "newborn"]}
+    )
+    with pytest.raises(ApplyRefusedError, match=f"'newborn' has 1 upcoming.*#{visit.id}"):
+        apply_practice(session=session, spec=no_newborns, now=NOW)
+    with pytest.raises(ApplyRefusedError, match="'newborn' has past appointments"):
+        apply_practice(session=session, spec=no_newborns, now=NOW + timedelta(days=7))
+    moved = spec.model_copy(
+        update={
+            "locations": [loc for loc in spec.locations if loc.name != "Maple Street Office"],
+            "providers": [
+                p.model_copy(update={"location": "Northside Office"}) for p in spec.providers
+            ],
+        }
+    )
+    with pytest.raises(ApplyRefusedError, match="location 'Maple Street Office' has appointments"):
+        apply_practice(session=session, spec=moved, now=NOW)
