@@ -1,8 +1,9 @@
 """Proof that a real practice can adopt Frontdesk: the pediatric example file is applied to a
 fresh database and 500 made-up patients are imported with the `frontdesk` command; then one
 of them books by texting the practice's own number (signed Twilio webhooks in, the real
-booking actions run through the service's action endpoint, SMS out to a Twilio fake), while
-the demo practice keeps answering on its number. Rasa's language understanding is replaced by
+booking actions run through the service's action endpoint, SMS out to a Twilio fake) and
+another over the practice's widget from its own website, while the demo practice keeps
+answering on its number. Rasa's language understanding is replaced by
 a script; everything the practice file and the import set up is real."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from starlette.testclient import WebSocketTestSession
 
 from frontdesk.app import create_app
 from frontdesk.conversations.models import Conversation
@@ -193,3 +195,50 @@ def test_an_imported_patient_books_by_texting_the_pediatric_practice(
         riverside = db.scalars(select(Practice.id).where(Practice.slug == "riverside")).one()
         receipt = db.scalars(select(InboundSms).where(InboundSms.from_phone == JORDAN)).one()
         assert receipt.practice_id == riverside
+
+
+def turn(ws: WebSocketTestSession, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send a frame; collect frames until the bot's turn ends (or an error arrives)."""
+    ws.send_text(json.dumps(frame))
+    frames = []
+    while True:
+        received = ws.receive_json()
+        frames.append(received)
+        if received["type"] == "error" or (received["type"] == "typing" and not received["active"]):
+            return frames
+
+
+def test_an_imported_patient_books_over_the_widget_on_the_practices_website(
+    client: TestClient, database: Engine, bot: ScriptedBot, script: Script
+) -> None:
+    with Session(database) as db:
+        peds = db.scalars(select(Practice).where(Practice.slug == "maple-peds")).one()
+        child = db.scalars(select(Patient).where(Patient.external_id == "MRN00011")).one()
+    site = {"origin": "https://www.maple-peds.example"}  # in widget_origins
+    with client.websocket_connect("/chat/ws?practice=maple-peds", headers=site) as ws:
+        hello = ws.receive_json()
+        assert hello["practice"] == {"slug": "maple-peds", "name": "Maple Street Pediatrics"}
+        frames = turn(ws, {"type": "message", "text": "I need a sick visit"})
+        [offer] = [f for f in frames if f["type"] == "message" and f.get("buttons")]
+        first = offer["buttons"][0]
+        script.chosen = json.loads(first["payload"].removeprefix("/inform"))["slot_choice"]
+        frames = turn(ws, {"type": "message", "text": first["title"], "payload": first["payload"]})
+        assert any(f["type"] == "identity_request" for f in frames)
+        turn(
+            ws,
+            {
+                "type": "identity",
+                "full_name": f"{child.first_name} {child.last_name}",
+                "date_of_birth": child.date_of_birth.isoformat(),
+            },
+        )
+    assert bot.turns[-1] == (hello["conversation_id"], "/identity_provided")
+    with Session(database) as db:
+        [booked] = db.scalars(select(Appointment).where(Appointment.patient_id == child.id)).all()
+        assert booked.practice_id == peds.id
+        assert (booked.provider_id, booked.start_at) == parse_slot_key(script.chosen)
+    # Another website (here the demo's test pages) cannot embed this practice's chat.
+    refused = {"origin": "http://localhost:8000"}
+    with client.websocket_connect("/chat/ws?practice=maple-peds", headers=refused) as ws:
+        error = ws.receive_json()
+        assert (error["type"], error["code"]) == ("error", "origin_not_allowed")
