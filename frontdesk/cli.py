@@ -14,7 +14,9 @@ import typer
 import uvicorn
 
 from frontdesk.auth.cli import staff_app, widget_app
+from frontdesk.patients.cli import app as patients_app
 from frontdesk.phi.cli import app as phi_app
+from frontdesk.practices.config.cli import app as practice_app
 from frontdesk.reminders.cli import app as outreach_app
 from frontdesk.settings import Settings, get_settings
 from knowledge.cli import app as kb_app
@@ -26,6 +28,8 @@ logger = logging.getLogger("frontdesk")
 app.add_typer(staff_app, name="staff")
 app.add_typer(widget_app, name="widget")
 app.add_typer(outreach_app, name="outreach")  # reminders + SMS outbox as their own process
+app.add_typer(practice_app, name="practice")
+app.add_typer(patients_app, name="patients")
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -62,6 +62,8 @@ NOTICE_MARKER = "handoff_notice"
 MAX_REPLY_CHARS = 1600  # ten SMS segments; a staff reply longer than that belongs in a call
 MAX_NOTE_CHARS = 4000
 LOOKAHEAD_DAYS = 14  # how far ahead to look for the next opening (holidays may chain)
+# Keys of `Practice.office_hours` (as the practice file writes them), Monday first.
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HAND_BACK_TEXT = "You're chatting with our virtual assistant again. How else can I help?"
 
 
@@ -267,24 +269,17 @@ class OfficeHours:
 
 
 def office_hours(*, session: Session, practice: Practice, now: datetime) -> OfficeHours:
-    """When a person can answer: from the first provider's start to the last one's end.
+    """When a person can answer: the practice's office hours, else the providers' span.
 
-    The front desk is staffed from the earliest weekly-hours start of any active provider to
-    the latest end on that weekday (lunch breaks included); days with no hours are closed,
+    With `office_hours` set (the practice file), those spans are staffed. Without, the front
+    desk is staffed from the earliest weekly-hours start of any active provider to the
+    latest end on that weekday (lunch breaks included). Days with no hours are closed,
     and so is time the whole practice is closed (a `ScheduleException` without a provider,
     e.g. a holiday). Wall-clock hours are read in the practice's zone, so 8:00 stays 8:00
     across daylight saving changes.
     """
     zone = ZoneInfo(practice.timezone)
-    spans: dict[int, tuple[time, time]] = {}
-    rows = session.execute(
-        select(WeeklyHours.weekday, WeeklyHours.start_time, WeeklyHours.end_time)
-        .join(Provider, Provider.id == WeeklyHours.provider_id)
-        .where(WeeklyHours.practice_id == practice.id, Provider.active.is_(True))
-    )
-    for weekday, begins, ends in rows:
-        earliest, latest = spans.get(weekday, (begins, ends))
-        spans[weekday] = (min(earliest, begins), max(latest, ends))
+    spans = _staffed_spans(session=session, practice=practice)
     horizon = now + timedelta(days=LOOKAHEAD_DAYS + 1)
     closures = session.execute(
         select(ScheduleException.start_at, ScheduleException.end_at).where(
@@ -297,21 +292,48 @@ def office_hours(*, session: Session, practice: Practice, now: datetime) -> Offi
     local = now.astimezone(zone)
     for offset in range(LOOKAHEAD_DAYS + 1):
         day: date = local.date() + timedelta(days=offset)
-        span = spans.get(day.weekday())
-        if span is None:
-            continue
-        opens = datetime.combine(day, span[0], tzinfo=zone)
-        closes = datetime.combine(day, span[1], tzinfo=zone)
-        start = max(opens, local)
-        moved = True
-        while moved:  # step past closures that cover the start (they may chain)
-            moved = False
-            for closed_from, closed_until in closures:
-                if closed_from <= start < closed_until:
-                    start, moved = closed_until.astimezone(zone), True
-        if start >= closes:
-            continue
-        if start <= local:
-            return OfficeHours(open_now=True, opens_at=None, zone=zone)
-        return OfficeHours(open_now=False, opens_at=start, zone=zone)
+        for begins, ends in spans.get(day.weekday(), []):
+            opens = datetime.combine(day, begins, tzinfo=zone)
+            closes = datetime.combine(day, ends, tzinfo=zone)
+            start = max(opens, local)
+            moved = True
+            while moved:  # step past closures that cover the start (they may chain)
+                moved = False
+                for closed_from, closed_until in closures:
+                    if closed_from <= start < closed_until:
+                        start, moved = closed_until.astimezone(zone), True
+            if start >= closes:
+                continue
+            if start <= local:
+                return OfficeHours(open_now=True, opens_at=None, zone=zone)
+            return OfficeHours(open_now=False, opens_at=start, zone=zone)
     return OfficeHours(open_now=False, opens_at=None, zone=zone)
+
+
+def _staffed_spans(*, session: Session, practice: Practice) -> dict[int, list[tuple[time, time]]]:
+    """Per weekday, the local spans staff answer in.
+
+    The practice's own office hours when its practice file sets them (lunch closed if it
+    says so); otherwise one span per day from the providers' weekly hours.
+    """
+    if practice.office_hours:
+        return {
+            weekday: sorted(_span(text) for text in practice.office_hours.get(name, []))
+            for weekday, name in enumerate(WEEKDAY_NAMES)
+            if practice.office_hours.get(name)
+        }
+    spans: dict[int, tuple[time, time]] = {}
+    rows = session.execute(
+        select(WeeklyHours.weekday, WeeklyHours.start_time, WeeklyHours.end_time)
+        .join(Provider, Provider.id == WeeklyHours.provider_id)
+        .where(WeeklyHours.practice_id == practice.id, Provider.active.is_(True))
+    )
+    for weekday, begins, ends in rows:
+        earliest, latest = spans.get(weekday, (begins, ends))
+        spans[weekday] = (min(earliest, begins), max(latest, ends))
+    return {weekday: [span] for weekday, span in spans.items()}
+
+
+def _span(text: str) -> tuple[time, time]:
+    start, end = text.split("-")
+    return time.fromisoformat(start), time.fromisoformat(end)

@@ -1,8 +1,10 @@
-"""The demo practice, seeded by `make run` and used by the tests: everything in one place.
+"""The demo practice, seeded by `make run` and used by the tests.
 
 *Riverside Family Medicine* is fictional: made-up providers, hours, visit types, patients
 (555-01xx numbers), balances, a texting number and, in development only, two staff accounts
-whose password the README prints. Seeding is idempotent: it runs on every start.
+whose password the README prints. Its set-up comes from the practice file
+`frontdesk/practices/examples/riverside.yaml`; patients, balances and staff accounts are added
+here. Seeding is idempotent: it runs on every start.
 """
 
 from __future__ import annotations

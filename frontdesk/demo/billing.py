@@ -20,12 +20,20 @@ DEMO_BALANCES = [
 
 
 def seed_demo_billing(session: Session, practice: Practice) -> None:
-    """Accounts and statements for the demo patients (idempotent: runs on every start)."""
+    """Accounts and statements for the demo patients (idempotent: runs on every start).
+
+    The billing profile itself comes from the demo's practice file; the accounts are made
+    once, when the practice has none.
+    """
     if (
         session.scalar(select(BillingProfile).where(BillingProfile.practice_id == practice.id))
         is None
     ):
         session.add(BillingProfile(practice_id=practice.id, billing_phone=practice.phone))
+    if (
+        session.scalar(select(PatientAccount.id).where(PatientAccount.practice_id == practice.id))
+        is None
+    ):
         patients = session.scalars(
             select(Patient).where(Patient.practice_id == practice.id).order_by(Patient.id)
         ).all()

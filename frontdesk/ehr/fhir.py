@@ -391,3 +391,11 @@ class FhirEhr:
                 )
             )
         return found
+
+    def list_patients(self, *, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every Patient resource the EHR returns (for `frontdesk patients sync`).
+
+        Read in pages of `page_size` by following the server's `next` links, at most
+        `MAX_PAGES` of them.
+        """
+        return self._search("Patient", [("_count", str(page_size))])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, insert_stamp
@@ -14,7 +14,11 @@ class Patient(Base):
     """A patient record. Matching is by normalised name and date of birth within a practice."""
 
     __tablename__ = "patients"
-    __table_args__ = (Index("ix_patients_identity", "practice_id", "match_key", "date_of_birth"),)
+    __table_args__ = (
+        Index("ix_patients_identity", "practice_id", "match_key", "date_of_birth"),
+        # Importing the same EHR patient twice must update the record, never copy it.
+        Index("ux_patients_external", "practice_id", "external_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
@@ -25,12 +29,38 @@ class Patient(Base):
     date_of_birth: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # The patient's id in the practice's EHR (from an import), None when we registered them.
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    # BCP 47 tag ("en", "es") the practice recorded; None: not known.
+    preferred_language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = insert_stamp()
 
     @property
     def full_name(self) -> str:
         """Display name for staff views."""
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class PatientDuplicateFlag(Base):
+    """Two records that may be one person, for staff to look at (never merged automatically).
+
+    Raised by `frontdesk patients import` when a row's EHR id is new but its name and date of
+    birth match a patient on file under another EHR id, or when a file holds the same person
+    twice. While both records exist, identity checks refuse to pick one ("please call the
+    office"), so a wrong guess cannot attach a conversation to the wrong person.
+    """
+
+    __tablename__ = "patient_duplicate_flags"
+    __table_args__ = (UniqueConstraint("patient_id", "other_patient_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    other_patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    # "same name and date of birth": why the two look alike (no patient details here).
+    reason: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = insert_stamp()
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class VerificationCode(Base):

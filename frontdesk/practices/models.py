@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from frontdesk.db import Base, insert_stamp
@@ -36,6 +36,12 @@ class Practice(Base):
     default_buffer_after_minutes: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0"
     )
+    # When staff answer, for handoff messages: {"monday": ["08:00-17:00"], ...} in local
+    # time. None: the span of the providers' weekly hours (see `conversations.handoff`).
+    office_hours: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    # The folder of documents `frontdesk kb ingest` reads for this practice (as written in
+    # the practice file; relative paths are read from where frontdesk runs).
+    knowledge_folder: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = insert_stamp()
 
     locations: Mapped[list[Location]] = relationship(back_populates="practice")
