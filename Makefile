@@ -11,7 +11,7 @@ BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval bench bench-sms \
-        bench-slots bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
+        bench-slots bench-console eval-kb eval-phi eval-safety kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 
 
 eval-phi: setup-service ## PHI scrubber: recall of planted PHI, non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py
+
+eval-safety: setup-service ## Emergency decision: recall and false alarms on the safety set
+	@$(PY) scripts/eval_safety.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)
 	@$(VENV)/bin/frontdesk kb ingest knowledge/docs/riverside --practice riverside
