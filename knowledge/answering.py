@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from frontdesk.phi import scrub
 from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
-from knowledge.llm import rephraser_from_settings
 from knowledge.retrieve import Hit, HybridRetriever, terms
 
 if TYPE_CHECKING:
@@ -173,11 +171,18 @@ class KnowledgeBase:
         """
         self.store = store
         self.threshold = threshold
-        self.embedder = embedder or default_embedder()
+        self._embedder = embedder
         self.rephraser = rephraser
-        self.scrub = scrubber or scrub
+        self.scrub = scrubber or _default_scrub
         self._retrievers: dict[str, tuple[float, HybridRetriever]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The question embedder, loaded on the first question (not when the base opens)."""
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
 
     def stamp_path(self, practice_slug: str) -> Path:
         """A file touched after each ingest, so every process reloads its cached index."""
@@ -239,6 +244,13 @@ _shared: dict[tuple[Path, float, str], KnowledgeBase] = {}
 _shared_lock = threading.Lock()
 
 
+def _default_scrub(text: str) -> str:
+    """frontdesk.phi's scrubber, imported on first use (presidio takes seconds to import)."""
+    from frontdesk.phi import scrub
+
+    return scrub(text)
+
+
 def shared_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The process-wide knowledge base the settings describe, opened on first use.
 
@@ -249,6 +261,8 @@ def shared_knowledge_base(settings: Settings) -> KnowledgeBase:
     with _shared_lock:
         kb = _shared.get(key)
         if kb is None:
+            from knowledge.llm import rephraser_from_settings
+
             kb = _shared[key] = KnowledgeBase(
                 store=KnowledgeStore(settings.knowledge_dir),
                 threshold=settings.kb_confidence_threshold,
