@@ -85,8 +85,9 @@ bench-slots: setup-service ## Next-5-open-slots latency and 200-way booking cont
 bench-console: setup-service ## Staff console: live-update and escalation latency, queue and page render times
 	@$(PY) bench/console_live.py
 
-eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (demo docs)
+eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (both document sets)
 	@$(PY) scripts/eval_kb.py --compare
+	@$(PY) scripts/eval_kb.py --compare --practice littleoaks
 
 eval-phi: setup-service ## PHI scrubber: recall of planted PHI, non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py

@@ -272,6 +272,20 @@ class KnowledgeStore:
         return {str(m["source"]): str(m["file_hash"]) for m in got["metadatas"] or []}
 
 
+def _calibration(
+    store: KnowledgeStore, practice_slug: str, embedder: Embedder | None
+) -> dict[str, float]:
+    """The practice's abstention threshold from its own documents (knowledge.calibrate)."""
+    from knowledge.calibrate import calibrate
+    from knowledge.retrieve import HybridRetriever
+
+    passages, vectors = store.read_collection(practice_slug)
+    if not passages:
+        return {}
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return calibrate(HybridRetriever(passages, matrix, embedder=embedder or default_embedder()))
+
+
 def ingest_directory(
     *,
     directory: Path,
@@ -326,7 +340,7 @@ def ingest_directory(
             ],
         )
     report.passages = collection.count()
-    store.write_snapshot(practice_slug)
+    store.write_snapshot(practice_slug, calibration=_calibration(store, practice_slug, embedder))
     logger.info(
         "knowledge ingest: %d added, %d updated, %d removed, %d unchanged, %d passages",
         len(report.added),
