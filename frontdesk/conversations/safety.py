@@ -12,9 +12,10 @@ attack lol") is not free either. So the decision has two levels (docs/safety.md)
   a question about what to do after hours. The service sends the 911 line itself and the
   patient's words go to the bot as they are, so the task carries on; nobody is paged.
 
-Anything happening now ("right now", "won't stop", "is having") keeps a match strong whatever
-surrounds it, and words about self-harm are never softened by a joke: only by being clearly
-in the past or ruled out ("not suicidal"). The NLU model alone never makes a strong decision
+Anything happening now ("right now", "won't stop", "is having") keeps a match strong unless
+the words themselves name a thing or a past ("seizure meds", "a seizure last week"), and words
+about self-harm are never softened by a joke: only by being clearly in the past or ruled out
+("not suicidal"). The NLU model alone never makes a strong decision
 at moderate confidence; see `actions.handoff.emergency_confirmed`.
 """
 
@@ -154,10 +155,12 @@ _NEGATED = re.compile(r"\b(no|not|never|without|denies|deny)\s+(\w+\s+){0,2}$", 
 # Happening now: keeps a match strong. Looked for close to the match only.
 _NOW = _any(
     r"\b(right now|rn|now|currently|at the moment|today|tonight|this (morning|afternoon|evening)"
-    r"|just|won'?t stop|wont stop|getting worse|help|hurry)\b",
+    r"|just|won'?t stop|wont stop|getting worse|hurry)\b",
+    r"(?<!you )\bhelp\b",  # "please help", "help!!"; not "can you help with my bill"
     r"\b(i'?m|im|is|are|he'?s|she'?s|hes|shes|they'?re) having\b",
 )
 NOW_WINDOW = 30
+PAST_WINDOW = 30  # "chest pain i had a few weeks ago": the time right after the words
 # Jokes and hyperbole: soften anything but self-harm.
 _JOKE = _any(r"\b(lol|lmao|lmfao|rofl|haha\w*|jk|kidding|joking)\b", r"[😂🤣🙃😅😆]")
 # A figure of speech just before the match: "gave me a heart attack".
@@ -179,7 +182,7 @@ _ONGOING_BEFORE = re.compile(r"\b(since|for)\s+(\w+\s+){0,3}$", re.IGNORECASE)
 # A condition named as a thing: "seizure meds", "chest pain evaluation", "stroke survivor".
 _AS_A_NAME_AFTER = re.compile(
     r"^\s*(meds?|medications?|medicines?|action plan|plan|survivor|screening|risk|evaluation|"
-    r"follow[- ]?up|results?|x-?rays?|therapy|history|specialist|clinic|disorder|ride|bill)\b",
+    r"follow[- ]?up|results?|x-?rays?|therapy|history|specialist|clinic|disorder)\b",
     re.IGNORECASE,
 )
 _HAD_BEFORE = re.compile(r"\bhad\s+(an?\s+)?$", re.IGNORECASE)
@@ -224,7 +227,17 @@ def _rules() -> list[tuple[str, re.Pattern[str], bool]]:
 
 
 def _softened(text: str, match: re.Match[str], *, self_harm: bool) -> bool:
-    """Whether the match's context makes it something other than an emergency now."""
+    """Whether the match's context makes it something other than an emergency now.
+
+    In order: what the words themselves are (a thing named after a condition, a figure of
+    speech), a past time right after them ("a seizure last week"), then anything happening
+    now close by keeps them strong, and only then the rest of the sentence and message.
+    """
+    before, after = text[: match.start()], text[match.end() :]
+    if _AS_A_NAME_AFTER.search(after) or (not self_harm and _FIGURE_BEFORE.search(before)):
+        return True
+    if _in_the_past(after[:PAST_WINDOW]):
+        return True
     near = text[max(0, match.start() - NOW_WINDOW) : match.end() + NOW_WINDOW]
     if _NOW.search(near):
         return False
@@ -233,14 +246,7 @@ def _softened(text: str, match: re.Match[str], *, self_harm: bool) -> bool:
         return True
     if self_harm:
         return False
-    before, after = text[: match.start()], text[match.end() :]
-    return bool(
-        _JOKE.search(text)
-        or _FIGURE_BEFORE.search(before)
-        or _HAD_BEFORE.search(before)
-        or _AS_A_NAME_AFTER.search(after)
-        or _BUSINESS.search(sentence)
-    )
+    return bool(_JOKE.search(text) or _HAD_BEFORE.search(before) or _BUSINESS.search(sentence))
 
 
 def _sentence_around(text: str, match: re.Match[str]) -> str:

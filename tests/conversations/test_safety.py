@@ -104,6 +104,16 @@ def test_no_benign_message_of_the_safety_set_ends_the_conversation(text: str) ->
         ("lol this app is killing me", Signal.WEAK),
         ("can i talk to someone about my suicidal feelings from last year, im ok", Signal.WEAK),
         ("i'm not suicidal, just need a refill", Signal.NONE),
+        # Found reviewing the rules: "help", "today", "just" near the words are common in
+        # front-desk requests and must not undo what the words themselves are.
+        ("can you help with the bill for my ambulance ride", Signal.WEAK),
+        ("i need help with my seizure meds refill", Signal.WEAK),
+        ("can you help me understand my heart attack risk screening", Signal.WEAK),
+        ("i need a note for school today, my son had a seizure last week", Signal.WEAK),
+        ("today my bill gave me a heart attack lol", Signal.WEAK),
+        ("i need an ambulance ride now", Signal.STRONG),
+        ("can you help me, my wife collapsed", Signal.STRONG),
+        ("my husband just collapsed", Signal.STRONG),
     ],
 )
 def test_probes_written_after_the_rules(text: str, signal: Signal) -> None:
