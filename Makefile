@@ -11,7 +11,7 @@ BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
-        bench-slots bench-console bench-phi eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
+        bench-slots bench-console bench-phi eval-kb eval-phi eval-safety kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -97,11 +97,15 @@ bench-console: setup-service ## Staff console: live-update and escalation latenc
 bench-phi: setup-service ## PHI scrubber: messages/s of the fast path over the evaluation sets
 	@$(PY) bench/phi.py
 
-eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (demo docs)
+eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (both document sets)
 	@$(PY) scripts/eval_kb.py --compare
+	@$(PY) scripts/eval_kb.py --compare --practice littleoaks
 
 eval-phi: setup-service ## PHI scrubber: recall per HIPAA class (en, es), non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py
+
+eval-safety: setup-service ## Emergency decision: recall and false alarms on the safety set
+	@$(PY) scripts/eval_safety.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)
 	@$(VENV)/bin/frontdesk kb ingest knowledge/docs/riverside --practice riverside

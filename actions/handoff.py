@@ -8,6 +8,12 @@ outbox in the same transaction. Rasa only receives a content-free marker
 (`{"type": "handoff_notice", "message_id": N}`) that lets the web chat push the stored
 notice to the patient's open sockets and tells the console about the escalation.
 
+An emergency the NLU model found on its own (the service sends a strong signal as the
+`/medical_emergency` intent, so any other text is the model's reading) escalates only when
+`emergency_confirmed`: the bot's rules have already said the 911 line, and at moderate
+confidence or on words the safety rules call weak the patient is asked to go on instead of
+being handed to staff as urgent (docs/safety.md).
+
 `action_handle_misunderstanding` answers `nlu_fallback`: "say it another way" the first time,
 an escalation (reason `misunderstood`) the second time in a row.
 
@@ -35,6 +41,8 @@ from frontdesk.conversations.handoff import (
     office_hours,
 )
 from frontdesk.conversations.models import Role
+from frontdesk.conversations.safety import Signal, assess
+from frontdesk.conversations.turns import MEDICAL_EMERGENCY
 from frontdesk.practices.models import Practice
 
 REASON_SLOT = "escalation_reason"
@@ -49,6 +57,12 @@ REASON_BY_INTENT = {
     "nlu_fallback": EscalationReason.MISUNDERSTOOD,
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# The NLU model alone escalates an emergency only at this confidence or above (docs/safety.md).
+NLU_EMERGENCY_MIN_CONFIDENCE = 0.95
+CARRY_ON_TEXT = (
+    "If you are safe and this is not an emergency, tell me what you need (for example book, "
+    "reschedule or cancel a visit) and I'll help you with it."
+)
 
 
 def escalation_reason(tracker: Tracker) -> EscalationReason:
@@ -58,6 +72,24 @@ def escalation_reason(tracker: Tracker) -> EscalationReason:
         return EscalationReason(slot)
     intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
     return REASON_BY_INTENT.get(str(intent), EscalationReason.PATIENT_REQUEST)
+
+
+def emergency_confirmed(tracker: Tracker) -> bool:
+    """Whether an emergency read from the patient's latest turn warrants an urgent handoff.
+
+    The service's own strong decision (the `/medical_emergency` turn) always does. The NLU
+    model's reading of free text does only at high confidence, and never on words the safety
+    rules found weak ("my bill gave me a heart attack lol").
+    """
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "")
+    if text.startswith(MEDICAL_EMERGENCY):
+        return True
+    signal = assess(text).signal
+    if signal is not Signal.NONE:
+        return signal is Signal.STRONG
+    confidence = (latest.get("intent") or {}).get("confidence")
+    return isinstance(confidence, int | float) and confidence >= NLU_EMERGENCY_MIN_CONFIDENCE
 
 
 def render(domain: dict[str, Any], response: str, **values: str) -> str:
@@ -82,6 +114,13 @@ class ActionEscalate(ContextAction):
         """Escalate, store the notice for delivery, and pause the bot."""
         reason = escalation_reason(tracker)
         clear_reason = SlotSet(REASON_SLOT, None)
+        if (
+            reason is EscalationReason.EMERGENCY
+            and tracker.get_slot(REASON_SLOT) is None
+            and not emergency_confirmed(tracker)
+        ):
+            dispatcher.utter_message(text=CARRY_ON_TEXT)  # the 911 line went out already
+            return [clear_reason]
 
         def work(session: Session) -> tuple[bool, int | None, str | None]:
             conversation = conversations.get_conversation(

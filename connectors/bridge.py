@@ -13,13 +13,15 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from connectors.webchat.protocol import error_frame
 from frontdesk.bot import BotUnavailableError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import NOTICE_MARKER
-from frontdesk.conversations.models import Message, Owner, Role
+from frontdesk.conversations.models import Conversation, Message, Owner, Role
+from frontdesk.conversations.safety import SAFETY_LINE
 from frontdesk.events import Event
 from frontdesk.hub import ChatSocket
 from frontdesk.runtime import Services
@@ -76,6 +78,8 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
             conversation = conversations.get_conversation(session=db, public_id=public_id)
             if conversation is None or conversation.owner is not Owner.BOT:
                 return None
+            if text == SAFETY_LINE and not buttons and _latest_is_safety_line(db, conversation):
+                return None  # the service already said it this turn (a weak signal)
             message = conversations.record_outgoing_message(
                 session=db,
                 conversation=conversation,
@@ -100,6 +104,20 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
     # Let a burst of bot messages reach the socket in order before the next turn starts.
     await asyncio.sleep(0)
     return True
+
+
+async def send_safety_line(services: Services, public_id: str, line: str) -> None:
+    """Send the 911 line of a weak emergency signal, ahead of the bot's answer to the turn.
+
+    It goes the way the bot's own messages go (stored, queued for SMS, pushed to the socket);
+    if the NLU then reads the turn as an emergency too, the bot's identical line is dropped.
+    """
+    await deliver_bot_message(services, {"recipient_id": public_id, "text": line})
+
+
+def _latest_is_safety_line(db: Session, conversation: Conversation) -> bool:
+    latest = conversations.history(session=db, conversation=conversation, limit=1)
+    return bool(latest) and latest[0].role is Role.BOT and latest[0].text == SAFETY_LINE
 
 
 async def _deliver_handoff_notice(services: Services, public_id: str, message_id: object) -> bool:

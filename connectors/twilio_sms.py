@@ -28,10 +28,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from connectors.bridge import send_safety_line
 from frontdesk.bot import BotUnavailableError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message, Role
-from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
+from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED, safety_line
 from frontdesk.events import Event
 from frontdesk.patients.verification import verify_sms_identity
 from frontdesk.phi.tokens import protect_for_bot
@@ -211,7 +212,7 @@ async def after_ack(app: FastAPI, result: InboundResult) -> None:
 
 
 async def _to_bot(services: Services, inbound_id: int) -> None:
-    def load() -> tuple[str, str] | None:
+    def load() -> tuple[str, str, str | None] | None:
         with services.unit_of_work() as db:
             inbound = db.get_one(InboundSms, inbound_id)
             if inbound.processed_at is not None or inbound.bot_text is None:
@@ -221,14 +222,17 @@ async def _to_bot(services: Services, inbound_id: int) -> None:
             if conversation is None:
                 return None
             text = inbound.bot_text
+            line = safety_line(text, text)  # a weak emergency signal gets the 911 line first
             if not text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
                 text = protect_for_bot(session=db, conversation_id=conversation.id, text=text)
-            return conversation.public_id, text
+            return conversation.public_id, text, line
 
     loaded = await run_in_threadpool(load)
     if loaded is None:
         return
-    public_id, text = loaded  # checked when stored: an offered payload or the patient's words
+    public_id, text, line = loaded  # checked when stored: an offered payload or the words
+    if line is not None:
+        await send_safety_line(services, public_id, line)
     try:
         await services.bot.send_user_turn(public_id, text)
     except BotUnavailableError:

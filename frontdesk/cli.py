@@ -3,33 +3,62 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
 import subprocess
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
-import uvicorn
+from typer.core import TyperGroup
 
-from frontdesk.auth.cli import staff_app, widget_app
-from frontdesk.patients.cli import app as patients_app
-from frontdesk.phi.cli import app as phi_app
-from frontdesk.practices.config.cli import app as practice_app
-from frontdesk.reminders.cli import app as outreach_app
 from frontdesk.settings import Settings, get_settings
 from knowledge.cli import app as kb_app
 
-app = typer.Typer(help="Frontdesk: patient-operations chatbot for medical practices.")
+if TYPE_CHECKING:
+    import uvicorn
+    from typer._click import Command, Context  # typer vendors click; these are its types
+
+# Sub-command groups whose modules load only when one of their commands runs (or for --help):
+# they import argon2 hashing, the ORM and the scheduler, a second or more that `frontdesk kb
+# ask` (under a second from a cold start, docs/knowledge.md) must not pay.
+LAZY_GROUPS = {
+    "phi": ("frontdesk.phi.cli", "app"),
+    "staff": ("frontdesk.auth.cli", "staff_app"),
+    "widget": ("frontdesk.auth.cli", "widget_app"),
+    "outreach": ("frontdesk.reminders.cli", "app"),  # reminders + SMS outbox, own process
+    "practice": ("frontdesk.practices.config.cli", "app"),  # the practice file
+    "patients": ("frontdesk.patients.cli", "app"),  # CSV import, EHR sync, duplicates
+}
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: `LAZY_GROUPS` are imported on first use."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """Every command name, the lazy groups included."""
+        names = super().list_commands(ctx)
+        return names + [name for name in LAZY_GROUPS if name not in names]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        """The command, importing its module first if it is a lazy group."""
+        if cmd_name in LAZY_GROUPS and cmd_name not in self.commands:
+            module, attribute = LAZY_GROUPS[cmd_name]
+            sub_app = getattr(importlib.import_module(module), attribute)
+            command = typer.main.get_command(sub_app)
+            command.name = cmd_name
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    cls=LazyGroup, help="Frontdesk: patient-operations chatbot for medical practices."
+)
 app.add_typer(kb_app, name="kb")
-app.add_typer(phi_app, name="phi")
 logger = logging.getLogger("frontdesk")
-app.add_typer(staff_app, name="staff")
-app.add_typer(widget_app, name="widget")
-app.add_typer(outreach_app, name="outreach")  # reminders + SMS outbox as their own process
-app.add_typer(practice_app, name="practice")
-app.add_typer(patients_app, name="patients")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -141,6 +170,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | None) -> None:
+    import uvicorn
+
     from frontdesk.app import create_app
     from frontdesk.logs import install_redaction
 

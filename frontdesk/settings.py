@@ -179,8 +179,8 @@ class Settings(BaseSettings):
         default=0.35,
         ge=0.0,
         le=1.0,
-        description="Answers scoring below this (0-1, calibrated on knowledge/eval) say "
-        "'not sure' and offer a person",
+        description="Answers scoring below this (0-1) say 'not sure' and offer a person, for "
+        "a knowledge base ingested before per-practice calibration (knowledge/calibrate.py)",
     )
     kb_llm_model: str = Field(
         default="",

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from frontdesk.phi import scrub
+from knowledge.calibrate import confidence
 from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
-from knowledge.llm import rephraser_from_settings
 from knowledge.retrieve import Hit, HybridRetriever, terms
 
 if TYPE_CHECKING:
@@ -106,15 +105,6 @@ class Rephraser(Protocol):
         ...
 
 
-def confidence(hit: Hit) -> float:
-    """How sure we are that a hit answers the question (0-1; threshold in settings).
-
-    Calibrated on knowledge/eval: covering the question's rare words is the strongest sign,
-    dense similarity catches paraphrases with no shared words.
-    """
-    return 0.6 * hit.coverage + 0.4 * max(hit.dense, 0.0)
-
-
 def extract(question: str, passage: Passage, *, embedder: Embedder, limit: int = 2) -> str:
     """The passage's sentences that best answer the question, in document order.
 
@@ -166,18 +156,26 @@ class KnowledgeBase:
 
         Args:
             store: Chroma store with one collection per practice.
-            threshold: Confidence below which the answer is "not sure".
+            threshold: Confidence below which the answer is "not sure", for a practice whose
+                snapshot carries no calibrated threshold (see `threshold_for`).
             embedder: Question and passage embedder (bundled static embeddings by default).
             rephraser: Optional LLM rephrasing of the extracted passages.
             scrubber: PHI scrubber applied to the question first (frontdesk.phi by default).
         """
         self.store = store
         self.threshold = threshold
-        self.embedder = embedder or default_embedder()
+        self._embedder = embedder
         self.rephraser = rephraser
-        self.scrub = scrubber or scrub
-        self._retrievers: dict[str, tuple[float, HybridRetriever]] = {}
+        self.scrub = scrubber or _default_scrub
+        self._retrievers: dict[str, tuple[float, HybridRetriever, float]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The question embedder, loaded on the first question (not when the base opens)."""
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
 
     def stamp_path(self, practice_slug: str) -> Path:
         """A file touched after each ingest, so every process reloads its cached index."""
@@ -197,13 +195,21 @@ class KnowledgeBase:
             cached = self._retrievers.get(practice_slug)
             if cached is not None and cached[0] == version:
                 return cached[1]
-            passages, vectors = self.store.load(practice_slug)
-            matrix = np.asarray(vectors, dtype=np.float32)
-            if not passages:
+            snapshot = self.store.load_snapshot(practice_slug)
+            matrix = np.asarray(snapshot.vectors, dtype=np.float32)
+            if not snapshot.passages:
                 matrix = np.zeros((0, 1), dtype=np.float32)
-            retriever = HybridRetriever(passages, matrix, embedder=self.embedder)
-            self._retrievers[practice_slug] = (version, retriever)
+            retriever = HybridRetriever(snapshot.passages, matrix, embedder=self.embedder)
+            threshold = snapshot.calibration.get("threshold", self.threshold)
+            self._retrievers[practice_slug] = (version, retriever, threshold)
             return retriever
+
+    def threshold_for(self, practice_slug: str) -> float:
+        """The practice's abstention threshold: calibrated at its ingest (knowledge.calibrate),
+        else the configured one (a store ingested before calibration existed)."""
+        self.retriever(practice_slug)
+        with self._lock:
+            return self._retrievers[practice_slug][2]
 
     def search(self, question: str, *, practice_slug: str, k: int = 3) -> list[Hit]:
         """The best passages for a (scrubbed) question."""
@@ -219,7 +225,7 @@ class KnowledgeBase:
             return Answer(answer=NOT_SET_UP, confident=False)
         best = hits[0]
         score = confidence(best)
-        if score < self.threshold:
+        if score < self.threshold_for(practice_slug):
             return Answer(answer=NOT_SURE, confident=False, score=score)
         text = extract(clean, best.passage, embedder=self.embedder)
         if self.rephraser is not None:
@@ -239,6 +245,13 @@ _shared: dict[tuple[Path, float, str], KnowledgeBase] = {}
 _shared_lock = threading.Lock()
 
 
+def _default_scrub(text: str) -> str:
+    """frontdesk.phi's scrubber, imported on first use (presidio takes seconds to import)."""
+    from frontdesk.phi import scrub
+
+    return scrub(text)
+
+
 def shared_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The process-wide knowledge base the settings describe, opened on first use.
 
@@ -249,6 +262,8 @@ def shared_knowledge_base(settings: Settings) -> KnowledgeBase:
     with _shared_lock:
         kb = _shared.get(key)
         if kb is None:
+            from knowledge.llm import rephraser_from_settings
+
             kb = _shared[key] = KnowledgeBase(
                 store=KnowledgeStore(settings.knowledge_dir),
                 threshold=settings.kb_confidence_threshold,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,15 +51,34 @@ def ingest(
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="The question, as a patient would ask it.")],
+    question: Annotated[
+        str | None, typer.Argument(help="The question, as a patient would ask it.")
+    ] = None,
     practice: str = typer.Option(..., "--practice", help="Practice slug, e.g. riverside."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON contract shape."),
+    questions_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Answer every line of this file (one question a line; - is stdin)."
+        ),
+    ] = None,
 ) -> None:
-    """Answer a question from the practice's documents."""
-    from knowledge.answering import ensure_demo_ingested, shared_knowledge_base
+    """Answer a question (or a file of them) from the practice's documents.
+
+    Cold start matters here (the command is run by hand and from scripts): nothing heavy is
+    imported unless the question needs it. The answer comes from the practice's snapshot
+    (no chromadb), the embedder loads its two files directly, and the question is scrubbed of
+    PHI (presidio, seconds to import) only when it would leave this process, that is when an
+    LLM rephraser is configured; otherwise it is embedded in memory and printed back to the
+    person who typed it, and nothing is stored or logged.
+    """
+    from knowledge.answering import KnowledgeBase, ensure_demo_ingested, shared_knowledge_base
     from knowledge.ingest import KnowledgeError
 
+    questions = _questions(question, questions_file)
     kb = shared_knowledge_base(get_settings())
+    if kb.rephraser is None:
+        kb = KnowledgeBase(store=kb.store, threshold=kb.threshold, scrubber=_stays_here)
     try:
         ensure_demo_ingested(kb, practice)
         if not kb.store.has_collection(practice):
@@ -68,15 +88,49 @@ def ask(
                 err=True,
             )
             raise typer.Exit(2)
-        result = kb.answer(question, practice_slug=practice)
+        for asked in questions:
+            result = kb.answer(asked, practice_slug=practice)
+            _print(result.as_json(), asked if questions_file is not None else None, as_json)
     except KnowledgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _stays_here(question: str) -> str:
+    return question
+
+
+def _questions(question: str | None, questions_file: Path | None) -> list[str]:
+    """The question, or the file's non-blank lines; a clear error for anything else."""
+    if (question is None) == (questions_file is None):
+        typer.echo("error: give either a QUESTION or --file FILE", err=True)
+        raise typer.Exit(2)
+    if questions_file is None:
+        return [str(question)]
+    try:
+        if str(questions_file) == "-":
+            text = sys.stdin.read()
+        else:
+            text = questions_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: cannot read {questions_file}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        typer.echo(f"error: {questions_file} has no questions (one a line)", err=True)
+        raise typer.Exit(2)
+    return lines
+
+
+def _print(result: dict[str, Any], question: str | None, as_json: bool) -> None:
+    """One answer; in batch mode each carries its question (JSON: one object a line)."""
     if as_json:
-        typer.echo(json.dumps(result.as_json()))
+        typer.echo(json.dumps(result if question is None else {"question": question, **result}))
         return
-    typer.echo(result.answer)
-    for source in result.sources:
-        typer.echo(f"  source: {source.source} - {source.section}")
-    if not result.confident:
+    if question is not None:
+        typer.echo(f"Q: {question}")
+    typer.echo(result["answer"])
+    for source in result["sources"]:
+        typer.echo(f"  source: {source['source']} - {source['section']}")
+    if not result["confident"]:
         typer.echo("  (not confident)")

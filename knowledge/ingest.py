@@ -3,21 +3,26 @@
 A passage is one heading's text, and it keeps its file name and heading: answers cite both.
 Re-ingesting a folder is incremental: a file's passages carry the file's content hash, so
 unchanged files are skipped, changed ones replaced and removed ones deleted.
+
+Every ingest also writes a snapshot of the collection (`<slug>.index.npz`: passages, vectors
+and the knowledge base's calibration, see `knowledge.calibrate`) next to the Chroma files.
+Answering reads only the snapshot, so a question never imports chromadb (about a second and
+a half of a cold `frontdesk kb ask`); Chroma stays the store of record that ingest updates.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import chromadb
-from chromadb.config import Settings as ChromaSettings
-from langchain_text_splitters import MarkdownHeaderTextSplitter
+import numpy as np
 
 from knowledge.embeddings import Embedder, default_embedder
 
@@ -73,6 +78,8 @@ def check_slug(practice_slug: str) -> str:
 
 def split_markdown(text: str, *, source: str) -> list[Passage]:
     """Split Markdown by headings into passages that keep the file name and heading."""
+    from langchain_text_splitters import MarkdownHeaderTextSplitter
+
     splitter = MarkdownHeaderTextSplitter(_HEADERS, strip_headers=True)
     title = Path(source).stem.replace("-", " ").replace("_", " ").capitalize()
     passages = []
@@ -138,17 +145,39 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What answering needs of a practice's collection, read without chromadb."""
+
+    passages: list[Passage]
+    vectors: list[list[float]]
+    calibration: dict[str, float]
+
+
 class KnowledgeStore:
     """The persistent Chroma store: one collection per practice, under the data directory."""
 
     def __init__(self, directory: Path) -> None:
-        """Open (or create) the store in `directory`; nothing is downloaded."""
+        """Open (or create) the store in `directory`; nothing is downloaded.
+
+        Chroma itself is opened on first use: answering reads snapshots only.
+        """
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self._client = chromadb.PersistentClient(
-            path=str(directory),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
+        self._chroma: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client (imported and opened on first use)."""
+        if self._chroma is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            self._chroma = chromadb.PersistentClient(
+                path=str(self.directory),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+            )
+        return self._chroma
 
     @staticmethod
     def collection_name(practice_slug: str) -> str:
@@ -157,7 +186,7 @@ class KnowledgeStore:
 
     def collection(self, practice_slug: str) -> Any:
         """The practice's collection (created empty if missing). Embeddings are ours."""
-        return self._client.get_or_create_collection(
+        return self.client.get_or_create_collection(
             self.collection_name(practice_slug),
             embedding_function=None,
             metadata={"hnsw:space": "cosine"},
@@ -165,12 +194,37 @@ class KnowledgeStore:
 
     def has_collection(self, practice_slug: str) -> bool:
         """Whether anything was ever ingested for the practice."""
-        names = {c.name for c in self._client.list_collections()}
+        if self.snapshot_path(practice_slug).exists():
+            return True
+        names = {c.name for c in self.client.list_collections()}
         return self.collection_name(practice_slug) in names
+
+    def snapshot_path(self, practice_slug: str) -> Path:
+        """Where the practice's answering snapshot lives."""
+        return self.directory / f"{check_slug(practice_slug)}.index.npz"
 
     def load(self, practice_slug: str) -> tuple[list[Passage], list[list[float]]]:
         """Every passage of a practice with its stored embedding."""
-        if not self.has_collection(practice_slug):
+        snapshot = self.load_snapshot(practice_slug)
+        return snapshot.passages, snapshot.vectors
+
+    def load_snapshot(self, practice_slug: str) -> Snapshot:
+        """The practice's snapshot; written from Chroma first if an older ingest left none."""
+        path = self.snapshot_path(practice_slug)
+        if not path.exists():
+            if not self.has_collection(practice_slug):
+                return Snapshot([], [], {})
+            self.write_snapshot(practice_slug)
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            matrix = data["vectors"]
+            vectors = [list(map(float, row)) for row in matrix] if len(meta["passages"]) else []
+        passages = [Passage(**p) for p in meta["passages"]]
+        return Snapshot(passages, vectors, dict(meta.get("calibration") or {}))
+
+    def read_collection(self, practice_slug: str) -> tuple[list[Passage], list[list[float]]]:
+        """Every passage and embedding as Chroma holds them (the store of record)."""
+        if not self.has_chroma_collection(practice_slug):
             return [], []
         got = self.collection(practice_slug).get(include=["documents", "metadatas", "embeddings"])
         passages = []
@@ -185,12 +239,51 @@ class KnowledgeStore:
             )
         embeddings = got["embeddings"]
         vectors = [list(map(float, v)) for v in embeddings] if embeddings is not None else []
-        return passages, vectors
+        # A stable order, whatever Chroma returns: ties between passages rank alike everywhere.
+        order = sorted(range(len(passages)), key=lambda i: (passages[i].source, i))
+        return [passages[i] for i in order], [vectors[i] for i in order]
+
+    def has_chroma_collection(self, practice_slug: str) -> bool:
+        """Whether Chroma holds a collection for the practice."""
+        names = {c.name for c in self.client.list_collections()}
+        return self.collection_name(practice_slug) in names
+
+    def write_snapshot(
+        self, practice_slug: str, *, calibration: dict[str, float] | None = None
+    ) -> None:
+        """Rewrite the practice's snapshot from Chroma (atomically: readers never see half)."""
+        passages, vectors = self.read_collection(practice_slug)
+        meta = {
+            "passages": [
+                {"source": p.source, "section": p.section, "title": p.title, "text": p.text}
+                for p in passages
+            ],
+            "calibration": calibration or {},
+        }
+        matrix = np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 1), np.float32)
+        path = self.snapshot_path(practice_slug)
+        partial = path.with_name(path.name + ".partial.npz")
+        np.savez(partial, meta=np.array(json.dumps(meta)), vectors=matrix)
+        os.replace(partial, path)
 
     def file_hashes(self, practice_slug: str) -> dict[str, str]:
         """File name -> content hash of what is stored for a practice."""
         got = self.collection(practice_slug).get(include=["metadatas"])
         return {str(m["source"]): str(m["file_hash"]) for m in got["metadatas"] or []}
+
+
+def _calibration(
+    store: KnowledgeStore, practice_slug: str, embedder: Embedder | None
+) -> dict[str, float]:
+    """The practice's abstention threshold from its own documents (knowledge.calibrate)."""
+    from knowledge.calibrate import calibrate
+    from knowledge.retrieve import HybridRetriever
+
+    passages, vectors = store.read_collection(practice_slug)
+    if not passages:
+        return {}
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return calibrate(HybridRetriever(passages, matrix, embedder=embedder or default_embedder()))
 
 
 def ingest_directory(
@@ -247,6 +340,7 @@ def ingest_directory(
             ],
         )
     report.passages = collection.count()
+    store.write_snapshot(practice_slug, calibration=_calibration(store, practice_slug, embedder))
     logger.info(
         "knowledge ingest: %d added, %d updated, %d removed, %d unchanged, %d passages",
         len(report.added),

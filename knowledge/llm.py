@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
-
 from knowledge.ingest import Passage
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from frontdesk.settings import Settings
     from knowledge.answering import Rephraser
 
@@ -41,6 +40,8 @@ class LangchainRephraser:
 
     def rephrase(self, *, question: str, passages: list[Passage]) -> str:
         """An answer using only `passages`; "" when the model declines."""
+        from langchain_core.messages import HumanMessage, SystemMessage  # only with a model
+
         documents = "\n\n".join(f"[{p.source} - {p.section}]\n{p.text}" for p in passages)
         reply = self.model.invoke(
             [

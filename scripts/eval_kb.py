@@ -44,13 +44,21 @@ def main() -> int:
     cases = load_cases(args.cases or ROOT / "knowledge" / "eval" / f"{args.practice}.jsonl")
     from frontdesk.settings import Settings
 
-    threshold = args.threshold if args.threshold is not None else Settings().kb_confidence_threshold
+    fallback = args.threshold if args.threshold is not None else Settings().kb_confidence_threshold
     with tempfile.TemporaryDirectory() as tmp:
         store = KnowledgeStore(Path(tmp))
         started = time.perf_counter()
         report = ingest_directory(directory=docs, practice_slug=args.practice, store=store)
         ingest_ms = (time.perf_counter() - started) * 1000
-        kb = KnowledgeBase(store=store, threshold=threshold)
+        kb = KnowledgeBase(store=store, threshold=fallback)
+        # The practice's threshold as calibrated at ingest, unless --threshold overrides it.
+        threshold = (
+            args.threshold if args.threshold is not None else kb.threshold_for(args.practice)
+        )
+        print(
+            f"abstention threshold: {threshold:.3f} ("
+            f"{'--threshold' if args.threshold is not None else 'calibrated at ingest'})"
+        )
         print(
             f"documents: {len(report.added)} files, {report.passages} passages "
             f"(ingest {ingest_ms:.0f} ms); questions: {len(cases)}"

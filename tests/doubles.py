@@ -65,7 +65,8 @@ class ScriptedBot:
     async def _run_action(
         self, client: httpx.AsyncClient, conversation_id: str, step: dict[str, Any]
     ) -> None:
-        """A reply `{"action": name, "intent": name, "slots": {...}}` runs a custom action as
+        """A reply `{"action": name, "intent": name, "slots": {...}}` (optionally the turn's
+        "text" and the intent's "confidence") runs a custom action as
         Rasa does: the action call goes to the service's action endpoint with the real bot
         domain, and each message the action dispatched comes back through the callback."""
         call = {
@@ -77,9 +78,12 @@ class ScriptedBot:
                 "sender_id": conversation_id,
                 "slots": step.get("slots") or {},
                 "latest_message": {
-                    "intent": {"name": step.get("intent", ""), "confidence": 1.0},
+                    "intent": {
+                        "name": step.get("intent", ""),
+                        "confidence": step.get("confidence", 1.0),
+                    },
                     "entities": [],
-                    "text": "",
+                    "text": step.get("text", ""),
                 },
                 "events": [],
                 "paused": False,

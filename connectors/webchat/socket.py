@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from connectors.bridge import hand_turn_to_bot
+from connectors.bridge import hand_turn_to_bot, send_safety_line
 from connectors.webchat.identity import handle_identity, handle_otp
 from connectors.webchat.protocol import (
     UNREADABLE,
@@ -29,7 +29,7 @@ from connectors.webchat.protocol import (
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Owner
-from frontdesk.conversations.turns import bot_turn_text
+from frontdesk.conversations.turns import bot_turn_text, safety_line
 from frontdesk.events import Event
 from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
@@ -199,6 +199,9 @@ async def _handle_message(
     if not pending or owner is not Owner.BOT:
         return
     bot_text = bot_turn_text(text, payload, offered=offered)
+    line = safety_line(text, bot_text)
+    if line is not None:  # a weak emergency signal: the 911 line, then the task carries on
+        await send_safety_line(services, session.public_id, line)
     if not bot_text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
         bot_text = await run_in_threadpool(_protect_for_bot, services, session, bot_text)
     if await hand_turn_to_bot(services, websocket, session.public_id, bot_text):

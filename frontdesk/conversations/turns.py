@@ -1,8 +1,10 @@
 """What Rasa receives for a patient's turn, the same on every channel.
 
 The service decides what text reaches the bot, never the patient: only payloads the bot
-offered pass through as intents, typed words can never be read as one, and emergency wording
-goes as the emergency intent whatever the NLU model would make of it. The turns the service
+offered pass through as intents, typed words can never be read as one, and a strong emergency
+signal goes as the emergency intent whatever the NLU model would make of it; a weak one goes as
+the patient's words, after the 911 line the service sends itself (`safety_line`, see
+frontdesk/conversations/safety.py and docs/safety.md). The turns the service
 itself sends after an identity check live here too, so every channel speaks them alike.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from frontdesk.conversations.safety import is_emergency
+from frontdesk.conversations.safety import SAFETY_LINE, Signal, assess, is_emergency
 
 MEDICAL_EMERGENCY = "/medical_emergency"
 IDENTITY_PROVIDED = "/identity_provided"  # the patient is identified (and verified if asked)
@@ -43,3 +45,16 @@ def bot_turn_text(text: str, payload: str | None, *, offered: Collection[str] | 
     if is_emergency(text):
         return MEDICAL_EMERGENCY
     return as_plain_text(text)
+
+
+def safety_line(text: str, bot_text: str) -> str | None:
+    """The 911 line the service sends before handing the bot a weak-signal turn, else None.
+
+    Args:
+        text: what the patient typed.
+        bot_text: what `bot_turn_text` made of it. A payload or the emergency intent (both
+            start with "/") needs no line from the service: the bot says it on a strong signal.
+    """
+    if bot_text.startswith("/") or assess(text).signal is not Signal.WEAK:
+        return None
+    return SAFETY_LINE
