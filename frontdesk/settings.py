@@ -71,6 +71,39 @@ class Settings(BaseSettings):
 
     max_message_chars: int = 1000
 
+    # --- Running several processes (docs/operations.md) ---
+    redis_url: str = Field(
+        default="",
+        description="Redis URL for live fan-out between service replicas (web chat frames, "
+        "console updates); empty: in-process only, the single-process default",
+        repr=False,  # URLs carry passwords
+    )
+    redis_channel_prefix: str = Field(
+        default="frontdesk",
+        min_length=1,
+        description="Prefix of the Redis pub/sub channels; deployments sharing a Redis differ",
+    )
+    leader_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a replica re-checks (or tries to take) the leader lock that "
+        "lets it run the periodic jobs",
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token Prometheus presents at GET /metrics; empty: /metrics is off",
+    )
+    ready_max_queue_age_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="/readyz fails once an outbox or inbound item waits this long; 0: never",
+    )
+    rasa_restart_max_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait between two restarts of a Rasa child that keeps dying",
+    )
+
     # --- Scheduling, waitlist and EHR write-back ---
     waitlist_batch_size: int = Field(
         default=3,
