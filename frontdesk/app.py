@@ -32,6 +32,9 @@ from frontdesk.ehr.tasks import EhrSync
 from frontdesk.fanout import open_live_channels
 from frontdesk.health import router as health_router
 from frontdesk.leader import LeaderJobs, PeriodicJob, elector_for
+from frontdesk.metrics import MeteredBot
+from frontdesk.metrics import install as install_metrics
+from frontdesk.metrics import router as metrics_router
 from frontdesk.periodic import EhrPullJob, HousekeepingJob, RemindersJob
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
@@ -58,10 +61,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         db_engine = engine or make_engine(settings.sqlalchemy_url)
-        bot_client = bot or RasaClient(
-            settings.rasa_url,
-            settings.rasa_token.get_secret_value(),
-            timeout=settings.rasa_timeout_seconds,
+        # An injected bot (a test double) is used as given; the real client is metered.
+        bot_client = bot or MeteredBot(
+            RasaClient(
+                settings.rasa_url,
+                settings.rasa_token.get_secret_value(),
+                timeout=settings.rasa_timeout_seconds,
+            ),
+            app.state.metrics,
         )
         # One process: its own sockets and subscribers; with FRONTDESK_REDIS_URL, the same two
         # interfaces fan out through Redis to the other replicas.
@@ -140,6 +147,8 @@ def create_app(
     app.include_router(twilio_sms.router)
     app.include_router(api_router)
     app.include_router(health_router)  # /livez, /readyz, /healthz
+    app.include_router(metrics_router)  # /metrics (bearer token)
+    install_metrics(app)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(console_router)  # staff console: queue, conversations, live updates

@@ -71,7 +71,11 @@ async def current_queues(services: Services) -> list[QueueState]:
 
     def read() -> list[QueueState]:
         with services.unit_of_work() as session:
-            return queue_states(session=session, now=services.clock())
+            return queue_states(
+                session=session,
+                now=services.clock(),
+                ehr=bool(services.settings.ehr_fhir_url.strip()),
+            )
 
     return await asyncio.wait_for(run_in_threadpool(read), DATABASE_TIMEOUT_SECONDS)
 

@@ -53,12 +53,16 @@ def _state(
     return QueueState(name, int(depth), _age(now, oldest), overdue)
 
 
-def queue_states(*, session: Session, now: datetime) -> list[QueueState]:
-    """The backlog of each queue at `now` (a few small indexed queries)."""
+def queue_states(*, session: Session, now: datetime, ehr: bool) -> list[QueueState]:
+    """The backlog of each queue at `now` (a few small indexed queries).
+
+    `ehr`: whether an EHR is configured. Without one, the EHR outbox still records every
+    appointment (for an EHR connected later) and nobody drains it: not a queue to watch.
+    """
     unforwarded = InboundSms.processed_at.is_(None) & InboundSms.outcome.in_(
         (InboundOutcome.PENDING, InboundOutcome.IDENTITY)
     )
-    return [
+    states = [
         _state(
             session,
             "sms_outbox",
@@ -79,15 +83,21 @@ def queue_states(*, session: Session, now: datetime) -> list[QueueState]:
             created=InboundSms.received_at,
             due=[(unforwarded, InboundSms.received_at)],
         ),
-        _state(
-            session,
-            "ehr_outbox",
-            now=now,
-            waiting=EhrOutboxEntry.status.in_((OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT)),
-            created=EhrOutboxEntry.updated_at,
-            due=[(EhrOutboxEntry.status == OutboxStatus.PENDING, EhrOutboxEntry.next_attempt_at)],
-        ),
     ]
+    if ehr:
+        states.append(
+            _state(
+                session,
+                "ehr_outbox",
+                now=now,
+                waiting=EhrOutboxEntry.status.in_((OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT)),
+                created=EhrOutboxEntry.updated_at,
+                due=[
+                    (EhrOutboxEntry.status == OutboxStatus.PENDING, EhrOutboxEntry.next_attempt_at)
+                ],
+            )
+        )
+    return states
 
 
 def wedged(states: list[QueueState], *, limit_seconds: float) -> list[str]:

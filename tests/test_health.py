@@ -8,16 +8,20 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
 
 from frontdesk import __version__
 from frontdesk.app import create_app
 from frontdesk.db import make_engine
+from frontdesk.ehr.models import EhrOutboxEntry
 from frontdesk.settings import Settings
 from frontdesk.sms.models import InboundSms, OutboundSms, OutboundStatus
+from tests import factories
 from tests.auth.support import Console, make_console
-from tests.conftest import NOW
+from tests.conftest import NOW, empty_database
 from tests.doubles import DownBot
+from tests.support.apps import app_of, portal_of
 
 
 @pytest.fixture
@@ -144,3 +148,45 @@ def test_without_the_database_the_replica_is_live_but_not_ready(tmp_path: Path) 
         health = client.get("/healthz").json()
         assert (health["status"], health["database"]) == ("degraded", "unavailable")
     unreachable.dispose()
+
+
+def test_the_ehr_outbox_counts_only_with_an_ehr(sqlite_engine: Engine, tmp_path: Path) -> None:
+    def add_old_outbox_row(console: Console) -> None:
+        with console.db() as session:
+            session.add(
+                EhrOutboxEntry(
+                    practice_id=console.practice_id,
+                    appointment_id=_an_appointment(session, console),
+                    operation="create",
+                    next_attempt_at=NOW - timedelta(hours=1),
+                )
+            )
+
+    # Without an EHR every appointment's row waits for one, and that is not a wedge.
+    for console in make_console(sqlite_engine, tmp_path / "no-ehr"):
+        add_old_outbox_row(console)
+        assert console.client.get("/readyz").status_code == 200
+    empty_database(sqlite_engine)
+    # With one, a write due an hour ago that nobody sends is.
+    ehr = {"ehr_fhir_url": "http://127.0.0.1:9/fhir", "ready_max_queue_age_seconds": 600}
+    for console in make_console(sqlite_engine, tmp_path / "ehr", **ehr):
+        portal_of(console.client).call(app_of(console.client).state.ehr_sync.stop)
+        add_old_outbox_row(console)
+        assert console.client.get("/readyz").json()["checks"]["queues"] == {
+            "wedged": ["ehr_outbox"]
+        }
+
+
+def _an_appointment(session: Session, console: Console) -> int:
+    from frontdesk.models import Patient, Provider, VisitType
+
+    patient = session.scalars(select(Patient)).first()
+    provider = session.scalars(select(Provider)).first()
+    visit = session.scalars(select(VisitType)).first()
+    assert patient and provider and visit
+    row = factories.appointment(
+        session, patient=patient, provider=provider, visit_type=visit, start=NOW + timedelta(days=3)
+    )
+    # The ORM listener recorded its outbox row already; drop it so the test sets its own.
+    session.execute(delete(EhrOutboxEntry).where(EhrOutboxEntry.appointment_id == row.id))
+    return row.id
