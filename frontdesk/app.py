@@ -35,7 +35,7 @@ from frontdesk.leader import LeaderJobs, PeriodicJob, elector_for
 from frontdesk.metrics import MeteredBot
 from frontdesk.metrics import install as install_metrics
 from frontdesk.metrics import router as metrics_router
-from frontdesk.periodic import EhrPullJob, HousekeepingJob, RemindersJob
+from frontdesk.periodic import EhrPullJob, HousekeepingJob, RemindersJob, only_on_leader
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
@@ -102,7 +102,10 @@ def create_app(
             services.settings,
             sessions=services.sessions,
             clock=services.clock,
-            retry_pending=partial(twilio_sms.retry_pending, app),
+            # Handing on stored texts is a periodic pass too: the leader's alone.
+            retry_pending=only_on_leader(
+                lambda: app.state.leader.running, partial(twilio_sms.retry_pending, app)
+            ),
         )
         app.state.sms = sms_channel  # the webhooks wake its worker
         # Periodic jobs run once per deployment: on the replica holding the leader lock.

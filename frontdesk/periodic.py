@@ -1,16 +1,17 @@
 """The deployment's periodic jobs, as the leader runs them (`frontdesk.leader.LeaderJobs`).
 
 Once per deployment, on the elected leader: the reminder tick (plans, sends reminders and
-follow-ups, expires waitlist offers), the EHR pull, and housekeeping (tracker retention, with
-the knowledge warm-up that shares its task). In every replica, outside this module: the SMS
-and EHR outbox workers, which claim each row by lease, and the retry of stored inbound texts.
+follow-ups, expires waitlist offers), the EHR pull, housekeeping (tracker retention, with the
+knowledge warm-up that shares its task), and the pass handing on stored inbound texts that
+never reached the bot (two replicas running it at once could hand one text over twice). In
+every replica, outside this module: the SMS and EHR outbox workers, which claim each row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -109,3 +110,14 @@ class HousekeepingJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def only_on_leader(
+    leader: Callable[[], bool], work: Callable[[], Awaitable[int]]
+) -> Callable[[], Coroutine[Any, Any, int]]:
+    """`work`, run only while `leader()` says this replica leads (else: nothing, 0)."""
+
+    async def run() -> int:
+        return await work() if leader() else 0
+
+    return run

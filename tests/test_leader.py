@@ -25,7 +25,7 @@ from frontdesk.leader import (
     elector_for,
 )
 from frontdesk.migrate import upgrade
-from frontdesk.periodic import RemindersJob
+from frontdesk.periodic import RemindersJob, only_on_leader
 from tests.auth.support import Console, make_console
 from tests.conftest import empty_database
 from tests.support.apps import app_of, portal_of
@@ -217,3 +217,17 @@ def test_replicas_migrating_at_once_take_turns(postgres_database: str) -> None:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_a_pass_meant_for_the_leader_runs_only_there() -> None:
+    calls: list[str] = []
+    leading = [False]
+
+    async def hand_on_pending() -> int:
+        calls.append("pass")
+        return 2
+
+    guarded = only_on_leader(lambda: leading[0], hand_on_pending)
+    assert asyncio.run(guarded()) == 0 and calls == []  # a follower hands nothing on
+    leading[0] = True
+    assert asyncio.run(guarded()) == 2 and calls == ["pass"]
