@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -90,6 +91,9 @@ class PostgresElector:
         )
         self._connection: Connection | None = None
         self._leading = False
+        # A check still running in its thread when the service stops must not share the
+        # connection with `release`.
+        self._guard = threading.Lock()
 
     @property
     def leading(self) -> bool:
@@ -98,6 +102,10 @@ class PostgresElector:
 
     def check(self) -> bool:
         """Confirm the lock is still ours, or try to take it; False on any database error."""
+        with self._guard:
+            return self._check()
+
+    def _check(self) -> bool:
         try:
             if self._connection is None:
                 self._connection = self._engine.connect().execution_options(
@@ -113,6 +121,10 @@ class PostgresElector:
 
     def release(self) -> None:
         """Unlock and close the connection."""
+        with self._guard:
+            self._release()
+
+    def _release(self) -> None:
         if self._connection is not None and self._leading:
             with contextlib.suppress(SQLAlchemyError):
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})

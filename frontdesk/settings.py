@@ -299,6 +299,23 @@ class Settings(BaseSettings):
             return value
         return (PROJECT_ROOT / value).resolve()
 
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_url_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("FRONTDESK_REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("metrics_token", mode="after")
+    @classmethod
+    def _metrics_token_not_a_placeholder(cls, value: SecretStr) -> SecretStr:
+        # Empty turns /metrics off; a known placeholder would turn it on for anyone.
+        token = value.get_secret_value().strip()
+        if token and token.lower() in PLACEHOLDER_SECRETS:
+            raise PlaceholderSecretError("FRONTDESK_METRICS_TOKEN is a placeholder")
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         # Development on loopback may use the known placeholders; anything else may not.

@@ -23,6 +23,7 @@ from starlette.testclient import WebSocketTestSession
 from frontdesk.events import Event, InProcessEventBus
 from frontdesk.fanout import RedisChatHub, RedisEventBus, RedisFanout, open_live_channels
 from frontdesk.hub import InProcessChatHub
+from frontdesk.settings import Settings
 from tests.auth.support import Console, make_console
 from tests.doubles import ScriptedBot
 from tests.support.apps import app_of, portal_of, services_of
@@ -274,3 +275,11 @@ async def _open_scenario(redis_url: str, prefix: str) -> None:
 async def _until(condition: Any) -> None:
     while not condition():  # noqa: ASYNC110 - polls counters another task updates
         await asyncio.sleep(0.05)
+
+
+def test_a_redis_url_that_is_not_one_is_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="FRONTDESK_REDIS_URL"):
+        Settings(_env_file=None, redis_url="127.0.0.1:6379")
+    assert Settings(_env_file=None, redis_url=" redis://cache:6379/0 ").redis_url == (
+        "redis://cache:6379/0"
+    )
