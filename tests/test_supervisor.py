@@ -5,19 +5,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from frontdesk import botctl
+from frontdesk import botctl, cli
 from frontdesk.settings import PROJECT_ROOT, Settings
 from frontdesk.supervisor import RasaSupervisor
 
@@ -166,3 +169,85 @@ def _wait_for_restarts(port: int, service: subprocess.Popen[bytes], restarts: in
             return health
         time.sleep(0.2)
     raise AssertionError("Rasa was not restarted in time")
+
+
+def test_run_supervises_the_rasa_of_the_cached_model(tmp_path: Path) -> None:
+    # The pieces of `frontdesk run` in this process: the child starts from the cached model's
+    # command line (the fake records it), and a stop ends it.
+    venv = fake_rasa_venv(tmp_path)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        model_cache_dir=tmp_path / "models",
+        rasa_venv=venv,
+        rasa_restart_max_seconds=0.5,
+    )
+    cached = botctl.model_path(settings)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"model")
+    (tmp_path / "logs").mkdir()
+    os.environ["FAKE_RASA_LAUNCHES"] = str(tmp_path / "launches")
+    try:
+        supervisor = cli._supervise_rasa(settings)
+    finally:
+        del os.environ["FAKE_RASA_LAUNCHES"]
+    assert supervisor.status().state == "starting"
+    assert supervisor.process is not None
+    supervisor.process.wait(timeout=10)  # the fake's first launch exits with 3
+    assert supervisor.process.returncode == 3
+    supervisor.stop()
+    assert supervisor.status().state == "stopped"
+
+
+def test_the_readiness_watcher_announces_once_and_marks_rasa_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status = {"model_id": "frontdesk-1"}
+
+    class Status(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(status).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    rasa = ThreadingHTTPServer(("127.0.0.1", 0), Status)
+    threading.Thread(target=rasa.serve_forever, daemon=True).start()
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{rasa.server_port}"
+    )
+    supervisor = RasaSupervisor(lambda: subprocess.Popen(["true"]))
+    supervisor.start()
+
+    class Server:
+        started = True
+        should_exit = False
+
+    async def scenario() -> None:
+        server = Server()
+        watcher = asyncio.create_task(cli._watch_readiness(settings, server, supervisor))  # type: ignore[arg-type]
+        deadline = time.monotonic() + 10
+        while supervisor.state != "running" and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        seen.append(supervisor.state)
+        server.should_exit = True
+        await asyncio.wait_for(watcher, 5)
+
+    seen: list[str] = []
+
+    printed: list[str] = []
+    monkeypatch.setattr(cli, "_echo", printed.append)
+    try:
+        asyncio.run(scenario())
+    finally:
+        rasa.shutdown()
+        rasa.server_close()
+        supervisor.stop()
+    assert seen == ["running"]  # Rasa answered with a model: the supervisor was told
+    assert supervisor.restarts == 0
+    assert len(printed) == 1 and "Frontdesk is ready" in printed[0]
