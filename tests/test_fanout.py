@@ -283,3 +283,25 @@ def test_a_redis_url_that_is_not_one_is_refused_at_start_up() -> None:
     assert Settings(_env_file=None, redis_url=" redis://cache:6379/0 ").redis_url == (
         "redis://cache:6379/0"
     )
+
+
+def test_metrics_show_the_fan_out_link(
+    sqlite_engine: Engine, tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    token = "metrics-test-token"
+    with replica(
+        sqlite_engine,
+        tmp_path,
+        redis_url=redis_url,
+        redis_channel_prefix=prefix,
+        metrics_token=token,
+    ) as console:
+        event = Event("conversation.escalated", 1, {})
+        portal_of(console.client).call(services_of(console.client).events.publish, event)
+        fanout = app_of(console.client).state.live.fanout
+        portal_of(console.client).call(_until, lambda: fanout.stats.published == 1)
+        scrape = console.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert "frontdesk_fanout_connected 1.0" in scrape.text
+        assert 'frontdesk_fanout_messages_total{direction="published"} 1.0' in scrape.text
+        assert console.client.get("/healthz").json()["fanout"] == "connected"
+        assert console.client.get("/readyz").json()["checks"]["fanout"] == "connected"

@@ -25,9 +25,11 @@ from frontdesk.leader import (
     elector_for,
 )
 from frontdesk.migrate import upgrade
-from frontdesk.periodic import RemindersJob, only_on_leader
+from frontdesk.periodic import HousekeepingJob, RemindersJob, only_on_leader
+from frontdesk.phi import jobs as phi_jobs
+from frontdesk.settings import Settings
 from tests.auth.support import Console, make_console
-from tests.conftest import empty_database
+from tests.conftest import AT_NOW, empty_database
 from tests.support.apps import app_of, portal_of
 
 pytestmark = pytest.mark.timeout(120)
@@ -231,3 +233,29 @@ def test_a_pass_meant_for_the_leader_runs_only_there() -> None:
     assert asyncio.run(guarded()) == 0 and calls == []  # a follower hands nothing on
     leading[0] = True
     assert asyncio.run(guarded()) == 2 and calls == ["pass"]
+
+
+def test_housekeeping_runs_while_leading_and_is_cancelled_on_stop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runs: list[str] = []
+
+    async def housekeeping(settings: Settings, *, clock: object) -> None:
+        runs.append("started")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            runs.append("cancelled")
+
+    monkeypatch.setattr(phi_jobs, "housekeeping", housekeeping)
+
+    async def scenario() -> None:
+        job = HousekeepingJob(Settings(_env_file=None, data_dir=tmp_path), clock=AT_NOW)
+        jobs = LeaderJobs(SingleProcessElector(), [job], check_seconds=60)
+        await jobs.start()
+        await asyncio.sleep(0)
+        await jobs.stop()
+        await job.stop()  # stopping twice is harmless
+
+    asyncio.run(scenario())
+    assert runs == ["started", "cancelled"]
