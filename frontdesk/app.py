@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +11,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine, text
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
 import knowledge
 from actions import build_executor
@@ -31,10 +29,13 @@ from frontdesk.clock import Clock, system_clock
 from frontdesk.console.routes import router as console_router
 from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
-from frontdesk.events import InProcessEventBus
-from frontdesk.hub import InProcessChatHub
-from frontdesk.phi import jobs as phi_jobs
-from frontdesk.reminders.scheduler import start_reminders, stop_reminders
+from frontdesk.fanout import open_live_channels
+from frontdesk.health import router as health_router
+from frontdesk.leader import LeaderJobs, PeriodicJob, elector_for
+from frontdesk.metrics import MeteredBot
+from frontdesk.metrics import install as install_metrics
+from frontdesk.metrics import router as metrics_router
+from frontdesk.periodic import EhrPullJob, HousekeepingJob, RemindersJob, only_on_leader
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
@@ -60,22 +61,28 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         db_engine = engine or make_engine(settings.sqlalchemy_url)
-        bot_client = bot or RasaClient(
-            settings.rasa_url,
-            settings.rasa_token.get_secret_value(),
-            timeout=settings.rasa_timeout_seconds,
+        # An injected bot (a test double) is used as given; the real client is metered.
+        bot_client = bot or MeteredBot(
+            RasaClient(
+                settings.rasa_url,
+                settings.rasa_token.get_secret_value(),
+                timeout=settings.rasa_timeout_seconds,
+            ),
+            app.state.metrics,
         )
-        # One process: its own sockets and subscribers. Several behind a load balancer would
-        # take fan-out implementations of the same two interfaces here.
+        # One process: its own sockets and subscribers; with FRONTDESK_REDIS_URL, the same two
+        # interfaces fan out through Redis to the other replicas.
+        live = await open_live_channels(settings.redis_url, prefix=settings.redis_channel_prefix)
         services = Services(
             settings=settings,
             engine=db_engine,
             sessions=make_session_factory(db_engine, clock=clock),
             bot=bot_client,
-            hub=InProcessChatHub(),
-            events=InProcessEventBus(),
+            hub=live.hub,
+            events=live.events,
             clock=clock,
         )
+        app.state.live = live
         app.state.services = services
         app.state.action_executor = build_executor(
             ActionContext(
@@ -87,40 +94,45 @@ def create_app(
                 knowledge_base=lambda: knowledge.shared_knowledge_base(settings),
             )
         )
-        # EHR outbox worker and pull loop; they start only with an EHR configured.
+        # The EHR outbox worker runs in every replica; it starts only with an EHR configured.
         app.state.ehr_sync = EhrSync(settings=settings, sessions=services.sessions, clock=clock)
-        app.state.ehr_sync.start()
+        app.state.ehr_sync.start(pull=False)
         # The SMS outbox worker and pending-inbound retries, then reminders, which wake it.
         sms_channel = await start_sms(
             services.settings,
             sessions=services.sessions,
             clock=services.clock,
-            retry_pending=partial(twilio_sms.retry_pending, app),
+            # Handing on stored texts is a periodic pass too: the leader's alone.
+            retry_pending=only_on_leader(
+                lambda: app.state.leader.running, partial(twilio_sms.retry_pending, app)
+            ),
         )
         app.state.sms = sms_channel  # the webhooks wake its worker
-        reminders = start_reminders(
-            services.settings,
-            engine=services.engine,
-            sessions=services.sessions,
-            clock=services.clock,
-            bot=services.bot,
-            loop=asyncio.get_running_loop(),
-            on_queued=sms_channel.worker.wake,
+        # Periodic jobs run once per deployment: on the replica holding the leader lock.
+        periodic: list[PeriodicJob] = [
+            RemindersJob(
+                services.settings,
+                engine=services.engine,
+                sessions=services.sessions,
+                clock=services.clock,
+                bot=services.bot,
+                on_queued=sms_channel.worker.wake,
+            ),
+            EhrPullJob(app.state.ehr_sync),
+        ]
+        if settings.env != "test":  # tracker retention daily, demo knowledge warmed
+            periodic.append(HousekeepingJob(settings, clock=clock))
+        app.state.leader = LeaderJobs(
+            elector_for(db_engine), periodic, check_seconds=settings.leader_check_seconds
         )
-        # Tracker retention daily, demo knowledge base warmed (not in tests).
-        housekeeping = (
-            asyncio.create_task(phi_jobs.housekeeping(settings, clock=clock))
-            if settings.env != "test"
-            else None
-        )
+        await app.state.leader.start()
         try:
             yield
         finally:
-            if housekeeping is not None:
-                housekeeping.cancel()
+            await app.state.leader.stop()
             await app.state.ehr_sync.stop()
-            stop_reminders(reminders)
             await stop_sms(sms_channel)
+            await live.close()
             if bot is None:
                 await bot_client.aclose()
             if own_engine:
@@ -137,33 +149,14 @@ def create_app(
     app.include_router(rasa_internal.router)
     app.include_router(twilio_sms.router)
     app.include_router(api_router)
+    app.include_router(health_router)  # /livez, /readyz, /healthz
+    app.include_router(metrics_router)  # /metrics (bearer token)
+    install_metrics(app)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, object]:
-        """Liveness plus the state of the database and the bot."""
-        services: Services = app.state.services
-
-        def ping() -> None:
-            with services.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping)  # never block the event loop on a slow database
-            database = "ok"
-        except Exception:  # reported, not raised: this is a health check
-            database = "unavailable"
-        bot_ready = await services.bot.is_ready()
-        return {
-            "status": "ok" if database == "ok" else "degraded",
-            "database": database,
-            "bot": "ready" if bot_ready else "unavailable",
-            "version": __version__,
-        }
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> FileResponse:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from frontdesk.settings import PROJECT_ROOT, Settings
 
@@ -78,7 +79,25 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
             "FRONTDESK_RASA_TRACKER_URL": settings.tracker_store_url,
         }
     )
+    for name, value in redis_lock_store_variables(settings.redis_url).items():
+        env.setdefault(name, value)  # explicit FRONTDESK_REDIS_* in the environment win
     return env
+
+
+def redis_lock_store_variables(redis_url: str) -> dict[str, str]:
+    """`bot/endpoints.scale.yml`'s lock-store variables, from the service's Redis URL.
+
+    Rasa's Redis lock store takes host, port, db and password separately; every variable must
+    be set (Rasa refuses a file with an unset one), so without a Redis URL they get the local
+    defaults. The lock store uses its own database number (1) beside our pub/sub channels.
+    """
+    parts = urlsplit(redis_url) if redis_url else None
+    return {
+        "FRONTDESK_REDIS_HOST": (parts.hostname if parts else None) or "127.0.0.1",
+        "FRONTDESK_REDIS_PORT": str((parts.port if parts else None) or 6379),
+        "FRONTDESK_REDIS_DB": "1",
+        "FRONTDESK_REDIS_PASSWORD": unquote(parts.password or "") if parts else "",
+    }
 
 
 def ensure_model(settings: Settings, *, force: bool = False) -> Path:

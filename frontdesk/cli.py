@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import os
 import signal
 import subprocess
 import time
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from frontdesk.settings import Settings, get_settings
+from frontdesk.supervisor import RasaSupervisor
 from knowledge.cli import app as kb_app
 
 if TYPE_CHECKING:
@@ -121,32 +123,70 @@ def train(force: bool = typer.Option(False, help="Train even if bot/ is unchange
 def run(
     rasa: bool = typer.Option(True, help="Also start Rasa (otherwise use FRONTDESK_RASA_URL)."),
     seed: bool = typer.Option(True, help="Seed the demo practice if it is missing."),
+    migrate_first: bool = typer.Option(
+        True,
+        "--migrate/--no-migrate",
+        help="Apply migrations first. With several replicas, run `frontdesk migrate` once "
+        "as its own step and start each replica with --no-migrate.",
+    ),
 ) -> None:
-    """Start everything: migrate, seed the demo, train if needed, run Rasa and the service."""
+    """Start everything: migrate, seed the demo, train if needed, run Rasa and the service.
+
+    Rasa runs as a supervised child: if it dies it is restarted with backoff (see /healthz),
+    and patients' messages wait for it meanwhile.
+    """
     settings = get_settings()
     _configure_logging(settings)
     (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    migrate()
+    if migrate_first:
+        migrate()
     if seed:
         seed_demo_command()
-    rasa_process: subprocess.Popen[bytes] | None = None
+    supervisor: RasaSupervisor | None = None
     if rasa and settings.start_rasa:
-        rasa_process = _start_rasa(settings)
+        supervisor = _supervise_rasa(settings)
+    # uvicorn shuts down on SIGTERM, then raises the signal again for the previous handler:
+    # make that a clean exit through `finally`, or Rasa (its own session) outlives us.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        asyncio.run(_serve(settings, rasa_process))
+        asyncio.run(_serve(settings, supervisor))
+    except _Stopped:
+        pass
     finally:
-        if rasa_process is not None:
-            _stop(rasa_process)
+        if supervisor is not None:
+            _echo("stopping Rasa")
+            supervisor.stop()
 
 
-def _start_rasa(settings: Settings) -> subprocess.Popen[bytes]:
-    from frontdesk.botctl import ensure_model, rasa_environment, rasa_server_command
+class _Stopped(Exception):
+    """SIGTERM arrived (a service manager or orchestrator stopping us)."""
 
-    model = ensure_model(settings)
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _supervise_rasa(settings: Settings) -> RasaSupervisor:
+    from frontdesk.botctl import ensure_model
+
+    model = ensure_model(settings)  # trained (if need be) once; restarts reuse it
     port = urlsplit(settings.rasa_url).port or 5005
     log = settings.data_dir / "logs" / "rasa.out"
     _echo(f"starting Rasa on 127.0.0.1:{port} (model {model.name}; log {log})")
-    with log.open("ab") as out:
+    supervisor = RasaSupervisor(
+        partial(_start_rasa, settings, model, port),
+        base_seconds=min(1.0, settings.rasa_restart_max_seconds),
+        max_seconds=settings.rasa_restart_max_seconds,
+        on_exit=lambda code: _echo(f"  (why Rasa stopped: see {log})"),
+    )
+    supervisor.start()
+    return supervisor
+
+
+def _start_rasa(settings: Settings, model: Path, port: int) -> subprocess.Popen[bytes]:
+    from frontdesk.botctl import rasa_environment, rasa_server_command
+
+    with (settings.data_dir / "logs" / "rasa.out").open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own executable, fixed arguments
             rasa_server_command(settings, model, port=port),
             cwd=settings.data_dir,
@@ -157,26 +197,16 @@ def _start_rasa(settings: Settings) -> subprocess.Popen[bytes]:
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    _echo("stopping Rasa")
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | None) -> None:
+async def _serve(settings: Settings, supervisor: RasaSupervisor | None) -> None:
     import uvicorn
 
     from frontdesk.app import create_app
     from frontdesk.logs import install_redaction
 
+    app = create_app(settings)
+    app.state.rasa_supervisor = supervisor  # /healthz reports the child's state
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -184,39 +214,40 @@ async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | Non
     )
     install_redaction()  # uvicorn has configured its loggers by now
     server = uvicorn.Server(config)
-    watcher = asyncio.create_task(_announce_when_ready(settings, server, rasa_process))
+    watchers = [asyncio.create_task(_watch_readiness(settings, server, supervisor))]
+    if supervisor is not None:
+        watchers.append(supervisor.watch())
     try:
         await server.serve()
     finally:
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()
 
 
-async def _announce_when_ready(
-    settings: Settings, server: uvicorn.Server, rasa_process: subprocess.Popen[bytes] | None
+async def _watch_readiness(
+    settings: Settings, server: uvicorn.Server, supervisor: RasaSupervisor | None
 ) -> None:
+    """Print the banner once everything is ready; tell the supervisor each time Rasa is up."""
     from connectors.rasa import RasaClient
 
     client = RasaClient(settings.rasa_url, settings.rasa_token.get_secret_value())
     started = time.monotonic()
+    announced = False
     try:
         while not server.should_exit:
-            if rasa_process is not None and rasa_process.poll() is not None:
-                _echo(
-                    f"Rasa exited with code {rasa_process.returncode}; see "
-                    f"{settings.data_dir / 'logs' / 'rasa.out'}"
-                )
-                server.should_exit = True
-                return
-            if server.started and await client.is_ready():
-                demo = f"{settings.base_url}/demo"
-                _echo(
-                    f"\n  Frontdesk is ready after {time.monotonic() - started:.0f} s.\n"
-                    f"  Demo chat:   {demo}\n"
-                    f"  Health:      {settings.base_url}/healthz\n"
-                    f"  API docs:    {settings.base_url}/api/docs\n"
-                    "  Press Ctrl-C to stop.\n"
-                )
-                return
+            waiting = supervisor is not None and supervisor.state == "starting"
+            if server.started and (waiting or not announced) and await client.is_ready():
+                if supervisor is not None:
+                    supervisor.mark_running()
+                if not announced:
+                    announced = True
+                    _echo(
+                        f"\n  Frontdesk is ready after {time.monotonic() - started:.0f} s.\n"
+                        f"  Demo chat:   {settings.base_url}/demo\n"
+                        f"  Health:      {settings.base_url}/healthz\n"
+                        f"  API docs:    {settings.base_url}/api/docs\n"
+                        "  Press Ctrl-C to stop.\n"
+                    )
             await asyncio.sleep(1.0)
     finally:
         await client.aclose()

@@ -71,6 +71,39 @@ class Settings(BaseSettings):
 
     max_message_chars: int = 1000
 
+    # --- Running several processes (docs/operations.md) ---
+    redis_url: str = Field(
+        default="",
+        description="Redis URL for live fan-out between service replicas (web chat frames, "
+        "console updates); empty: in-process only, the single-process default",
+        repr=False,  # URLs carry passwords
+    )
+    redis_channel_prefix: str = Field(
+        default="frontdesk",
+        min_length=1,
+        description="Prefix of the Redis pub/sub channels; deployments sharing a Redis differ",
+    )
+    leader_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a replica re-checks (or tries to take) the leader lock that "
+        "lets it run the periodic jobs",
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token Prometheus presents at GET /metrics; empty: /metrics is off",
+    )
+    ready_max_queue_age_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="/readyz fails once an outbox or inbound item waits this long; 0: never",
+    )
+    rasa_restart_max_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait between two restarts of a Rasa child that keeps dying",
+    )
+
     # --- Scheduling, waitlist and EHR write-back ---
     waitlist_batch_size: int = Field(
         default=3,
@@ -265,6 +298,23 @@ class Settings(BaseSettings):
         if value is None or value.is_absolute():
             return value
         return (PROJECT_ROOT / value).resolve()
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_url_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("FRONTDESK_REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("metrics_token", mode="after")
+    @classmethod
+    def _metrics_token_not_a_placeholder(cls, value: SecretStr) -> SecretStr:
+        # Empty turns /metrics off; a known placeholder would turn it on for anyone.
+        token = value.get_secret_value().strip()
+        if token and token.lower() in PLACEHOLDER_SECRETS:
+            raise PlaceholderSecretError("FRONTDESK_METRICS_TOKEN is a placeholder")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,33 @@ def test_a_rasa_token_starting_with_a_dash_stays_the_token(tmp_path: Path) -> No
     known, _ = parser.parse_known_args(command[2:])
     assert known.auth_token == token
     assert known.interface == "127.0.0.1"
+
+
+def test_the_scale_endpoints_file_does_not_change_the_model_cache_key(tmp_path: Path) -> None:
+    bot = tmp_path / "bot"
+    shutil.copytree(botctl.BOT_DIR, bot, ignore=shutil.ignore_patterns("tests"))
+    before = botctl.bot_content_hash(bot, botctl.RASA_LOCK)
+    (bot / "endpoints.scale.yml").write_text("lock_store:\n  type: in_memory\n")
+    (bot / "endpoints.yml").unlink()
+    assert botctl.bot_content_hash(bot, botctl.RASA_LOCK) == before
+    assert before == botctl.bot_content_hash()  # the copy hashes like the real bot/
+
+
+def test_rasa_lock_store_variables_follow_the_service_redis_url(tmp_path: Path) -> None:
+    assert botctl.redis_lock_store_variables("rediss://:p%40ss@redis.internal:6380/0") == {
+        "FRONTDESK_REDIS_HOST": "redis.internal",
+        "FRONTDESK_REDIS_PORT": "6380",
+        "FRONTDESK_REDIS_DB": "1",
+        "FRONTDESK_REDIS_PASSWORD": "p@ss",
+    }
+    local = botctl.redis_lock_store_variables("")
+    assert (local["FRONTDESK_REDIS_HOST"], local["FRONTDESK_REDIS_PORT"]) == ("127.0.0.1", "6379")
+    settings = Settings(_env_file=None, data_dir=tmp_path, redis_url="redis://cache:6390/0")
+    assert botctl.rasa_environment(settings)["FRONTDESK_REDIS_PORT"] in ("6390", *_explicit())
+
+
+def _explicit() -> tuple[str, ...]:
+    """An explicit FRONTDESK_REDIS_PORT in this shell wins over the URL."""
+    import os
+
+    return (os.environ["FRONTDESK_REDIS_PORT"],) if "FRONTDESK_REDIS_PORT" in os.environ else ()

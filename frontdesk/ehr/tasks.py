@@ -40,7 +40,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 class EhrSync:
-    """The outbox worker and the pull loop as two tasks of the service's event loop.
+    """The outbox worker and the pull loop as tasks of the service's event loop.
 
     Args:
         settings: Service settings (EHR section).
@@ -63,42 +63,62 @@ class EhrSync:
         self.ehr = ehr or build_ehr(settings)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._pull_stop = asyncio.Event()
+        self._pull: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Start both tasks (no-op when no EHR is configured)."""
+    def start(self, *, pull: bool = True) -> None:
+        """Start the outbox worker, and the pull loop unless `pull` is False (no-op without an
+        EHR). The service runs the worker in every replica (writes are claimed by lease) and
+        the pull on the elected leader only (`start_pull`), so it is not repeated per replica.
+        """
         if not self.ehr.configured or self._tasks:
             return
-        prefix = self.settings.ehr_identifier_system
         self._tasks = [
             asyncio.create_task(
                 run_outbox_worker(
                     sessions=self.sessions,
                     ehr=self.ehr,
-                    identifier_prefix=prefix,
+                    identifier_prefix=self.settings.ehr_identifier_system,
                     policy=retry_policy(self.settings),
                     poll_seconds=self.settings.ehr_worker_poll_seconds,
                     clock=self.clock,
                     stop=self._stop,
                 ),
                 name="ehr-outbox-worker",
-            ),
-            asyncio.create_task(
-                run_pull_loop(
-                    sessions=self.sessions,
-                    ehr=self.ehr,
-                    identifier_prefix=prefix,
-                    interval_seconds=self.settings.ehr_pull_interval_seconds,
-                    clock=self.clock,
-                    stop=self._stop,
-                    waitlist_policy=WaitlistPolicy.from_settings(self.settings),
-                ),
-                name="ehr-pull",
-            ),
+            )
         ]
+        if pull:
+            self.start_pull()
+
+    def start_pull(self) -> None:
+        """Start the loop pulling appointments made or cancelled in the EHR (no-op without)."""
+        if not self.ehr.configured or self._pull is not None:
+            return
+        self._pull_stop = asyncio.Event()
+        self._pull = asyncio.create_task(
+            run_pull_loop(
+                sessions=self.sessions,
+                ehr=self.ehr,
+                identifier_prefix=self.settings.ehr_identifier_system,
+                interval_seconds=self.settings.ehr_pull_interval_seconds,
+                clock=self.clock,
+                stop=self._pull_stop,
+                waitlist_policy=WaitlistPolicy.from_settings(self.settings),
+            ),
+            name="ehr-pull",
+        )
+
+    async def stop_pull(self) -> None:
+        """Let the current pull finish, then stop the loop."""
+        if self._pull is not None:
+            self._pull_stop.set()
+            await asyncio.gather(self._pull, return_exceptions=True)
+            self._pull = None
 
     async def stop(self) -> None:
         """Let the current batch finish, then stop both tasks and close the client."""
         self._stop.set()
+        await self.stop_pull()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
