@@ -154,6 +154,9 @@ def _conversation(session: Session, practice: Practice, channel: Channel) -> Con
     return convo
 
 
+REQUESTER = verification.Requester(secret="test-secret", client_key="client-a")
+
+
 def _start(
     session: Session,
     convo: Conversation,
@@ -162,6 +165,8 @@ def _start(
     name: str = "Jordan Sample",
     born: date = date(1985, 4, 12),
     now: datetime = NOW,
+    requester: verification.Requester = REQUESTER,
+    purpose: verification.Purpose = "verify",
 ) -> verification.WebChallenge:
     return verification.start_web_verification(
         session=session,
@@ -170,6 +175,8 @@ def _start(
         date_of_birth=born,
         now=now,
         sender=sender,
+        requester=requester,
+        purpose=purpose,
     )
 
 
@@ -179,8 +186,7 @@ def test_a_right_code_verifies_and_only_a_hash_is_stored(
     convo = _conversation(session, practice, Channel.WEBCHAT)
     sender = RecordingCodeSender()
     challenge = _start(session, convo, sender)
-    assert challenge.status == "code_sent"
-    assert challenge.masked_phone == "(•••) •••-••01"
+    assert challenge == verification.WebChallenge("code_sent")
     ((practice_id, phone, code),) = sender.sent
     assert (practice_id, phone) == (practice.id, "+15555550101")
     assert len(code) == 6 and code.isdigit()
@@ -245,7 +251,9 @@ def test_unknown_details_count_towards_the_lock_and_no_code_is_sent(
     convo = _conversation(session, practice, Channel.WEBCHAT)
     sender = RecordingCodeSender()
     statuses = [_start(session, convo, sender, born=date(1985, 4, day)).status for day in (1, 2, 3)]
-    assert statuses == ["not_found", "not_found", "locked"]
+    # Answered as a match would be (the caller cannot tell), but nothing is texted.
+    assert statuses == ["code_sent", "code_sent", "code_sent"]
+    assert sender.sent == []
     # Even the right details are refused within the hour, and allowed again after it.
     assert _start(session, convo, sender).status == "locked"
     assert _start(session, convo, sender, now=NOW + timedelta(hours=1, minutes=1)).status == (
@@ -279,9 +287,10 @@ def test_no_phone_on_file_and_code_flooding(session: Session, practice: Practice
         date_of_birth=date(1970, 2, 2),
         phone=None,
     )
-    assert _start(session, convo, sender, name="Avery Nophone", born=date(1970, 2, 2)).status == (
-        "no_phone"
-    )
+    # No phone on file: the usual answer, and nothing to text.
+    nophone = _start(session, convo, sender, name="Avery Nophone", born=date(1970, 2, 2))
+    assert nophone.status == "code_sent" and sender.sent == []
+    convo = _conversation(session, practice, Channel.WEBCHAT)
     statuses = [_start(session, convo, sender).status for _ in range(4)]
     assert statuses == ["code_sent", "code_sent", "code_sent", "locked"]
     # A new code replaces the previous one: only the latest works.
@@ -365,28 +374,36 @@ def test_sms_identity_locks_after_three_failures(session: Session, practice: Pra
     assert convo.patient_id is None
 
 
-def test_booking_identifies_without_verifying_an_existing_patient(
+def test_booking_links_an_existing_patient_only_after_the_code(
     session: Session, practice: Practice
 ) -> None:
     convo = _conversation(session, practice, Channel.WEBCHAT)
-    created = verification.identify_for_booking(
+    sender = RecordingCodeSender()
+    challenge = verification.identify_for_booking(
         session=session,
         conversation=convo,
         full_name="Jordan Sample",
         date_of_birth=date(1985, 4, 12),
         now=NOW,
+        sender=sender,
+        requester=REQUESTER,
     )
-    assert created is False and convo.patient_id is not None
-    assert not verification.is_verified(session=session, conversation=convo, now=NOW)
+    assert challenge.status == "code_sent" and convo.patient_id is None
+    code = sender.sent[0][2]
+    result = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)
+    assert result.status == "verified" and convo.patient_id is not None
     # A new patient registers with name and date of birth, and owns that fresh record.
     other = _conversation(session, practice, Channel.WEBCHAT)
-    assert verification.identify_for_booking(
+    registered = verification.identify_for_booking(
         session=session,
         conversation=other,
         full_name="Morgan Newcomer",
         date_of_birth=date(2001, 6, 1),
         now=NOW,
+        sender=sender,
+        requester=REQUESTER,
     )
+    assert registered.status == "registered" and len(sender.sent) == 1
     assert verification.is_verified(session=session, conversation=other, now=NOW)
 
 
@@ -401,6 +418,7 @@ def test_the_default_sender_texts_the_code_through_the_outbox(
         date_of_birth=date(1985, 4, 12),
         now=NOW,
         sender=verification.SmsCodeSender(),
+        requester=REQUESTER,
     )
     assert challenge.status == "code_sent"
     sms = session.scalars(select(OutboundSms).where(OutboundSms.kind == "otp")).one()
@@ -427,14 +445,16 @@ def test_a_number_that_opted_out_gets_no_code(session: Session, practice: Practi
         date_of_birth=date(1985, 4, 12),
         now=NOW,
         sender=verification.SmsCodeSender(),
+        requester=REQUESTER,
     )
-    assert challenge.status == "no_phone"
+    # The usual answer (a stranger must not learn the number opted out), and no text.
+    assert challenge.status == "code_sent"
     assert session.scalars(select(OutboundSms)).all() == []
     assert (
         verification.check_web_code(
             session=session, conversation=convo, code="000000", now=NOW
         ).status
-        == "expired"
+        == "wrong_code"
     )
 
 

@@ -1,17 +1,21 @@
 """The web chat wire format: JSON text frames between the widget and the service.
 
 Client to server:
+  {"type": "resume", "token": str}  (first frame, only on a socket opened with `resume=1`: the
+   token never travels in a URL, which proxies and access logs keep)
   {"type": "message", "text": str, "payload": str?, "client_id": str}
   {"type": "identity", "full_name": str, "date_of_birth": "YYYY-MM-DD", "client_id": str}
   {"type": "otp", "code": "6 digits", "client_id": str}
   {"type": "ping"}
 Server to client:
   {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"}}
+   (a resume gets a new token: each one works once, within its idle and absolute lifetime)
   {"type": "history", "messages": [message...]}
   {"type": "message", "role": "bot"|"staff", "text", "buttons": [{"title","payload"}],
    "sender_name", "at"}
   {"type": "identity_request", "reason": str}
-  {"type": "otp_request", "reason": str, "masked_phone": str, "attempts_left": int}
+  {"type": "otp_request", "reason": str, "attempts_left": int?}  (no phone digits: the same
+   frame answers details that match a record and details that match none)
   {"type": "handoff", "owner": "staff"|"bot", "sender_name": str|null}  (a person took the
    conversation over, by name once claimed, or handed it back to the assistant)
   {"type": "typing", "active": bool}
@@ -45,11 +49,12 @@ class FrameError(ValueError):
 
 @dataclass
 class ChatSession:
-    """The conversation one open socket speaks for."""
+    """The conversation one open socket speaks for, and the keyed hash of its client address."""
 
     conversation_id: int
     public_id: str
     practice_id: int
+    client_key: str | None = None
 
 
 def error_frame(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:

@@ -1,16 +1,25 @@
 """Identity verification before the bot reveals or changes an appointment.
 
 Two levels, both recorded on the conversation:
-- *identified* (`Conversation.patient_id` set): name and date of birth matched a record, or a new
-  patient registered. Enough to book a new visit, never enough to see or change existing ones.
+- *identified* (`Conversation.patient_id` set): a new patient registered in this chat, or an
+  existing one proved who they are. Enough to book a new visit.
 - *verified* (`identity_verified_at` set as well): on web chat, name and date of birth plus a
   one-time code sent to the phone on file; on SMS, the sending number is on file and the
   patient's date of birth matches. `is_verified` is what actions check before showing PHI.
+  An existing record is linked to a web chat only once its code was typed back, whatever
+  the purpose (booking included): name and birthday alone are often public.
 
-Guessing is limited per conversation: three failed identity checks within an hour, or five
-wrong codes for one code, lock verification for the hour (the bot then escalates to staff).
-Codes are 6 digits, live 10 minutes, are stored only as a salted SHA-256 and compared in
-constant time. No function here logs identity details.
+Web chat gives nothing away about who is a patient. Details that match no record get the
+same answer as details that do ("if we have a record, we've texted a code"), backed by a
+decoy code row that no code can open, and no phone digits are shown. Every identity check
+counts, hit or miss, so that when a limit locks nothing is learnt from when it did:
+three per conversation per hour; per practice and name (any birthday) and per client
+address, over the windows below. The keys are HMACs under the service's secret, so the
+table holds no identity. Codes are capped per patient per hour and per day; a patient who
+reaches the cap from an address that already verified as them is told when to try again,
+anyone else gets the usual answer and no text. New registrations are limited per address
+and per practice. Codes are 6 digits, live 10 minutes, are stored only as a salted SHA-256
+and compared in constant time; five wrong codes lock. No function here logs identity details.
 """
 
 from __future__ import annotations
@@ -19,35 +28,61 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
 from frontdesk.patients.models import Patient, VerificationAttempt, VerificationCode
-from frontdesk.patients.service import check_identity, find_or_register_patient, find_patient
+from frontdesk.patients.service import (
+    AmbiguousIdentityError,
+    check_identity,
+    find_or_register_patient,
+    find_patient,
+    match_key,
+)
 from frontdesk.sms.outbox import queue_sms
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_WRONG_CODES = 5
-MAX_FAILED_ATTEMPTS = 3
 ATTEMPT_WINDOW = timedelta(hours=1)
-# Codes one conversation may have sent per window: stops a stranger who knows a patient's
-# name and birthday from flooding that patient's phone.
-MAX_CODES_PER_WINDOW = 3
-# Codes one patient may be sent per window over all conversations: a new chat costs nothing,
-# so the per-conversation cap alone does not stop the flooding (nor code guessing).
+DAY = timedelta(days=1)
+Limits = Sequence[tuple[int, timedelta]]  # (most allowed, within this window)
+# SMS: failed date-of-birth checks one conversation may make per window.
+MAX_FAILED_ATTEMPTS = 3
+# Web chat: identity checks (hit or miss) one conversation may make per window.
+MAX_CHECKS_PER_CONVERSATION = 3
+# Checks for one name at one practice, whatever the birthday: stops a search for the date of
+# birth of someone whose name is known, from any number of chats and addresses.
+IDENTITY_CHECK_LIMITS: Limits = ((10, DAY),)
+# Checks from one client address (a keyed hash of it), whatever the name.
+CLIENT_CHECK_LIMITS: Limits = ((10, ATTEMPT_WINDOW), (30, DAY))
+# Codes one patient may be sent over all conversations: a new chat costs nothing, so a
+# per-conversation cap alone stops neither flooding their phone nor guessing codes.
 MAX_CODES_PER_PATIENT_PER_WINDOW = 5
+MAX_CODES_PER_PATIENT_PER_DAY = 10
+PATIENT_CODE_LIMITS: Limits = (
+    (MAX_CODES_PER_PATIENT_PER_WINDOW, ATTEMPT_WINDOW),
+    (MAX_CODES_PER_PATIENT_PER_DAY, DAY),
+)
+# New patient records registered in web chat, per client address and per practice.
+CLIENT_REGISTRATION_LIMITS: Limits = ((3, DAY),)
+PRACTICE_REGISTRATION_LIMITS: Limits = ((30, ATTEMPT_WINDOW),)
 # How long a verification lets the bot show appointments before it asks again.
 VERIFIED_FOR = timedelta(hours=2)
 
-ChallengeStatus = Literal["code_sent", "no_phone", "not_found", "locked"]
+FAILURES = ("web_identity", "sms_identity")
+WEB_CHECKS = ("web_identity", "web_lookup")
+
+ChallengeStatus = Literal["code_sent", "registered", "locked", "code_limit", "registration_limited"]
 ResultStatus = Literal["verified", "wrong_code", "expired", "locked", "mismatch", "unreadable"]
+Purpose = Literal["verify", "book"]
 
 _MESSAGES: dict[str, str] = {
     "wrong_code": "That code isn't right. Please check the text message and try again.",
@@ -96,13 +131,43 @@ class SmsCodeSender:
             raise CodeNotDeliverableError("the number opted out of texts")
 
 
+def keyed_hash(secret: str, *parts: object) -> str:
+    """An HMAC-SHA256 of `parts` under the service's secret: a stable key that holds no PHI.
+
+    A plain hash of a name or an address could be reversed by trying the likely ones.
+    """
+    message = "\x1f".join(str(part) for part in parts).encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who is asking, as far as the guessing limits go.
+
+    `secret` keys the identity hashes (the service's secret key); `client_key` is the keyed
+    hash of the client's address (`connectors.webchat.limits.client_key`), None when unknown.
+    """
+
+    secret: str
+    client_key: str | None = None
+
+    def identity_key(self, practice_id: int, full_name: str) -> str:
+        """The key one name at one practice is counted under (any birthday)."""
+        return keyed_hash(self.secret, "identity", practice_id, match_key(full_name))
+
+
 @dataclass(frozen=True)
 class WebChallenge:
-    """Outcome of name + date of birth on web chat; a code was sent when `code_sent`."""
+    """Outcome of name + date of birth on web chat.
+
+    "code_sent" is what a hit *and* a miss get (a miss gets a decoy); "registered": a new
+    patient's record was created and linked; "code_limit": this patient was sent as many
+    codes as allowed, told only to an address that verified as them (`retry_at` says when);
+    "registration_limited": no more new records from here for now; "locked": too many checks.
+    """
 
     status: ChallengeStatus
-    masked_phone: str | None = None
-    attempts_left: int = MAX_FAILED_ATTEMPTS
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +188,7 @@ class VerificationResult:
 
 
 def mask_phone(phone: str) -> str:
-    """Only the last two digits: `(•••) •••-••01`, enough to recognise one's own phone."""
+    """Only the last two digits: `(•••) •••-••01`, for staff and verified views only."""
     digits = re.sub(r"\D", "", phone)
     return f"(•••) •••-••{digits[-2:]}" if len(digits) >= 2 else "your phone"
 
@@ -143,12 +208,11 @@ def _failures(session: Session, conversation: Conversation, now: datetime) -> tu
         .group_by(VerificationAttempt.kind)
     ).all()
     counts = {kind: int(n) for kind, n in rows}
-    code_locked = counts.pop("code_locked", 0) > 0
-    return sum(counts.values()), code_locked
+    return sum(counts.get(kind, 0) for kind in FAILURES), counts.get("code_locked", 0) > 0
 
 
 def is_locked(*, session: Session, conversation: Conversation, now: datetime) -> bool:
-    """Whether verification is locked for this conversation right now."""
+    """Whether verification is locked for this conversation right now (its own failures)."""
     failed, code_locked = _failures(session, conversation, now)
     return code_locked or failed >= MAX_FAILED_ATTEMPTS
 
@@ -158,10 +222,37 @@ def _attempts_left(session: Session, conversation: Conversation, now: datetime) 
     return 0 if code_locked else max(0, MAX_FAILED_ATTEMPTS - failed)
 
 
-def _record_failure(session: Session, conversation: Conversation, kind: str, now: datetime) -> None:
+def _count(session: Session, model: Any, *where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _over_limits(
+    session: Session, limits: Limits, now: datetime, *where: ColumnElement[bool]
+) -> bool:
+    """Whether the attempts matching `where` reached any of `limits`."""
+    return any(
+        _count(session, VerificationAttempt, *where, VerificationAttempt.at > now - window) >= most
+        for most, window in limits
+    )
+
+
+def _record(
+    session: Session,
+    conversation: Conversation,
+    kind: str,
+    now: datetime,
+    *,
+    identity_key: str | None = None,
+    client_key: str | None = None,
+) -> None:
     session.add(
         VerificationAttempt(
-            practice_id=conversation.practice_id, conversation_id=conversation.id, kind=kind, at=now
+            practice_id=conversation.practice_id,
+            conversation_id=conversation.id,
+            kind=kind,
+            at=now,
+            identity_key=identity_key,
+            client_key=client_key,
         )
     )
     session.flush()
@@ -177,35 +268,94 @@ def is_verified(*, session: Session, conversation: Conversation, now: datetime) 
     )
 
 
-def identify_for_booking(
-    *,
-    session: Session,
-    conversation: Conversation,
-    full_name: str,
-    date_of_birth: date,
-    now: datetime,
+def _web_checks_locked(
+    session: Session, conversation: Conversation, requester: Requester, key: str, now: datetime
 ) -> bool:
-    """Link the conversation to the patient with these details, registering a new one if none.
+    """Whether this conversation, this name or this address has used up its identity checks.
 
-    Identifies without verifying: booking a new visit reveals nothing on file. A patient who
-    registers here is verified for their fresh record (it holds only what they just typed).
-    Returns True when a new patient was registered. Raises `InvalidIdentityError` (or its
-    subclass `AmbiguousIdentityError`) for details that cannot be used.
+    Hits and misses count alike, so a lock tells nothing about which the earlier ones were.
     """
-    patient, created = find_or_register_patient(
-        session=session,
-        practice_id=conversation.practice_id,
-        full_name=full_name,
-        date_of_birth=date_of_birth,
-        today=now.date(),
+    checks = VerificationAttempt.kind.in_(WEB_CHECKS)
+    if is_locked(session=session, conversation=conversation, now=now):
+        return True
+    in_conversation = VerificationAttempt.conversation_id == conversation.id
+    if _over_limits(
+        session, ((MAX_CHECKS_PER_CONVERSATION, ATTEMPT_WINDOW),), now, checks, in_conversation
+    ):
+        return True
+    if _over_limits(
+        session, IDENTITY_CHECK_LIMITS, now, checks, VerificationAttempt.identity_key == key
+    ):
+        return True
+    return requester.client_key is not None and _over_limits(
+        session,
+        CLIENT_CHECK_LIMITS,
+        now,
+        checks,
+        VerificationAttempt.client_key == requester.client_key,
     )
-    if conversation.patient_id != patient.id:
-        conversation.identity_verified_at = None  # a verification was for someone else
-    conversation.patient_id = patient.id
-    if created:
-        conversation.identity_verified_at = now
-    session.flush()
-    return created
+
+
+def _code_limit_until(session: Session, patient: Patient, now: datetime) -> datetime | None:
+    """When this patient may be sent a code again, or None if they may be sent one now."""
+    until: datetime | None = None
+    for most, window in PATIENT_CODE_LIMITS:
+        sent = list(
+            session.scalars(
+                select(VerificationCode.created_at)
+                .where(
+                    VerificationCode.patient_id == patient.id,
+                    VerificationCode.created_at > now - window,
+                )
+                .order_by(VerificationCode.created_at)
+            )
+        )
+        if len(sent) >= most:
+            # The cap lifts when enough of these codes have left the window.
+            free_at = sent[len(sent) - most] + window
+            until = free_at if until is None else max(until, free_at)
+    return until
+
+
+def _verified_here_before(
+    session: Session, patient: Patient, requester: Requester, now: datetime
+) -> bool:
+    """Whether this client address verified as this patient within the day."""
+    if requester.client_key is None:
+        return False
+    return (
+        _count(
+            session,
+            VerificationAttempt,
+            VerificationAttempt.kind == "web_verified",
+            VerificationAttempt.identity_key
+            == requester.identity_key(patient.practice_id, patient.match_key),
+            VerificationAttempt.client_key == requester.client_key,
+            VerificationAttempt.at > now - DAY,
+        )
+        > 0
+    )
+
+
+def _registration_limited(
+    session: Session, conversation: Conversation, requester: Requester, now: datetime
+) -> bool:
+    registrations = VerificationAttempt.kind == "registration"
+    if _over_limits(
+        session,
+        PRACTICE_REGISTRATION_LIMITS,
+        now,
+        registrations,
+        VerificationAttempt.practice_id == conversation.practice_id,
+    ):
+        return True
+    return requester.client_key is not None and _over_limits(
+        session,
+        CLIENT_REGISTRATION_LIMITS,
+        now,
+        registrations,
+        VerificationAttempt.client_key == requester.client_key,
+    )
 
 
 def start_web_verification(
@@ -216,71 +366,128 @@ def start_web_verification(
     date_of_birth: date,
     now: datetime,
     sender: CodeSender,
+    requester: Requester,
+    purpose: Purpose = "verify",
 ) -> WebChallenge:
-    """Check name and date of birth; on a match, send a one-time code to the phone on file.
+    """Check name and date of birth; text a one-time code to the phone on file if they match.
 
-    Raises `InvalidIdentityError` for impossible details (not counted as a failed attempt) and
-    `AmbiguousIdentityError` when several records match (staff must tell them apart).
+    Whether they matched is never told: a miss gets a decoy code and the same answer. With
+    purpose "book", details that match no record register a new patient instead (limited per
+    address and per practice), linked and verified for that fresh record, which holds only
+    what they just typed. Raises `InvalidIdentityError` for impossible details (not counted).
     """
-    if is_locked(session=session, conversation=conversation, now=now):
-        return WebChallenge("locked", attempts_left=0)
+    key = requester.identity_key(conversation.practice_id, full_name)
+    if _web_checks_locked(session, conversation, requester, key, now):
+        return WebChallenge("locked")
     check_identity(full_name, date_of_birth, today=now.date())
-    patient = find_patient(
-        session=session,
-        practice_id=conversation.practice_id,
-        full_name=full_name,
-        date_of_birth=date_of_birth,
-    )
-    if patient is None:
-        _record_failure(session, conversation, "web_identity", now)
-        left = _attempts_left(session, conversation, now)
-        return WebChallenge("locked" if left == 0 else "not_found", attempts_left=left)
-    if not patient.phone:
-        return WebChallenge("no_phone")
-    recent_codes = session.scalar(
-        select(func.count()).where(
-            VerificationCode.conversation_id == conversation.id,
-            VerificationCode.created_at > now - ATTEMPT_WINDOW,
-        )
-    )
-    if (recent_codes or 0) >= MAX_CODES_PER_WINDOW:
-        return WebChallenge("locked", attempts_left=0)
-    codes_to_patient = session.scalar(
-        select(func.count()).where(
-            VerificationCode.patient_id == patient.id,
-            VerificationCode.created_at > now - ATTEMPT_WINDOW,
-        )
-    )
-    if (codes_to_patient or 0) >= MAX_CODES_PER_PATIENT_PER_WINDOW:
-        return WebChallenge("locked", attempts_left=0)
-    _close_open_codes(session, conversation, now)
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    salt = secrets.token_hex(16)
-    session.add(
-        VerificationCode(
+    try:
+        patient = find_patient(
+            session=session,
             practice_id=conversation.practice_id,
-            conversation_id=conversation.id,
-            patient_id=patient.id,
-            code_salt=salt,
-            code_hash=_hash_code(salt, code),
-            created_at=now,
-            expires_at=now + CODE_LIFETIME,
-            wrong_attempts=0,
+            full_name=full_name,
+            date_of_birth=date_of_birth,
         )
-    )
-    session.flush()
+        ambiguous = False
+    except AmbiguousIdentityError:  # staff must tell these apart; say no more than a miss
+        patient, ambiguous = None, True
+    kind = "web_lookup" if patient is not None or ambiguous else "web_identity"
+    _record(session, conversation, kind, now, identity_key=key, client_key=requester.client_key)
+    if patient is None and purpose == "book" and not ambiguous:
+        return _register(session, conversation, requester, full_name, date_of_birth, now)
+    _close_open_codes(session, conversation, now)
+    if patient is None or not patient.phone:
+        return _decoy(session, conversation, now)
+    retry_at = _code_limit_until(session, patient, now)
+    if retry_at is not None:
+        if _verified_here_before(session, patient, requester, now):
+            return WebChallenge("code_limit", retry_at=retry_at)
+        return _decoy(session, conversation, now)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    row = _new_code(session, conversation, now, patient_id=patient.id, code=code)
     try:
         sender.send_code(
             session=session, practice_id=conversation.practice_id, phone=patient.phone, code=code
         )
     except CodeNotDeliverableError:
-        _close_open_codes(session, conversation, now)
-        return WebChallenge("no_phone")
-    return WebChallenge(
-        "code_sent",
-        masked_phone=mask_phone(patient.phone),
-        attempts_left=_attempts_left(session, conversation, now),
+        row.closed_at = now
+        return _decoy(session, conversation, now)
+    return WebChallenge("code_sent")
+
+
+def identify_for_booking(
+    *,
+    session: Session,
+    conversation: Conversation,
+    full_name: str,
+    date_of_birth: date,
+    now: datetime,
+    sender: CodeSender,
+    requester: Requester,
+) -> WebChallenge:
+    """Identity for a new booking: a new patient registers; an existing one gets a code."""
+    return start_web_verification(
+        session=session,
+        conversation=conversation,
+        full_name=full_name,
+        date_of_birth=date_of_birth,
+        now=now,
+        sender=sender,
+        requester=requester,
+        purpose="book",
     )
+
+
+def _register(
+    session: Session,
+    conversation: Conversation,
+    requester: Requester,
+    full_name: str,
+    date_of_birth: date,
+    now: datetime,
+) -> WebChallenge:
+    if _registration_limited(session, conversation, requester, now):
+        return WebChallenge("registration_limited")
+    patient, _created = find_or_register_patient(
+        session=session,
+        practice_id=conversation.practice_id,
+        full_name=full_name,
+        date_of_birth=date_of_birth,
+        today=now.date(),
+    )
+    _record(session, conversation, "registration", now, client_key=requester.client_key)
+    link_patient(session=session, conversation=conversation, patient_id=patient.id, verified_at=now)
+    return WebChallenge("registered")
+
+
+def _new_code(
+    session: Session,
+    conversation: Conversation,
+    now: datetime,
+    *,
+    patient_id: int | None,
+    code: str | None,
+) -> VerificationCode:
+    salt = secrets.token_hex(16)
+    row = VerificationCode(
+        practice_id=conversation.practice_id,
+        conversation_id=conversation.id,
+        patient_id=patient_id,
+        code_salt=salt,
+        # A decoy's hash is empty: no hex digest equals it, so no code opens it.
+        code_hash=_hash_code(salt, code) if code is not None else "",
+        created_at=now,
+        expires_at=now + CODE_LIFETIME,
+        wrong_attempts=0,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _decoy(session: Session, conversation: Conversation, now: datetime) -> WebChallenge:
+    """The answer a hit gets, for a miss (or a hit we cannot text): a code nobody was sent."""
+    _new_code(session, conversation, now, patient_id=None, code=None)
+    return WebChallenge("code_sent")
 
 
 def _close_open_codes(session: Session, conversation: Conversation, now: datetime) -> None:
@@ -294,9 +501,17 @@ def _close_open_codes(session: Session, conversation: Conversation, now: datetim
 
 
 def check_web_code(
-    *, session: Session, conversation: Conversation, code: str, now: datetime
+    *,
+    session: Session,
+    conversation: Conversation,
+    code: str,
+    now: datetime,
+    requester: Requester | None = None,
 ) -> VerificationResult:
-    """Check a one-time code; on success the conversation is linked and verified."""
+    """Check a one-time code; on success the conversation is linked and verified.
+
+    A decoy takes wrong codes and locks exactly as a real one does.
+    """
     if is_locked(session=session, conversation=conversation, now=now):
         return VerificationResult("locked", 0)
     challenge = session.scalar(
@@ -318,7 +533,8 @@ def check_web_code(
         session.flush()
         return VerificationResult("expired", 0)
     typed = re.sub(r"\s", "", code)
-    if hmac.compare_digest(_hash_code(challenge.code_salt, typed), challenge.code_hash):
+    right = hmac.compare_digest(_hash_code(challenge.code_salt, typed), challenge.code_hash)
+    if right and challenge.patient_id is not None:
         challenge.closed_at = now
         link_patient(
             session=session,
@@ -326,12 +542,22 @@ def check_web_code(
             patient_id=challenge.patient_id,
             verified_at=now,
         )
+        if requester is not None:
+            patient = session.get_one(Patient, challenge.patient_id)
+            _record(
+                session,
+                conversation,
+                "web_verified",
+                now,
+                identity_key=requester.identity_key(conversation.practice_id, patient.match_key),
+                client_key=requester.client_key,
+            )
         return VerificationResult("verified", MAX_WRONG_CODES - challenge.wrong_attempts)
     challenge.wrong_attempts += 1
     left = MAX_WRONG_CODES - challenge.wrong_attempts
     if left <= 0:
         challenge.closed_at = now
-        _record_failure(session, conversation, "code_locked", now)
+        _record(session, conversation, "code_locked", now)
         return VerificationResult("locked", 0)
     session.flush()
     return VerificationResult("wrong_code", left)
@@ -424,6 +650,6 @@ def verify_sms_identity(
         return VerificationResult("verified", _attempts_left(session, conversation, now))
     # Two records with the same number and birthday (twins on a parent's phone) cannot be
     # told apart by SMS: that counts as a failure, and staff sort it out after the lock.
-    _record_failure(session, conversation, "sms_identity", now)
+    _record(session, conversation, "sms_identity", now)
     left = _attempts_left(session, conversation, now)
     return VerificationResult("locked" if left == 0 else "mismatch", left)

@@ -47,8 +47,11 @@ class Stack:
 
     def chat(self, practice: str = "riverside", resume: str | None = None) -> ChatClient:
         """Open a web chat connection, as the widget would."""
-        url = f"{self.ws_url}?practice={practice}" + (f"&resume={resume}" if resume else "")
-        return ChatClient(connect(url, open_timeout=10))
+        url = f"{self.ws_url}?practice={practice}" + ("&resume=1" if resume else "")
+        socket = connect(url, open_timeout=10)
+        if resume:  # the token goes in the first frame, never in the URL
+            socket.send(json.dumps({"type": "resume", "token": resume}))
+        return ChatClient(socket)
 
 
 def stack_env(data_dir: Path, port: int, rasa_port: int) -> dict[str, str]:
