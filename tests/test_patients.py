@@ -17,7 +17,7 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Patient, Practice
 from frontdesk.patients import verification
-from frontdesk.patients.models import VerificationCode
+from frontdesk.patients.models import VerificationAttempt, VerificationCode
 from frontdesk.patients.service import (
     AmbiguousIdentityError,
     InvalidIdentityError,
@@ -302,6 +302,101 @@ def test_no_phone_on_file_and_code_flooding(session: Session, practice: Practice
         assert stale.status == "wrong_code"
     fresh = verification.check_web_code(session=session, conversation=convo, code=last, now=NOW)
     assert fresh.status == "verified"
+
+
+def test_one_name_is_counted_over_every_chat_and_address(
+    session: Session, practice: Practice
+) -> None:
+    """A search for Jordan's birthday from many chats and addresses stops at the name's cap."""
+    sender = RecordingCodeSender()
+    ((most, _window),) = verification.IDENTITY_CHECK_LIMITS
+    for n in range(most):
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        elsewhere = verification.Requester(secret="test-secret", client_key=f"client-{n}")
+        born = date(1985, 1, 1) + timedelta(days=n)
+        assert _start(session, convo, sender, born=born, requester=elsewhere).status == "code_sent"
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    fresh = verification.Requester(secret="test-secret", client_key="client-new")
+    assert _start(session, convo, sender, requester=fresh).status == "locked"
+    assert sender.sent == []
+    # Other names are not affected; the name is free again a day later.
+    other = _conversation(session, practice, Channel.WEBCHAT)
+    casey = _start(session, other, sender, name="Casey Example", born=date(1990, 9, 30))
+    assert casey.status == "code_sent"
+    later = NOW + timedelta(days=1, minutes=1)
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    assert _start(session, convo, sender, requester=fresh, now=later).status == "code_sent"
+    rows = session.scalars(select(VerificationAttempt.identity_key)).all()
+    assert all(key and "jordan" not in key for key in rows)  # keyed hashes, no names
+
+
+def test_codes_are_capped_per_patient_per_day(session: Session, practice: Practice) -> None:
+    sender = RecordingCodeSender()
+    for n in range(verification.MAX_CODES_PER_PATIENT_PER_DAY):
+        at = NOW + timedelta(hours=2 * n)  # under the hourly cap
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        client = verification.Requester(secret="test-secret", client_key=f"c{n}")
+        assert _start(session, convo, sender, now=at, requester=client).status == "code_sent"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_DAY
+    at = NOW + timedelta(hours=20)
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    stranger = verification.Requester(secret="test-secret", client_key="stranger")
+    # A stranger at the cap gets the usual answer (no hint that Jordan is a patient), no text.
+    assert _start(session, convo, sender, now=at, requester=stranger).status == "code_sent"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_DAY
+    assert session.get_one(VerificationCode, _latest_code_id(session)).patient_id is None
+    # The day after the first code, one may be sent again.
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    tomorrow = NOW + timedelta(days=1, minutes=1)
+    assert _start(session, convo, sender, now=tomorrow, requester=stranger).status == "code_sent"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_DAY + 1
+
+
+def test_the_patient_at_the_cap_is_told_when_to_try_again(
+    session: Session, practice: Practice
+) -> None:
+    sender = RecordingCodeSender()
+    for n in range(verification.MAX_CODES_PER_PATIENT_PER_WINDOW):
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        at = NOW + timedelta(minutes=10 * n)
+        assert _start(session, convo, sender, now=at).status == "code_sent"
+        code = sender.sent[-1][2]
+        result = verification.check_web_code(
+            session=session, conversation=convo, code=code, now=at, requester=REQUESTER
+        )
+        assert result.status == "verified"
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    at = NOW + timedelta(minutes=50)
+    challenge = _start(session, convo, sender, now=at)
+    assert challenge == verification.WebChallenge("code_limit", retry_at=NOW + timedelta(hours=1))
+
+
+def _latest_code_id(session: Session) -> int:
+    return (
+        session.scalars(select(VerificationCode.id).order_by(VerificationCode.id.desc())).first()
+        or 0
+    )
+
+
+def test_registrations_are_limited_per_address_and_per_practice(
+    session: Session, practice: Practice
+) -> None:
+    sender = RecordingCodeSender()
+
+    def register(n: int, client: str) -> str:
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        requester = verification.Requester(secret="test-secret", client_key=client)
+        name = "New " + "".join(chr(97 + int(d)) for d in f"{n:03d}") + "son"
+        return _start(session, convo, sender, name=name, requester=requester, purpose="book").status
+
+    ((per_address, _),) = verification.CLIENT_REGISTRATION_LIMITS
+    assert [register(n, "home") for n in range(per_address + 1)] == ["registered"] * per_address + [
+        "registration_limited"
+    ]
+    ((per_practice, _),) = verification.PRACTICE_REGISTRATION_LIMITS
+    statuses = [register(100 + n, f"addr-{n}") for n in range(per_practice)]
+    assert statuses.count("registered") == per_practice - per_address
+    assert statuses[-1] == "registration_limited"
 
 
 @pytest.mark.parametrize(

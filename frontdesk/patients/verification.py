@@ -60,13 +60,14 @@ MAX_FAILED_ATTEMPTS = 3
 MAX_CHECKS_PER_CONVERSATION = 3
 # Checks for one name at one practice, whatever the birthday: stops a search for the date of
 # birth of someone whose name is known, from any number of chats and addresses.
-IDENTITY_CHECK_LIMITS: Limits = ((10, DAY),)
+# More than a patient's daily code cap, so that cap is what a real patient meets first.
+IDENTITY_CHECK_LIMITS: Limits = ((12, DAY),)
 # Checks from one client address (a keyed hash of it), whatever the name.
 CLIENT_CHECK_LIMITS: Limits = ((10, ATTEMPT_WINDOW), (30, DAY))
 # Codes one patient may be sent over all conversations: a new chat costs nothing, so a
 # per-conversation cap alone stops neither flooding their phone nor guessing codes.
 MAX_CODES_PER_PATIENT_PER_WINDOW = 5
-MAX_CODES_PER_PATIENT_PER_DAY = 10
+MAX_CODES_PER_PATIENT_PER_DAY = 8
 PATIENT_CODE_LIMITS: Limits = (
     (MAX_CODES_PER_PATIENT_PER_WINDOW, ATTEMPT_WINDOW),
     (MAX_CODES_PER_PATIENT_PER_DAY, DAY),
