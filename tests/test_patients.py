@@ -16,7 +16,7 @@ from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Patient, Practice
-from frontdesk.patients import verification
+from frontdesk.patients import guessing, verification
 from frontdesk.patients.models import VerificationAttempt, VerificationCode
 from frontdesk.patients.service import (
     AmbiguousIdentityError,
@@ -309,7 +309,7 @@ def test_one_name_is_counted_over_every_chat_and_address(
 ) -> None:
     """A search for Jordan's birthday from many chats and addresses stops at the name's cap."""
     sender = RecordingCodeSender()
-    ((most, _window),) = verification.IDENTITY_CHECK_LIMITS
+    ((most, _window),) = guessing.IDENTITY_CHECK_LIMITS
     for n in range(most):
         convo = _conversation(session, practice, Channel.WEBCHAT)
         elsewhere = verification.Requester(secret="test-secret", client_key=f"client-{n}")
@@ -389,11 +389,11 @@ def test_registrations_are_limited_per_address_and_per_practice(
         name = "New " + "".join(chr(97 + int(d)) for d in f"{n:03d}") + "son"
         return _start(session, convo, sender, name=name, requester=requester, purpose="book").status
 
-    ((per_address, _),) = verification.CLIENT_REGISTRATION_LIMITS
+    ((per_address, _),) = guessing.CLIENT_REGISTRATION_LIMITS
     assert [register(n, "home") for n in range(per_address + 1)] == ["registered"] * per_address + [
         "registration_limited"
     ]
-    ((per_practice, _),) = verification.PRACTICE_REGISTRATION_LIMITS
+    ((per_practice, _),) = guessing.PRACTICE_REGISTRATION_LIMITS
     statuses = [register(100 + n, f"addr-{n}") for n in range(per_practice)]
     assert statuses.count("registered") == per_practice - per_address
     assert statuses[-1] == "registration_limited"

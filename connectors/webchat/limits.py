@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation
-from frontdesk.patients.verification import keyed_hash
+from frontdesk.patients.guessing import keyed_hash
 
 MAX_SOCKETS_PER_CLIENT = 10  # open at once, per process
 MAX_NEW_CONVERSATIONS: tuple[tuple[int, timedelta], ...] = (

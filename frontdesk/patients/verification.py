@@ -12,10 +12,8 @@ Two levels, both recorded on the conversation:
 Web chat gives nothing away about who is a patient. Details that match no record get the
 same answer as details that do ("if we have a record, we've texted a code"), backed by a
 decoy code row that no code can open, and no phone digits are shown. Every identity check
-counts, hit or miss, so that when a limit locks nothing is learnt from when it did:
-three per conversation per hour; per practice and name (any birthday) and per client
-address, over the windows below. The keys are HMACs under the service's secret, so the
-table holds no identity. Codes are capped per patient per hour and per day; a patient who
+counts, hit or miss, per conversation, per practice and name and per client address
+(`frontdesk.patients.guessing`). Codes are capped per patient per hour and per day; a patient who
 reaches the cap from an address that already verified as them is told when to try again,
 anyone else gets the usual answer and no text. New registrations are limited per address
 and per practice. Codes are 6 digits, live 10 minutes, are stored only as a salted SHA-256
@@ -28,58 +26,39 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
-from frontdesk.patients.models import Patient, VerificationAttempt, VerificationCode
+from frontdesk.patients import guessing
+from frontdesk.patients.guessing import Requester as Requester
+from frontdesk.patients.models import Patient, VerificationCode
 from frontdesk.patients.service import (
     AmbiguousIdentityError,
     check_identity,
     find_or_register_patient,
     find_patient,
-    match_key,
 )
 from frontdesk.sms.outbox import queue_sms
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_WRONG_CODES = 5
-ATTEMPT_WINDOW = timedelta(hours=1)
-DAY = timedelta(days=1)
-Limits = Sequence[tuple[int, timedelta]]  # (most allowed, within this window)
-# SMS: failed date-of-birth checks one conversation may make per window.
-MAX_FAILED_ATTEMPTS = 3
-# Web chat: identity checks (hit or miss) one conversation may make per window.
-MAX_CHECKS_PER_CONVERSATION = 3
-# Checks for one name at one practice, whatever the birthday: stops a search for the date of
-# birth of someone whose name is known, from any number of chats and addresses.
-# More than a patient's daily code cap, so that cap is what a real patient meets first.
-IDENTITY_CHECK_LIMITS: Limits = ((12, DAY),)
-# Checks from one client address (a keyed hash of it), whatever the name.
-CLIENT_CHECK_LIMITS: Limits = ((10, ATTEMPT_WINDOW), (30, DAY))
 # Codes one patient may be sent over all conversations: a new chat costs nothing, so a
 # per-conversation cap alone stops neither flooding their phone nor guessing codes.
 MAX_CODES_PER_PATIENT_PER_WINDOW = 5
 MAX_CODES_PER_PATIENT_PER_DAY = 8
-PATIENT_CODE_LIMITS: Limits = (
-    (MAX_CODES_PER_PATIENT_PER_WINDOW, ATTEMPT_WINDOW),
-    (MAX_CODES_PER_PATIENT_PER_DAY, DAY),
+PATIENT_CODE_LIMITS: guessing.Limits = (
+    (MAX_CODES_PER_PATIENT_PER_WINDOW, guessing.ATTEMPT_WINDOW),
+    (MAX_CODES_PER_PATIENT_PER_DAY, guessing.DAY),
 )
-# New patient records registered in web chat, per client address and per practice.
-CLIENT_REGISTRATION_LIMITS: Limits = ((3, DAY),)
-PRACTICE_REGISTRATION_LIMITS: Limits = ((30, ATTEMPT_WINDOW),)
 # How long a verification lets the bot show appointments before it asks again.
 VERIFIED_FOR = timedelta(hours=2)
-
-FAILURES = ("web_identity", "sms_identity")
-WEB_CHECKS = ("web_identity", "web_lookup")
 
 ChallengeStatus = Literal["code_sent", "registered", "locked", "code_limit", "registration_limited"]
 ResultStatus = Literal["verified", "wrong_code", "expired", "locked", "mismatch", "unreadable"]
@@ -132,31 +111,6 @@ class SmsCodeSender:
             raise CodeNotDeliverableError("the number opted out of texts")
 
 
-def keyed_hash(secret: str, *parts: object) -> str:
-    """An HMAC-SHA256 of `parts` under the service's secret: a stable key that holds no PHI.
-
-    A plain hash of a name or an address could be reversed by trying the likely ones.
-    """
-    message = "\x1f".join(str(part) for part in parts).encode("utf-8")
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who is asking, as far as the guessing limits go.
-
-    `secret` keys the identity hashes (the service's secret key); `client_key` is the keyed
-    hash of the client's address (`connectors.webchat.limits.client_key`), None when unknown.
-    """
-
-    secret: str
-    client_key: str | None = None
-
-    def identity_key(self, practice_id: int, full_name: str) -> str:
-        """The key one name at one practice is counted under (any birthday)."""
-        return keyed_hash(self.secret, "identity", practice_id, match_key(full_name))
-
-
 @dataclass(frozen=True)
 class WebChallenge:
     """Outcome of name + date of birth on web chat.
@@ -198,67 +152,6 @@ def _hash_code(salt: str, code: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
 
-def _failures(session: Session, conversation: Conversation, now: datetime) -> tuple[int, bool]:
-    """(failed identity checks, whether a code was locked) within the window."""
-    rows = session.execute(
-        select(VerificationAttempt.kind, func.count())
-        .where(
-            VerificationAttempt.conversation_id == conversation.id,
-            VerificationAttempt.at > now - ATTEMPT_WINDOW,
-        )
-        .group_by(VerificationAttempt.kind)
-    ).all()
-    counts = {kind: int(n) for kind, n in rows}
-    return sum(counts.get(kind, 0) for kind in FAILURES), counts.get("code_locked", 0) > 0
-
-
-def is_locked(*, session: Session, conversation: Conversation, now: datetime) -> bool:
-    """Whether verification is locked for this conversation right now (its own failures)."""
-    failed, code_locked = _failures(session, conversation, now)
-    return code_locked or failed >= MAX_FAILED_ATTEMPTS
-
-
-def _attempts_left(session: Session, conversation: Conversation, now: datetime) -> int:
-    failed, code_locked = _failures(session, conversation, now)
-    return 0 if code_locked else max(0, MAX_FAILED_ATTEMPTS - failed)
-
-
-def _count(session: Session, model: Any, *where: ColumnElement[bool]) -> int:
-    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def _over_limits(
-    session: Session, limits: Limits, now: datetime, *where: ColumnElement[bool]
-) -> bool:
-    """Whether the attempts matching `where` reached any of `limits`."""
-    return any(
-        _count(session, VerificationAttempt, *where, VerificationAttempt.at > now - window) >= most
-        for most, window in limits
-    )
-
-
-def _record(
-    session: Session,
-    conversation: Conversation,
-    kind: str,
-    now: datetime,
-    *,
-    identity_key: str | None = None,
-    client_key: str | None = None,
-) -> None:
-    session.add(
-        VerificationAttempt(
-            practice_id=conversation.practice_id,
-            conversation_id=conversation.id,
-            kind=kind,
-            at=now,
-            identity_key=identity_key,
-            client_key=client_key,
-        )
-    )
-    session.flush()
-
-
 def is_verified(*, session: Session, conversation: Conversation, now: datetime) -> bool:
     """Whether the patient in this conversation may see and change their appointments."""
     verified_at = conversation.identity_verified_at
@@ -266,34 +159,6 @@ def is_verified(*, session: Session, conversation: Conversation, now: datetime) 
         conversation.patient_id is not None
         and verified_at is not None
         and now - verified_at <= VERIFIED_FOR
-    )
-
-
-def _web_checks_locked(
-    session: Session, conversation: Conversation, requester: Requester, key: str, now: datetime
-) -> bool:
-    """Whether this conversation, this name or this address has used up its identity checks.
-
-    Hits and misses count alike, so a lock tells nothing about which the earlier ones were.
-    """
-    checks = VerificationAttempt.kind.in_(WEB_CHECKS)
-    if is_locked(session=session, conversation=conversation, now=now):
-        return True
-    in_conversation = VerificationAttempt.conversation_id == conversation.id
-    if _over_limits(
-        session, ((MAX_CHECKS_PER_CONVERSATION, ATTEMPT_WINDOW),), now, checks, in_conversation
-    ):
-        return True
-    if _over_limits(
-        session, IDENTITY_CHECK_LIMITS, now, checks, VerificationAttempt.identity_key == key
-    ):
-        return True
-    return requester.client_key is not None and _over_limits(
-        session,
-        CLIENT_CHECK_LIMITS,
-        now,
-        checks,
-        VerificationAttempt.client_key == requester.client_key,
     )
 
 
@@ -318,47 +183,6 @@ def _code_limit_until(session: Session, patient: Patient, now: datetime) -> date
     return until
 
 
-def _verified_here_before(
-    session: Session, patient: Patient, requester: Requester, now: datetime
-) -> bool:
-    """Whether this client address verified as this patient within the day."""
-    if requester.client_key is None:
-        return False
-    return (
-        _count(
-            session,
-            VerificationAttempt,
-            VerificationAttempt.kind == "web_verified",
-            VerificationAttempt.identity_key
-            == requester.identity_key(patient.practice_id, patient.match_key),
-            VerificationAttempt.client_key == requester.client_key,
-            VerificationAttempt.at > now - DAY,
-        )
-        > 0
-    )
-
-
-def _registration_limited(
-    session: Session, conversation: Conversation, requester: Requester, now: datetime
-) -> bool:
-    registrations = VerificationAttempt.kind == "registration"
-    if _over_limits(
-        session,
-        PRACTICE_REGISTRATION_LIMITS,
-        now,
-        registrations,
-        VerificationAttempt.practice_id == conversation.practice_id,
-    ):
-        return True
-    return requester.client_key is not None and _over_limits(
-        session,
-        CLIENT_REGISTRATION_LIMITS,
-        now,
-        registrations,
-        VerificationAttempt.client_key == requester.client_key,
-    )
-
-
 def start_web_verification(
     *,
     session: Session,
@@ -367,7 +191,7 @@ def start_web_verification(
     date_of_birth: date,
     now: datetime,
     sender: CodeSender,
-    requester: Requester,
+    requester: guessing.Requester,
     purpose: Purpose = "verify",
 ) -> WebChallenge:
     """Check name and date of birth; text a one-time code to the phone on file if they match.
@@ -378,7 +202,7 @@ def start_web_verification(
     what they just typed. Raises `InvalidIdentityError` for impossible details (not counted).
     """
     key = requester.identity_key(conversation.practice_id, full_name)
-    if _web_checks_locked(session, conversation, requester, key, now):
+    if guessing.web_checks_locked(session, conversation, requester, key, now):
         return WebChallenge("locked")
     check_identity(full_name, date_of_birth, today=now.date())
     try:
@@ -392,7 +216,9 @@ def start_web_verification(
     except AmbiguousIdentityError:  # staff must tell these apart; say no more than a miss
         patient, ambiguous = None, True
     kind = "web_lookup" if patient is not None or ambiguous else "web_identity"
-    _record(session, conversation, kind, now, identity_key=key, client_key=requester.client_key)
+    guessing.record_attempt(
+        session, conversation, kind, now, identity_key=key, client_key=requester.client_key
+    )
     if patient is None and purpose == "book" and not ambiguous:
         return _register(session, conversation, requester, full_name, date_of_birth, now)
     _close_open_codes(session, conversation, now)
@@ -400,7 +226,7 @@ def start_web_verification(
         return _decoy(session, conversation, now)
     retry_at = _code_limit_until(session, patient, now)
     if retry_at is not None:
-        if _verified_here_before(session, patient, requester, now):
+        if guessing.verified_here_before(session, patient, requester, now):
             return WebChallenge("code_limit", retry_at=retry_at)
         return _decoy(session, conversation, now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -423,7 +249,7 @@ def identify_for_booking(
     date_of_birth: date,
     now: datetime,
     sender: CodeSender,
-    requester: Requester,
+    requester: guessing.Requester,
 ) -> WebChallenge:
     """Identity for a new booking: a new patient registers; an existing one gets a code."""
     return start_web_verification(
@@ -441,12 +267,12 @@ def identify_for_booking(
 def _register(
     session: Session,
     conversation: Conversation,
-    requester: Requester,
+    requester: guessing.Requester,
     full_name: str,
     date_of_birth: date,
     now: datetime,
 ) -> WebChallenge:
-    if _registration_limited(session, conversation, requester, now):
+    if guessing.registration_limited(session, conversation, requester, now):
         return WebChallenge("registration_limited")
     patient, _created = find_or_register_patient(
         session=session,
@@ -455,7 +281,9 @@ def _register(
         date_of_birth=date_of_birth,
         today=now.date(),
     )
-    _record(session, conversation, "registration", now, client_key=requester.client_key)
+    guessing.record_attempt(
+        session, conversation, "registration", now, client_key=requester.client_key
+    )
     link_patient(session=session, conversation=conversation, patient_id=patient.id, verified_at=now)
     return WebChallenge("registered")
 
@@ -507,13 +335,13 @@ def check_web_code(
     conversation: Conversation,
     code: str,
     now: datetime,
-    requester: Requester | None = None,
+    requester: guessing.Requester | None = None,
 ) -> VerificationResult:
     """Check a one-time code; on success the conversation is linked and verified.
 
     A decoy takes wrong codes and locks exactly as a real one does.
     """
-    if is_locked(session=session, conversation=conversation, now=now):
+    if guessing.is_locked(session=session, conversation=conversation, now=now):
         return VerificationResult("locked", 0)
     challenge = session.scalar(
         select(VerificationCode)
@@ -545,7 +373,7 @@ def check_web_code(
         )
         if requester is not None:
             patient = session.get_one(Patient, challenge.patient_id)
-            _record(
+            guessing.record_attempt(
                 session,
                 conversation,
                 "web_verified",
@@ -558,7 +386,7 @@ def check_web_code(
     left = MAX_WRONG_CODES - challenge.wrong_attempts
     if left <= 0:
         challenge.closed_at = now
-        _record(session, conversation, "code_locked", now)
+        guessing.record_attempt(session, conversation, "code_locked", now)
         return VerificationResult("locked", 0)
     session.flush()
     return VerificationResult("wrong_code", left)
@@ -629,11 +457,11 @@ def verify_sms_identity(
     A reply with no readable date is not counted as a failed attempt; a date that matches no
     patient with this number is.
     """
-    if is_locked(session=session, conversation=conversation, now=now):
+    if guessing.is_locked(session=session, conversation=conversation, now=now):
         return VerificationResult("locked", 0)
     born = parse_date_of_birth(date_of_birth_text, today=now.date())
     if born is None:
-        return VerificationResult("unreadable", _attempts_left(session, conversation, now))
+        return VerificationResult("unreadable", guessing.attempts_left(session, conversation, now))
     number = re.sub(r"[^\d+]", "", from_number)
     matches = list(
         session.scalars(
@@ -648,9 +476,9 @@ def verify_sms_identity(
         link_patient(
             session=session, conversation=conversation, patient_id=matches[0], verified_at=now
         )
-        return VerificationResult("verified", _attempts_left(session, conversation, now))
+        return VerificationResult("verified", guessing.attempts_left(session, conversation, now))
     # Two records with the same number and birthday (twins on a parent's phone) cannot be
     # told apart by SMS: that counts as a failure, and staff sort it out after the lock.
-    _record(session, conversation, "sms_identity", now)
-    left = _attempts_left(session, conversation, now)
+    guessing.record_attempt(session, conversation, "sms_identity", now)
+    left = guessing.attempts_left(session, conversation, now)
     return VerificationResult("locked" if left == 0 else "mismatch", left)
