@@ -36,9 +36,9 @@ from connectors.webchat.protocol import (
     FrameError,
     ack_frame,
     client_id_of,
+    current_conversation,
     error_frame,
 )
-from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
 from frontdesk.patients import verification
@@ -150,8 +150,7 @@ async def handle_identity(
 
     def identify() -> tuple[Owner, verification.WebChallenge, str]:
         with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            assert conversation is not None
+            conversation = current_conversation(db, session)
             request = _open_request(db, conversation)
             if request is None:
                 raise FrameError(
@@ -226,8 +225,7 @@ async def handle_otp(
 
     def check() -> tuple[Owner, verification.VerificationResult]:
         with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            assert conversation is not None
+            conversation = current_conversation(db, session)
             result = verification.check_web_code(
                 session=db,
                 conversation=conversation,

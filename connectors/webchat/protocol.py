@@ -33,6 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation
+
 UNREADABLE = "That message could not be read."
 
 
@@ -55,6 +60,25 @@ class ChatSession:
     public_id: str
     practice_id: int
     client_key: str | None = None
+    # The conversation's resume token hash when this socket opened: once another socket
+    # resumes the conversation (the token rotates), this one may no longer act for it.
+    token_hash: str | None = None
+
+
+SUPERSEDED = "resumed_elsewhere"
+
+
+def current_conversation(db: Session, session: ChatSession) -> Conversation:
+    """The socket's conversation, unless another socket has resumed it since.
+
+    Raises `FrameError` ("resumed_elsewhere") for a superseded socket: whoever holds the
+    latest token now speaks for the chat, and a code typed here must not verify theirs.
+    """
+    conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+    assert conversation is not None
+    if conversation.resume_token_hash != session.token_hash:
+        raise FrameError(SUPERSEDED, "This chat continued in another window.")
+    return conversation
 
 
 def error_frame(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:

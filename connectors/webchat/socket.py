@@ -25,11 +25,13 @@ from connectors.bridge import hand_turn_to_bot
 from connectors.webchat.identity import handle_identity, handle_otp
 from connectors.webchat.limits import SocketCounter, client_key, may_start_conversation
 from connectors.webchat.protocol import (
+    SUPERSEDED,
     UNREADABLE,
     ChatSession,
     FrameError,
     ack_frame,
     client_id_of,
+    current_conversation,
     error_frame,
     parse_message_frame,
 )
@@ -38,6 +40,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation, Owner
 from frontdesk.conversations.turns import bot_turn_text
 from frontdesk.events import Event
+from frontdesk.patients.verification import close_open_codes
 from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
 
@@ -51,6 +54,7 @@ RESUME_LIFETIME = timedelta(hours=12)  # ... or this long after the chat started
 CLOSE_RESUME = 4401
 CLOSE_UNKNOWN_PRACTICE = 4404
 CLOSE_TOO_MANY = 4429
+CLOSE_SUPERSEDED = 4409
 ENDED = "That conversation has ended; starting anew."
 
 
@@ -137,6 +141,9 @@ async def _serve(
                 await _handle_frame(services, websocket, session, raw)
             except FrameError as exc:
                 await websocket.send_json(error_frame(exc.code, exc.message, exc.client_id))
+                if exc.code == SUPERSEDED:
+                    await websocket.close(code=CLOSE_SUPERSEDED)
+                    return
     except WebSocketDisconnect:
         pass
     finally:
@@ -187,9 +194,11 @@ def _open_session(
             if resume_expired(conversation, now):
                 conversations.revoke_resume_token(session=db, conversation=conversation)
                 return error_frame("resume_invalid", ENDED)
-            # Each token works once; and whoever resumes proves nothing about who they are.
+            # Each token works once; and whoever resumes proves nothing about who they are:
+            # not verified, and no code asked for before the resume opens anything after it.
             token = conversations.rotate_resume_token(session=db, conversation=conversation)
             conversation.identity_verified_at = None
+            close_open_codes(session=db, conversation=conversation, now=now)
         else:
             if not may_start_conversation(session=db, client_key=key, now=now):
                 return error_frame(
@@ -207,7 +216,13 @@ def _open_session(
             "resume_token": token,
             "practice": {"slug": practice.slug, "name": practice.name},
         }
-        session = ChatSession(conversation.id, conversation.public_id, practice.id, key)
+        session = ChatSession(
+            conversation.id,
+            conversation.public_id,
+            practice.id,
+            key,
+            conversation.resume_token_hash,
+        )
         return session, hello, bool(resume)
 
 
@@ -264,8 +279,7 @@ async def _handle_message(
 
     def store() -> tuple[int, bool, bool, Owner, set[str]]:
         with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            assert conversation is not None
+            conversation = current_conversation(db, session)
             message, created = conversations.record_patient_message(
                 session=db,
                 conversation=conversation,

@@ -221,7 +221,7 @@ def start_web_verification(
     )
     if patient is None and purpose == "book" and not ambiguous:
         return _register(session, conversation, requester, full_name, date_of_birth, now)
-    _close_open_codes(session, conversation, now)
+    close_open_codes(session=session, conversation=conversation, now=now)
     if patient is None or not patient.phone:
         return _decoy(session, conversation, now)
     retry_at = _code_limit_until(session, patient, now)
@@ -319,7 +319,8 @@ def _decoy(session: Session, conversation: Conversation, now: datetime) -> WebCh
     return WebChallenge("code_sent")
 
 
-def _close_open_codes(session: Session, conversation: Conversation, now: datetime) -> None:
+def close_open_codes(*, session: Session, conversation: Conversation, now: datetime) -> None:
+    """Give up the conversation's open codes (a new one replaces them, or the chat resumed)."""
     for open_code in session.scalars(
         select(VerificationCode).where(
             VerificationCode.conversation_id == conversation.id,

@@ -326,6 +326,26 @@ def test_a_resumed_socket_must_verify_again(
         assert db.scalars(select(Conversation.identity_verified_at)).one() is None
 
 
+def test_after_a_resume_the_earlier_socket_can_no_longer_verify_the_chat(
+    client: TestClient, codes: RecordingCodeSender, sqlite_engine: Engine
+) -> None:
+    """A copied token resumed elsewhere: a code the first socket asked for opens nothing."""
+    with client.websocket_connect(WS) as first:
+        token = first.receive_json()["resume_token"]
+        turn(first, {"type": "message", "text": "show my appointments"})
+        first.send_text(json.dumps(JORDAN))
+        receive_until(first, "otp_request")
+        with resumed(client, token) as second:
+            assert second.receive_json()["type"] == "session"
+            first.send_text(json.dumps({"type": "otp", "code": codes.sent[-1][1]}))
+            assert receive_until(first, "error")[-1]["code"] == "resumed_elsewhere"
+            second.send_text(json.dumps({"type": "otp", "code": codes.sent[-1][1]}))
+            assert receive_until(second, "error")[-1]["code"] == "otp_expired"
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        assert conversation.patient_id is None and conversation.identity_verified_at is None
+
+
 # --- 5. Per-address limits -----------------------------------------------------------------
 
 
