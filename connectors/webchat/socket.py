@@ -92,6 +92,8 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
         return
     try:
         await _serve(services, websocket, practice, resume, key)
+    except WebSocketDisconnect:
+        pass  # gone before the conversation opened (while we waited for its resume frame)
     finally:
         sockets.release(key)
 

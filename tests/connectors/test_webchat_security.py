@@ -359,6 +359,17 @@ def test_open_sockets_are_limited_per_address(client: TestClient) -> None:
         assert again.receive_json()["type"] == "session"
 
 
+def test_a_resuming_socket_that_sends_no_token_frees_its_place(client: TestClient) -> None:
+    client.app.state.webchat_sockets = SocketCounter(limit=1)  # type: ignore[attr-defined]
+    with client.websocket_connect(f"{WS}&resume=1") as ws:
+        ws.send_text(json.dumps({"type": "message", "text": "hi"}))  # not a resume frame
+        assert ws.receive_json()["code"] == "resume_invalid"
+    with client.websocket_connect(f"{WS}&resume=1"):
+        pass  # gone before sending anything
+    with client.websocket_connect(WS) as ws:
+        assert ws.receive_json()["type"] == "session"
+
+
 def test_new_conversations_are_limited_per_address(
     client: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
