@@ -46,7 +46,7 @@ def test_patient_books_an_appointment_over_web_chat(stack: Stack) -> None:
         assert any(f["type"] == "identity_request" for f in frames)
         chat.send({"type": "identity", "full_name": "Jordan Sample", "date_of_birth": "1985-04-12"})
         _until(chat, "otp_request")  # an existing record: linked once the texted code is back
-        chat.send({"type": "otp", "code": _latest_code(stack, "+15555550101")})
+        chat.send({"type": "otp", "code": stack.latest_code("+15555550101")})
         frames = chat.collect_turn()
         confirmation = texts(frames)
         assert "You're booked!" in confirmation
@@ -140,19 +140,6 @@ def _until(chat: ChatClient, kind: str) -> list[dict[str, object]]:
     return frames
 
 
-def _latest_code(stack: Stack, phone: str) -> str:
-    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
-        row = db.execute(
-            "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (phone,),
-        ).fetchone()
-    assert row is not None, "no one-time code was queued"
-    found = re.search(r"\b(\d{6})\b", row[0])
-    assert found is not None
-    return found.group(1)
-
-
 def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack: Stack) -> None:
     riley = {"type": "identity", "full_name": "Riley Placeholder", "date_of_birth": "1978-01-05"}
     chat = stack.chat()
@@ -172,7 +159,7 @@ def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack
         chat.send(riley)
         otp = _until(chat, "otp_request")[-1]
         assert "masked_phone" not in otp and "If we have a record" in str(otp["reason"])
-        code = _latest_code(stack, "+15555550103")
+        code = stack.latest_code("+15555550103")
         chat.send({"type": "otp", "code": code})
         assert "You're booked!" in texts(chat.collect_turn())
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -44,6 +46,19 @@ class Stack:
     def ws_url(self) -> str:
         """The web chat socket URL."""
         return self.base_url.replace("http://", "ws://") + "/chat/ws"
+
+    def latest_code(self, phone: str) -> str:
+        """The last one-time code the service queued for `phone` (the sandbox keeps texts)."""
+        with sqlite3.connect(self.data_dir / "frontdesk.db") as db:
+            row = db.execute(
+                "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (phone,),
+            ).fetchone()
+        assert row is not None, "no one-time code was queued"
+        found = re.search(r"\b(\d{6})\b", row[0])
+        assert found is not None
+        return found.group(1)
 
     def chat(self, practice: str = "riverside", resume: str | None = None) -> ChatClient:
         """Open a web chat connection, as the widget would."""
