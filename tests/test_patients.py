@@ -16,8 +16,8 @@ from frontdesk.conversations.models import Channel, Conversation
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Patient, Practice
-from frontdesk.patients import verification
-from frontdesk.patients.models import VerificationCode
+from frontdesk.patients import guessing, verification
+from frontdesk.patients.models import VerificationAttempt, VerificationCode
 from frontdesk.patients.service import (
     AmbiguousIdentityError,
     InvalidIdentityError,
@@ -154,6 +154,9 @@ def _conversation(session: Session, practice: Practice, channel: Channel) -> Con
     return convo
 
 
+REQUESTER = verification.Requester(secret="test-secret", client_key="client-a")
+
+
 def _start(
     session: Session,
     convo: Conversation,
@@ -162,6 +165,8 @@ def _start(
     name: str = "Jordan Sample",
     born: date = date(1985, 4, 12),
     now: datetime = NOW,
+    requester: verification.Requester = REQUESTER,
+    purpose: verification.Purpose = "verify",
 ) -> verification.WebChallenge:
     return verification.start_web_verification(
         session=session,
@@ -170,6 +175,8 @@ def _start(
         date_of_birth=born,
         now=now,
         sender=sender,
+        requester=requester,
+        purpose=purpose,
     )
 
 
@@ -179,8 +186,7 @@ def test_a_right_code_verifies_and_only_a_hash_is_stored(
     convo = _conversation(session, practice, Channel.WEBCHAT)
     sender = RecordingCodeSender()
     challenge = _start(session, convo, sender)
-    assert challenge.status == "code_sent"
-    assert challenge.masked_phone == "(•••) •••-••01"
+    assert challenge == verification.WebChallenge("code_sent")
     ((practice_id, phone, code),) = sender.sent
     assert (practice_id, phone) == (practice.id, "+15555550101")
     assert len(code) == 6 and code.isdigit()
@@ -245,7 +251,9 @@ def test_unknown_details_count_towards_the_lock_and_no_code_is_sent(
     convo = _conversation(session, practice, Channel.WEBCHAT)
     sender = RecordingCodeSender()
     statuses = [_start(session, convo, sender, born=date(1985, 4, day)).status for day in (1, 2, 3)]
-    assert statuses == ["not_found", "not_found", "locked"]
+    # Answered as a match would be (the caller cannot tell), but nothing is texted.
+    assert statuses == ["code_sent", "code_sent", "code_sent"]
+    assert sender.sent == []
     # Even the right details are refused within the hour, and allowed again after it.
     assert _start(session, convo, sender).status == "locked"
     assert _start(session, convo, sender, now=NOW + timedelta(hours=1, minutes=1)).status == (
@@ -279,9 +287,10 @@ def test_no_phone_on_file_and_code_flooding(session: Session, practice: Practice
         date_of_birth=date(1970, 2, 2),
         phone=None,
     )
-    assert _start(session, convo, sender, name="Avery Nophone", born=date(1970, 2, 2)).status == (
-        "no_phone"
-    )
+    # No phone on file: the usual answer, and nothing to text.
+    nophone = _start(session, convo, sender, name="Avery Nophone", born=date(1970, 2, 2))
+    assert nophone.status == "code_sent" and sender.sent == []
+    convo = _conversation(session, practice, Channel.WEBCHAT)
     statuses = [_start(session, convo, sender).status for _ in range(4)]
     assert statuses == ["code_sent", "code_sent", "code_sent", "locked"]
     # A new code replaces the previous one: only the latest works.
@@ -293,6 +302,101 @@ def test_no_phone_on_file_and_code_flooding(session: Session, practice: Practice
         assert stale.status == "wrong_code"
     fresh = verification.check_web_code(session=session, conversation=convo, code=last, now=NOW)
     assert fresh.status == "verified"
+
+
+def test_one_name_is_counted_over_every_chat_and_address(
+    session: Session, practice: Practice
+) -> None:
+    """A search for Jordan's birthday from many chats and addresses stops at the name's cap."""
+    sender = RecordingCodeSender()
+    ((most, _window),) = guessing.IDENTITY_CHECK_LIMITS
+    for n in range(most):
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        elsewhere = verification.Requester(secret="test-secret", client_key=f"client-{n}")
+        born = date(1985, 1, 1) + timedelta(days=n)
+        assert _start(session, convo, sender, born=born, requester=elsewhere).status == "code_sent"
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    fresh = verification.Requester(secret="test-secret", client_key="client-new")
+    assert _start(session, convo, sender, requester=fresh).status == "locked"
+    assert sender.sent == []
+    # Other names are not affected; the name is free again a day later.
+    other = _conversation(session, practice, Channel.WEBCHAT)
+    casey = _start(session, other, sender, name="Casey Example", born=date(1990, 9, 30))
+    assert casey.status == "code_sent"
+    later = NOW + timedelta(days=1, minutes=1)
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    assert _start(session, convo, sender, requester=fresh, now=later).status == "code_sent"
+    rows = session.scalars(select(VerificationAttempt.identity_key)).all()
+    assert all(key and "jordan" not in key for key in rows)  # keyed hashes, no names
+
+
+def test_codes_are_capped_per_patient_per_day(session: Session, practice: Practice) -> None:
+    sender = RecordingCodeSender()
+    for n in range(verification.MAX_CODES_PER_PATIENT_PER_DAY):
+        at = NOW + timedelta(hours=2 * n)  # under the hourly cap
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        client = verification.Requester(secret="test-secret", client_key=f"c{n}")
+        assert _start(session, convo, sender, now=at, requester=client).status == "code_sent"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_DAY
+    at = NOW + timedelta(hours=20)
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    stranger = verification.Requester(secret="test-secret", client_key="stranger")
+    # A stranger at the cap gets the usual answer (no hint that Jordan is a patient), no text.
+    assert _start(session, convo, sender, now=at, requester=stranger).status == "code_sent"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_DAY
+    assert session.get_one(VerificationCode, _latest_code_id(session)).patient_id is None
+    # The day after the first code, one may be sent again.
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    tomorrow = NOW + timedelta(days=1, minutes=1)
+    assert _start(session, convo, sender, now=tomorrow, requester=stranger).status == "code_sent"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_DAY + 1
+
+
+def test_the_patient_at_the_cap_is_told_when_to_try_again(
+    session: Session, practice: Practice
+) -> None:
+    sender = RecordingCodeSender()
+    for n in range(verification.MAX_CODES_PER_PATIENT_PER_WINDOW):
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        at = NOW + timedelta(minutes=10 * n)
+        assert _start(session, convo, sender, now=at).status == "code_sent"
+        code = sender.sent[-1][2]
+        result = verification.check_web_code(
+            session=session, conversation=convo, code=code, now=at, requester=REQUESTER
+        )
+        assert result.status == "verified"
+    convo = _conversation(session, practice, Channel.WEBCHAT)
+    at = NOW + timedelta(minutes=50)
+    challenge = _start(session, convo, sender, now=at)
+    assert challenge == verification.WebChallenge("code_limit", retry_at=NOW + timedelta(hours=1))
+
+
+def _latest_code_id(session: Session) -> int:
+    return (
+        session.scalars(select(VerificationCode.id).order_by(VerificationCode.id.desc())).first()
+        or 0
+    )
+
+
+def test_registrations_are_limited_per_address_and_per_practice(
+    session: Session, practice: Practice
+) -> None:
+    sender = RecordingCodeSender()
+
+    def register(n: int, client: str) -> str:
+        convo = _conversation(session, practice, Channel.WEBCHAT)
+        requester = verification.Requester(secret="test-secret", client_key=client)
+        name = "New " + "".join(chr(97 + int(d)) for d in f"{n:03d}") + "son"
+        return _start(session, convo, sender, name=name, requester=requester, purpose="book").status
+
+    ((per_address, _),) = guessing.CLIENT_REGISTRATION_LIMITS
+    assert [register(n, "home") for n in range(per_address + 1)] == ["registered"] * per_address + [
+        "registration_limited"
+    ]
+    ((per_practice, _),) = guessing.PRACTICE_REGISTRATION_LIMITS
+    statuses = [register(100 + n, f"addr-{n}") for n in range(per_practice)]
+    assert statuses.count("registered") == per_practice - per_address
+    assert statuses[-1] == "registration_limited"
 
 
 @pytest.mark.parametrize(
@@ -365,28 +469,36 @@ def test_sms_identity_locks_after_three_failures(session: Session, practice: Pra
     assert convo.patient_id is None
 
 
-def test_booking_identifies_without_verifying_an_existing_patient(
+def test_booking_links_an_existing_patient_only_after_the_code(
     session: Session, practice: Practice
 ) -> None:
     convo = _conversation(session, practice, Channel.WEBCHAT)
-    created = verification.identify_for_booking(
+    sender = RecordingCodeSender()
+    challenge = verification.identify_for_booking(
         session=session,
         conversation=convo,
         full_name="Jordan Sample",
         date_of_birth=date(1985, 4, 12),
         now=NOW,
+        sender=sender,
+        requester=REQUESTER,
     )
-    assert created is False and convo.patient_id is not None
-    assert not verification.is_verified(session=session, conversation=convo, now=NOW)
+    assert challenge.status == "code_sent" and convo.patient_id is None
+    code = sender.sent[0][2]
+    result = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)
+    assert result.status == "verified" and convo.patient_id is not None
     # A new patient registers with name and date of birth, and owns that fresh record.
     other = _conversation(session, practice, Channel.WEBCHAT)
-    assert verification.identify_for_booking(
+    registered = verification.identify_for_booking(
         session=session,
         conversation=other,
         full_name="Morgan Newcomer",
         date_of_birth=date(2001, 6, 1),
         now=NOW,
+        sender=sender,
+        requester=REQUESTER,
     )
+    assert registered.status == "registered" and len(sender.sent) == 1
     assert verification.is_verified(session=session, conversation=other, now=NOW)
 
 
@@ -401,6 +513,7 @@ def test_the_default_sender_texts_the_code_through_the_outbox(
         date_of_birth=date(1985, 4, 12),
         now=NOW,
         sender=verification.SmsCodeSender(),
+        requester=REQUESTER,
     )
     assert challenge.status == "code_sent"
     sms = session.scalars(select(OutboundSms).where(OutboundSms.kind == "otp")).one()
@@ -427,14 +540,16 @@ def test_a_number_that_opted_out_gets_no_code(session: Session, practice: Practi
         date_of_birth=date(1985, 4, 12),
         now=NOW,
         sender=verification.SmsCodeSender(),
+        requester=REQUESTER,
     )
-    assert challenge.status == "no_phone"
+    # The usual answer (a stranger must not learn the number opted out), and no text.
+    assert challenge.status == "code_sent"
     assert session.scalars(select(OutboundSms)).all() == []
     assert (
         verification.check_web_code(
             session=session, conversation=convo, code="000000", now=NOW
         ).status
-        == "expired"
+        == "wrong_code"
     )
 
 

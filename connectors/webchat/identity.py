@@ -1,22 +1,29 @@
 """Identity and one-time-code frames: how the web chat learns who the patient is.
 
 Identity never passes through Rasa. The bot asks with a custom `identity_request` whose
-"purpose" the service reads from its own stored copy (never from the client):
-- "book": name + date of birth link the conversation to the patient (a new patient is
-  registered); the service then sends Rasa "/identity_provided".
-- "verify" (before appointments are shown or changed): name + date of birth, then a one-time
-  code is texted to the phone on file and the widget gets `otp_request`; it answers with an
-  `otp` frame. A right code sends "/identity_provided"; a wrong one gets an `otp_wrong` error
-  and a new `otp_request`; an expired one (`otp_expired`) a new `identity_request`; when
-  verification locks (too many failures) or no phone is on file, the widget gets
-  `identity_locked` / `identity_no_phone` and Rasa gets "/identity_failed" (the bot escalates).
+"purpose" the service reads from its own stored copy (never from the client), and only the
+latest request counts, while it is open: not yet answered, and no patient message since.
+- "verify" (before appointments are shown or changed) and "book" alike: name + date of
+  birth; if they match a record, a one-time code is texted to the phone on file. Whether
+  they matched is never said: the widget gets the same `otp_request` either way ("if we have
+  a record, we've texted a code"), with no phone digits. A right code links the record and
+  sends Rasa "/identity_provided"; a wrong one gets an `otp_wrong` error and a new
+  `otp_request`; an expired one (`otp_expired`) a new `identity_request`.
+- "book" with details that match no record registers a new patient (limited per address and
+  per practice) and sends "/identity_provided" at once.
+When verification locks (too many checks or wrong codes), or no more records may be
+registered from here, the widget gets `identity_locked` / `identity_registration_limited`
+and Rasa gets "/identity_failed" (the bot escalates). A patient who was sent as many codes
+as allowed, from an address that verified as them before, gets `identity_code_limit` with
+the time they can try again.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import WebSocket
 from sqlalchemy import select
@@ -29,23 +36,34 @@ from connectors.webchat.protocol import (
     FrameError,
     ack_frame,
     client_id_of,
+    current_conversation,
     error_frame,
 )
-from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
 from frontdesk.patients import verification
 from frontdesk.patients.service import InvalidIdentityError
+from frontdesk.practices.models import Practice
 from frontdesk.runtime import Services
 
 _OTP = re.compile(r"\d{6}")
+CODE_SENT = (
+    "If we have a record with those details, we've texted a 6-digit code to the mobile "
+    "number on file. Please enter it here. No code after a few minutes? Check your details "
+    "and enter them again, or ask to talk to a person."
+)
+REGISTRATION_LIMITED = (
+    "We can't register a new patient in chat right now. A member of our staff will help you, "
+    "or you can call the office."
+)
 
 
-def _identity_purpose(db: Session, conversation: Conversation) -> str | None:
-    """What the bot's latest identity request was for, from our stored copy of it.
+def _open_request(db: Session, conversation: Conversation) -> Message | None:
+    """The bot's latest identity request, if it is still open; None otherwise.
 
-    None when the bot asked for nothing: an identity frame nobody asked for is refused, so a
-    script cannot register patients or tell the bot "identity provided" at will.
+    An identity frame nobody asked for is refused, so a script cannot register patients or
+    tell the bot "identity provided" at will. Only the latest request counts, and only until
+    it was answered or the patient wrote since (the conversation has moved on).
     """
     recent = db.scalars(
         select(Message)
@@ -53,11 +71,36 @@ def _identity_purpose(db: Session, conversation: Conversation) -> str | None:
         .order_by(Message.id.desc())
         .limit(20)
     )
-    for message in recent:
-        custom = (message.payload or {}).get("custom")
-        if isinstance(custom, dict) and custom.get("type") == "identity_request":
-            return "verify" if custom.get("purpose") == "verify" else "book"
+    request = next((m for m in recent if _request_of(m) is not None), None)
+    if request is None or (_request_of(request) or {}).get("answered"):
+        return None
+    written_since = db.scalar(
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.role == Role.PATIENT,
+            Message.id > request.id,
+        )
+        .limit(1)
+    )
+    return None if written_since is not None else request
+
+
+def _request_of(message: Message) -> dict[str, Any] | None:
+    custom = (message.payload or {}).get("custom")
+    if isinstance(custom, dict) and custom.get("type") == "identity_request":
+        return custom
     return None
+
+
+def _mark_answered(db: Session, conversation: Conversation) -> None:
+    """Close the open identity request: it was answered, so it cannot be answered again."""
+    request = _open_request(db, conversation)
+    if request is not None:
+        payload = dict(request.payload or {})
+        payload["custom"] = {**payload["custom"], "answered": True}
+        request.payload = payload  # a new dict, so the JSON column sees the change
+        db.flush()
 
 
 def _code_sender(websocket: WebSocket) -> verification.CodeSender:
@@ -66,21 +109,33 @@ def _code_sender(websocket: WebSocket) -> verification.CodeSender:
     return sender or verification.SmsCodeSender()
 
 
-def _otp_request(masked_phone: str, attempts_left: int | None) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "type": "otp_request",
-        "reason": f"We texted a 6-digit code to {masked_phone}. Please enter it here.",
-        "masked_phone": masked_phone,
-    }
+def requester_of(services: Services, session: ChatSession) -> verification.Requester:
+    """Who is asking, for the guessing limits: the socket's keyed client address."""
+    return verification.Requester(
+        secret=services.settings.secret_key.get_secret_value(), client_key=session.client_key
+    )
+
+
+def _otp_request(attempts_left: int | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "otp_request", "reason": CODE_SENT}
     if attempts_left is not None:
         frame["attempts_left"] = attempts_left
     return frame
 
 
+def try_again_at(retry_at: datetime, *, now: datetime, tz: ZoneInfo) -> str:
+    """ "after 4:05 PM" or "tomorrow after 9:30 AM", in the practice's time zone."""
+    local = retry_at.astimezone(tz)
+    clock = f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+    if local.date() != now.astimezone(tz).date():
+        return f"tomorrow after {clock}"
+    return f"after {clock}"
+
+
 async def handle_identity(
     services: Services, websocket: WebSocket, session: ChatSession, frame: dict[str, Any]
 ) -> None:
-    """Answer an `identity` frame: link the patient (booking) or text a code (verifying)."""
+    """Answer an `identity` frame: text a code if the details match, or register (booking)."""
     client_id = client_id_of(frame)
     full_name = frame.get("full_name")
     raw_dob = frame.get("date_of_birth")
@@ -91,67 +146,65 @@ async def handle_identity(
     except ValueError as exc:
         raise FrameError("identity_invalid", "Please enter a valid date of birth.") from exc
     sender = _code_sender(websocket)
+    requester = requester_of(services, session)
 
-    def identify() -> tuple[Owner, verification.WebChallenge | None]:
+    def identify() -> tuple[Owner, verification.WebChallenge, str]:
         with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            assert conversation is not None
-            purpose = _identity_purpose(db, conversation)
-            if purpose is None:
+            conversation = current_conversation(db, session)
+            request = _open_request(db, conversation)
+            if request is None:
                 raise FrameError(
                     "identity_unexpected",
                     "Please tell us what you need first; we'll ask for your details then.",
                     client_id,
                 )
-            if purpose == "verify":
-                challenge = verification.start_web_verification(
-                    session=db,
-                    conversation=conversation,
-                    full_name=full_name,
-                    date_of_birth=dob,
-                    now=services.clock(),
-                    sender=sender,
-                )
-                return conversation.owner, challenge
-            verification.identify_for_booking(
+            wanted = (_request_of(request) or {}).get("purpose")
+            purpose: verification.Purpose = "verify" if wanted == "verify" else "book"
+            now = services.clock()
+            challenge = verification.start_web_verification(
                 session=db,
                 conversation=conversation,
                 full_name=full_name,
                 date_of_birth=dob,
-                now=services.clock(),
+                now=now,
+                sender=sender,
+                requester=requester,
+                purpose=purpose,
             )
-            return conversation.owner, None
+            if challenge.status == "registered":
+                _mark_answered(db, conversation)
+            when = ""
+            if challenge.retry_at is not None:
+                tz = ZoneInfo(db.get_one(Practice, conversation.practice_id).timezone)
+                when = try_again_at(challenge.retry_at, now=now, tz=tz)
+            return conversation.owner, challenge, when
 
     try:
-        owner, challenge = await run_in_threadpool(identify)
+        owner, challenge, when = await run_in_threadpool(identify)
     except InvalidIdentityError as exc:
         await websocket.send_json(error_frame("identity_invalid", str(exc), client_id))
         await websocket.send_json({"type": "identity_request", "reason": str(exc)})
         return
     if client_id:
         await websocket.send_json(ack_frame(client_id))
-    if challenge is None or challenge.status == "code_sent":
-        if challenge is not None:
-            await websocket.send_json(_otp_request(challenge.masked_phone or "your phone", None))
-        elif owner is Owner.BOT:  # staff who own the conversation see the link in their console
+    if challenge.status == "code_sent":
+        await websocket.send_json(_otp_request(None))
+        return
+    if challenge.status == "registered":
+        if owner is Owner.BOT:  # staff who own the conversation see the link in their console
             await hand_turn_to_bot(services, websocket, session.public_id, IDENTITY_PROVIDED)
         return
-    if challenge.status == "not_found":
-        reason = (
-            "We couldn't find a record with those details. Please check your name and date "
-            "of birth and try again."
+    if challenge.status == "code_limit":
+        # Only an address that verified as this patient before hears this (see verification).
+        message = (
+            "We've already texted you as many codes as we can for now, so we can't send "
+            f"another yet. Please try again {when}, or ask to talk to a person."
         )
-        await websocket.send_json(error_frame("identity_not_found", reason, client_id))
-        await websocket.send_json({"type": "identity_request", "reason": reason})
+        await websocket.send_json(error_frame("identity_code_limit", message, client_id))
         return
-    if challenge.status == "no_phone":
+    if challenge.status == "registration_limited":
         await websocket.send_json(
-            error_frame(
-                "identity_no_phone",
-                "We have no mobile number on file to send you a code, so a member of our "
-                "staff will confirm your identity.",
-                client_id,
-            )
+            error_frame("identity_registration_limited", REGISTRATION_LIMITED, client_id)
         )
     else:
         message = verification.VerificationResult("locked", 0).message
@@ -168,14 +221,20 @@ async def handle_otp(
     code = frame.get("code")
     if not isinstance(code, str) or not _OTP.fullmatch(code.strip()):
         raise FrameError("otp_invalid", "Please enter the 6-digit code from the text message.")
+    requester = requester_of(services, session)
 
     def check() -> tuple[Owner, verification.VerificationResult]:
         with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            assert conversation is not None
+            conversation = current_conversation(db, session)
             result = verification.check_web_code(
-                session=db, conversation=conversation, code=code.strip(), now=services.clock()
+                session=db,
+                conversation=conversation,
+                code=code.strip(),
+                now=services.clock(),
+                requester=requester,
             )
+            if result.status == "verified":
+                _mark_answered(db, conversation)
             return conversation.owner, result
 
     owner, result = await run_in_threadpool(check)
@@ -186,7 +245,7 @@ async def handle_otp(
             await hand_turn_to_bot(services, websocket, session.public_id, IDENTITY_PROVIDED)
     elif result.status == "wrong_code":
         await websocket.send_json(error_frame("otp_wrong", result.message))
-        await websocket.send_json(_otp_request("your phone", result.attempts_left))
+        await websocket.send_json(_otp_request(result.attempts_left))
     elif result.status == "expired":
         await websocket.send_json(error_frame("otp_expired", result.message))
         await websocket.send_json({"type": "identity_request", "reason": result.message})

@@ -1,17 +1,21 @@
 """The web chat wire format: JSON text frames between the widget and the service.
 
 Client to server:
+  {"type": "resume", "token": str}  (first frame, only on a socket opened with `resume=1`: the
+   token never travels in a URL, which proxies and access logs keep)
   {"type": "message", "text": str, "payload": str?, "client_id": str}
   {"type": "identity", "full_name": str, "date_of_birth": "YYYY-MM-DD", "client_id": str}
   {"type": "otp", "code": "6 digits", "client_id": str}
   {"type": "ping"}
 Server to client:
   {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"}}
+   (a resume gets a new token: each one works once, within its idle and absolute lifetime)
   {"type": "history", "messages": [message...]}
   {"type": "message", "role": "bot"|"staff", "text", "buttons": [{"title","payload"}],
    "sender_name", "at"}
   {"type": "identity_request", "reason": str}
-  {"type": "otp_request", "reason": str, "masked_phone": str, "attempts_left": int}
+  {"type": "otp_request", "reason": str, "attempts_left": int?}  (no phone digits: the same
+   frame answers details that match a record and details that match none)
   {"type": "handoff", "owner": "staff"|"bot", "sender_name": str|null}  (a person took the
    conversation over, by name once claimed, or handed it back to the assistant)
   {"type": "typing", "active": bool}
@@ -29,6 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation
+
 UNREADABLE = "That message could not be read."
 
 
@@ -45,11 +54,31 @@ class FrameError(ValueError):
 
 @dataclass
 class ChatSession:
-    """The conversation one open socket speaks for."""
+    """The conversation one open socket speaks for, and the keyed hash of its client address."""
 
     conversation_id: int
     public_id: str
     practice_id: int
+    client_key: str | None = None
+    # The conversation's resume token hash when this socket opened: once another socket
+    # resumes the conversation (the token rotates), this one may no longer act for it.
+    token_hash: str | None = None
+
+
+SUPERSEDED = "resumed_elsewhere"
+
+
+def current_conversation(db: Session, session: ChatSession) -> Conversation:
+    """The socket's conversation, unless another socket has resumed it since.
+
+    Raises `FrameError` ("resumed_elsewhere") for a superseded socket: whoever holds the
+    latest token now speaks for the chat, and a code typed here must not verify theirs.
+    """
+    conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+    assert conversation is not None
+    if conversation.resume_token_hash != session.token_hash:
+        raise FrameError(SUPERSEDED, "This chat continued in another window.")
+    return conversation
 
 
 def error_frame(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:

@@ -1,15 +1,21 @@
 """The web chat endpoint, `WS /chat/ws`: one patient's connection, frame by frame.
 
-Opening checks the embedding website, then starts or resumes the conversation; every frame
-after that is rate limited, parsed (`connectors.webchat.protocol`), stored, acknowledged and,
-while the bot owns the conversation, handed to the bot (`connectors.bridge`).
+Opening checks the embedding website and the client address's limits (open sockets, new
+conversations), then starts or resumes the conversation. A resume token travels in the
+socket's first frame, never in its URL; it expires when the chat sat idle or grew old, and
+each resume replaces it. A resumed socket starts unverified: a verification stays with the
+socket that earned it. Every frame after that is rate limited, parsed
+(`connectors.webchat.protocol`), stored, acknowledged and, while the bot owns the
+conversation, handed to the bot (`connectors.bridge`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -17,20 +23,24 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.bridge import hand_turn_to_bot, send_safety_line
 from connectors.webchat.identity import handle_identity, handle_otp
+from connectors.webchat.limits import SocketCounter, client_key, may_start_conversation
 from connectors.webchat.protocol import (
+    SUPERSEDED,
     UNREADABLE,
     ChatSession,
     FrameError,
     ack_frame,
     client_id_of,
+    current_conversation,
     error_frame,
     parse_message_frame,
 )
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Owner
+from frontdesk.conversations.models import Channel, Conversation, Owner
 from frontdesk.conversations.turns import bot_turn_text, safety_line
 from frontdesk.events import Event
+from frontdesk.patients.verification import close_open_codes
 from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
 
@@ -38,6 +48,23 @@ router = APIRouter()
 
 RATE_LIMIT = 20  # frames ...
 RATE_WINDOW_SECONDS = 30.0  # ... per this many seconds, per socket
+RESUME_FRAME_SECONDS = 10.0  # a socket opened to resume sends its token within this time
+RESUME_IDLE = timedelta(minutes=30)  # a token dies when the chat sat idle this long ...
+RESUME_LIFETIME = timedelta(hours=12)  # ... or this long after the chat started
+CLOSE_RESUME = 4401
+CLOSE_UNKNOWN_PRACTICE = 4404
+CLOSE_TOO_MANY = 4429
+CLOSE_SUPERSEDED = 4409
+ENDED = "That conversation has ended; starting anew."
+
+
+def _sockets(websocket: WebSocket) -> SocketCounter:
+    """This app's count of open sockets per client address (made on first use)."""
+    state = websocket.app.state
+    counter: SocketCounter | None = getattr(state, "webchat_sockets", None)
+    if counter is None:
+        counter = state.webchat_sockets = SocketCounter()
+    return counter
 
 
 @router.websocket("/chat/ws")
@@ -52,10 +79,43 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
         service_origin=services.settings.base_url,
     ):
         return  # embedded on a website the practice has not allowed (close code 4403)
-    opened = await run_in_threadpool(_open_session, services, practice, resume)
+    key = client_key(
+        websocket.client.host if websocket.client else None,
+        secret=services.settings.secret_key.get_secret_value(),
+    )
+    sockets = _sockets(websocket)
+    if not sockets.acquire(key):
+        await websocket.send_json(
+            error_frame("too_many_connections", "Too many chats are open from here.")
+        )
+        await websocket.close(code=CLOSE_TOO_MANY)
+        return
+    try:
+        await _serve(services, websocket, practice, resume, key)
+    except WebSocketDisconnect:
+        pass  # gone before the conversation opened (while we waited for its resume frame)
+    finally:
+        sockets.release(key)
+
+
+async def _serve(
+    services: Services, websocket: WebSocket, practice: str, resume: str | None, key: str | None
+) -> None:
+    token: str | None = None
+    if resume is not None:
+        token = await _resume_token(websocket, resume)
+        if token is None:
+            await websocket.send_json(error_frame("resume_invalid", ENDED))
+            await websocket.close(code=CLOSE_RESUME)
+            return
+    opened = await run_in_threadpool(_open_session, services, practice, token, key)
     if isinstance(opened, dict):
         await websocket.send_json(opened)
-        await websocket.close(code=4404 if opened["code"] == "practice_unknown" else 4401)
+        close = {
+            "practice_unknown": CLOSE_UNKNOWN_PRACTICE,
+            "too_many_conversations": CLOSE_TOO_MANY,
+        }
+        await websocket.close(code=close.get(opened["code"], CLOSE_RESUME))
         return
     session, hello, resumed = opened
     await websocket.send_json(hello)
@@ -83,38 +143,88 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
                 await _handle_frame(services, websocket, session, raw)
             except FrameError as exc:
                 await websocket.send_json(error_frame(exc.code, exc.message, exc.client_id))
+                if exc.code == SUPERSEDED:
+                    await websocket.close(code=CLOSE_SUPERSEDED)
+                    return
     except WebSocketDisconnect:
         pass
     finally:
         services.hub.detach(session.public_id, websocket)
 
 
+async def _resume_token(websocket: WebSocket, resume: str) -> str | None:
+    """The token from the first frame of a socket opened with `resume=1`, or None.
+
+    A token in the URL itself is refused: URLs end up in proxy and access logs.
+    """
+    if resume != "1":
+        return None
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), RESUME_FRAME_SECONDS)
+        frame = json.loads(raw)
+    except (TimeoutError, json.JSONDecodeError, KeyError, RuntimeError):
+        return None
+    if not isinstance(frame, dict) or frame.get("type") != "resume":
+        return None
+    token = frame.get("token")
+    return token if isinstance(token, str) and 0 < len(token) <= 128 else None
+
+
+def resume_expired(conversation: Conversation, now: datetime) -> bool:
+    """Whether a conversation's resume token has lapsed (idle too long, or too old)."""
+    return (
+        now - conversation.last_activity_at >= RESUME_IDLE
+        or now - conversation.created_at >= RESUME_LIFETIME
+    )
+
+
 def _open_session(
-    services: Services, practice_slug: str, resume: str | None
+    services: Services, practice_slug: str, resume: str | None, key: str | None
 ) -> tuple[ChatSession, dict[str, Any], bool] | dict[str, Any]:
     """Start or resume a conversation; returns (session, hello frame, resumed) or an error."""
     with services.unit_of_work() as db:
         practice = conversations.get_practice(session=db, slug=practice_slug)
         if practice is None:
             return error_frame("practice_unknown", "This chat is not set up for that practice.")
+        now = services.clock()
         if resume:
             conversation = conversations.resume_conversation(
                 session=db, practice=practice, resume_token=resume
             )
             if conversation is None:
-                return error_frame("resume_invalid", "That conversation has ended; starting anew.")
-            token = resume
+                return error_frame("resume_invalid", ENDED)
+            if resume_expired(conversation, now):
+                conversations.revoke_resume_token(session=db, conversation=conversation)
+                return error_frame("resume_invalid", ENDED)
+            # Each token works once; and whoever resumes proves nothing about who they are:
+            # not verified, and no code asked for before the resume opens anything after it.
+            token = conversations.rotate_resume_token(session=db, conversation=conversation)
+            conversation.identity_verified_at = None
+            close_open_codes(session=db, conversation=conversation, now=now)
         else:
+            if not may_start_conversation(session=db, client_key=key, now=now):
+                return error_frame(
+                    "too_many_conversations",
+                    "Too many new chats were started from here. Please try again later.",
+                )
             conversation, token = conversations.start_conversation(
                 session=db, practice=practice, channel=Channel.WEBCHAT
             )
+            conversation.client_key = key
+            db.flush()
         hello = {
             "type": "session",
             "conversation_id": conversation.public_id,
             "resume_token": token,
             "practice": {"slug": practice.slug, "name": practice.name},
         }
-        session = ChatSession(conversation.id, conversation.public_id, practice.id)
+        session = ChatSession(
+            conversation.id,
+            conversation.public_id,
+            practice.id,
+            key,
+            conversation.resume_token_hash,
+        )
         return session, hello, bool(resume)
 
 
@@ -171,8 +281,7 @@ async def _handle_message(
 
     def store() -> tuple[int, bool, bool, Owner, set[str]]:
         with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            assert conversation is not None
+            conversation = current_conversation(db, session)
             message, created = conversations.record_patient_message(
                 session=db,
                 conversation=conversation,

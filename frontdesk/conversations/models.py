@@ -70,7 +70,11 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
     # The staff queue reads the open conversations of one practice.
-    __table_args__ = (Index("ix_conversations_practice_status", "practice_id", "status"),)
+    # New web chats per client address are limited (`connectors.webchat.limits`).
+    __table_args__ = (
+        Index("ix_conversations_practice_status", "practice_id", "status"),
+        Index("ix_conversations_client", "client_key", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
@@ -82,6 +86,8 @@ class Conversation(Base):
     owner: Mapped[Owner] = mapped_column(enum_column(Owner), default=Owner.BOT)
     created_at: Mapped[datetime] = insert_stamp()
     last_activity_at: Mapped[datetime] = insert_stamp()
+    # Web chat: an HMAC of the client's address (never the address itself), for rate limits.
+    client_key: Mapped[str | None] = mapped_column(String(64))
 
     # Handoff (see frontdesk.conversations.handoff). `assignee_staff_id` is set only while
     # staff own the conversation and one of them has claimed it.

@@ -103,6 +103,20 @@ def resume_conversation(
     )
 
 
+def rotate_resume_token(*, session: Session, conversation: Conversation) -> str:
+    """Replace the conversation's resume token; returns the new one (shown once)."""
+    token = secrets.token_urlsafe(32)
+    conversation.resume_token_hash = _hash_token(token)
+    session.flush()
+    return token
+
+
+def revoke_resume_token(*, session: Session, conversation: Conversation) -> None:
+    """No token resumes this conversation any more."""
+    conversation.resume_token_hash = None
+    session.flush()
+
+
 def get_conversation(*, session: Session, public_id: str) -> Conversation | None:
     """A conversation by its opaque id."""
     return session.scalar(select(Conversation).where(Conversation.public_id == public_id))

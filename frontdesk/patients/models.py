@@ -67,7 +67,8 @@ class VerificationCode(Base):
     """A one-time code sent to the phone on file, to verify a web chat patient.
 
     Only a salted SHA-256 of the code is stored; a code lives 10 minutes and dies after five
-    wrong tries (see `frontdesk.patients.verification`).
+    wrong tries (see `frontdesk.patients.verification`). A row with no patient is a decoy:
+    details that match no record get one too (no text is sent), so that a miss looks like a hit.
     """
 
     __tablename__ = "verification_codes"
@@ -76,7 +77,7 @@ class VerificationCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     code_salt: Mapped[str] = mapped_column(String(32))
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -87,17 +88,26 @@ class VerificationCode(Base):
 
 
 class VerificationAttempt(Base):
-    """One failed identity check (details that match no record, a wrong DOB by SMS).
+    """One identity check, or one registration, for the guessing limits.
 
-    Counted per conversation over the last hour to lock out guessing; holds no identity.
+    Counted per conversation, per identity (practice + name) and per client address over
+    clock-based windows (see `frontdesk.patients.verification`). Holds no identity: the keys
+    are HMACs under the service's secret key, never a name, a birthday or an address.
     """
 
     __tablename__ = "verification_attempts"
-    __table_args__ = (Index("ix_verification_attempts_conversation", "conversation_id", "at"),)
+    __table_args__ = (
+        Index("ix_verification_attempts_conversation", "conversation_id", "at"),
+        Index("ix_verification_attempts_identity", "identity_key", "at"),
+        Index("ix_verification_attempts_client", "client_key", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    # "web_identity", "sms_identity" or "code_locked".
+    # Failures: "web_identity" (no record), "sms_identity", "code_locked". Not failures, but
+    # counted by the limits: "web_lookup" (details matched), "web_verified", "registration".
     kind: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    identity_key: Mapped[str | None] = mapped_column(String(64))
+    client_key: Mapped[str | None] = mapped_column(String(64))

@@ -1,16 +1,23 @@
 """Identity verification before the bot reveals or changes an appointment.
 
 Two levels, both recorded on the conversation:
-- *identified* (`Conversation.patient_id` set): name and date of birth matched a record, or a new
-  patient registered. Enough to book a new visit, never enough to see or change existing ones.
+- *identified* (`Conversation.patient_id` set): a new patient registered in this chat, or an
+  existing one proved who they are. Enough to book a new visit.
 - *verified* (`identity_verified_at` set as well): on web chat, name and date of birth plus a
   one-time code sent to the phone on file; on SMS, the sending number is on file and the
   patient's date of birth matches. `is_verified` is what actions check before showing PHI.
+  An existing record is linked to a web chat only once its code was typed back, whatever
+  the purpose (booking included): name and birthday alone are often public.
 
-Guessing is limited per conversation: three failed identity checks within an hour, or five
-wrong codes for one code, lock verification for the hour (the bot then escalates to staff).
-Codes are 6 digits, live 10 minutes, are stored only as a salted SHA-256 and compared in
-constant time. No function here logs identity details.
+Web chat gives nothing away about who is a patient. Details that match no record get the
+same answer as details that do ("if we have a record, we've texted a code"), backed by a
+decoy code row that no code can open, and no phone digits are shown. Every identity check
+counts, hit or miss, per conversation, per practice and name and per client address
+(`frontdesk.patients.guessing`). Codes are capped per patient per hour and per day; a patient who
+reaches the cap from an address that already verified as them is told when to try again,
+anyone else gets the usual answer and no text. New registrations are limited per address
+and per practice. Codes are 6 digits, live 10 minutes, are stored only as a salted SHA-256
+and compared in constant time; five wrong codes lock. No function here logs identity details.
 """
 
 from __future__ import annotations
@@ -23,31 +30,39 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
-from frontdesk.patients.models import Patient, VerificationAttempt, VerificationCode
-from frontdesk.patients.service import check_identity, find_or_register_patient, find_patient
+from frontdesk.patients import guessing
+from frontdesk.patients.guessing import Requester as Requester
+from frontdesk.patients.models import Patient, VerificationCode
+from frontdesk.patients.service import (
+    AmbiguousIdentityError,
+    check_identity,
+    find_or_register_patient,
+    find_patient,
+)
 from frontdesk.sms.outbox import queue_sms
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_WRONG_CODES = 5
-MAX_FAILED_ATTEMPTS = 3
-ATTEMPT_WINDOW = timedelta(hours=1)
-# Codes one conversation may have sent per window: stops a stranger who knows a patient's
-# name and birthday from flooding that patient's phone.
-MAX_CODES_PER_WINDOW = 3
-# Codes one patient may be sent per window over all conversations: a new chat costs nothing,
-# so the per-conversation cap alone does not stop the flooding (nor code guessing).
+# Codes one patient may be sent over all conversations: a new chat costs nothing, so a
+# per-conversation cap alone stops neither flooding their phone nor guessing codes.
 MAX_CODES_PER_PATIENT_PER_WINDOW = 5
+MAX_CODES_PER_PATIENT_PER_DAY = 8
+PATIENT_CODE_LIMITS: guessing.Limits = (
+    (MAX_CODES_PER_PATIENT_PER_WINDOW, guessing.ATTEMPT_WINDOW),
+    (MAX_CODES_PER_PATIENT_PER_DAY, guessing.DAY),
+)
 # How long a verification lets the bot show appointments before it asks again.
 VERIFIED_FOR = timedelta(hours=2)
 
-ChallengeStatus = Literal["code_sent", "no_phone", "not_found", "locked"]
+ChallengeStatus = Literal["code_sent", "registered", "locked", "code_limit", "registration_limited"]
 ResultStatus = Literal["verified", "wrong_code", "expired", "locked", "mismatch", "unreadable"]
+Purpose = Literal["verify", "book"]
 
 _MESSAGES: dict[str, str] = {
     "wrong_code": "That code isn't right. Please check the text message and try again.",
@@ -98,11 +113,16 @@ class SmsCodeSender:
 
 @dataclass(frozen=True)
 class WebChallenge:
-    """Outcome of name + date of birth on web chat; a code was sent when `code_sent`."""
+    """Outcome of name + date of birth on web chat.
+
+    "code_sent" is what a hit *and* a miss get (a miss gets a decoy); "registered": a new
+    patient's record was created and linked; "code_limit": this patient was sent as many
+    codes as allowed, told only to an address that verified as them (`retry_at` says when);
+    "registration_limited": no more new records from here for now; "locked": too many checks.
+    """
 
     status: ChallengeStatus
-    masked_phone: str | None = None
-    attempts_left: int = MAX_FAILED_ATTEMPTS
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,48 +143,13 @@ class VerificationResult:
 
 
 def mask_phone(phone: str) -> str:
-    """Only the last two digits: `(•••) •••-••01`, enough to recognise one's own phone."""
+    """Only the last two digits: `(•••) •••-••01`, for staff and verified views only."""
     digits = re.sub(r"\D", "", phone)
     return f"(•••) •••-••{digits[-2:]}" if len(digits) >= 2 else "your phone"
 
 
 def _hash_code(salt: str, code: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
-
-
-def _failures(session: Session, conversation: Conversation, now: datetime) -> tuple[int, bool]:
-    """(failed identity checks, whether a code was locked) within the window."""
-    rows = session.execute(
-        select(VerificationAttempt.kind, func.count())
-        .where(
-            VerificationAttempt.conversation_id == conversation.id,
-            VerificationAttempt.at > now - ATTEMPT_WINDOW,
-        )
-        .group_by(VerificationAttempt.kind)
-    ).all()
-    counts = {kind: int(n) for kind, n in rows}
-    code_locked = counts.pop("code_locked", 0) > 0
-    return sum(counts.values()), code_locked
-
-
-def is_locked(*, session: Session, conversation: Conversation, now: datetime) -> bool:
-    """Whether verification is locked for this conversation right now."""
-    failed, code_locked = _failures(session, conversation, now)
-    return code_locked or failed >= MAX_FAILED_ATTEMPTS
-
-
-def _attempts_left(session: Session, conversation: Conversation, now: datetime) -> int:
-    failed, code_locked = _failures(session, conversation, now)
-    return 0 if code_locked else max(0, MAX_FAILED_ATTEMPTS - failed)
-
-
-def _record_failure(session: Session, conversation: Conversation, kind: str, now: datetime) -> None:
-    session.add(
-        VerificationAttempt(
-            practice_id=conversation.practice_id, conversation_id=conversation.id, kind=kind, at=now
-        )
-    )
-    session.flush()
 
 
 def is_verified(*, session: Session, conversation: Conversation, now: datetime) -> bool:
@@ -177,35 +162,25 @@ def is_verified(*, session: Session, conversation: Conversation, now: datetime) 
     )
 
 
-def identify_for_booking(
-    *,
-    session: Session,
-    conversation: Conversation,
-    full_name: str,
-    date_of_birth: date,
-    now: datetime,
-) -> bool:
-    """Link the conversation to the patient with these details, registering a new one if none.
-
-    Identifies without verifying: booking a new visit reveals nothing on file. A patient who
-    registers here is verified for their fresh record (it holds only what they just typed).
-    Returns True when a new patient was registered. Raises `InvalidIdentityError` (or its
-    subclass `AmbiguousIdentityError`) for details that cannot be used.
-    """
-    patient, created = find_or_register_patient(
-        session=session,
-        practice_id=conversation.practice_id,
-        full_name=full_name,
-        date_of_birth=date_of_birth,
-        today=now.date(),
-    )
-    if conversation.patient_id != patient.id:
-        conversation.identity_verified_at = None  # a verification was for someone else
-    conversation.patient_id = patient.id
-    if created:
-        conversation.identity_verified_at = now
-    session.flush()
-    return created
+def _code_limit_until(session: Session, patient: Patient, now: datetime) -> datetime | None:
+    """When this patient may be sent a code again, or None if they may be sent one now."""
+    until: datetime | None = None
+    for most, window in PATIENT_CODE_LIMITS:
+        sent = list(
+            session.scalars(
+                select(VerificationCode.created_at)
+                .where(
+                    VerificationCode.patient_id == patient.id,
+                    VerificationCode.created_at > now - window,
+                )
+                .order_by(VerificationCode.created_at)
+            )
+        )
+        if len(sent) >= most:
+            # The cap lifts when enough of these codes have left the window.
+            free_at = sent[len(sent) - most] + window
+            until = free_at if until is None else max(until, free_at)
+    return until
 
 
 def start_web_verification(
@@ -216,74 +191,136 @@ def start_web_verification(
     date_of_birth: date,
     now: datetime,
     sender: CodeSender,
+    requester: guessing.Requester,
+    purpose: Purpose = "verify",
 ) -> WebChallenge:
-    """Check name and date of birth; on a match, send a one-time code to the phone on file.
+    """Check name and date of birth; text a one-time code to the phone on file if they match.
 
-    Raises `InvalidIdentityError` for impossible details (not counted as a failed attempt) and
-    `AmbiguousIdentityError` when several records match (staff must tell them apart).
+    Whether they matched is never told: a miss gets a decoy code and the same answer. With
+    purpose "book", details that match no record register a new patient instead (limited per
+    address and per practice), linked and verified for that fresh record, which holds only
+    what they just typed. Raises `InvalidIdentityError` for impossible details (not counted).
     """
-    if is_locked(session=session, conversation=conversation, now=now):
-        return WebChallenge("locked", attempts_left=0)
+    key = requester.identity_key(conversation.practice_id, full_name)
+    if guessing.web_checks_locked(session, conversation, requester, key, now):
+        return WebChallenge("locked")
     check_identity(full_name, date_of_birth, today=now.date())
-    patient = find_patient(
-        session=session,
-        practice_id=conversation.practice_id,
-        full_name=full_name,
-        date_of_birth=date_of_birth,
-    )
-    if patient is None:
-        _record_failure(session, conversation, "web_identity", now)
-        left = _attempts_left(session, conversation, now)
-        return WebChallenge("locked" if left == 0 else "not_found", attempts_left=left)
-    if not patient.phone:
-        return WebChallenge("no_phone")
-    recent_codes = session.scalar(
-        select(func.count()).where(
-            VerificationCode.conversation_id == conversation.id,
-            VerificationCode.created_at > now - ATTEMPT_WINDOW,
-        )
-    )
-    if (recent_codes or 0) >= MAX_CODES_PER_WINDOW:
-        return WebChallenge("locked", attempts_left=0)
-    codes_to_patient = session.scalar(
-        select(func.count()).where(
-            VerificationCode.patient_id == patient.id,
-            VerificationCode.created_at > now - ATTEMPT_WINDOW,
-        )
-    )
-    if (codes_to_patient or 0) >= MAX_CODES_PER_PATIENT_PER_WINDOW:
-        return WebChallenge("locked", attempts_left=0)
-    _close_open_codes(session, conversation, now)
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    salt = secrets.token_hex(16)
-    session.add(
-        VerificationCode(
+    try:
+        patient = find_patient(
+            session=session,
             practice_id=conversation.practice_id,
-            conversation_id=conversation.id,
-            patient_id=patient.id,
-            code_salt=salt,
-            code_hash=_hash_code(salt, code),
-            created_at=now,
-            expires_at=now + CODE_LIFETIME,
-            wrong_attempts=0,
+            full_name=full_name,
+            date_of_birth=date_of_birth,
         )
+        ambiguous = False
+    except AmbiguousIdentityError:  # staff must tell these apart; say no more than a miss
+        patient, ambiguous = None, True
+    kind = "web_lookup" if patient is not None or ambiguous else "web_identity"
+    guessing.record_attempt(
+        session, conversation, kind, now, identity_key=key, client_key=requester.client_key
     )
-    session.flush()
+    if patient is None and purpose == "book" and not ambiguous:
+        return _register(session, conversation, requester, full_name, date_of_birth, now)
+    close_open_codes(session=session, conversation=conversation, now=now)
+    if patient is None or not patient.phone:
+        return _decoy(session, conversation, now)
+    retry_at = _code_limit_until(session, patient, now)
+    if retry_at is not None:
+        if guessing.verified_here_before(session, patient, requester, now):
+            return WebChallenge("code_limit", retry_at=retry_at)
+        return _decoy(session, conversation, now)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    row = _new_code(session, conversation, now, patient_id=patient.id, code=code)
     try:
         sender.send_code(
             session=session, practice_id=conversation.practice_id, phone=patient.phone, code=code
         )
     except CodeNotDeliverableError:
-        _close_open_codes(session, conversation, now)
-        return WebChallenge("no_phone")
-    return WebChallenge(
-        "code_sent",
-        masked_phone=mask_phone(patient.phone),
-        attempts_left=_attempts_left(session, conversation, now),
+        row.closed_at = now
+        return _decoy(session, conversation, now)
+    return WebChallenge("code_sent")
+
+
+def identify_for_booking(
+    *,
+    session: Session,
+    conversation: Conversation,
+    full_name: str,
+    date_of_birth: date,
+    now: datetime,
+    sender: CodeSender,
+    requester: guessing.Requester,
+) -> WebChallenge:
+    """Identity for a new booking: a new patient registers; an existing one gets a code."""
+    return start_web_verification(
+        session=session,
+        conversation=conversation,
+        full_name=full_name,
+        date_of_birth=date_of_birth,
+        now=now,
+        sender=sender,
+        requester=requester,
+        purpose="book",
     )
 
 
-def _close_open_codes(session: Session, conversation: Conversation, now: datetime) -> None:
+def _register(
+    session: Session,
+    conversation: Conversation,
+    requester: guessing.Requester,
+    full_name: str,
+    date_of_birth: date,
+    now: datetime,
+) -> WebChallenge:
+    if guessing.registration_limited(session, conversation, requester, now):
+        return WebChallenge("registration_limited")
+    patient, _created = find_or_register_patient(
+        session=session,
+        practice_id=conversation.practice_id,
+        full_name=full_name,
+        date_of_birth=date_of_birth,
+        today=now.date(),
+    )
+    guessing.record_attempt(
+        session, conversation, "registration", now, client_key=requester.client_key
+    )
+    link_patient(session=session, conversation=conversation, patient_id=patient.id, verified_at=now)
+    return WebChallenge("registered")
+
+
+def _new_code(
+    session: Session,
+    conversation: Conversation,
+    now: datetime,
+    *,
+    patient_id: int | None,
+    code: str | None,
+) -> VerificationCode:
+    salt = secrets.token_hex(16)
+    row = VerificationCode(
+        practice_id=conversation.practice_id,
+        conversation_id=conversation.id,
+        patient_id=patient_id,
+        code_salt=salt,
+        # A decoy's hash is empty: no hex digest equals it, so no code opens it.
+        code_hash=_hash_code(salt, code) if code is not None else "",
+        created_at=now,
+        expires_at=now + CODE_LIFETIME,
+        wrong_attempts=0,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _decoy(session: Session, conversation: Conversation, now: datetime) -> WebChallenge:
+    """The answer a hit gets, for a miss (or a hit we cannot text): a code nobody was sent."""
+    _new_code(session, conversation, now, patient_id=None, code=None)
+    return WebChallenge("code_sent")
+
+
+def close_open_codes(*, session: Session, conversation: Conversation, now: datetime) -> None:
+    """Give up the conversation's open codes (a new one replaces them, or the chat resumed)."""
     for open_code in session.scalars(
         select(VerificationCode).where(
             VerificationCode.conversation_id == conversation.id,
@@ -294,10 +331,18 @@ def _close_open_codes(session: Session, conversation: Conversation, now: datetim
 
 
 def check_web_code(
-    *, session: Session, conversation: Conversation, code: str, now: datetime
+    *,
+    session: Session,
+    conversation: Conversation,
+    code: str,
+    now: datetime,
+    requester: guessing.Requester | None = None,
 ) -> VerificationResult:
-    """Check a one-time code; on success the conversation is linked and verified."""
-    if is_locked(session=session, conversation=conversation, now=now):
+    """Check a one-time code; on success the conversation is linked and verified.
+
+    A decoy takes wrong codes and locks exactly as a real one does.
+    """
+    if guessing.is_locked(session=session, conversation=conversation, now=now):
         return VerificationResult("locked", 0)
     challenge = session.scalar(
         select(VerificationCode)
@@ -318,7 +363,8 @@ def check_web_code(
         session.flush()
         return VerificationResult("expired", 0)
     typed = re.sub(r"\s", "", code)
-    if hmac.compare_digest(_hash_code(challenge.code_salt, typed), challenge.code_hash):
+    right = hmac.compare_digest(_hash_code(challenge.code_salt, typed), challenge.code_hash)
+    if right and challenge.patient_id is not None:
         challenge.closed_at = now
         link_patient(
             session=session,
@@ -326,12 +372,22 @@ def check_web_code(
             patient_id=challenge.patient_id,
             verified_at=now,
         )
+        if requester is not None:
+            patient = session.get_one(Patient, challenge.patient_id)
+            guessing.record_attempt(
+                session,
+                conversation,
+                "web_verified",
+                now,
+                identity_key=requester.identity_key(conversation.practice_id, patient.match_key),
+                client_key=requester.client_key,
+            )
         return VerificationResult("verified", MAX_WRONG_CODES - challenge.wrong_attempts)
     challenge.wrong_attempts += 1
     left = MAX_WRONG_CODES - challenge.wrong_attempts
     if left <= 0:
         challenge.closed_at = now
-        _record_failure(session, conversation, "code_locked", now)
+        guessing.record_attempt(session, conversation, "code_locked", now)
         return VerificationResult("locked", 0)
     session.flush()
     return VerificationResult("wrong_code", left)
@@ -402,11 +458,11 @@ def verify_sms_identity(
     A reply with no readable date is not counted as a failed attempt; a date that matches no
     patient with this number is.
     """
-    if is_locked(session=session, conversation=conversation, now=now):
+    if guessing.is_locked(session=session, conversation=conversation, now=now):
         return VerificationResult("locked", 0)
     born = parse_date_of_birth(date_of_birth_text, today=now.date())
     if born is None:
-        return VerificationResult("unreadable", _attempts_left(session, conversation, now))
+        return VerificationResult("unreadable", guessing.attempts_left(session, conversation, now))
     number = re.sub(r"[^\d+]", "", from_number)
     matches = list(
         session.scalars(
@@ -421,9 +477,9 @@ def verify_sms_identity(
         link_patient(
             session=session, conversation=conversation, patient_id=matches[0], verified_at=now
         )
-        return VerificationResult("verified", _attempts_left(session, conversation, now))
+        return VerificationResult("verified", guessing.attempts_left(session, conversation, now))
     # Two records with the same number and birthday (twins on a parent's phone) cannot be
     # told apart by SMS: that counts as a failure, and staff sort it out after the lock.
-    _record_failure(session, conversation, "sms_identity", now)
-    left = _attempts_left(session, conversation, now)
+    guessing.record_attempt(session, conversation, "sms_identity", now)
+    left = guessing.attempts_left(session, conversation, now)
     return VerificationResult("locked" if left == 0 else "mismatch", left)

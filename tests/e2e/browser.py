@@ -10,6 +10,7 @@ under CI=true, where that is an error.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,8 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from frontdesk.app import create_app
 from frontdesk.auth.models import StaffRole
@@ -30,6 +32,7 @@ from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.migrate import upgrade
 from frontdesk.settings import Settings
+from frontdesk.sms.models import OutboundSms
 from tests.doubles import Reply, ScriptedBot
 from tests.support.stack import ROOT, free_port
 
@@ -104,6 +107,19 @@ class LiveService:
             self._server.should_exit = True
             self._thread.join(timeout=15)
         self._server = self._thread = None
+
+    def latest_code(self, phone: str) -> str:
+        """The last one-time code queued for `phone` (the SMS sandbox keeps every text)."""
+        with Session(self.engine) as db:
+            body = db.scalar(
+                select(OutboundSms.body)
+                .where(OutboundSms.kind == "otp", OutboundSms.to_phone == phone)
+                .order_by(OutboundSms.id.desc())
+                .limit(1)
+            )
+        found = re.search(r"\b(\d{6})\b", body or "")
+        assert found is not None, "no one-time code was queued"
+        return found.group(1)
 
     def add_staff(self, email: str, name: str, role: StaffRole = StaffRole.FRONT_DESK) -> int:
         """Create a staff account with STAFF_PASSWORD."""

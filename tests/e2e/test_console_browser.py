@@ -173,6 +173,11 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
             identity.get_by_label("Full name").fill("Casey Example")
             identity.locator("input[type=date]").fill("1990-09-30")
             identity.get_by_test_id("fd-identity-submit").click()
+            # Casey is on file: linked once the code texted to her phone comes back.
+            otp = patient.get_by_test_id("fd-otp")
+            expect(otp).to_be_visible()
+            otp.get_by_label("6-digit code").fill(service.latest_code("+15555550102"))
+            otp.get_by_test_id("fd-otp-submit").click()
             booked = patient.locator("[data-testid=fd-msg][data-role=bot]").filter(
                 has_text="You're booked!"
             )

@@ -151,7 +151,7 @@ def messages(page: Page, role: str) -> Locator:
     return page.locator(f"[data-testid=fd-msg][data-role={role}]")
 
 
-def test_patient_books_through_the_widget(demo: Page) -> None:
+def test_patient_books_through_the_widget(demo: Page, stack: Stack) -> None:
     say(demo, "I'd like to book an appointment")
     sick_visit = choices(demo, "Sick visit")
     expect(sick_visit).to_be_visible(timeout=BOT_REPLY_MS)
@@ -177,6 +177,15 @@ def test_patient_books_through_the_widget(demo: Page) -> None:
     identity.get_by_test_id("fd-identity-submit").click()
     expect(demo.get_by_test_id("fd-identity-sent")).to_be_visible()
     expect(identity).to_have_count(0)  # the form and what was typed into it are gone
+
+    # Casey is on file: her record is linked once the code texted to her phone comes back.
+    # The form says only "if we have a record", and shows no digits of her number.
+    otp = demo.get_by_test_id("fd-otp")
+    expect(otp).to_be_visible(timeout=BOT_REPLY_MS)
+    expect(otp).to_contain_text("If we have a record")
+    expect(otp).not_to_contain_text("02")
+    otp.get_by_label("6-digit code").fill(stack.latest_code("+15555550102"))
+    otp.get_by_test_id("fd-otp-submit").click()
 
     confirmation = messages(demo, "bot").filter(has_text="You're booked!")
     expect(confirmation).to_be_visible(timeout=BOT_REPLY_MS)

@@ -47,10 +47,26 @@ class Stack:
         """The web chat socket URL."""
         return self.base_url.replace("http://", "ws://") + "/chat/ws"
 
+    def latest_code(self, phone: str) -> str:
+        """The last one-time code the service queued for `phone` (the sandbox keeps texts)."""
+        with sqlite3.connect(self.data_dir / "frontdesk.db") as db:
+            row = db.execute(
+                "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (phone,),
+            ).fetchone()
+        assert row is not None, "no one-time code was queued"
+        found = re.search(r"\b(\d{6})\b", row[0])
+        assert found is not None
+        return found.group(1)
+
     def chat(self, practice: str = "riverside", resume: str | None = None) -> ChatClient:
         """Open a web chat connection, as the widget would."""
-        url = f"{self.ws_url}?practice={practice}" + (f"&resume={resume}" if resume else "")
-        return ChatClient(connect(url, open_timeout=10))
+        url = f"{self.ws_url}?practice={practice}" + ("&resume=1" if resume else "")
+        socket = connect(url, open_timeout=10)
+        if resume:  # the token goes in the first frame, never in the URL
+            socket.send(json.dumps({"type": "resume", "token": resume}))
+        return ChatClient(socket)
 
 
 def stack_env(data_dir: Path, port: int, rasa_port: int) -> dict[str, str]:
@@ -198,17 +214,3 @@ def buttons(frames: list[dict[str, Any]]) -> list[dict[str, str]]:
 def texts(frames: list[dict[str, Any]]) -> str:
     """All bot text in these frames, joined."""
     return "\n".join(f.get("text") or "" for f in bot_messages(frames))
-
-
-def latest_code(stack: Stack, phone: str) -> str:
-    """The one-time code last queued for `phone` (read from the outbox, as the phone would)."""
-    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
-        row = db.execute(
-            "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (phone,),
-        ).fetchone()
-    assert row is not None, "no one-time code was queued"
-    found = re.search(r"\b(\d{6})\b", row[0])
-    assert found is not None
-    return str(found.group(1))

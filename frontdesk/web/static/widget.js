@@ -325,6 +325,7 @@ button:disabled { cursor: default; }
   background: var(--fd-accent); color: #fff; font-size: 14px; font-weight: 600;
 }
 .primary:hover { background: var(--fd-accent-hover); }
+.link { display: block; margin: 8px 0 0; padding: 0; border: 0; background: none; color: var(--fd-accent); font-size: 13px; text-decoration: underline; }
 
 /* composer */
 .composer { flex: none; margin: 0; padding: 10px 12px 12px; background: #fff; border-top: 1px solid var(--fd-border); }
@@ -954,8 +955,14 @@ button:disabled { cursor: default; }
       el('p', { class: 'identity-reason', text: (asText(f.reason).trim() || 'We texted you a 6-digit code.') + left }),
       el('div', { class: 'field' }, el('label', { for: ids.code, text: '6-digit code' }), codeInput, codeErr),
       el('p', { class: 'identity-hint', text: 'The code expires in 10 minutes. Never share it with anyone.' }),
-      el('button', { class: 'primary', type: 'submit', 'data-testid': 'fd-otp-submit', text: 'Confirm' })
+      el('button', { class: 'primary', type: 'submit', 'data-testid': 'fd-otp-submit', text: 'Confirm' }),
+      el('button', { class: 'link', type: 'button', 'data-testid': 'fd-otp-retype', text: 'Enter my details again' })
     );
+    // No code arrives when the details match no record (the server does not say which):
+    // let the patient correct a typo without waiting for the code to expire.
+    form.querySelector('[data-testid="fd-otp-retype"]').addEventListener('click', () => {
+      showIdentityForm('Please check your name and date of birth.');
+    });
 
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -1187,7 +1194,9 @@ button:disabled { cursor: default; }
     clearTimeout(state.reconnectTimer);
     state.reconnectTimer = 0;
     let url = `${WS_BASE}?practice=${encodeURIComponent(slug)}`;
-    if (state.resumeToken) url += `&resume=${encodeURIComponent(state.resumeToken)}`;
+    // The token goes in the first frame, never in the URL (proxies and access logs keep URLs).
+    const resumeWith = state.resumeToken;
+    if (resumeWith) url += '&resume=1';
     let sock;
     try {
       sock = new WebSocket(url);
@@ -1200,6 +1209,7 @@ button:disabled { cursor: default; }
     state.ready = false;
     sock.addEventListener('open', () => {
       if (state.ws !== sock) return;
+      if (resumeWith) sock.send(JSON.stringify({ type: 'resume', token: resumeWith }));
       clearTimeout(state.sessionTimer);
       state.sessionTimer = setTimeout(() => {
         if (state.ws === sock && !state.ready) sock.close(); // onclose schedules the retry
