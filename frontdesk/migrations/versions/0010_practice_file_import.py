@@ -1,7 +1,7 @@
 """practice file settings, patient import ids and duplicate flags
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 16:00:00
 """
 
