@@ -9,6 +9,7 @@ a script; everything the practice file and the import set up is real."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,7 @@ from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling.models import Appointment, AppointmentStatus
 from frontdesk.scheduling.slots import parse_slot_key
 from frontdesk.settings import Settings
-from frontdesk.sms.models import InboundSms
+from frontdesk.sms.models import InboundSms, OutboundSms
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot
 from tests.patients.test_importing import made_up_patients, write_csv
@@ -208,6 +209,20 @@ def turn(ws: WebSocketTestSession, frame: dict[str, Any]) -> list[dict[str, Any]
             return frames
 
 
+def _latest_code(database: Engine, phone: str | None) -> str:
+    """The one-time code last queued for `phone`, read from the outbox as the phone would."""
+    with Session(database) as db:
+        body = db.scalars(
+            select(OutboundSms.body)
+            .where(OutboundSms.kind == "otp", OutboundSms.to_phone == phone)
+            .order_by(OutboundSms.id.desc())
+            .limit(1)
+        ).one()
+    found = re.search(r"\b(\d{6})\b", body)
+    assert found is not None
+    return found.group(1)
+
+
 def test_an_imported_patient_books_over_the_widget_on_the_practices_website(
     client: TestClient, database: Engine, bot: ScriptedBot, script: Script
 ) -> None:
@@ -224,14 +239,15 @@ def test_an_imported_patient_books_over_the_widget_on_the_practices_website(
         script.chosen = json.loads(first["payload"].removeprefix("/inform"))["slot_choice"]
         frames = turn(ws, {"type": "message", "text": first["title"], "payload": first["payload"]})
         assert any(f["type"] == "identity_request" for f in frames)
-        turn(
-            ws,
-            {
-                "type": "identity",
-                "full_name": f"{child.first_name} {child.last_name}",
-                "date_of_birth": child.date_of_birth.isoformat(),
-            },
-        )
+        identity = {
+            "type": "identity",
+            "full_name": f"{child.first_name} {child.last_name}",
+            "date_of_birth": child.date_of_birth.isoformat(),
+        }
+        ws.send_text(json.dumps(identity))
+        while ws.receive_json()["type"] != "otp_request":
+            pass  # an existing record: linked once the code texted to its phone is back
+        turn(ws, {"type": "otp", "code": _latest_code(database, child.phone)})
     assert bot.turns[-1] == (hello["conversation_id"], "/identity_provided")
     with Session(database) as db:
         [booked] = db.scalars(select(Appointment).where(Appointment.patient_id == child.id)).all()
