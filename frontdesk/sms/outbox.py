@@ -41,12 +41,14 @@ def queue_sms(
     conversation_id: int | None = None,
     message_id: int | None = None,
     dedupe_key: str | None = None,
+    not_after: datetime | None = None,
 ) -> OutboundSms | None:
     """Put an SMS in the outbox; the worker sends it after the caller commits.
 
     Returns None when the number opted out (nothing is queued). With a `dedupe_key`, a second
     call returns the row the first one queued: the database refuses a second copy. A body
     longer than Twilio accepts is queued as several messages; the first is returned.
+    Outreach passes `not_after`: held back by quiet hours past it, it is dropped.
     """
     if kind not in COMPLIANCE_KINDS and is_opted_out(
         session=session, practice_id=practice_id, phone=to
@@ -76,6 +78,7 @@ def queue_sms(
             segments=info.segments,
             encoding=info.encoding,
             next_attempt_at=clock_of(session)(),
+            not_after=not_after,
         )
         try:
             with session.begin_nested():
@@ -103,6 +106,7 @@ class BulkSms:
     dedupe_key: str
     conversation_id: int | None = None
     message_id: int | None = None
+    not_after: datetime | None = None
 
 
 def queue_many(*, session: Session, practice_id: int, messages: list[BulkSms]) -> dict[str, int]:
@@ -137,6 +141,7 @@ def queue_many(*, session: Session, practice_id: int, messages: list[BulkSms]) -
                 "encoding": info.encoding,
                 "created_at": now,
                 "updated_at": now,
+                "not_after": message.not_after,
             }
         )
     dialect = session.get_bind().dialect.name

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
+from frontdesk.reminders.gate import Claimed, Verdict, outreach_gate
+from frontdesk.reminders.policy import DEFAULT_REMINDERS, ReminderDefaults
 from frontdesk.settings import Settings
 from frontdesk.sms.models import OutboundSms, OutboundStatus
 from frontdesk.sms.outbox import RETRY_CAP, stale_claims
@@ -44,6 +47,58 @@ logger = logging.getLogger(__name__)
 # two claimers must not both see "nothing in flight" for one number and both take it.
 CLAIM_LOCK_KEY = 0x5F_0B_0C_5E
 LOOKUP_SLACK = timedelta(seconds=5)  # clock skew between us and the provider's log
+_HELD = {
+    Verdict.TOO_LATE: "not sent: held back by quiet hours until it was too late",
+    Verdict.CAPPED: "not sent: the patient's outreach cap (TCPA) is reached",
+}
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Waiter(Generic[T]):
+    item: T
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class GroupCommit(Generic[T]):
+    """Many threads' writes, committed together whenever they coincide.
+
+    `submit` returns once the item is written (or raises what the write raised). Whoever
+    takes the write lock writes everything waiting, its own item included or already taken
+    by the writer before it: no thread waits for a timer or a full batch.
+    """
+
+    def __init__(self, write: Callable[[list[T]], None]) -> None:
+        """Create it around `write`, which commits a list of items in one transaction."""
+        self._write = write
+        self._pending: list[_Waiter[T]] = []
+        self._pending_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def submit(self, item: T) -> None:
+        """Write `item` (with whatever else is waiting); returns when it is committed."""
+        waiter = _Waiter(item)
+        with self._pending_lock:
+            self._pending.append(waiter)
+        with self._write_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if batch:
+                try:
+                    self._write([w.item for w in batch])
+                except BaseException as exc:
+                    for w in batch:
+                        w.error = exc
+                    raise
+                finally:
+                    for w in batch:
+                        w.done.set()
+        waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
 
 
 @dataclass(frozen=True)
@@ -80,6 +135,7 @@ class OutboxWorker:
         lease_seconds: float = 120.0,
         poll_seconds: float = 0.5,
         reconcile_give_up_seconds: float = 3600.0,
+        outreach_defaults: ReminderDefaults = DEFAULT_REMINDERS,
     ) -> None:
         """Create a worker; nothing runs until `run_once` or `start`."""
         self._sessions = sessions
@@ -93,20 +149,22 @@ class OutboxWorker:
         self._lease = timedelta(seconds=lease_seconds)
         self._poll = poll_seconds
         self._give_up = timedelta(seconds=reconcile_give_up_seconds)
+        self._outreach_defaults = outreach_defaults
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._results = GroupCommit(self._write_results)
 
     # --- one pass -------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """Reconcile expired claims, then send one batch of due messages; returns how many
-        were handed to the transport."""
+        were claimed (handed to the transport, or held back by the outreach checks)."""
         self._reconcile_stale()
-        jobs = self._claim()
+        jobs, claimed = self._claim()
         if not jobs:
-            return 0
+            return claimed
         # One recipient's messages go out one after another, in order (a reply must not
         # overtake the question before it); different recipients in parallel.
         by_recipient: dict[str, list[_Job]] = {}
@@ -120,7 +178,7 @@ class OutboxWorker:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="sms-send")
             list(self._pool.map(self._send_in_order, groups))
-        return len(jobs)
+        return claimed
 
     def drain(self, *, max_passes: int = 10_000) -> int:
         """Run passes until nothing is due (tests, benchmarks, the CLI)."""
@@ -132,7 +190,7 @@ class OutboxWorker:
             total += sent
         return total
 
-    def _claim(self) -> list[_Job]:
+    def _claim(self) -> tuple[list[_Job], int]:
         now = self._clock()
         with session_scope(self._sessions) as session:
             if session.get_bind().dialect.name == "postgresql":
@@ -154,7 +212,7 @@ class OutboxWorker:
                 )
             )
             if not ids:
-                return []
+                return [], 0
             # Conditional: a row another worker claimed meanwhile is not ours.
             claimed = set(
                 session.scalars(
@@ -177,11 +235,54 @@ class OutboxWorker:
                     OutboundSms.from_phone,
                     OutboundSms.messaging_service_sid,
                     OutboundSms.attempts,
+                    OutboundSms.practice_id,
+                    OutboundSms.kind,
+                    OutboundSms.message_id,
+                    OutboundSms.not_after,
                 )
                 .where(OutboundSms.id.in_(claimed))
                 .order_by(OutboundSms.id)
             ).all()
-        return [_Job(*row) for row in rows]
+            held = self._hold_back(session, rows, now)
+        return [_Job(*row[:6]) for row in rows if row.id not in held], len(rows)
+
+    def _hold_back(self, session: Session, rows: Sequence[Any], now: datetime) -> set[int]:
+        """Outreach that may not leave now (quiet hours, caps, too late), in the claim's
+        transaction: put back for later, or dead-lettered with the reason."""
+        decisions = outreach_gate(
+            session=session,
+            rows=[
+                Claimed(r.id, r.practice_id, r.to_phone, r.kind, r.message_id, r.not_after)
+                for r in rows
+            ],
+            now=now,
+            defaults=self._outreach_defaults,
+        )
+        held = {i for i, d in decisions.items() if d.verdict is not Verdict.SEND}
+        for outbound_id in sorted(held):
+            decision = decisions[outbound_id]
+            values: dict[str, object] = {
+                "claimed_until": None,
+                "attempts": OutboundSms.attempts - 1,  # not an attempt: nothing was tried
+                "updated_at": now,
+            }
+            if decision.verdict is Verdict.LATER:
+                values |= {
+                    "status": OutboundStatus.PENDING,
+                    "next_attempt_at": decision.retry_at,
+                    "last_error": "quiet hours: held until the window opens",
+                }
+            else:
+                values |= {"status": OutboundStatus.DEAD, "last_error": _HELD[decision.verdict]}
+            session.execute(
+                update(OutboundSms)
+                .where(OutboundSms.id == outbound_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        if held:
+            logger.info("%s outreach sms held back at send time", len(held))
+        return held
 
     def _send_in_order(self, jobs: list[_Job]) -> None:
         """Send one recipient's messages in order, recording each result before the next."""
@@ -219,17 +320,65 @@ class OutboxWorker:
         return f"{self._status_callback_url}{joiner}outbox={outbound_id}"
 
     def _record(self, outcome: _Outcome) -> None:
-        """Record one result in its own short transaction, as soon as it is known."""
-        now = self._clock()
-        values = self._values_for(outcome, now)
-        statement = (
-            update(OutboundSms)
-            .where(OutboundSms.id == outcome.job.id, OutboundSms.status == OutboundStatus.SENDING)
-            .execution_options(synchronize_session=False)
-        )
+        """Record one result as soon as it is known; returns once it is committed.
+
+        Results that arrive while another thread is writing are committed together with the
+        next write (group commit): nothing waits for the batch, and a recipient's next
+        message leaves only after the previous result is durable.
+        """
+        self._results.submit(outcome)
+
+    def _write_results(self, outcomes: list[_Outcome]) -> None:
+        """Write results in one short transaction; one at a time if a sid clashes."""
         try:
             with session_scope(self._sessions) as session:
-                session.execute(statement.values(**values))
+                self._write(session, outcomes)
+        except IntegrityError:
+            for outcome in outcomes:
+                self._write_one_alone(outcome)
+
+    def _write(self, session: Session, outcomes: list[_Outcome]) -> None:
+        now = self._clock()
+        accepted = [o for o in outcomes if o.result is not None]
+        if accepted:  # the common case in one executemany: Twilio took it
+            table = cast(Table, OutboundSms.__table__)
+            session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("job_id"), table.c.status == "sending")
+                .values(
+                    status=bindparam("new_status"),
+                    twilio_sid=bindparam("sid"),
+                    sent_at=now,
+                    updated_at=now,
+                    claimed_until=None,
+                ),
+                [
+                    {
+                        "job_id": o.job.id,
+                        "new_status": _twilio_status(o.result.status).value,
+                        "sid": o.result.sid,
+                    }
+                    for o in accepted
+                    if o.result is not None
+                ],
+            )
+        for outcome in outcomes:
+            if outcome.result is None:
+                session.execute(self._update_for(outcome, self._values_for(outcome, now)))
+
+    def _update_for(self, outcome: _Outcome, values: dict[str, object]) -> Any:
+        return (
+            update(OutboundSms)
+            .where(OutboundSms.id == outcome.job.id, OutboundSms.status == OutboundStatus.SENDING)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _write_one_alone(self, outcome: _Outcome) -> None:
+        values = self._values_for(outcome, self._clock())
+        try:
+            with session_scope(self._sessions) as session:
+                session.execute(self._update_for(outcome, values))
         except IntegrityError:
             # The provider's sid is already on another row (a mistaken reconciliation): keep
             # what we know without it rather than fail the pass.
@@ -237,7 +386,7 @@ class OutboxWorker:
             values.pop("twilio_sid", None)
             values["last_error"] = "provider sid already recorded on another message"
             with session_scope(self._sessions) as session:
-                session.execute(statement.values(**values))
+                session.execute(self._update_for(outcome, values))
 
     def _values_for(self, outcome: _Outcome, now: datetime) -> dict[str, object]:
         job = outcome.job
@@ -456,4 +605,9 @@ def worker_from_settings(
         max_attempts=settings.sms_max_attempts,
         retry_base_seconds=settings.sms_retry_base_seconds,
         lease_seconds=settings.sms_claim_lease_seconds,
+        outreach_defaults=ReminderDefaults(
+            offsets_minutes=tuple(settings.reminder_offsets_minutes),
+            quiet_start=settings.quiet_hours_start,
+            quiet_end=settings.quiet_hours_end,
+        ),
     )
