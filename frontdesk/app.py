@@ -34,7 +34,7 @@ from frontdesk.ehr.tasks import EhrSync
 from frontdesk.events import InProcessEventBus
 from frontdesk.hub import InProcessChatHub
 from frontdesk.phi import jobs as phi_jobs
-from frontdesk.reminders.scheduler import start_reminders, stop_reminders
+from frontdesk.reminders.scheduler import outreach_bot_client, start_reminders, stop_reminders
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
@@ -98,12 +98,13 @@ def create_app(
             retry_pending=partial(twilio_sms.retry_pending, app),
         )
         app.state.sms = sms_channel  # the webhooks wake its worker
+        outreach_bot = bot or outreach_bot_client(settings)  # its own pool, not the turns'
         reminders = start_reminders(
             services.settings,
             engine=services.engine,
             sessions=services.sessions,
             clock=services.clock,
-            bot=services.bot,
+            bot=outreach_bot,
             loop=asyncio.get_running_loop(),
             on_queued=sms_channel.worker.wake,
         )
@@ -123,6 +124,7 @@ def create_app(
             await stop_sms(sms_channel)
             if bot is None:
                 await bot_client.aclose()
+                await outreach_bot.aclose()
             if own_engine:
                 db_engine.dispose()
 

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
-from frontdesk.reminders.gate import Claimed, Verdict, outreach_gate
+from frontdesk.reminders.gate import OUTREACH_KINDS, Claimed, Verdict, outreach_gate
 from frontdesk.reminders.policy import DEFAULT_REMINDERS, ReminderDefaults
 from frontdesk.settings import Settings
 from frontdesk.sms.models import OutboundSms, OutboundStatus
@@ -207,7 +207,10 @@ class OutboxWorker:
                         OutboundSms.next_attempt_at <= now,
                         OutboundSms.to_phone.not_in(in_flight),
                     )
-                    .order_by(OutboundSms.id)
+                    # Conversation first: a reply to a patient never waits behind a fan-out.
+                    .order_by(
+                        case((OutboundSms.kind.in_(OUTREACH_KINDS), 1), else_=0), OutboundSms.id
+                    )
                     .limit(self._batch_size)
                 )
             )

@@ -15,7 +15,7 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms, OutboundStatus
-from frontdesk.sms.outbox import dead_letters, queue_sms, retry_dead_letter
+from frontdesk.sms.outbox import BulkSms, dead_letters, queue_many, queue_sms, retry_dead_letter
 from frontdesk.sms.transport import ProviderMessage, SendResult, TwilioTransport
 from frontdesk.sms.worker import OutboxWorker
 from tests.conftest import AT_NOW, NOW, empty_database
@@ -450,3 +450,26 @@ def test_a_number_with_a_message_in_doubt_gets_nothing_else_until_it_is_settled(
     clock.advance(5)
     sender.drain()
     assert fake.bodies_to(PATIENT) == ["first", "second"]
+
+
+def test_a_reply_to_a_patient_never_waits_behind_a_reminder_fan_out(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    with session_scope(sessions) as db:
+        practice_id = seed_demo(db).id
+        queue_many(
+            session=db,
+            practice_id=practice_id,
+            messages=[
+                BulkSms(to=f"+1555557{n:04d}", body="Reminder", kind="reminder", dedupe_key=f"r{n}")
+                for n in range(250)
+            ],
+        )
+    reply = queue(sessions, "Your visit is booked.")  # queued after the whole fan-out
+    sender = worker(sessions, fake, clock, batch_size=100)
+    sender.run_once()
+    assert fake.bodies_to(PATIENT) == ["Your visit is booked."]  # in the first pass
+    assert outbound(sessions, reply).status is OutboundStatus.QUEUED
+    sender.drain()
+    assert len(fake.messages) == 251
