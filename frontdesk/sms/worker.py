@@ -66,9 +66,11 @@ class _Waiter(Generic[T]):
 class GroupCommit(Generic[T]):
     """Many threads' writes, committed together whenever they coincide.
 
-    `submit` returns once the item is written (or raises what the write raised). Whoever
-    takes the write lock writes everything waiting, its own item included or already taken
-    by the writer before it: no thread waits for a timer or a full batch.
+    An item is written as soon as no other write is under way, together with everything
+    else waiting; while a write runs, what arrives is taken by that writer's next round. No
+    thread waits for a timer or a full batch. `submit(wait=True)` returns once the item is
+    committed (or raises what the write raised); `wait=False` returns at once (the caller
+    has nothing that depends on it yet) and `flush` waits for everything submitted.
     """
 
     def __init__(self, write: Callable[[list[T]], None]) -> None:
@@ -78,27 +80,49 @@ class GroupCommit(Generic[T]):
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
-    def submit(self, item: T) -> None:
-        """Write `item` (with whatever else is waiting); returns when it is committed."""
+    def submit(self, item: T, *, wait: bool = True) -> None:
+        """Write `item` with whatever else is waiting; with `wait`, return once committed."""
         waiter = _Waiter(item)
         with self._pending_lock:
             self._pending.append(waiter)
-        with self._write_lock:
+        self._write_waiting(block=wait)
+        if wait:
+            waiter.done.wait()
+            if waiter.error is not None:
+                raise waiter.error
+
+    def flush(self) -> None:
+        """Write everything submitted so far; returns once it is committed."""
+        self._write_waiting(block=True)
+
+    def _write_waiting(self, *, block: bool) -> None:
+        # Whoever releases the lock looks again: an item added while it was held is never
+        # left behind by a submitter that found the lock taken.
+        while self._write_lock.acquire(blocking=block):
+            try:
+                while True:
+                    with self._pending_lock:
+                        batch, self._pending = self._pending, []
+                    if not batch:
+                        break
+                    self._write_batch(batch)
+            finally:
+                self._write_lock.release()
             with self._pending_lock:
-                batch, self._pending = self._pending, []
-            if batch:
-                try:
-                    self._write([w.item for w in batch])
-                except BaseException as exc:
-                    for w in batch:
-                        w.error = exc
-                    raise
-                finally:
-                    for w in batch:
-                        w.done.set()
-        waiter.done.wait()
-        if waiter.error is not None:
-            raise waiter.error
+                if not self._pending:
+                    return
+            block = False
+
+    def _write_batch(self, batch: list[_Waiter[T]]) -> None:
+        try:
+            self._write([w.item for w in batch])
+        except Exception as exc:  # those waiting get it; the rest stay for reconciliation
+            logger.warning("recording %s sms results failed: %s", len(batch), type(exc).__name__)
+            for w in batch:
+                w.error = exc
+        finally:
+            for w in batch:
+                w.done.set()
 
 
 @dataclass(frozen=True)
@@ -178,6 +202,7 @@ class OutboxWorker:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="sms-send")
             list(self._pool.map(self._send_in_order, groups))
+        self._results.flush()
         return claimed
 
     def drain(self, *, max_passes: int = 10_000) -> int:
@@ -290,13 +315,14 @@ class OutboxWorker:
     def _send_in_order(self, jobs: list[_Job]) -> None:
         """Send one recipient's messages in order, recording each result before the next."""
         previous: _Outcome | None = None
-        for job in jobs:
+        for index, job in enumerate(jobs):
             if previous is not None and isinstance(previous.error, TransientSendError):
                 # An earlier message to this number failed: keep the order, retry both later.
                 outcome = _Outcome(job, error=TransientSendError("an earlier one failed"))
             else:
                 outcome = self._send(job)
-            self._record(outcome)
+            # The next message to this number leaves only once this result is committed.
+            self._record(outcome, wait=index + 1 < len(jobs))
             previous = outcome
 
     def _send(self, job: _Job) -> _Outcome:
@@ -322,14 +348,15 @@ class OutboxWorker:
         joiner = "&" if "?" in self._status_callback_url else "?"
         return f"{self._status_callback_url}{joiner}outbox={outbound_id}"
 
-    def _record(self, outcome: _Outcome) -> None:
-        """Record one result as soon as it is known; returns once it is committed.
+    def _record(self, outcome: _Outcome, *, wait: bool) -> None:
+        """Record one result as soon as it is known (with `wait`, return once committed).
 
         Results that arrive while another thread is writing are committed together with the
         next write (group commit): nothing waits for the batch, and a recipient's next
-        message leaves only after the previous result is durable.
+        message leaves only after the previous result is durable. The pass ends with a
+        flush, so every result of a pass is committed before the next claim.
         """
-        self._results.submit(outcome)
+        self._results.submit(outcome, wait=wait)
 
     def _write_results(self, outcomes: list[_Outcome]) -> None:
         """Write results in one short transaction; one at a time if a sid clashes."""
