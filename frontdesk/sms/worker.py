@@ -64,54 +64,58 @@ class _Waiter(Generic[T]):
 
 
 class GroupCommit(Generic[T]):
-    """Many threads' writes, committed together whenever they coincide.
+    """Many threads' writes, committed by one writer thread, together when they coincide.
 
-    An item is written as soon as no other write is under way, together with everything
-    else waiting; while a write runs, what arrives is taken by that writer's next round. No
-    thread waits for a timer or a full batch. `submit(wait=True)` returns once the item is
-    committed (or raises what the write raised); `wait=False` returns at once (the caller
-    has nothing that depends on it yet) and `flush` waits for everything submitted.
+    The writer takes everything waiting, commits it in one transaction, and starts again at
+    once: no timer, no full batch to wait for, and the senders never stall on a commit
+    (`fsync`) themselves. `submit(wait=True)` returns once the item is committed (or raises
+    what the write raised); `wait=False` returns at once (nothing depends on it yet), and
+    `flush` returns once everything submitted so far is committed.
     """
 
     def __init__(self, write: Callable[[list[T]], None]) -> None:
         """Create it around `write`, which commits a list of items in one transaction."""
         self._write = write
         self._pending: list[_Waiter[T]] = []
-        self._pending_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._busy = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
 
     def submit(self, item: T, *, wait: bool = True) -> None:
-        """Write `item` with whatever else is waiting; with `wait`, return once committed."""
+        """Hand `item` to the writer; with `wait`, return once it is committed."""
         waiter = _Waiter(item)
-        with self._pending_lock:
+        with self._changed:
             self._pending.append(waiter)
-        self._write_waiting(block=wait)
+            self._changed.notify_all()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="sms-results", daemon=True)
+                self._thread.start()
         if wait:
             waiter.done.wait()
             if waiter.error is not None:
                 raise waiter.error
 
     def flush(self) -> None:
-        """Write everything submitted so far; returns once it is committed."""
-        self._write_waiting(block=True)
+        """Return once everything submitted so far is committed."""
+        with self._changed:
+            while self._pending or self._busy:
+                self._changed.wait()
 
-    def _write_waiting(self, *, block: bool) -> None:
-        # Whoever releases the lock looks again: an item added while it was held is never
-        # left behind by a submitter that found the lock taken.
-        while self._write_lock.acquire(blocking=block):
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending:
+                    if not self._changed.wait(timeout=30):
+                        self._thread = None  # idle: a later submit starts a new one
+                        return
+                batch, self._pending = self._pending, []
+                self._busy = True
             try:
-                while True:
-                    with self._pending_lock:
-                        batch, self._pending = self._pending, []
-                    if not batch:
-                        break
-                    self._write_batch(batch)
+                self._write_batch(batch)
             finally:
-                self._write_lock.release()
-            with self._pending_lock:
-                if not self._pending:
-                    return
-            block = False
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
 
     def _write_batch(self, batch: list[_Waiter[T]]) -> None:
         try:
