@@ -148,6 +148,10 @@ async def delivery_status(request: Request) -> Response:
     if not sid or not status:
         raise HTTPException(status_code=400, detail="MessageSid and MessageStatus are required")
 
+    # Our outbox id, in the callback URL the worker gave Twilio (covered by the signature).
+    outbox = request.query_params.get("outbox", "")
+    outbound_id = int(outbox) if outbox.isdigit() and len(outbox) < 19 else None
+
     def record() -> None:
         with services.unit_of_work() as db:
             record_delivery_status(
@@ -156,6 +160,7 @@ async def delivery_status(request: Request) -> Response:
                 status=status,
                 error_code=params.get("ErrorCode"),
                 now=services.clock(),
+                outbound_id=outbound_id,
             )
 
     await run_in_threadpool(record)

@@ -36,6 +36,7 @@ from frontdesk.metrics import MeteredBot
 from frontdesk.metrics import install as install_metrics
 from frontdesk.metrics import router as metrics_router
 from frontdesk.periodic import EhrPullJob, HousekeepingJob, RemindersJob, only_on_leader
+from frontdesk.reminders.scheduler import outreach_bot_client
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
@@ -109,13 +110,14 @@ def create_app(
         )
         app.state.sms = sms_channel  # the webhooks wake its worker
         # Periodic jobs run once per deployment: on the replica holding the leader lock.
+        outreach_bot = bot or outreach_bot_client(settings)  # its own pool, not the turns'
         periodic: list[PeriodicJob] = [
             RemindersJob(
                 services.settings,
                 engine=services.engine,
                 sessions=services.sessions,
                 clock=services.clock,
-                bot=services.bot,
+                bot=outreach_bot,
                 on_queued=sms_channel.worker.wake,
             ),
             EhrPullJob(app.state.ehr_sync),
@@ -135,6 +137,7 @@ def create_app(
             await live.close()
             if bot is None:
                 await bot_client.aclose()
+                await outreach_bot.aclose()
             if own_engine:
                 db_engine.dispose()
 

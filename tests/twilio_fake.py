@@ -77,6 +77,7 @@ class TwilioFake:
     auth_token: str = AUTH_TOKEN
     messages: list[dict[str, Any]] = field(default_factory=list)
     _failures: list[tuple[str, float]] = field(default_factory=list)
+    _list_failures: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: Iterator[int] = field(default_factory=itertools.count)
     url: str = ""
@@ -86,6 +87,11 @@ class TwilioFake:
         """Answer the next `count` send requests with `status` (nothing is stored)."""
         with self._lock:
             self._failures += [("status", float(status))] * count
+
+    def fail_lists(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` list requests (`GET .../Messages.json`) with `status`."""
+        with self._lock:
+            self._list_failures += [status] * count
 
     def stall_next(self, count: int, seconds: float) -> None:
         """Hold the next `count` send requests for `seconds` before answering 503."""
@@ -181,7 +187,8 @@ class TwilioFake:
             },
             "to": to,
             "uri": f"{base}/Messages/{sid}.json",
-            "status_callback": str(form.get("StatusCallback") or "") or None,
+            # Twilio keeps the callback URL but never returns it in the Message resource.
+            "_status_callback": str(form.get("StatusCallback") or "") or None,
             "_created": now,
         }
         with self._lock:
@@ -197,6 +204,10 @@ class TwilioFake:
         denied = self._authorised(request, account)
         if denied is not None:
             return denied
+        with self._lock:
+            failure = self._list_failures.pop(0) if self._list_failures else None
+        if failure is not None:
+            return _error(failure, 20500, "Service Unavailable")
         to = request.query_params.get("To")
         after_raw = request.query_params.get("DateSent>")
         after = datetime.fromisoformat(after_raw.replace("Z", "+00:00")) if after_raw else None

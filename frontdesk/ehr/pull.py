@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.db import session_scope
-from frontdesk.ehr.interface import Ehr, EhrError, PractitionerRecord
+from frontdesk.ehr.interface import Ehr, EhrError, PractitionerRecord, RemoteAppointment
 from frontdesk.ehr.mirror import record_external_appointment
 from frontdesk.ehr.worker import identifier_system
 from frontdesk.practices.models import Practice, Provider
@@ -40,64 +40,104 @@ class PullCursor:
     seen: dict[tuple[int, int], datetime] = field(default_factory=dict)
 
 
-def pull_practice(
-    *,
-    session: Session,
-    ehr: Ehr,
-    practice: Practice,
-    identifier_prefix: str,
-    now: datetime,
-    cursor: PullCursor,
-    seen_now: dict[tuple[int, int], datetime],
-    waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
-) -> int:
-    """Pull one practice's EHR appointments into our schedule; returns how many were applied.
+@dataclass(frozen=True)
+class _PracticeToPull:
+    """What a pull needs to know about a practice, read before any EHR request."""
 
-    `cursor` is advanced only in `seen_now`; the caller merges it once the transaction
-    committed, so a rolled-back pull is read again next time. Time the EHR freed is offered
-    to the waitlist under `waitlist_policy`.
+    id: int
+    system: str
+    horizon_days: int
+    providers: tuple[PractitionerRecord, ...]
 
-    Raises:
-        EhrError: The EHR could not be read (nothing is changed for the provider that failed).
+
+@dataclass
+class _Fetched:
+    """What the EHR said for one practice: foreign appointments per provider, new cursors."""
+
+    found: list[tuple[int, RemoteAppointment]] = field(default_factory=list)
+    seen_now: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    failed: list[int] = field(default_factory=list)
+
+
+def _practices(sessions: sessionmaker[Session], identifier_prefix: str) -> list[_PracticeToPull]:
+    with session_scope(sessions) as session:
+        practices = session.scalars(select(Practice).order_by(Practice.id)).all()
+        providers = session.scalars(select(Provider).order_by(Provider.id)).all()
+        return [
+            _PracticeToPull(
+                id=practice.id,
+                system=identifier_system(prefix=identifier_prefix, practice_slug=practice.slug),
+                horizon_days=practice.max_horizon_days,
+                providers=tuple(
+                    PractitionerRecord(local_id=p.id, display_name=p.display_name)
+                    for p in providers
+                    if p.practice_id == practice.id
+                ),
+            )
+            for practice in practices
+        ]
+
+
+def _fetch(*, ehr: Ehr, practice: _PracticeToPull, now: datetime, cursor: PullCursor) -> _Fetched:
+    """Ask the EHR about every provider of a practice; no database transaction is open.
+
+    A provider the EHR could not answer for is listed in `failed`: nothing changes for it
+    and its cursor stays, so the next pull asks again.
     """
-    system = identifier_system(prefix=identifier_prefix, practice_slug=practice.slug)
-    horizon_end = now + timedelta(days=practice.max_horizon_days + 1)
-    applied = 0
-    providers = session.scalars(
-        select(Provider).where(Provider.practice_id == practice.id).order_by(Provider.id)
-    ).all()
-    for provider in providers:
-        key = (practice.id, provider.id)
+    fetched = _Fetched()
+    horizon_end = now + timedelta(days=practice.horizon_days + 1)
+    for provider in practice.providers:
+        key = (practice.id, provider.local_id)
         since = cursor.seen.get(key)
-        found = ehr.find_appointments(
-            system=system,
-            practitioner=PractitionerRecord(
-                local_id=provider.id, display_name=provider.display_name
-            ),
-            start=now - timedelta(days=1),
-            end=horizon_end,
-            updated_since=since - CURSOR_OVERLAP if since else None,
-        )
+        try:
+            found = ehr.find_appointments(
+                system=practice.system,
+                practitioner=provider,
+                start=now - timedelta(days=1),
+                end=horizon_end,
+                updated_since=since - CURSOR_OVERLAP if since else None,
+            )
+        except EhrError as exc:
+            logger.warning(
+                "EHR pull failed for practice %s provider %s: %s",
+                practice.id,
+                provider.local_id,
+                exc,
+            )
+            fetched.failed.append(provider.local_id)
+            continue
         for remote in found:
             if remote.last_updated is not None and (since is None or remote.last_updated > since):
                 since = remote.last_updated
-            if remote.ours:
-                continue
-            record_external_appointment(
-                session=session,
-                practice_id=practice.id,
-                provider_id=provider.id,
-                start=remote.start,
-                end=remote.end,
-                external_id=remote.remote_id,
-                status="booked" if remote.holds_time else "cancelled",
-                now=now,
-                waitlist_policy=waitlist_policy,
-            )
-            applied += 1
+            if not remote.ours:
+                fetched.found.append((provider.local_id, remote))
         if since is not None:
-            seen_now[key] = since
-    return applied
+            fetched.seen_now[key] = since
+    return fetched
+
+
+def _apply(
+    *,
+    session: Session,
+    practice_id: int,
+    fetched: _Fetched,
+    now: datetime,
+    waitlist_policy: WaitlistPolicy,
+) -> int:
+    """Write what the EHR said, in the caller's (short) transaction; returns how many."""
+    for provider_id, remote in fetched.found:
+        record_external_appointment(
+            session=session,
+            practice_id=practice_id,
+            provider_id=provider_id,
+            start=remote.start,
+            end=remote.end,
+            external_id=remote.remote_id,
+            status="booked" if remote.holds_time else "cancelled",
+            now=now,
+            waitlist_policy=waitlist_policy,
+        )
+    return len(fetched.found)
 
 
 def pull_all(
@@ -109,27 +149,27 @@ def pull_all(
     cursor: PullCursor,
     waitlist_policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
 ) -> int:
-    """Pull every practice, each in its own transaction; a failing one does not stop others."""
-    with session_scope(sessions) as session:
-        practice_ids = list(session.scalars(select(Practice.id).order_by(Practice.id)))
+    """Pull every practice: fetch from the EHR first, then write in one short transaction.
+
+    No database transaction is open while the EHR is asked (on SQLite that would hold the
+    single write lock across network round trips and stall every patient turn). A provider
+    the EHR fails for is skipped and asked again next time; the others are applied. Each
+    cursor advances only once what it covers is committed, so a rolled-back write is read
+    again. Time the EHR freed is offered to the waitlist under `waitlist_policy`.
+    """
     applied = 0
-    for practice_id in practice_ids:
-        seen_now: dict[tuple[int, int], datetime] = {}
-        try:
+    for practice in _practices(sessions, identifier_prefix):
+        fetched = _fetch(ehr=ehr, practice=practice, now=now, cursor=cursor)
+        if fetched.found:
             with session_scope(sessions) as session:
-                applied += pull_practice(
+                applied += _apply(
                     session=session,
-                    ehr=ehr,
-                    practice=session.get_one(Practice, practice_id),
-                    identifier_prefix=identifier_prefix,
+                    practice_id=practice.id,
+                    fetched=fetched,
                     now=now,
-                    cursor=cursor,
-                    seen_now=seen_now,
                     waitlist_policy=waitlist_policy,
                 )
-            cursor.seen.update(seen_now)
-        except EhrError as exc:
-            logger.warning("EHR pull failed for practice %s: %s", practice_id, exc)
+        cursor.seen.update(fetched.seen_now)
     return applied
 
 

@@ -33,8 +33,7 @@ def run() -> None:
     # these (every table, APScheduler, the Twilio and Rasa clients, the domain packages the
     # ports connect) would add about a third of a second to each one's start-up.
     import frontdesk.models  # noqa: F401 - every table, so cross-domain foreign keys resolve
-    from connectors.rasa import RasaClient
-    from frontdesk.reminders.scheduler import start_reminder_scheduler
+    from frontdesk.reminders.scheduler import outreach_bot_client, start_reminder_scheduler
     from frontdesk.sms.transport import transport_from_settings
     from frontdesk.sms.worker import worker_from_settings
 
@@ -49,11 +48,7 @@ def run() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        bot = RasaClient(
-            settings.rasa_url,
-            settings.rasa_token.get_secret_value(),
-            timeout=settings.rasa_timeout_seconds,
-        )
+        bot = outreach_bot_client(settings)  # a small pool, as inside the service
         worker = worker_from_settings(
             settings,
             sessions=sessions,

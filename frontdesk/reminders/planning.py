@@ -1,6 +1,7 @@
 """Planning outreach: one `ScheduledReminder` per appointment, kind, offset and time.
 
-`plan_outreach` inserts the rows (a unique constraint: re-planning inserts nothing twice),
+`plan_outreach` inserts the rows that are missing (a unique constraint: even two planners at
+once insert nothing twice; rows planned on an earlier tick are not offered again),
 drops planned reminders of cancelled or moved appointments, and plans follow-ups after
 no-shows and visits. Safe to run from several schedulers at once.
 """
@@ -60,6 +61,31 @@ def _insert_ignore(session: Session, rows: list[dict[str, object]]) -> int:
     return inserted
 
 
+def _planned_keys(session: Session, appointment_ids: set[int]) -> set[tuple[int, int, datetime]]:
+    """(appointment, offset, appointment start) of the reminders planned already.
+
+    A tick then writes only what changed (new or moved visits, new offsets) instead of
+    offering the database every future reminder again, inside the write transaction.
+    """
+    keys: set[tuple[int, int, datetime]] = set()
+    listed = sorted(appointment_ids)
+    for start in range(0, len(listed), 500):
+        keys.update(
+            (appointment_id, offset, moment)
+            for appointment_id, offset, moment in session.execute(
+                select(
+                    ScheduledReminder.appointment_id,
+                    ScheduledReminder.offset_minutes,
+                    ScheduledReminder.appointment_start,
+                ).where(
+                    ScheduledReminder.kind == ReminderKind.REMINDER,
+                    ScheduledReminder.appointment_id.in_(listed[start : start + 500]),
+                )
+            )
+        )
+    return keys
+
+
 def drop_stale_reminders(*, session: Session, now: datetime) -> int:
     """Cancel planned reminders whose appointment was cancelled, moved or is no longer booked."""
     stale = exists().where(
@@ -111,11 +137,14 @@ def plan_outreach(
             Appointment.start_at <= horizon,
         )
     ).all()
+    planned = _planned_keys(session, {row[0] for row in upcoming})
     rows: list[dict[str, object]] = []
     for appt_id, practice_id, patient_id, start, created in upcoming:
         policy = policies[practice_id]
         tz = ZoneInfo(practices[practice_id].timezone)
         for offset in policy.offsets_minutes:
+            if (appt_id, offset, start) in planned:
+                continue  # planned on an earlier tick: nothing to write
             due = start - timedelta(minutes=offset)
             # A week-out reminder for a visit booked yesterday would only be noise; one that
             # fell due while the scheduler was down still goes (the cutoff decides later).

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.rasa import RasaClient
 from frontdesk.bot import BotClient
 from frontdesk.clock import system_clock
 from frontdesk.db import session_scope
@@ -40,6 +42,7 @@ from frontdesk.settings import Settings
 logger = logging.getLogger(__name__)
 JOB_ID = "frontdesk.reminders.tick"
 REMINDER_INTENT = "EXTERNAL_appointment_reminder"
+OUTREACH_BOT_CONCURRENCY = 4  # reminders' trigger_intent calls in flight at once, per process
 
 
 @dataclass(frozen=True)
@@ -130,27 +133,55 @@ def defaults_from(settings: Settings) -> ReminderDefaults:
     )
 
 
-def bot_notifier(bot: BotClient, loop: asyncio.AbstractEventLoop) -> Callable[[SentOutreach], None]:
+def bot_notifier(
+    bot: BotClient,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    concurrency: int = OUTREACH_BOT_CONCURRENCY,
+) -> Callable[[SentOutreach], None]:
     """Tell Rasa about a reminder (`trigger_intent`) so that "C", "R", "X" are read in context.
 
-    Runs on the service's event loop; a failure is logged and costs only the context (the
-    reminder's replies carry the appointment reference themselves).
+    Runs on the service's event loop, at most `concurrency` at a time: a fan-out of thousands
+    of reminders waits its turn here instead of flooding Rasa (and the connection pool) ahead
+    of patients' turns. A failure is logged and costs only the context (the reminder's
+    replies carry the appointment reference themselves).
     """
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def trigger(outreach: SentOutreach) -> None:
+        async with gate:
+            await bot.trigger_intent(
+                outreach.conversation_public_id,
+                REMINDER_INTENT,
+                {"appointment_ref": outreach.appointment_ref},
+            )
 
     def notify(outreach: SentOutreach) -> None:
         if outreach.kind is not ReminderKind.REMINDER or not outreach.bot_owns_conversation:
             return
-        future = asyncio.run_coroutine_threadsafe(
-            bot.trigger_intent(
-                outreach.conversation_public_id,
-                REMINDER_INTENT,
-                {"appointment_ref": outreach.appointment_ref},
-            ),
-            loop,
-        )
+        future = asyncio.run_coroutine_threadsafe(trigger(outreach), loop)
         future.add_done_callback(_log_failure)
 
     return notify
+
+
+def outreach_bot_client(settings: Settings) -> RasaClient:
+    """The reminders' own client to Rasa, with a pool as small as their concurrency.
+
+    Patient turns keep the service's client and its connections to themselves: a fan-out
+    never holds the connections a patient's turn needs.
+    """
+    return RasaClient(
+        settings.rasa_url,
+        settings.rasa_token.get_secret_value(),
+        http=httpx.AsyncClient(
+            timeout=settings.rasa_timeout_seconds,
+            limits=httpx.Limits(
+                max_connections=OUTREACH_BOT_CONCURRENCY,
+                max_keepalive_connections=OUTREACH_BOT_CONCURRENCY,
+            ),
+        ),
+    )
 
 
 def _log_failure(future: Any) -> None:

@@ -174,6 +174,7 @@ class _Outgoing:
     text: str
     buttons: list[dict[str, str]]
     ref: str
+    not_after: datetime
 
 
 def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> list[SentOutreach]:
@@ -213,6 +214,7 @@ def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> lis
                     dedupe_key=f"outreach:{o.reminder.id}",
                     conversation_id=threads[o.phone].conversation_id,
                     message_id=message_id,
+                    not_after=o.not_after,
                 )
                 for o, message_id in zip(batch, message_ids, strict=True)
             ],
@@ -315,7 +317,7 @@ def _decide(
         text, buttons = reminder_message(practice, appointment.start_at, ref)
     else:
         text, buttons = followup_message(reminder.kind, practice, appointment.start_at, policy)
-    return _Outgoing(reminder, practice.id, patient.phone, text, buttons, ref)
+    return _Outgoing(reminder, practice.id, patient.phone, text, buttons, ref, latest)
 
 
 def reminder_stats(*, session: Session) -> dict[str, int]:

@@ -101,7 +101,11 @@ class ConversationNotifier:
             role=Role.BOT,
             text=message.text,
             buttons=message.buttons,
-            custom={"type": "waitlist_offer", "offer_token": offer.token},
+            custom={
+                "type": "waitlist_offer",
+                "offer_token": offer.token,
+                "expires_at": offer.expires_at.isoformat(),  # past it, the text is not sent
+            },
         )
 
     def offer_gone(self, *, session: Session, offer: WaitlistOffer) -> None:

@@ -8,6 +8,7 @@ in the transaction that stored the message, so the text is queued exactly when t
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,12 +53,28 @@ def deliver_outgoing_message(
     body = "\n".join(p for p in parts if p)
     if not body:
         return
+    kind, not_after = message.role.value, None
+    if custom is not None and custom.get("type") == "waitlist_offer":
+        # Outreach: quiet hours and the caps apply when it leaves; pointless once expired.
+        kind, not_after = "waitlist_offer", _moment(custom.get("expires_at"))
     queue_sms(
         session=session,
         practice_id=conversation.practice_id,
         to=thread.phone,
         body=body,
-        kind=message.role.value,
+        kind=kind,
         conversation_id=conversation.id,
         message_id=message.id,
+        not_after=not_after,
     )
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO time from a message payload, or None if absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

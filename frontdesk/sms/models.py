@@ -117,7 +117,11 @@ class OutboundSms(Base):
     """One outbound SMS in the outbox. `dedupe_key` makes a send idempotent (reminders)."""
 
     __tablename__ = "outbound_sms"
-    __table_args__ = (Index("ix_outbound_sms_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_sms_due", "status", "next_attempt_at"),
+        # What went to one number lately: the TCPA caps at send time, reconciliation.
+        Index("ix_outbound_sms_to_phone_sent", "to_phone", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
@@ -145,6 +149,9 @@ class OutboundSms(Base):
     created_at: Mapped[datetime] = insert_stamp()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = insert_stamp()
+    # Outreach only: past this it is pointless (a reminder after the visit, an expired
+    # waitlist offer), so a message held back by quiet hours is dropped rather than sent.
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SmsStatusEvent(Base):

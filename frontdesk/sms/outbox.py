@@ -41,12 +41,14 @@ def queue_sms(
     conversation_id: int | None = None,
     message_id: int | None = None,
     dedupe_key: str | None = None,
+    not_after: datetime | None = None,
 ) -> OutboundSms | None:
     """Put an SMS in the outbox; the worker sends it after the caller commits.
 
     Returns None when the number opted out (nothing is queued). With a `dedupe_key`, a second
     call returns the row the first one queued: the database refuses a second copy. A body
     longer than Twilio accepts is queued as several messages; the first is returned.
+    Outreach passes `not_after`: held back by quiet hours past it, it is dropped.
     """
     if kind not in COMPLIANCE_KINDS and is_opted_out(
         session=session, practice_id=practice_id, phone=to
@@ -76,6 +78,7 @@ def queue_sms(
             segments=info.segments,
             encoding=info.encoding,
             next_attempt_at=clock_of(session)(),
+            not_after=not_after,
         )
         try:
             with session.begin_nested():
@@ -103,6 +106,7 @@ class BulkSms:
     dedupe_key: str
     conversation_id: int | None = None
     message_id: int | None = None
+    not_after: datetime | None = None
 
 
 def queue_many(*, session: Session, practice_id: int, messages: list[BulkSms]) -> dict[str, int]:
@@ -137,6 +141,7 @@ def queue_many(*, session: Session, practice_id: int, messages: list[BulkSms]) -
                 "encoding": info.encoding,
                 "created_at": now,
                 "updated_at": now,
+                "not_after": message.not_after,
             }
         )
     dialect = session.get_bind().dialect.name
@@ -204,12 +209,20 @@ def retry_dead_letter(*, session: Session, outbound_id: int, now: datetime) -> b
 
 
 def stale_claims(*, session: Session, now: datetime) -> list[OutboundSms]:
-    """Messages a worker claimed and never finished (it died mid-send)."""
+    """Messages a worker claimed and never finished (it died mid-send), oldest first.
+
+    While a message is `sending`, `next_attempt_at` is when to look it up (again): a failed
+    lookup pushes it back.
+    """
     return list(
         session.scalars(
-            select(OutboundSms).where(
-                OutboundSms.status == OutboundStatus.SENDING, OutboundSms.claimed_until <= now
+            select(OutboundSms)
+            .where(
+                OutboundSms.status == OutboundStatus.SENDING,
+                OutboundSms.claimed_until <= now,
+                OutboundSms.next_attempt_at <= now,
             )
+            .order_by(OutboundSms.id)
         )
     )
 
@@ -224,13 +237,23 @@ _STATUS_RANK = {
 
 
 def record_delivery_status(
-    *, session: Session, message_sid: str, status: str, error_code: str | None, now: datetime
+    *,
+    session: Session,
+    message_sid: str,
+    status: str,
+    error_code: str | None,
+    now: datetime,
+    outbound_id: int | None = None,
 ) -> bool:
     """Record a Twilio status callback; False for an unknown message or a repeated callback.
 
     Callbacks can arrive out of order: a later status never goes back to an earlier one.
+    `outbound_id` is the outbox row our callback URL named: when the worker died before
+    recording the sid, the callback binds it to that row, exactly (see `bind_sid`).
     """
     outbound = session.scalar(select(OutboundSms).where(OutboundSms.twilio_sid == message_sid))
+    if outbound is None and outbound_id is not None:
+        outbound = bind_sid(session=session, outbound_id=outbound_id, sid=message_sid, now=now)
     event = SmsStatusEvent(
         outbound_id=outbound.id if outbound else None,
         message_sid=message_sid,
@@ -256,3 +279,26 @@ def record_delivery_status(
         outbound.updated_at = now
     session.flush()
     return True
+
+
+# Rows whose sid may still be unknown to us: in flight, put back after a lookup found nothing
+# (the provider's log can lag), or dead-lettered because the provider could not be asked.
+_UNBOUND = (OutboundStatus.SENDING, OutboundStatus.PENDING, OutboundStatus.DEAD)
+
+
+def bind_sid(*, session: Session, outbound_id: int, sid: str, now: datetime) -> OutboundSms | None:
+    """Give a row the provider's sid that a status callback for it reported; None if the row
+    already has a sid (ours wins: the callback is for another send) or does not exist.
+
+    The provider has the message, so the row is not sent (again).
+    """
+    row = session.get(OutboundSms, outbound_id)
+    if row is None or row.twilio_sid is not None or row.status not in _UNBOUND:
+        return None
+    row.twilio_sid = sid
+    row.status = OutboundStatus.QUEUED
+    row.sent_at = row.sent_at or now
+    row.claimed_until = None
+    row.updated_at = now
+    session.flush()
+    return row

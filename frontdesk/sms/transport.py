@@ -15,7 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
-from twilio.base.exceptions import TwilioRestException  # type: ignore[import-untyped]
+from twilio.base.exceptions import (  # type: ignore[import-untyped]
+    TwilioException,
+    TwilioRestException,
+)
 from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped]
 from twilio.http.response import Response  # type: ignore[import-untyped]
 from twilio.rest import Client  # type: ignore[import-untyped]
@@ -55,6 +58,15 @@ class PermanentSendError(Exception):
         self.code = code
 
 
+@dataclass(frozen=True)
+class ProviderMessage:
+    """One outbound message in the provider's log (what reconciliation compares)."""
+
+    sid: str
+    body: str
+    created: datetime
+
+
 class SmsTransport(Protocol):
     """What the outbox worker needs from an SMS provider."""
 
@@ -69,9 +81,10 @@ class SmsTransport(Protocol):
     ) -> SendResult:
         """Hand one message over; raise TransientSendError or PermanentSendError."""
 
-    def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
-        """The sid of a message with this body sent to `to` since `since`, if the provider has
-        one (used after a crash between handing a message over and recording it)."""
+    def sent_to(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        """Outbound messages the provider created for `to` since `since`, oldest first (used
+        after a crash between handing a message over and recording it); raise
+        TransientSendError when the provider cannot be asked."""
 
 
 class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -163,20 +176,27 @@ class TwilioTransport:
             raise AmbiguousSendError(type(exc).__name__) from exc
         return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
 
-    def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
-        """Look the message up in Twilio's log (`GET .../Messages.json?To=`, newest first).
+    def sent_to(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        """Twilio's log for one number (`GET .../Messages.json?To=`, newest first, one page).
 
-        No date filter: Twilio filters on the sent date, which a still-queued message lacks.
+        No date filter in the request: Twilio filters on the sent date, which a still-queued
+        message lacks. A message with no creation date cannot be placed in time and is left
+        out (matching it could mark an unsent text as sent).
         """
         try:
             messages = self._client().messages.list(to=to, limit=50)
-        except (TwilioRestException, requests.RequestException) as exc:
+        except (TwilioException, requests.RequestException) as exc:
+            # A failed page is a bare TwilioException ("Unable to fetch page"), not a
+            # TwilioRestException: both mean "ask again later".
             raise TransientSendError(type(exc).__name__) from exc
-        for message in messages:
-            created = message.date_created
-            if message.body == body and (created is None or created >= since):
-                return str(message.sid)
-        return None
+        found = [
+            ProviderMessage(sid=str(m.sid), body=str(m.body or ""), created=m.date_created)
+            for m in messages
+            if str(m.direction or "").startswith("outbound")
+            and m.date_created is not None
+            and m.date_created >= since
+        ]
+        return sorted(found, key=lambda m: (m.created, m.sid))
 
 
 class SandboxTransport:
@@ -198,9 +218,9 @@ class SandboxTransport:
         """Accept the message."""
         return SendResult(sid="SM" + secrets.token_hex(16), status="delivered")
 
-    def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
+    def sent_to(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         """The sandbox keeps no log of its own: an interrupted send is simply sent again."""
-        return None
+        return []
 
 
 def transport_from_settings(settings: Settings) -> SmsTransport:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from frontdesk.db import session_scope
+from frontdesk.db import make_session_factory, session_scope
 from frontdesk.ehr.fhir import FhirEhr
-from frontdesk.ehr.interface import PractitionerRecord
+from frontdesk.ehr.interface import PractitionerRecord, RemoteAppointment
 from frontdesk.ehr.pull import PullCursor, pull_all
 from frontdesk.ehr.worker import drain_once, identifier_system
 from frontdesk.models import Appointment
 from frontdesk.scheduling.slots import find_open_slots
 from frontdesk.scheduling.timeprefs import TimePreference
-from tests.conftest import NOW
+from tests.conftest import AT_NOW, NOW
 from tests.ehr.conftest import FhirServer
 from tests.ehr.helpers import TUESDAY_1030, book, clinic, provider, visit
 
@@ -122,3 +126,87 @@ def test_the_pull_window_ignores_appointments_beyond_the_horizon(
         }
     )
     assert _pull(sessions, ehr, prefix, PullCursor()) == 0
+
+
+def test_no_database_write_lock_is_held_while_the_ehr_is_asked(
+    sqlite_engine: Engine,
+    ehr: FhirEhr,
+    prefix: str,
+    fhir_server: FhirServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sessions = make_session_factory(sqlite_engine, clock=AT_NOW)
+    with session_scope(sessions) as session:
+        practice = clinic(session)
+        doctor = provider(session, practice)
+        system = identifier_system(prefix=prefix, practice_slug=practice.slug)
+        record = PractitionerRecord(local_id=doctor.id, display_name=doctor.display_name)
+    practitioner_id = ehr.ensure_practitioner(system=system, practitioner=record)
+    fhir_server.create(
+        {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": "2026-12-01T15:30:00Z",
+            "end": "2026-12-01T16:00:00Z",
+            "participant": [
+                {"actor": {"reference": f"Practitioner/{practitioner_id}"}, "status": "accepted"}
+            ],
+        }
+    )
+    database = sqlite_engine.url.database
+    assert database is not None
+    writes_during_requests: list[bool] = []
+    real_find = ehr.find_appointments
+
+    def find_while_a_patient_turn_writes(**kwargs: Any) -> list[RemoteAppointment]:
+        # What a patient turn does meanwhile: take SQLite's write lock, briefly.
+        other = sqlite3.connect(database, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writes_during_requests.append(True)
+        except sqlite3.OperationalError:  # "database is locked": the pull holds it
+            writes_during_requests.append(False)
+        finally:
+            other.close()
+        return real_find(**kwargs)
+
+    monkeypatch.setattr(ehr, "find_appointments", find_while_a_patient_turn_writes)
+    assert _pull(sessions, ehr, prefix, PullCursor()) == 1
+    assert writes_during_requests == [True]
+    with session_scope(sessions) as session:
+        assert session.query(Appointment).filter(Appointment.source == "ehr").count() == 1
+
+
+def test_a_provider_the_ehr_fails_for_is_asked_again_and_the_others_still_apply(
+    sessions: sessionmaker[Session],
+    ehr: FhirEhr,
+    prefix: str,
+    fhir_server: FhirServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with session_scope(sessions) as session:
+        practice = clinic(session)
+        doctor = provider(session, practice)
+        system = identifier_system(prefix=prefix, practice_slug=practice.slug)
+        record = PractitionerRecord(local_id=doctor.id, display_name=doctor.display_name)
+    practitioner_id = ehr.ensure_practitioner(system=system, practitioner=record)
+    fhir_server.create(
+        {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": "2026-12-01T15:30:00Z",
+            "end": "2026-12-01T16:00:00Z",
+            "participant": [
+                {"actor": {"reference": f"Practitioner/{practitioner_id}"}, "status": "accepted"}
+            ],
+        }
+    )
+    cursor = PullCursor()
+    fhir_server.outage(status=503, count=10)
+    assert _pull(sessions, ehr, prefix, cursor) == 0  # nothing applied, nothing lost
+    assert cursor.seen == {}
+    assert _offered(sessions)
+    fhir_server.outage(status=503, count=0)
+    assert _pull(sessions, ehr, prefix, cursor) == 1
+    assert not _offered(sessions)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Message
@@ -278,3 +279,42 @@ def test_post_visit_message_is_configurable_and_can_be_off(
         o.body == "How was your visit with Riverside Family Medicine? Reply 1-5."
         for o in outbox(session)
     )
+
+
+def _values_in(parameters: Any) -> int:
+    """How many values a DB-API call binds (a dict, a tuple, or a list of either)."""
+    if isinstance(parameters, dict):
+        return len(parameters)
+    if parameters and isinstance(parameters[0], tuple | list | dict):
+        return sum(_values_in(group) for group in parameters)
+    return len(parameters)
+
+
+def test_a_tick_writes_only_what_changed_not_every_future_reminder(
+    session: Session, practice: Practice
+) -> None:
+    moved = book(session, practice, local(9, 10, 30))
+    book(session, practice, local(10, 11), patient=1)
+    assert plan_outreach(session=session, now=NOW) == 6
+    offered: list[int] = []
+
+    def count_offered(
+        _conn: object, _cursor: object, statement: str, parameters: Any, _ctx: object, _many: bool
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SCHEDULED_REMINDERS"):
+            # Rows in the statement: its parameters over its columns (multi-row VALUES).
+            columns = statement.split("(", 1)[1].split(")", 1)[0].count(",") + 1
+            offered.append(_values_in(parameters) // columns)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count_offered)
+    try:
+        assert plan_outreach(session=session, now=NOW + timedelta(minutes=1)) == 0
+        assert sum(offered) == 0  # nothing changed: nothing offered to the database
+        moved.start_at += timedelta(hours=1)
+        moved.end_at += timedelta(hours=1)
+        session.flush()
+        assert plan_outreach(session=session, now=NOW + timedelta(minutes=2)) == 3
+        assert sum(offered) == 3  # only the moved visit's three reminders
+    finally:
+        event.remove(engine, "before_cursor_execute", count_offered)

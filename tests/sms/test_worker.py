@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,8 +15,8 @@ from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms, OutboundStatus
-from frontdesk.sms.outbox import dead_letters, queue_sms, retry_dead_letter
-from frontdesk.sms.transport import TwilioTransport
+from frontdesk.sms.outbox import BulkSms, dead_letters, queue_many, queue_sms, retry_dead_letter
+from frontdesk.sms.transport import ProviderMessage, SendResult, TwilioTransport
 from frontdesk.sms.worker import OutboxWorker
 from tests.conftest import AT_NOW, NOW, empty_database
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running_fake
@@ -299,3 +300,176 @@ def test_two_workers_never_send_the_same_message(engine: Engine, fake: TwilioFak
             w.stop()
     finally:
         empty_database(engine)
+
+
+# --- crashes mid-flight: reconciliation is exact and never wedges the outbox ---------------
+
+
+class Crash(BaseException):
+    """The process dying between two statements (nothing after it runs)."""
+
+
+class DiesAfter:
+    """The real transport, until the process dies right after the `n`-th hand-over."""
+
+    def __init__(self, inner: TwilioTransport, n: int) -> None:
+        self.inner, self.left = inner, n
+
+    def send(self, **kwargs: Any) -> SendResult:
+        result = self.inner.send(**kwargs)
+        self.left -= 1
+        if self.left == 0:
+            raise Crash
+        return result
+
+    def sent_to(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        return self.inner.sent_to(to=to, since=since)
+
+
+def lose_results(sessions: sessionmaker[Session], clock: Clock, *ids: int) -> None:
+    """What a crash leaves: claimed rows, no sid, the lease still running."""
+    with session_scope(sessions) as db:
+        for outbound_id in ids:
+            row = db.get_one(OutboundSms, outbound_id)
+            row.status, row.twilio_sid = OutboundStatus.SENDING, None
+            row.claimed_until = clock.now + timedelta(seconds=30)
+
+
+def test_two_identical_texts_in_flight_to_one_number_do_not_wedge_the_outbox(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    first = queue(sessions, "See you tomorrow at 9.")
+    second = queue(sessions, "See you tomorrow at 9.")
+    sender = worker(sessions, fake, clock)
+    sender.run_once()
+    fake.messages.pop()  # the second never reached Twilio...
+    lose_results(sessions, clock, first, second)  # ...and the crash lost both results
+    other = queue(sessions, "for someone else", to="+15555550102")
+    clock.advance(31)
+    sender.drain()  # used to fail on every pass: both rows matched the one sid at Twilio
+    assert fake.bodies_to(PATIENT) == ["See you tomorrow at 9."] * 2
+    assert fake.bodies_to("+15555550102") == ["for someone else"]
+    sids = [outbound(sessions, i).twilio_sid for i in (first, second, other)]
+    assert sids[0] == fake.messages[0]["sid"] and len(set(sids)) == 3
+    assert {outbound(sessions, i).status for i in (first, second, other)} == {OutboundStatus.QUEUED}
+
+
+def test_an_earlier_identical_text_is_never_taken_for_an_unsent_one(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    earlier = queue(sessions, "Reply 1 to confirm.")
+    sender = worker(sessions, fake, clock)
+    sender.run_once()  # sent and recorded
+    clock.advance(1)
+    unsent = queue(sessions, "Reply 1 to confirm.")
+    with session_scope(sessions) as db:  # claimed, then the process died before sending
+        db.get_one(OutboundSms, unsent).attempts = 1
+    lose_results(sessions, clock, unsent)
+    clock.advance(31)
+    sender.drain()
+    assert fake.bodies_to(PATIENT) == ["Reply 1 to confirm."] * 2  # really sent, not assumed
+    assert outbound(sessions, unsent).twilio_sid == fake.messages[1]["sid"]
+    assert outbound(sessions, earlier).twilio_sid == fake.messages[0]["sid"]
+
+
+def test_a_failing_provider_lookup_backs_off_then_goes_to_staff_never_resent_blind(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    stuck = queue(sessions, "in doubt")
+    sender = OutboxWorker(
+        sessions=sessions,
+        transport=TwilioTransport(
+            account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=fake.url, timeout=5.0
+        ),
+        clock=clock,
+        lease_seconds=30.0,
+        reconcile_give_up_seconds=600.0,
+    )
+    sender.run_once()
+    lose_results(sessions, clock, stuck)
+    fake.fail_lists(1000)
+    try:
+        clock.advance(31)
+        sender.run_once()
+        row = outbound(sessions, stuck)
+        assert row.status is OutboundStatus.SENDING and row.next_attempt_at > clock.now
+        assert "lookup failed" in (row.last_error or "")
+        queue(sessions, "others still go out", to="+15555550102")
+        clock.advance(1)
+        sender.run_once()
+        assert fake.bodies_to("+15555550102") == ["others still go out"]
+        clock.advance(600)
+        sender.run_once()
+        row = outbound(sessions, stuck)
+        assert row.status is OutboundStatus.DEAD and "unknown" in (row.last_error or "")
+        assert fake.bodies_to(PATIENT) == ["in doubt"]  # never sent a second time
+    finally:
+        fake.fail_lists(0)
+        fake._list_failures.clear()
+
+
+def test_each_result_is_recorded_as_soon_as_twilio_answers(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    ids = [queue(sessions, f"part {n}") for n in range(3)]
+    inner = TwilioTransport(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=fake.url, timeout=5.0
+    )
+    dying = OutboxWorker(
+        sessions=sessions, transport=DiesAfter(inner, 2), clock=clock, lease_seconds=30.0
+    )
+    with pytest.raises(Crash):
+        dying.run_once()
+    # The first result was written before the second message left; the second is in doubt.
+    first = outbound(sessions, ids[0])
+    assert (first.status, first.twilio_sid) == (OutboundStatus.QUEUED, fake.messages[0]["sid"])
+    assert outbound(sessions, ids[1]).status is OutboundStatus.SENDING
+    clock.advance(31)
+    worker(sessions, fake, clock).drain()
+    assert fake.bodies_to(PATIENT) == ["part 0", "part 1", "part 2"]
+    assert outbound(sessions, ids[1]).twilio_sid == fake.messages[1]["sid"]
+
+
+def test_a_number_with_a_message_in_doubt_gets_nothing_else_until_it_is_settled(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    queue(sessions, "first")
+    sender = worker(sessions, fake, clock, timeout=0.3)
+    fake.accept_then_stall(1, seconds=1.0)
+    fake.fail_lists(1)
+    sender.run_once()  # Twilio took it, the answer timed out
+    queue(sessions, "second")
+    clock.advance(1)
+    sender.run_once()  # the lookup failed: "first" is still in doubt, "second" waits
+    assert fake.bodies_to(PATIENT) == ["first"]
+    clock.advance(5)
+    sender.drain()
+    assert fake.bodies_to(PATIENT) == ["first", "second"]
+
+
+def test_a_reply_to_a_patient_never_waits_behind_a_reminder_fan_out(
+    sessions: sessionmaker[Session], fake: TwilioFake
+) -> None:
+    clock = Clock()
+    with session_scope(sessions) as db:
+        practice_id = seed_demo(db).id
+        queue_many(
+            session=db,
+            practice_id=practice_id,
+            messages=[
+                BulkSms(to=f"+1555557{n:04d}", body="Reminder", kind="reminder", dedupe_key=f"r{n}")
+                for n in range(250)
+            ],
+        )
+    reply = queue(sessions, "Your visit is booked.")  # queued after the whole fan-out
+    sender = worker(sessions, fake, clock, batch_size=100)
+    sender.run_once()
+    assert fake.bodies_to(PATIENT) == ["Your visit is booked."]  # in the first pass
+    assert outbound(sessions, reply).status is OutboundStatus.QUEUED
+    sender.drain()
+    assert len(fake.messages) == 251
