@@ -33,6 +33,7 @@ from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.events import InProcessEventBus
 from frontdesk.hub import InProcessChatHub
+from frontdesk.insights.routes import router as insights_router
 from frontdesk.phi import jobs as phi_jobs
 from frontdesk.reminders.scheduler import start_reminders, stop_reminders
 from frontdesk.runtime import Services
@@ -139,6 +140,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
+    app.include_router(insights_router)  # /console/insights (admins, managers)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
