@@ -11,7 +11,7 @@ BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval bench bench-sms \
-        bench-slots bench-console eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
+        bench-slots bench-console bench-insights eval-kb eval-phi kb-ingest-demo lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench-slots: setup-service ## Next-5-open-slots latency and 200-way booking cont
 
 bench-console: setup-service ## Staff console: live-update and escalation latency, queue and page render times
 	@$(PY) bench/console_live.py
+
+bench-insights: setup-service ## Insights page render times with a year of a busy practice (150,000 conversations)
+	@$(PY) bench/insights.py
 
 eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (demo docs)
 	@$(PY) scripts/eval_kb.py --compare

@@ -1,4 +1,4 @@
-"""insight events, per-practice insight assumptions, conversations by creation time
+"""insight events, per-practice insight assumptions, conversations by creation/escalation
 
 Revision ID: 0011
 Revises: 0007
@@ -63,7 +63,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insight_events")),
     )
     op.create_index(
-        "ix_insight_events_practice_at", "insight_events", ["practice_id", "at"], unique=False
+        "ix_insight_events_practice_at",
+        "insight_events",
+        ["practice_id", "at", "kind", "channel"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_insight_events_appointment_id"), "insight_events", ["appointment_id"], unique=False
     )
     op.create_table(
         "insight_assumptions",
@@ -96,13 +102,43 @@ def upgrade() -> None:
     op.create_index(
         "ix_conversations_practice_created",
         "conversations",
-        ["practice_id", "created_at"],
+        ["practice_id", "created_at", "channel", "escalated_at"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_conversations_practice_escalated",
+        "conversations",
+        ["practice_id", "escalated_at", "channel", "escalation_reason", "first_reply_at"],
         unique=False,
     )
 
+    for name, table, columns in _READ_INDEXES:
+        op.create_index(name, table, columns, unique=False)
+
+
+# Indexes on other domains' tables for the page's range counts (see frontdesk.insights.models).
+_READ_INDEXES = (
+    (
+        "ix_scheduled_reminders_practice_sent",
+        "scheduled_reminders",
+        ["practice_id", "sent_at", "kind", "status"],
+    ),
+    (
+        "ix_appointments_practice_status_start",
+        "appointments",
+        ["practice_id", "status", "start_at"],
+    ),
+    ("ix_appointments_practice_confirmed", "appointments", ["practice_id", "confirmed_at"]),
+    ("ix_appointments_practice_cancelled", "appointments", ["practice_id", "cancelled_at"]),
+)
+
 
 def downgrade() -> None:
+    for name, table, _columns in reversed(_READ_INDEXES):
+        op.drop_index(name, table_name=table)
+    op.drop_index("ix_conversations_practice_escalated", table_name="conversations")
     op.drop_index("ix_conversations_practice_created", table_name="conversations")
     op.drop_table("insight_assumptions")
+    op.drop_index(op.f("ix_insight_events_appointment_id"), table_name="insight_events")
     op.drop_index("ix_insight_events_practice_at", table_name="insight_events")
     op.drop_table("insight_events")
