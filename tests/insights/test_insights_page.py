@@ -15,12 +15,13 @@ from sqlalchemy import select
 
 from frontdesk.audit.models import AuditEvent
 from frontdesk.auth.models import StaffRole
-from frontdesk.conversations.models import EscalationReason
+from frontdesk.conversations.models import Conversation, EscalationReason
 from frontdesk.insights.models import InsightEvent, InsightKind
 from frontdesk.practices.models import Provider
 from frontdesk.reminders.messages import appointment_ref
 from frontdesk.reminders.models import ReminderKind, ReminderStatus, ScheduledReminder
 from frontdesk.scheduling.models import Appointment, AppointmentStatus, VisitType
+from frontdesk.scheduling.slots import parse_slot_key
 from tests import factories
 from tests.auth.support import Console
 from tests.insights.support import (
@@ -392,3 +393,54 @@ def test_the_monthly_summary_prints_one_month(console: Console, manager: int) ->
     assert (first.reason, second.reason) == ("2026-11", "2026-10")
     css = console.client.get("/static/console.css").text
     assert "@media print" in css
+
+
+def _verify(console: Console, public_id: str) -> None:
+    """What a correct identity code leaves on the conversation."""
+    with console.db() as session:
+        conversation = session.scalar(
+            select(Conversation).where(Conversation.public_id == public_id)
+        )
+        assert conversation is not None
+        conversation.identity_verified_at = console.clock()
+
+
+def test_a_cancellation_and_a_reschedule_by_the_bot_each_count_once(
+    console: Console, manager: int
+) -> None:
+    before = kpis(console)
+    with chat(console) as (ws, public_id):
+        identify(console, public_id)
+        _verify(console, public_id)
+        cancelled = _past_visit(console, hours_ago=-72)
+        moved = _past_visit(console, hours_ago=-96)
+        key = open_slot_key(console)
+        for ref, action, extra in (
+            (cancelled, "action_cancel_appointment", {}),
+            (moved, "action_reschedule_appointment", {"slot_choice": key}),
+        ):
+            step: dict[str, Any] = {
+                "action": action,
+                "intent": "affirm",
+                "slots": {
+                    "appointment_ref": appointment_ref(ref),
+                    "change_confirmed": True,
+                    **extra,
+                },
+            }
+
+            def replies(text: str, step: dict[str, Any] = step) -> list[dict[str, Any]]:
+                return [step, RENDERED]
+
+            scripted(console).replies = replies
+            say(ws, "yes", f"p-{ref}")
+    with console.db() as session:
+        assert session.get_one(Appointment, cancelled).status is AppointmentStatus.CANCELLED
+        assert session.get_one(Appointment, moved).start_at == parse_slot_key(key)[1]
+    after = kpis(console)
+    assert int(after["cancellations"]) == int(before["cancellations"]) + 1
+    assert int(after["reschedules"]) == int(before["reschedules"]) + 1
+    value = {r["Item"]: r for r in csv_rows(console, "value")}
+    assert (
+        int(value["Visits rescheduled instead of lost"]["Count"]) == int(before["reschedules"]) + 1
+    )
