@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,17 +113,22 @@ def _count_into(target: list[int], rows: Iterable[Any]) -> None:
 
 
 def compute_figures(
-    *, session: Session, practice_id: int, window: Window, channel: Channel | None = None
+    *,
+    session: Session,
+    practice_id: int,
+    window: Window,
+    channel: Channel | None = None,
+    parts: Collection[str] | None = None,
 ) -> Figures:
-    """All the insights figures of one practice over `window` (all channels when None)."""
+    """The insights figures of one practice over `window` (all channels when None).
+
+    `parts` names the groups of figures to compute (keys of PARTS; all by default), so that
+    exporting one table does not pay for the whole page.
+    """
     figures = Figures(window=window, channel=channel)
-    _conversations(session, practice_id, figures)
-    _escalations(session, practice_id, figures)
-    _first_response(session, practice_id, figures)
-    _insight_events(session, practice_id, figures)
-    _reminders(session, practice_id, figures)
-    _no_shows(session, practice_id, figures)
-    _waitlist(session, practice_id, figures)
+    for name, compute in PARTS.items():
+        if parts is None or name in parts:
+            compute(session, practice_id, figures)
     return figures
 
 
@@ -374,3 +379,14 @@ def _waitlist(session: Session, practice_id: int, figures: Figures) -> None:
     figures.series["slots_filled"] = [len(delays[i]) for i in range(len(window))]
     figures.medians["freed_to_filled"] = [_median_minutes(delays[i]) for i in range(len(window))]
     figures.overall_medians["freed_to_filled"] = _median_minutes(everything)
+
+
+PARTS: dict[str, Callable[[Session, int, Figures], None]] = {
+    "conversations": _conversations,
+    "escalations": _escalations,
+    "first_response": _first_response,
+    "insight_events": _insight_events,
+    "reminders": _reminders,
+    "no_shows": _no_shows,
+    "waitlist": _waitlist,
+}

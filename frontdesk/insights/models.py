@@ -108,6 +108,14 @@ Index(
     ScheduledReminder.kind,
     ScheduledReminder.status,
 )
+# "Did a reminder go out before this confirmation?" is asked once per confirmed visit.
+Index(
+    "ix_scheduled_reminders_appointment_sent",
+    ScheduledReminder.appointment_id,
+    ScheduledReminder.kind,
+    ScheduledReminder.status,
+    ScheduledReminder.sent_at,
+)
 Index(
     "ix_appointments_practice_status_start",
     Appointment.practice_id,

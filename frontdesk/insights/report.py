@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from frontdesk.conversations.models import Channel
@@ -33,19 +34,16 @@ class Report:
 
 
 def build_report(figures: Figures, estimate: Estimate) -> Report:
-    """Tables and charts of one window."""
-    tables = [
-        _conversations(figures),
-        _reasons(figures),
-        _bot_actions(figures),
-        _reminders(figures),
-        _no_shows(figures),
-        _waitlist(figures),
-        _first_response(figures),
-        _knowledge(figures),
-        _value(estimate),
-    ]
-    return Report(figures, estimate, {t.key: t for t in tables}, _charts(figures))
+    """Tables and charts of one window (from figures computed with every part)."""
+    tables = {key: build_table(key, figures, estimate) for key in TABLE_PARTS}
+    return Report(figures, estimate, tables, _charts(figures))
+
+
+def build_table(key: str, figures: Figures, estimate: Estimate) -> Table:
+    """One table; `figures` needs only the parts TABLE_PARTS names for it."""
+    if key == "value":
+        return _value(estimate)
+    return _TABLES[key](figures)
 
 
 def _conversations(f: Figures) -> Table:
@@ -269,3 +267,27 @@ def table_csv(table: Table) -> str:
             for cell in row
         )
     return out.getvalue()
+
+
+_TABLES: dict[str, Callable[[Figures], Table]] = {
+    "conversations": _conversations,
+    "escalations": _reasons,
+    "bot_actions": _bot_actions,
+    "reminders": _reminders,
+    "no_shows": _no_shows,
+    "waitlist": _waitlist,
+    "first_response": _first_response,
+    "knowledge": _knowledge,
+}
+# Which parts of the figures (frontdesk.insights.figures.PARTS) each table is made from.
+TABLE_PARTS: dict[str, tuple[str, ...]] = {
+    "conversations": ("conversations",),
+    "escalations": ("escalations",),
+    "bot_actions": ("insight_events",),
+    "reminders": ("reminders",),
+    "no_shows": ("no_shows",),
+    "waitlist": ("waitlist",),
+    "first_response": ("first_response",),
+    "knowledge": ("insight_events",),
+    "value": ("insight_events", "waitlist"),
+}

@@ -21,7 +21,7 @@ from frontdesk.auth.models import StaffRole
 from frontdesk.auth.service import StaffUser
 from frontdesk.conversations.models import Channel
 from frontdesk.insights.figures import compute_figures
-from frontdesk.insights.report import Report, build_report, table_csv
+from frontdesk.insights.report import TABLE_PARTS, Report, build_report, build_table, table_csv
 from frontdesk.insights.value import (
     FIELDS,
     AssumptionError,
@@ -165,13 +165,21 @@ def export_table(
     since: Annotated[str | None, Query(alias="from", max_length=10)] = None,
 ) -> Response:
     """One of the page's tables as CSV, for the same window and channel (audited)."""
+    parts = TABLE_PARTS.get(key)
+    if parts is None:
+        raise HTTPException(status_code=404, detail="no such table")
     services = services_of(request)
     with services.unit_of_work() as session:
         window = _window(session, staff, services, period, since)
-        report = _report(session, staff, window, channel)
-        table = report.tables.get(key)
-        if table is None:
-            raise HTTPException(status_code=404, detail="no such table")
+        figures = compute_figures(
+            session=session,
+            practice_id=staff.practice_id,
+            window=window,
+            channel=None if channel == "all" else Channel(channel),
+            parts=parts,
+        )
+        assumptions = assumptions_for(session=session, practice_id=staff.practice_id)
+        table = build_table(key, figures, estimate(figures, assumptions))
         _audit(session, staff, services, "insights.export", f"{key} {period.value} {channel}")
     stamp = services.clock().strftime("%Y%m%d")
     return Response(

@@ -124,6 +124,11 @@ _READ_INDEXES = (
         ["practice_id", "sent_at", "kind", "status"],
     ),
     (
+        "ix_scheduled_reminders_appointment_sent",
+        "scheduled_reminders",
+        ["appointment_id", "kind", "status", "sent_at"],
+    ),
+    (
         "ix_appointments_practice_status_start",
         "appointments",
         ["practice_id", "status", "start_at"],
