@@ -11,7 +11,8 @@ BOT       := bot
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
-        bench-slots bench-console bench-phi eval-kb eval-phi eval-safety kb-ingest-demo lock lock-rasa clean
+        bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety kb-ingest-demo \
+        lock lock-rasa clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -96,6 +97,9 @@ bench-console: setup-service ## Staff console: live-update and escalation latenc
 
 bench-phi: setup-service ## PHI scrubber: messages/s of the fast path over the evaluation sets
 	@$(PY) bench/phi.py
+
+bench-insights: setup-service ## Insights page render times with a year of a busy practice (150,000 conversations)
+	@$(PY) bench/insights.py
 
 eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (both document sets)
 	@$(PY) scripts/eval_kb.py --compare

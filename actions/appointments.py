@@ -21,6 +21,8 @@ from actions.formatting import clock_time, describe_appointment, long_day, visit
 from actions.identity import verified_patient_id
 from actions.lookups import linked_patient_id, locate, own_upcoming, title_for_key
 from actions.waitlist import put_on_waitlist
+from frontdesk.insights.models import InsightKind
+from frontdesk.insights.recording import record_bot_act
 from frontdesk.reminders.messages import appointment_ref
 from frontdesk.scheduling.booking import (
     AppointmentNotChangeableError,
@@ -160,6 +162,13 @@ class ActionCancelAppointment(ContextAction):
                 return {"response": "utter_appointment_not_found"}
             except AppointmentNotChangeableError:
                 return {"response": "utter_appointment_not_changeable"}
+            record_bot_act(
+                session=session,
+                public_id=tracker.sender_id,
+                kind=InsightKind.BOT_CANCELLED,
+                at=now,
+                appointment_id=appointment.id,
+            )
             fee_note = "This counts as a late cancellation." if outcome.late else ""
             return {"response": "utter_cancelled", "appointment": described, "fee_note": fee_note}
 
@@ -212,6 +221,13 @@ class ActionRescheduleAppointment(ContextAction):
                 return {"response": "utter_appointment_not_changeable"}
             except SlotUnavailableError:
                 return {"response": "utter_slot_taken", "retry": "yes"}
+            record_bot_act(
+                session=session,
+                public_id=tracker.sender_id,
+                kind=InsightKind.BOT_RESCHEDULED,
+                at=now,
+                appointment_id=moved.id,
+            )
             local = moved.start_at.astimezone(where.tz)
             return {
                 "response": "utter_rescheduled",
@@ -295,12 +311,21 @@ class ActionConfirmAppointment(ContextAction):
             appointment = own_upcoming(session, patient_id, ref, now)
             if appointment is None or patient_id is None:
                 return {"response": "utter_appointment_not_found"}
+            already = appointment.confirmed_at is not None
             try:
                 confirm_appointment(
                     session=session, appointment_id=appointment.id, patient_id=patient_id, now=now
                 )
             except (AppointmentNotFoundError, AppointmentNotChangeableError):
                 return {"response": "utter_appointment_not_changeable"}
+            if not already:  # a second "C" to the same visit is not a second confirmation
+                record_bot_act(
+                    session=session,
+                    public_id=tracker.sender_id,
+                    kind=InsightKind.BOT_CONFIRMED,
+                    at=now,
+                    appointment_id=appointment.id,
+                )
             return {
                 "response": "utter_confirmed_appointment",
                 "appointment": describe_appointment(appointment, where.tz),

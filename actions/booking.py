@@ -32,6 +32,8 @@ from actions.task_switch import YieldsToNewTasks, opening_text
 from actions.waitlist import put_on_waitlist
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
+from frontdesk.insights.models import InsightKind
+from frontdesk.insights.recording import record_bot_act
 from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
 from frontdesk.scheduling.matching import active_providers, active_visit_types
 from frontdesk.scheduling.slots import find_open_slots, parse_slot_key
@@ -364,6 +366,13 @@ class ActionBookAppointment(ContextAction):
                 return {"problem": "utter_patient_busy"}
             except SlotUnavailableError:
                 return {"problem": "utter_slot_taken"}
+            record_bot_act(
+                session=session,
+                public_id=tracker.sender_id,
+                kind=InsightKind.BOT_BOOKED,
+                at=now,
+                appointment_id=appointment.id,
+            )
             local = appointment.start_at.astimezone(where.tz)
             return {
                 "visit": visit_type.name,

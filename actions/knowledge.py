@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from actions.context import ContextAction
 from frontdesk.conversations import service as conversations
+from frontdesk.insights.models import InsightKind
+from frontdesk.insights.recording import record_bot_act
 from frontdesk.practices.models import Practice
 
 
@@ -39,6 +41,11 @@ class ActionAnswerQuestion(ContextAction):
             dispatcher.utter_message(response="utter_kb_not_sure")
             return [SlotSet("escalation_reason", "low_confidence_answer")]
         result = await self.context.answer(question, practice_slug=slug)
+        kind = InsightKind.KB_ANSWERED if result.confident else InsightKind.KB_ABSTAINED
+        now = self.context.clock()
+        await self.context.run(
+            lambda s: record_bot_act(session=s, public_id=tracker.sender_id, kind=kind, at=now)
+        )
         if not result.confident:
             dispatcher.utter_message(text=result.answer, buttons=_offer_person())
             return [SlotSet("escalation_reason", "low_confidence_answer")]

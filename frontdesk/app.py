@@ -31,6 +31,7 @@ from frontdesk.db import make_engine, make_session_factory
 from frontdesk.ehr.tasks import EhrSync
 from frontdesk.fanout import open_live_channels
 from frontdesk.health import router as health_router
+from frontdesk.insights.routes import router as insights_router
 from frontdesk.leader import LeaderJobs, PeriodicJob, elector_for
 from frontdesk.metrics import MeteredBot
 from frontdesk.metrics import install as install_metrics
@@ -157,6 +158,7 @@ def create_app(
     install_metrics(app)
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
+    app.include_router(insights_router)  # /console/insights (admins, managers)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -68,7 +68,7 @@ def add(
     practice: str = PracticeOption,
     email: str = typer.Option(..., help="Sign-in email (unique across the deployment)."),
     name: str = typer.Option(..., help="Name patients and colleagues see."),
-    role: Annotated[StaffRole, typer.Option(help="front_desk, billing or admin.")] = (
+    role: Annotated[StaffRole, typer.Option(help="front_desk, billing, manager or admin.")] = (
         StaffRole.FRONT_DESK
     ),
     password_stdin: bool = typer.Option(

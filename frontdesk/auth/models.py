@@ -16,6 +16,7 @@ class StaffRole(enum.StrEnum):
 
     FRONT_DESK = "front_desk"
     BILLING = "billing"
+    MANAGER = "manager"  # sees the practice's insights; no admin rights
     ADMIN = "admin"
 
 

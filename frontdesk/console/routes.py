@@ -43,6 +43,7 @@ from frontdesk.conversations import handoff
 from frontdesk.conversations.models import Conversation, Owner
 from frontdesk.conversations.service import StoredMessage
 from frontdesk.events import Event
+from frontdesk.insights import no_shows
 from frontdesk.practices.models import Practice
 from frontdesk.runtime import Services
 from frontdesk.web.templates import templates
@@ -63,6 +64,7 @@ DONE_TEXT = {
     "noted": "Note added. Notes are never sent to the patient.",
     "handed_back": "The virtual assistant is answering this conversation again.",
     "resolved": "Conversation resolved.",
+    "no_show": "Visit marked as a no-show.",
 }
 BOT_DOWN_TEXT = (
     "The virtual assistant is not reachable right now, so the conversation stays with you. "
@@ -334,6 +336,39 @@ async def add_note(request: Request, staff: Staff, public_id: str) -> Response:
             request, staff, public_id, error=exc.message, note_draft=text, status_code=400
         )
     return _back(public_id, "noted")
+
+
+@router.post("/conversations/{public_id}/visits/{appointment_id}/no-show", dependencies=CSRF)
+def mark_no_show(request: Request, staff: Staff, public_id: str, appointment_id: int) -> Response:
+    """Mark a visit of the conversation's patient that started as a no-show (audited)."""
+    services = services_of(request)
+    try:
+        with services.unit_of_work() as session:
+            conversation = _load(session, staff, public_id)
+            if conversation.patient_id is None or not any(
+                visit.appointment_id == appointment_id
+                for visit in no_shows.markable_visits(
+                    session=session, patient_id=conversation.patient_id, now=services.clock()
+                )
+            ):
+                raise no_shows.NoShowError("This visit is not one of this patient's recent visits.")
+            no_shows.mark_no_show(
+                session=session,
+                practice_id=staff.practice_id,
+                appointment_id=appointment_id,
+                now=services.clock(),
+            )
+            _audit(
+                session,
+                staff,
+                services,
+                "appointment.no_show",
+                f"appointment:{appointment_id}",
+                _view_reason(conversation, staff),
+            )
+    except no_shows.NoShowError as exc:
+        return _render_conversation(request, staff, public_id, error=exc.message, status_code=409)
+    return _back(public_id, "no_show")
 
 
 @router.post("/conversations/{public_id}/hand-back", dependencies=CSRF)

@@ -6,7 +6,7 @@ another practice reads as "not found". Callers audit what they show (see routes)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.ehr.models import OutboxStatus
 from frontdesk.ehr.outbox import sync_state_for
+from frontdesk.insights.no_shows import markable_visits
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.scheduling.booking import upcoming_appointments
@@ -238,6 +239,18 @@ class PatientContext:
     verified_at: datetime | None
     appointments: list[AppointmentLine]
     texts: str  # opt-out state in words
+    # Visits of the last days that started and are still booked: staff may mark a no-show.
+    recent_visits: list[RecentVisit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecentVisit:
+    """A visit that has started and that staff may mark as a no-show."""
+
+    appointment_id: int
+    when: str
+    provider: str
+    visit_type: str
 
 
 def patient_context(
@@ -257,7 +270,7 @@ def patient_context(
         local = visit.start_at.astimezone(zone)
         lines.append(
             AppointmentLine(
-                when=f"{local:%a %b} {local.day}, {local:%I:%M %p}".replace(" 0", " "),
+                when=_when(local),
                 provider=visit.provider.display_name,
                 visit_type=visit.visit_type.name if visit.visit_type else "Visit",
                 sync=SYNC_LABELS[state.status] if state else "No EHR sync",
@@ -279,7 +292,20 @@ def patient_context(
         verified_at=conversation.identity_verified_at,
         appointments=lines,
         texts=texts,
+        recent_visits=[
+            RecentVisit(
+                appointment_id=visit.appointment_id,
+                when=_when(visit.start_at.astimezone(zone)),
+                provider=visit.provider,
+                visit_type=visit.visit_type,
+            )
+            for visit in markable_visits(session=session, patient_id=patient.id, now=now)
+        ],
     )
+
+
+def _when(local: datetime) -> str:
+    return f"{local:%a %b} {local.day}, {local:%I:%M %p}".replace(" 0", " ")
 
 
 def _texting_number(session: Session, conversation: Conversation) -> str | None:

@@ -1,7 +1,7 @@
 """outbox: not_after for outreach, an index for what went to one number lately
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-02 15:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import frontdesk.db
 
 revision: str = "0012"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
