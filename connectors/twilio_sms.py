@@ -59,6 +59,8 @@ READ_FIELDS = frozenset(
     {"MessageSid", "SmsMessageSid", "SmsSid", "From", "To", "Body", "NumMedia"}
     | {"MessageStatus", "SmsStatus", "ErrorCode"}
 )
+# A proxy or tunnel that relays the internet from this machine adds one of these.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
 PENDING_RETRY_WINDOW = timedelta(hours=1)  # older unforwarded texts go to staff, not the bot
 
 
@@ -339,13 +341,16 @@ def _require_development(request: Request) -> Services:
     """The sandbox, in development and for this machine only; 404 for everyone else.
 
     The page shows every text the service "sent", one-time codes included, and its form
-    injects texts: only loopback clients get it, whether the service listens on all
-    interfaces (FRONTDESK_HOST=0.0.0.0) or sits behind a local tunnel or proxy (uvicorn
-    then reports the forwarded client), and a form posted from another site is refused.
+    injects texts. Development mode itself is an explicit choice, refused for a public URL
+    that is not loopback (`frontdesk.settings`), and the Host header must name this machine
+    (`TrustedHostMiddleware`, so a tunnel forwarding its own name is refused). Here, on top:
+    only loopback clients, nothing relayed by a proxy (a forwarding header), and no form
+    posted from another site.
     """
     services: Services = request.app.state.services
     client = request.client.host if request.client else ""
-    if services.settings.env != "development" or not _is_loopback(client):
+    forwarded = any(name in request.headers for name in FORWARDING_HEADERS)
+    if services.settings.env != "development" or not _is_loopback(client) or forwarded:
         raise HTTPException(status_code=404)
     origin = request.headers.get("origin")
     if request.method == "POST" and origin is not None:

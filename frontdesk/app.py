@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import knowledge
 from actions import build_executor
@@ -126,12 +127,14 @@ def create_app(
             if own_engine:
                 db_engine.dispose()
 
+    docs = settings.serves_api_docs  # a map of every endpoint: off in production by default
     app = FastAPI(
         title="Frontdesk",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url="/api/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json" if docs else None,
     )
     app.include_router(webchat_router)
     app.include_router(rasa_internal.router)
@@ -141,6 +144,11 @@ def create_app(
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
+    # Outermost: a request naming another host (DNS rebinding, a tunnel, a proxy forwarding its
+    # own name) is refused before any route sees it.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
+    )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/healthz", tags=["ops"])

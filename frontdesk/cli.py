@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from frontdesk.auth.cli import staff_app, widget_app
 from frontdesk.phi.cli import app as phi_app
@@ -88,9 +89,28 @@ def train(force: bool = typer.Option(False, help="Train even if bot/ is unchange
 def run(
     rasa: bool = typer.Option(True, help="Also start Rasa (otherwise use FRONTDESK_RASA_URL)."),
     seed: bool = typer.Option(True, help="Seed the demo practice if it is missing."),
+    dev: bool = typer.Option(
+        False,
+        "--dev",
+        help="Development mode (what `make run` uses): placeholder secrets, the SMS sandbox "
+        "at /dev/sms and the demo staff accounts, for this machine only. Refused unless the "
+        "public URL is loopback.",
+    ),
 ) -> None:
     """Start everything: migrate, seed the demo, train if needed, run Rasa and the service."""
-    settings = get_settings()
+    if dev:
+        # For every reader of the settings in this process and in Rasa's, not just this one.
+        os.environ["FRONTDESK_ENV"] = "development"
+        get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # One readable line (which setting, what to do), not a pydantic traceback.
+        messages = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        _echo(f"frontdesk: {messages}")
+        raise typer.Exit(code=2) from None
     _configure_logging(settings)
     (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
     migrate()
@@ -174,11 +194,16 @@ async def _announce_when_ready(
                 return
             if server.started and await client.is_ready():
                 demo = f"{settings.base_url}/demo"
+                docs = (
+                    f"  API docs:    {settings.base_url}/api/docs\n"
+                    if settings.serves_api_docs
+                    else ""
+                )
                 _echo(
                     f"\n  Frontdesk is ready after {time.monotonic() - started:.0f} s.\n"
                     f"  Demo chat:   {demo}\n"
                     f"  Health:      {settings.base_url}/healthz\n"
-                    f"  API docs:    {settings.base_url}/api/docs\n"
+                    f"{docs}"
                     "  Press Ctrl-C to stop.\n"
                 )
                 return

@@ -50,7 +50,9 @@ class ScriptedBot:
         self.turns.append((conversation_id, text))
         assert self.app is not None, "attach the app first"
         transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        # Rasa calls back on the service's internal address, as `frontdesk.botctl` tells it.
+        base_url = self.app.state.services.settings.internal_base_url
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             for reply in self.replies(text):
                 if "action" in reply:
                     await self._run_action(client, conversation_id, reply)

@@ -117,6 +117,7 @@ def make_console(engine: Engine, tmp_path: Path, **overrides: Any) -> Iterator[C
         "internal_token": TOKEN,
         "rasa_token": "rasa-test-token",
         "secret_key": "secret-test-key",
+        "allowed_hosts": "testserver",  # the TestClient's Host header
         # Background workers of other areas are not under test here.
         "sms_worker_enabled": False,
         "reminders_enabled": False,

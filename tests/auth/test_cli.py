@@ -26,6 +26,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("FRONTDESK_DATABASE_URL", "FRONTDESK_ENV"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRONTDESK_ENV", "development")  # a developer's shell (`make`)
     monkeypatch.chdir(tmp_path)  # a developer's .env in the checkout must not be used
     get_settings.cache_clear()
     runner = CliRunner()
@@ -102,7 +103,7 @@ def test_staff_add_prompts_twice_and_refuses_bad_input(database: Path) -> None:
 def test_the_demo_seed_creates_demo_staff_only_in_development(
     database: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert set(accounts(database)) >= DEMO_EMAILS  # FRONTDESK_ENV unset: development
+    assert set(accounts(database)) >= DEMO_EMAILS  # the fixture runs in development
     fresh = tmp_path / "prod"
     fresh.mkdir()
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(fresh))

@@ -47,6 +47,7 @@ from tests.twilio_fake import (
 
 TOKEN = "internal-test-token"
 PUBLIC = "https://frontdesk.example.org"
+LOCAL = "http://127.0.0.1:8000"  # development mode: this machine only
 SMS_URL = f"{PUBLIC}/webhooks/twilio/sms"
 STATUS_URL = f"{PUBLIC}/webhooks/twilio/status"
 PATIENT = "+15555550101"  # Jordan Sample in the demo data
@@ -95,6 +96,7 @@ def make_client(
             "rasa_token": "rasa-test-token",
             "secret_key": "secret-test-key",
             "public_url": PUBLIC,
+            "allowed_hosts": "testserver",  # the TestClient's Host header
             "twilio_account_sid": ACCOUNT_SID,
             "twilio_auth_token": AUTH_TOKEN,
             "twilio_api_base_url": fake.url,
@@ -557,6 +559,7 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
             fake,
             tmp_path,
             env="development",
+            public_url=LOCAL,
             twilio_account_sid="",
             twilio_auth_token="",
             internal_token="dev-only-not-secret",
@@ -604,6 +607,7 @@ def test_the_sandbox_is_for_this_machine_only_and_refuses_other_sites(
         fake,
         tmp_path,
         env="development",
+        public_url=LOCAL,
         host=host,
         client_address=client_address,
         twilio_account_sid="",
@@ -651,3 +655,29 @@ def test_emergency_wording_goes_to_the_bot_as_the_emergency_intent(
 ) -> None:
     text_in(client, "I have chest pain and can't breathe")
     assert bot.turns[-1][1] == "/medical_emergency"
+
+
+@pytest.mark.parametrize(
+    "relayed", [{"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}]
+)
+def test_the_sandbox_refuses_what_a_same_host_proxy_relays(
+    sqlite_engine: Engine,
+    bot: ScriptedBot,
+    fake: TwilioFake,
+    tmp_path: Path,
+    relayed: dict[str, str],
+) -> None:
+    # A proxy on this machine connects from loopback; the header it adds gives it away.
+    for client in make_client(
+        sqlite_engine,
+        bot,
+        fake,
+        tmp_path,
+        env="development",
+        public_url=LOCAL,
+        client_address=("127.0.0.1", 50000),
+        twilio_account_sid="",
+        twilio_auth_token="",
+    ):
+        assert client.get("/dev/sms").status_code == 200
+        assert client.get("/dev/sms", headers=relayed).status_code == 404

@@ -88,6 +88,7 @@ def _client(
         internal_token=TOKEN,
         rasa_token="rasa-test-token",
         secret_key="secret-test-key",
+        allowed_hosts="testserver",  # the TestClient's Host header
         max_message_chars=1000,
     )
     app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
