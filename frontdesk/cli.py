@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from frontdesk.auth.cli import staff_app, widget_app
@@ -156,19 +157,29 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | None) -> None:
-    from frontdesk.app import create_app
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration for `app`, with its logging made safe.
+
+    uvicorn installs its own log handlers while building the config; only then can the PHI
+    filter and the query-string redaction go onto every handler there is.
+    """
     from frontdesk.logs import install_redaction
 
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,  # request lines carry conversation tokens in query strings
     )
-    install_redaction()  # uvicorn has configured its loggers by now
-    server = uvicorn.Server(config)
+    install_redaction()
+    return config
+
+
+async def _serve(settings: Settings, rasa_process: subprocess.Popen[bytes] | None) -> None:
+    from frontdesk.app import create_app
+
+    server = uvicorn.Server(server_config(create_app(settings), settings))
     watcher = asyncio.create_task(_announce_when_ready(settings, server, rasa_process))
     try:
         await server.serve()
