@@ -54,6 +54,7 @@ router = APIRouter(include_in_schema=False)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_FORM_BYTES = 64 * 1024  # Twilio's inbound form is a few hundred bytes; 1600-char bodies fit
+MAX_FORM_FIELDS = 200  # Twilio sends about 20 (a few more per media item)
 # The webhook fields this service acts on; each must come once (see `_verified_form`).
 READ_FIELDS = frozenset(
     {"MessageSid", "SmsMessageSid", "SmsSid", "From", "To", "Body", "NumMedia"}
@@ -89,14 +90,26 @@ async def _verified_form(request: Request, services: Services) -> dict[str, str]
 
 
 async def read_form_pairs(request: Request) -> list[tuple[str, str]]:
-    """An `application/x-www-form-urlencoded` body (Twilio's webhook format), field by field."""
+    """An `application/x-www-form-urlencoded` body (Twilio's webhook format), field by field.
+
+    Read as a stream with a cap, as the console's form reader does: anyone can POST here,
+    signed or not, so a body that declares or turns out to be too large gets 413 before it
+    is buffered, parsed or checked (the signature covers the whole form).
+    """
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise HTTPException(status_code=415, detail="expected a form-encoded body")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise HTTPException(status_code=413, detail="too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:  # chunked, or a Content-Length that lied
+            raise HTTPException(status_code=413, detail="too large")
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        return parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(status_code=400, detail="unreadable form") from exc
 

@@ -5,12 +5,13 @@ callback endpoint."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -681,3 +682,51 @@ def test_the_sandbox_refuses_what_a_same_host_proxy_relays(
     ):
         assert client.get("/dev/sms").status_code == 200
         assert client.get("/dev/sms", headers=relayed).status_code == 404
+
+
+class CountingBody:
+    """A request body sent in 8 KiB chunks that counts how many the service pulled."""
+
+    def __init__(self, size: int) -> None:
+        self.chunks = [b"Body=" + b"x" * 8192 for _ in range(size // 8192 + 1)]
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            self.pulled += 1
+            yield chunk
+
+
+def _post_streamed(client: TestClient, body: CountingBody, headers: dict[str, str]) -> int:
+    """POST through an ASGI transport that streams (the TestClient buffers whole bodies)."""
+
+    async def post() -> int:
+        transport = httpx.ASGITransport(app=app_of(client))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post("/webhooks/twilio/sms", content=body, headers=headers)
+            return response.status_code
+
+    return portal_of(client).call(post)
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "forged"}
+
+
+def test_an_oversized_webhook_body_is_refused_before_it_is_read(client: TestClient) -> None:
+    body = CountingBody(4 * 1024 * 1024)
+    too_long = {**FORM, "content-length": str(4 * 1024 * 1024)}
+    assert _post_streamed(client, body, too_long) == 413
+    assert body.pulled == 0  # the declared length was enough
+    assert rows_count(client, InboundSms) == 0
+
+
+def test_an_oversized_chunked_webhook_body_is_cut_off_at_the_cap(client: TestClient) -> None:
+    body = CountingBody(4 * 1024 * 1024)  # no Content-Length: sent chunked
+    assert _post_streamed(client, body, FORM) == 413
+    assert body.pulled <= 64 * 1024 // 8192 + 1  # stopped once past 64 KiB
+    assert rows_count(client, InboundSms) == 0
+
+
+def rows_count(client: TestClient, model: type[InboundSms]) -> int:
+    with services_of(client).unit_of_work() as db:
+        return db.scalar(select(func.count()).select_from(model)) or 0
