@@ -206,7 +206,7 @@ class FhirEhr:
             )
             if not next_url or private:  # a next link would put the private query in a URL
                 break
-            bundle = self._request("GET", self._page_url(next_url))
+            bundle = self._request("GET", str(self._page_url(next_url)))
         return found
 
     def _page_url(self, link: str) -> httpx.URL:
