@@ -46,6 +46,11 @@ class ScriptedBot:
     def attach(self, app: FastAPI, token: str) -> None:
         self.app, self.token = app, token
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The header Rasa sends from `bot/endpoints.yml` and `bot/credentials.yml`."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     async def send_user_turn(self, conversation_id: str, text: str) -> None:
         self.turns.append((conversation_id, text))
         assert self.app is not None, "attach the app first"
@@ -59,7 +64,7 @@ class ScriptedBot:
                     continue
                 response = await client.post(
                     "/internal/rasa/callback",
-                    params={"token": self.token},
+                    headers=self.auth,
                     json={"recipient_id": conversation_id, **reply},
                 )
                 response.raise_for_status()
@@ -90,9 +95,7 @@ class ScriptedBot:
                 "latest_action_name": "action_listen",
             },
         }
-        response = await client.post(
-            "/internal/rasa/actions", params={"token": self.token}, json=call
-        )
+        response = await client.post("/internal/rasa/actions", headers=self.auth, json=call)
         response.raise_for_status()
         result = response.json()
         self.action_events.append((conversation_id, result["events"]))
@@ -102,7 +105,7 @@ class ScriptedBot:
             if body:
                 posted = await client.post(
                     "/internal/rasa/callback",
-                    params={"token": self.token},
+                    headers=self.auth,
                     json={"recipient_id": conversation_id, **body},
                 )
                 posted.raise_for_status()
