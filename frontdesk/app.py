@@ -25,7 +25,7 @@ from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
-from frontdesk.auth.headers import ConsoleSecurityHeaders
+from frontdesk.auth.headers import SecurityHeaders
 from frontdesk.auth.routes import router as auth_router
 from frontdesk.bot import BotClient
 from frontdesk.clock import Clock, system_clock
@@ -143,7 +143,8 @@ def create_app(
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
-    app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
+    # CSP, nosniff, no framing, HSTS on https, on every response; no-store on the console.
+    app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
     # Outermost: a request naming another host (DNS rebinding, a tunnel, a proxy forwarding its
     # own name) is refused before any route sees it.
     app.add_middleware(
