@@ -25,6 +25,7 @@ from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
+from frontdesk.audit.service import audit_key_for, use_audit_key
 from frontdesk.auth.headers import SecurityHeaders
 from frontdesk.auth.routes import router as auth_router
 from frontdesk.bot import BotClient
@@ -56,6 +57,7 @@ def create_app(
     """Build the service. Everything outside (database, Rasa, clock) can be injected."""
     settings = settings or get_settings()
     connect_ports()
+    use_audit_key(audit_key_for(settings))  # the audit chain's key lives here, not in the DB
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

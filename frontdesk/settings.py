@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="Shared secret Rasa presents when it calls our action and callback endpoints",
     )
 
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit log's hash chain, held outside the database; "
+        "default: derived from FRONTDESK_SECRET_KEY (set it to rotate that key freely)",
+    )
+
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: SecretStr = Field(
         default=SecretStr(DEV_SECRET), description="Rasa HTTP API --auth-token"
@@ -253,13 +259,22 @@ class Settings(BaseSettings):
         default=12, ge=1, le=24 * 7, description="A staff session ends this long after sign-in"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed sign-ins per account within the window: locked"
+        default=5,
+        ge=1,
+        description="Failed sign-ins per account (since its last success, within a day) "
+        "before each further attempt waits (exponential backoff; never a lock-out)",
+    )
+    login_backoff_base_seconds: float = Field(
+        default=30.0, gt=0, description="First sign-in delay; doubles with each failure"
+    )
+    login_backoff_cap_seconds: float = Field(
+        default=900.0, gt=0, description="Longest sign-in delay"
     )
     login_max_failures_per_ip: int = Field(
         default=20, ge=1, description="Failed sign-ins per client address within the window"
     )
     login_failure_window_minutes: int = Field(
-        default=15, ge=1, description="Window (and lock-out length) for failed sign-ins"
+        default=15, ge=1, description="Window of the per-address failed sign-in throttle"
     )
     session_cookie_secure: bool | None = Field(
         default=None,
