@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -28,22 +29,38 @@ from tests.conftest import AT_NOW, NOW, TEST_AUDIT_KEY
 AUDIT_KEY = "an-audit-key-held-outside-the-database"
 
 
-@pytest.fixture
-def old_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def old_database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
     """A database at 0007 (before the key) whose deployment now sets FRONTDESK_AUDIT_KEY."""
-    for name, value in {
+    for variable, value in {
         "FRONTDESK_ENV": "production",
         "FRONTDESK_SECRET_KEY": "s" * 32,
         "FRONTDESK_INTERNAL_TOKEN": "i" * 32,
         "FRONTDESK_RASA_TOKEN": "r" * 32,
         "FRONTDESK_AUDIT_KEY": AUDIT_KEY,
     }.items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(variable, value)
     get_settings.cache_clear()
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:  # a database of its own: the migration commits
+        admin = create_engine(
+            request.getfixturevalue("postgres_database"), isolation_level="AUTOCOMMIT"
+        )
+        name = f"frontdesk_rekey_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
     upgrade(engine, "0007")
     yield engine
     engine.dispose()
+    if request.param == "postgres":
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
     get_settings.cache_clear()
     use_audit_key(TEST_AUDIT_KEY)
 
@@ -92,7 +109,10 @@ def test_existing_chains_are_rechained_under_the_key(old_database: Engine) -> No
 def test_a_chain_broken_before_the_upgrade_is_not_laundered(old_database: Engine) -> None:
     write_unkeyed_chain(old_database, 3)
     with old_database.begin() as connection:
-        connection.execute(text("DROP TRIGGER audit_events_no_update"))
+        if old_database.dialect.name == "postgresql":
+            connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        else:
+            connection.execute(text("DROP TRIGGER audit_events_no_update"))
         connection.execute(text("UPDATE audit_events SET subject_id = '99' WHERE seq = 2"))
     with pytest.raises(ChainRekeyError, match="broken at event 2"):
         upgrade(old_database)
