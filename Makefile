@@ -8,6 +8,9 @@ RASA_VENV := .venv-rasa
 PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 BOT       := bot
+# Local commands on a checkout run in development mode unless FRONTDESK_ENV says otherwise
+# (the service itself defaults to production; `make run` always asks for development).
+LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
@@ -32,8 +35,8 @@ setup-browser: ## Debian's chromium for the widget's browser tests (skipped with
 setup-fhir: ## npm packages of the test FHIR server (Medplum's engine; needs Node >= 20)
 	@scripts/install-fhir-server.sh
 
-run: setup ## Run everything on the embedded defaults; prints the demo URL (Ctrl-C stops)
-	@$(VENV)/bin/frontdesk run
+run: setup ## Run the demo on this machine (development mode, loopback only); prints its URL (Ctrl-C stops)
+	@$(VENV)/bin/frontdesk run --dev
 
 test: setup setup-fhir lint typecheck ## Lint, type-check, every test (Rasa group too) with a coverage floor, then again with the clock shifted
 	@$(PY) -m pytest --cov --cov-report=html:var/coverage
@@ -60,10 +63,10 @@ typecheck: setup-service ## mypy --strict on frontdesk, connectors, actions, kno
 	@$(VENV)/bin/mypy
 
 train: setup ## Train the Rasa model if bot/ changed since the cached one
-	@$(VENV)/bin/frontdesk train
+	@$(LOCAL_ENV) $(VENV)/bin/frontdesk train
 
 test-stories: train ## Rasa test stories (bot/tests) against the current model
-	@cd var && ../$(RASA) test core --model "$$(../$(VENV)/bin/frontdesk train)" \
+	@cd var && ../$(RASA) test core --model "$$($(LOCAL_ENV) ../$(VENV)/bin/frontdesk train)" \
 	  --stories ../$(BOT)/tests --out results/stories --fail-on-prediction-errors
 
 nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
@@ -112,7 +115,7 @@ eval-safety: setup-service ## Emergency decision: recall and false alarms on the
 	@$(PY) scripts/eval_safety.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)
-	@$(VENV)/bin/frontdesk kb ingest knowledge/docs/riverside --practice riverside
+	@$(LOCAL_ENV) $(VENV)/bin/frontdesk kb ingest knowledge/docs/riverside --practice riverside
 
 lock: ## Re-freeze requirements/service.lock from the current .venv (after pip install NEW-PACKAGE)
 	@$(VENV)/bin/pip freeze --all --exclude-editable | grep -v '^pip==\|^frontdesk' | sort \

@@ -1,7 +1,11 @@
 """Endpoints only Rasa calls: custom actions and the callback channel's bot messages.
 
-Both require the shared internal token (Rasa's EndpointConfig sends it as `?token=`); Rasa's
-own action server would accept anyone, so mounting the executor here also closes that hole.
+Both require the shared internal token in an `Authorization: Bearer` header, which Rasa's
+`EndpointConfig` sends from the `headers:` of `bot/endpoints.yml` (action endpoint) and
+`bot/credentials.yml` (callback channel). A token in the query string is refused, whatever
+it is: query strings end up in access logs and proxy logs, so a token sent that way counts
+as leaked. Rasa's own action server would accept anyone, so mounting the executor here also
+closes that hole.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import logging
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from rasa_sdk.interfaces import (
     ActionExecutionRejection,
@@ -28,18 +32,25 @@ ACTION_FAILED_TEXT = (
 )
 
 
-def _check_token(request: Request, token: str) -> Services:
+def _check_token(request: Request) -> Services:
+    """The services, for a request that presents the internal token as a bearer header."""
     services: Services = request.app.state.services
+    if "token" in request.query_params:
+        logger.warning("refused an internal request with a token in its query string")
+        raise HTTPException(status_code=403, detail="send the token in the Authorization header")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
     expected = services.settings.internal_token.get_secret_value()
-    if not secrets.compare_digest(token.encode(), expected.encode()):
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
         raise HTTPException(status_code=403, detail="forbidden")
     return services
 
 
 @router.post("/callback")
-async def rasa_callback(request: Request, token: str = Query("")) -> dict[str, Any]:
+async def rasa_callback(request: Request) -> dict[str, Any]:
     """A bot message from Rasa's callback channel: store it, then deliver it."""
-    services = _check_token(request, token)
+    services = _check_token(request)
     try:
         body = await request.json()
     except ValueError as exc:
@@ -51,9 +62,9 @@ async def rasa_callback(request: Request, token: str = Query("")) -> dict[str, A
 
 
 @router.post("/actions")
-async def run_action(request: Request, token: str = Query("")) -> JSONResponse:
+async def run_action(request: Request) -> JSONResponse:
     """Rasa's action endpoint, served by rasa-sdk's executor inside the service."""
-    _check_token(request, token)
+    _check_token(request)
     executor = request.app.state.action_executor
     try:
         call = await request.json()

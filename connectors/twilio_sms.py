@@ -55,11 +55,14 @@ router = APIRouter(include_in_schema=False)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_FORM_BYTES = 64 * 1024  # Twilio's inbound form is a few hundred bytes; 1600-char bodies fit
+MAX_FORM_FIELDS = 200  # Twilio sends about 20 (a few more per media item)
 # The webhook fields this service acts on; each must come once (see `_verified_form`).
 READ_FIELDS = frozenset(
     {"MessageSid", "SmsMessageSid", "SmsSid", "From", "To", "Body", "NumMedia"}
     | {"MessageStatus", "SmsStatus", "ErrorCode"}
 )
+# A proxy or tunnel that relays the internet from this machine adds one of these.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
 PENDING_RETRY_WINDOW = timedelta(hours=1)  # older unforwarded texts go to staff, not the bot
 
 
@@ -88,14 +91,26 @@ async def _verified_form(request: Request, services: Services) -> dict[str, str]
 
 
 async def read_form_pairs(request: Request) -> list[tuple[str, str]]:
-    """An `application/x-www-form-urlencoded` body (Twilio's webhook format), field by field."""
+    """An `application/x-www-form-urlencoded` body (Twilio's webhook format), field by field.
+
+    Read as a stream with a cap, as the console's form reader does: anyone can POST here,
+    signed or not, so a body that declares or turns out to be too large gets 413 before it
+    is buffered, parsed or checked (the signature covers the whole form).
+    """
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise HTTPException(status_code=415, detail="expected a form-encoded body")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise HTTPException(status_code=413, detail="too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:  # chunked, or a Content-Length that lied
+            raise HTTPException(status_code=413, detail="too large")
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        return parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(status_code=400, detail="unreadable form") from exc
 
@@ -348,13 +363,16 @@ def _require_development(request: Request) -> Services:
     """The sandbox, in development and for this machine only; 404 for everyone else.
 
     The page shows every text the service "sent", one-time codes included, and its form
-    injects texts: only loopback clients get it, whether the service listens on all
-    interfaces (FRONTDESK_HOST=0.0.0.0) or sits behind a local tunnel or proxy (uvicorn
-    then reports the forwarded client), and a form posted from another site is refused.
+    injects texts. Development mode itself is an explicit choice, refused for a public URL
+    that is not loopback (`frontdesk.settings`), and the Host header must name this machine
+    (`TrustedHostMiddleware`, so a tunnel forwarding its own name is refused). Here, on top:
+    only loopback clients, nothing relayed by a proxy (a forwarding header), and no form
+    posted from another site.
     """
     services: Services = request.app.state.services
     client = request.client.host if request.client else ""
-    if services.settings.env != "development" or not _is_loopback(client):
+    forwarded = any(name in request.headers for name in FORWARDING_HEADERS)
+    if services.settings.env != "development" or not _is_loopback(client) or forwarded:
         raise HTTPException(status_code=404)
     origin = request.headers.get("origin")
     if request.method == "POST" and origin is not None:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import knowledge
 from actions import build_executor
@@ -22,7 +23,8 @@ from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
-from frontdesk.auth.headers import ConsoleSecurityHeaders
+from frontdesk.audit.service import audit_key_for, use_audit_key
+from frontdesk.auth.headers import SecurityHeaders
 from frontdesk.auth.routes import router as auth_router
 from frontdesk.bot import BotClient
 from frontdesk.clock import Clock, system_clock
@@ -58,6 +60,7 @@ def create_app(
     """Build the service. Everything outside (database, Rasa, clock) can be injected."""
     settings = settings or get_settings()
     connect_ports()
+    use_audit_key(audit_key_for(settings))  # the audit chain's key lives here, not in the DB
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -142,12 +145,14 @@ def create_app(
             if own_engine:
                 db_engine.dispose()
 
+    docs = settings.serves_api_docs  # a map of every endpoint: off in production by default
     app = FastAPI(
         title="Frontdesk",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url="/api/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json" if docs else None,
     )
     app.include_router(webchat_router)
     app.include_router(rasa_internal.router)
@@ -160,7 +165,13 @@ def create_app(
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(insights_router)  # /console/insights (admins, managers)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
-    app.add_middleware(ConsoleSecurityHeaders)  # CSP, no-store, no framing on /console
+    # CSP, nosniff, no framing, HSTS on https, on every response; no-store on the console.
+    app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
+    # Outermost: a request naming another host (DNS rebinding, a tunnel, a proxy forwarding its
+    # own name) is refused before any route sees it.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
+    )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/widget.js", include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import subprocess
 import time
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
+from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from frontdesk.settings import Settings, get_settings
@@ -22,6 +24,7 @@ from knowledge.cli import app as kb_app
 
 if TYPE_CHECKING:
     import uvicorn
+    from fastapi import FastAPI
     from typer._click import Command, Context  # typer vendors click; these are its types
 
 # Sub-command groups whose modules load only when one of their commands runs (or for --help):
@@ -129,13 +132,32 @@ def run(
         help="Apply migrations first. With several replicas, run `frontdesk migrate` once "
         "as its own step and start each replica with --no-migrate.",
     ),
+    dev: bool = typer.Option(
+        False,
+        "--dev",
+        help="Development mode (what `make run` uses): placeholder secrets, the SMS sandbox "
+        "at /dev/sms and the demo staff accounts, for this machine only. Refused unless the "
+        "public URL is loopback.",
+    ),
 ) -> None:
     """Start everything: migrate, seed the demo, train if needed, run Rasa and the service.
 
     Rasa runs as a supervised child: if it dies it is restarted with backoff (see /healthz),
     and patients' messages wait for it meanwhile.
     """
-    settings = get_settings()
+    if dev:
+        # For every reader of the settings in this process and in Rasa's, not just this one.
+        os.environ["FRONTDESK_ENV"] = "development"
+        get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # One readable line (which setting, what to do), not a pydantic traceback.
+        messages = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        _echo(f"frontdesk: {messages}")
+        raise typer.Exit(code=2) from None
     _configure_logging(settings)
     (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
     if migrate_first:
@@ -197,14 +219,16 @@ def _start_rasa(settings: Settings, model: Path, port: int) -> subprocess.Popen[
         )
 
 
-async def _serve(settings: Settings, supervisor: RasaSupervisor | None) -> None:
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration for `app`, with its logging made safe.
+
+    uvicorn installs its own log handlers while building the config; only then can the PHI
+    filter and the query-string redaction go onto every handler there is.
+    """
     import uvicorn
 
-    from frontdesk.app import create_app
     from frontdesk.logs import install_redaction
 
-    app = create_app(settings)
-    app.state.rasa_supervisor = supervisor  # /healthz reports the child's state
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -213,7 +237,17 @@ async def _serve(settings: Settings, supervisor: RasaSupervisor | None) -> None:
         access_log=False,  # request lines carry conversation tokens in query strings
     )
     install_redaction()  # uvicorn has configured its loggers by now
-    server = uvicorn.Server(config)
+    return config
+
+
+async def _serve(settings: Settings, supervisor: RasaSupervisor | None) -> None:
+    import uvicorn
+
+    from frontdesk.app import create_app
+
+    app = create_app(settings)
+    app.state.rasa_supervisor = supervisor  # /healthz reports the child's state
+    server = uvicorn.Server(server_config(app, settings))
     watchers = [asyncio.create_task(_watch_readiness(settings, server, supervisor))]
     if supervisor is not None:
         watchers.append(supervisor.watch())
@@ -241,11 +275,16 @@ async def _watch_readiness(
                     supervisor.mark_running()
                 if not announced:
                     announced = True
+                    docs = (
+                        f"  API docs:    {settings.base_url}/api/docs\n"
+                        if settings.serves_api_docs
+                        else ""
+                    )
                     _echo(
                         f"\n  Frontdesk is ready after {time.monotonic() - started:.0f} s.\n"
                         f"  Demo chat:   {settings.base_url}/demo\n"
                         f"  Health:      {settings.base_url}/healthz\n"
-                        f"  API docs:    {settings.base_url}/api/docs\n"
+                        f"{docs}"
                         "  Press Ctrl-C to stop.\n"
                     )
             await asyncio.sleep(1.0)

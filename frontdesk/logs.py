@@ -44,10 +44,25 @@ def install_redaction() -> None:
 def install_phi_filter() -> None:
     """Scrub PHI in every record any configured handler writes.
 
-    Filters on handlers (not loggers) see records from every logger that propagates to them.
+    Filters on handlers (not loggers) see records from every logger that propagates to them,
+    so the filter goes on every handler of every logger that exists once logging is
+    configured. uvicorn's own `uvicorn` logger has a handler of its own and does not
+    propagate: its crash tracebacks ("Exception in ASGI application", logged on
+    `uvicorn.error`) would otherwise be written unscrubbed. Call again after anything adds
+    a handler.
     """
-    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in SERVER_LOGGERS)]
-    for logger in loggers:
+    for logger in _configured_loggers():
         for handler in logger.handlers:
             if not any(isinstance(f, PhiLogFilter) for f in handler.filters):
                 handler.addFilter(PhiLogFilter())
+
+
+def _configured_loggers() -> list[logging.Logger]:
+    """The root logger, the web server's, and every other logger created so far."""
+    named = [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger)  # skip placeholders of unused parents
+    ]
+    server = [logging.getLogger(n) for n in ("uvicorn", *SERVER_LOGGERS)]
+    return [logging.getLogger(), *server, *named]

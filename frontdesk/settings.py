@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticUseDefault
@@ -20,6 +22,21 @@ class PlaceholderSecretError(ValueError):
     """Raised when a non-development deployment still uses a placeholder secret."""
 
 
+class DevelopmentModeError(ValueError):
+    """Raised when development mode is asked for where the internet could reach it."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for names and addresses that only this machine can reach."""
+    name = host.strip("[]").lower()
+    if name in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     """Frontdesk configuration. Every field maps to `FRONTDESK_<NAME>` (see `.env.example`)."""
 
@@ -27,8 +44,10 @@ class Settings(BaseSettings):
         env_prefix="FRONTDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    # Anything but development refuses placeholder secrets (tests generate real ones).
-    env: Literal["development", "test", "production"] = "development"
+    # Production unless told otherwise: development (placeholder secrets, the SMS sandbox, the
+    # demo staff accounts) is an explicit choice (`make run` / `frontdesk run --dev`), and only
+    # for a loopback public URL. Tests generate real secrets.
+    env: Literal["development", "test", "production"] = "production"
     log_level: str = "INFO"
 
     # Where embedded state lives: the SQLite database, the Rasa tracker store, trained models.
@@ -42,11 +61,26 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="", description="URL patients and Twilio reach us at; default http://host:port"
     )
+    allowed_hosts: str = Field(
+        default="",
+        description="Extra Host header names accepted besides the public URL's and the "
+        "internal one (comma-separated; e.g. the service name Rasa calls in docker-compose)",
+    )
+    api_docs_enabled: bool | None = Field(
+        default=None,
+        description="Serve the OpenAPI docs at /api/docs; default: only outside production",
+    )
 
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     internal_token: SecretStr = Field(
         default=SecretStr(DEV_SECRET),
         description="Shared secret Rasa presents when it calls our action and callback endpoints",
+    )
+
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit log's hash chain, held outside the database; "
+        "default: derived from FRONTDESK_SECRET_KEY (set it to rotate that key freely)",
     )
 
     rasa_url: str = "http://127.0.0.1:5005"
@@ -258,13 +292,22 @@ class Settings(BaseSettings):
         default=12, ge=1, le=24 * 7, description="A staff session ends this long after sign-in"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed sign-ins per account within the window: locked"
+        default=5,
+        ge=1,
+        description="Failed sign-ins per account (since its last success, within a day) "
+        "before each further attempt waits (exponential backoff; never a lock-out)",
+    )
+    login_backoff_base_seconds: float = Field(
+        default=30.0, gt=0, description="First sign-in delay; doubles with each failure"
+    )
+    login_backoff_cap_seconds: float = Field(
+        default=900.0, gt=0, description="Longest sign-in delay"
     )
     login_max_failures_per_ip: int = Field(
         default=20, ge=1, description="Failed sign-ins per client address within the window"
     )
     login_failure_window_minutes: int = Field(
-        default=15, ge=1, description="Window (and lock-out length) for failed sign-ins"
+        default=15, ge=1, description="Window of the per-address failed sign-in throttle"
     )
     session_cookie_secure: bool | None = Field(
         default=None,
@@ -330,6 +373,23 @@ class Settings(BaseSettings):
                     f"refusing to start ({self.env}, listening on {self.host}) with "
                     "placeholder secrets: "
                     + ", ".join(f"FRONTDESK_{name.upper()}" for name in weak)
+                    + '. Generate each with: python -c "import secrets; '
+                    'print(secrets.token_urlsafe(32))". For the local demo only, use '
+                    "`make run` (development mode)."
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _development_only_on_loopback(self) -> Settings:
+        # The sandbox shows every text (codes included) and accepts placeholder secrets: a
+        # public URL that is not this machine means the internet could reach it.
+        if self.env == "development":
+            public = urlsplit(self.base_url).hostname or ""
+            if not is_loopback_host(public):
+                raise DevelopmentModeError(
+                    f"refusing development mode for the public URL {self.base_url}: it is "
+                    "for this machine only (http://127.0.0.1 or http://localhost). Set "
+                    "FRONTDESK_ENV=production with real secrets to serve anyone else."
                 )
         return self
 
@@ -356,6 +416,30 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Public base URL without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """OpenAPI docs are a map for attackers: off in production unless enabled."""
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return self.env != "production"
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Host header values the service answers to (anything else gets 400).
+
+        The public URL's host, the one Rasa calls back on, any configured extras, and in
+        development every loopback name (a tunnel or proxy forwards its own host name, so
+        it is refused even though its connections come from loopback).
+        """
+        hosts = [
+            urlsplit(self.base_url).hostname or "",
+            urlsplit(self.internal_base_url).hostname or "",
+        ]
+        hosts += [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if self.env == "development":
+            hosts += sorted(LOOPBACK_HOSTS)
+        return list(dict.fromkeys(h for h in hosts if h))
 
     @property
     def internal_base_url(self) -> str:

@@ -44,7 +44,8 @@ def main() -> int:
     cases = load_cases(args.cases or ROOT / "knowledge" / "eval" / f"{args.practice}.jsonl")
     from frontdesk.settings import Settings
 
-    fallback = args.threshold if args.threshold is not None else Settings().kb_confidence_threshold
+    default = Settings.model_fields["kb_confidence_threshold"].default  # no secrets needed
+    fallback = args.threshold if args.threshold is not None else default
     with tempfile.TemporaryDirectory() as tmp:
         store = KnowledgeStore(Path(tmp))
         started = time.perf_counter()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from frontdesk.audit.service import use_audit_key
 from frontdesk.clock import Clock, fixed_clock
 from frontdesk.db import CLOCK_KEY, make_engine
 from frontdesk.demo import seed_demo
@@ -28,12 +29,14 @@ POSTGRES_URL = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "")
 # Saturday 28 November 2026, 10:00 in New York: a fixed "now" for domain tests.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 AT_NOW = fixed_clock(NOW)
+TEST_AUDIT_KEY = b"audit-key-for-tests-only"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def ports() -> None:
     """Wire the ports as the service does at start-up (domain tests build no app)."""
     connect_ports()
+    use_audit_key(TEST_AUDIT_KEY)  # as `create_app` does from its settings
 
 
 def _postgres_url() -> str:

@@ -46,18 +46,25 @@ class ScriptedBot:
     def attach(self, app: FastAPI, token: str) -> None:
         self.app, self.token = app, token
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The header Rasa sends from `bot/endpoints.yml` and `bot/credentials.yml`."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     async def send_user_turn(self, conversation_id: str, text: str) -> None:
         self.turns.append((conversation_id, text))
         assert self.app is not None, "attach the app first"
         transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        # Rasa calls back on the service's internal address, as `frontdesk.botctl` tells it.
+        base_url = self.app.state.services.settings.internal_base_url
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             for reply in self.replies(text):
                 if "action" in reply:
                     await self._run_action(client, conversation_id, reply)
                     continue
                 response = await client.post(
                     "/internal/rasa/callback",
-                    params={"token": self.token},
+                    headers=self.auth,
                     json={"recipient_id": conversation_id, **reply},
                 )
                 response.raise_for_status()
@@ -92,9 +99,7 @@ class ScriptedBot:
                 "latest_action_name": "action_listen",
             },
         }
-        response = await client.post(
-            "/internal/rasa/actions", params={"token": self.token}, json=call
-        )
+        response = await client.post("/internal/rasa/actions", headers=self.auth, json=call)
         response.raise_for_status()
         result = response.json()
         self.action_events.append((conversation_id, result["events"]))
@@ -104,7 +109,7 @@ class ScriptedBot:
             if body:
                 posted = await client.post(
                     "/internal/rasa/callback",
-                    params={"token": self.token},
+                    headers=self.auth,
                     json={"recipient_id": conversation_id, **body},
                 )
                 posted.raise_for_status()

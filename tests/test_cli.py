@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from frontdesk import botctl
 from frontdesk.cli import app
 from frontdesk.db import make_engine
 from frontdesk.models import Patient, Practice, Provider, VisitType, WeeklyHours
-from frontdesk.settings import Settings, get_settings
+from frontdesk.settings import PROJECT_ROOT, Settings, get_settings
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRONTDESK_ENV", "development")  # a developer's shell (`make`)
     monkeypatch.delenv("FRONTDESK_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)  # a developer's .env in the checkout must not be used
     get_settings.cache_clear()
@@ -71,6 +73,7 @@ def test_a_cached_model_is_reused_without_rasa(tmp_path: Path) -> None:
     # An explicit cache dir: FRONTDESK_MODEL_CACHE_DIR (set by CI) must never get this fake.
     settings = Settings(
         _env_file=None,
+        env="development",
         data_dir=tmp_path,
         model_cache_dir=tmp_path / "models",
         rasa_venv=tmp_path / "missing",
@@ -91,7 +94,11 @@ def test_a_rasa_token_starting_with_a_dash_stays_the_token(tmp_path: Path) -> No
     rasa.parent.mkdir(parents=True)
     rasa.touch()
     settings = Settings(
-        _env_file=None, data_dir=tmp_path, rasa_venv=tmp_path / "rasa-venv", rasa_token=token
+        _env_file=None,
+        env="development",
+        data_dir=tmp_path,
+        rasa_venv=tmp_path / "rasa-venv",
+        rasa_token=token,
     )
     command = botctl.rasa_server_command(settings, tmp_path / "model.tar.gz", port=5005)
     parser = argparse.ArgumentParser()
@@ -130,3 +137,31 @@ def _explicit() -> tuple[str, ...]:
     import os
 
     return (os.environ["FRONTDESK_REDIS_PORT"],) if "FRONTDESK_REDIS_PORT" in os.environ else ()
+
+
+def test_run_refuses_placeholder_secrets_without_dev(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FRONTDESK_ENV")  # `frontdesk run` on a fresh clone: production
+    result = CliRunner().invoke(app, ["run", "--no-rasa"])
+    assert result.exit_code == 2
+    assert "placeholder secrets: FRONTDESK_SECRET_KEY" in result.output
+    assert not (data_dir / "frontdesk.db").exists()  # refused before touching anything
+
+
+def test_run_dev_is_refused_for_a_public_url(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FRONTDESK_ENV")
+    monkeypatch.setenv("FRONTDESK_PUBLIC_URL", "https://chat.example.org")
+    result = CliRunner().invoke(app, ["run", "--dev", "--no-rasa"])
+    assert result.exit_code == 2
+    assert "refusing development mode for the public URL https://chat.example.org" in result.output
+    assert not (data_dir / "frontdesk.db").exists()
+
+
+def test_make_run_asks_for_development_mode() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert ".venv/bin/frontdesk run --dev" in dry_run.stdout

@@ -65,8 +65,39 @@ def test_a_copied_env_example_means_defaults(tmp_path: Path) -> None:
         "FRONTDESK_DATABASE_URL=\nFRONTDESK_MODEL_CACHE_DIR=\n"
         "FRONTDESK_DATA_DIR=./var\nFRONTDESK_RASA_VENV=./.venv-rasa\n"
     )
-    settings = Settings(_env_file=env_file)
+    settings = Settings(_env_file=env_file, **REAL)  # type: ignore[arg-type]
     assert settings.database_url is None and settings.model_cache_dir is None
     assert settings.data_dir == PROJECT_ROOT / "var"  # relative paths mean the checkout
     assert settings.rasa_venv == PROJECT_ROOT / ".venv-rasa"
-    assert "postgresql" not in repr(Settings(_env_file=None, database_url="postgresql://u:pw@h/d"))
+    shown = repr(Settings(_env_file=None, database_url="postgresql://u:pw@h/d", **REAL))  # type: ignore[arg-type]
+    assert "postgresql" not in shown
+
+
+def test_production_is_the_default_and_refuses_the_placeholders() -> None:
+    # A fresh clone's `frontdesk run` (not `make run`) must not serve on known secrets.
+    with pytest.raises(ValidationError, match="placeholder secrets"):
+        Settings(_env_file=None)
+    assert Settings(_env_file=None, **REAL).env == "production"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "public_url", ["https://chat.example.org", "http://192.0.2.10:8000", "http://0.0.0.0:8000"]
+)
+def test_development_is_refused_for_a_public_url_that_is_not_loopback(public_url: str) -> None:
+    # Real secrets do not help: the sandbox would show every text, codes included.
+    with pytest.raises(ValidationError, match="refusing development mode"):
+        Settings(_env_file=None, env="development", public_url=public_url, **REAL)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("public_url", ["", "http://localhost:8000", "http://127.0.0.2:9000"])
+def test_development_on_loopback_keeps_the_demo_defaults(public_url: str) -> None:
+    settings = Settings(_env_file=None, env="development", public_url=public_url)
+    assert settings.secret_key.get_secret_value() == "dev-only-not-secret"
+    assert {"localhost", "127.0.0.1"} <= set(settings.trusted_hosts)
+
+
+def test_api_docs_are_off_in_production_unless_enabled() -> None:
+    assert not Settings(_env_file=None, **REAL).serves_api_docs  # type: ignore[arg-type]
+    enabled = Settings(_env_file=None, api_docs_enabled=True, **REAL)  # type: ignore[arg-type]
+    assert enabled.serves_api_docs
+    assert Settings(_env_file=None, env="development").serves_api_docs

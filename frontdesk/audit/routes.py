@@ -18,6 +18,7 @@ from frontdesk.audit.service import (
     iter_audit,
     record_audit,
     search_audit,
+    sign_in_alerts,
     verify_chain,
 )
 from frontdesk.auth.deps import require_staff, services_of
@@ -28,6 +29,7 @@ from frontdesk.web.templates import templates
 router = APIRouter(prefix="/console/audit", include_in_schema=False)
 Admin = Annotated[StaffUser, Depends(require_staff({StaffRole.ADMIN}))]
 PAGE_SIZE = 50
+ALERT_WINDOW = timedelta(hours=24)
 EXPORT_FIELDS = [
     "seq",
     "at",
@@ -86,9 +88,26 @@ def audit_page(
     where: Filters,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    """List the practice's audit events with filters and paging; show whether the chain holds."""
+    """List the practice's audit events with filters and paging; show whether the chain holds.
+
+    Viewing the log is itself audited (`audit.view`, with the filters used), and admins see
+    which accounts repeated failed sign-ins slowed down in the last day.
+    """
     services = services_of(request)
     with services.unit_of_work() as session:
+        now = services.clock()
+        record_audit(
+            session=session,
+            actor_id=staff.id,
+            action="audit.view",
+            subject_type="audit_log",
+            subject_id=str(staff.practice_id),
+            reason=_described(request, page),
+            now=now,
+        )
+        alerts = sign_in_alerts(
+            session=session, practice_id=staff.practice_id, since=now - ALERT_WINDOW
+        )
         rows, total = search_audit(
             session=session,
             practice_id=staff.practice_id,
@@ -117,8 +136,15 @@ def audit_page(
             "actions": actions,
             "accounts": accounts,
             "params": query,
+            "sign_in_alerts": alerts,
         },
     )
+
+
+def _described(request: Request, page: int) -> str:
+    """The filters of an audit page view, as the audit event's reason."""
+    used = [f"{k}={v}" for k, v in sorted(request.query_params.items()) if k != "page" and v]
+    return f"page {page}" + (f"; {', '.join(used)}" if used else "")
 
 
 def _csv_cell(value: object) -> object:

@@ -1,27 +1,34 @@
 """Writing, searching, exporting and verifying the audit log.
 
 Each practice has its own chain: event n carries `seq` n and
-`hash = sha256(prev_hash + canonical_json(event))`, where `prev_hash` is event n-1's hash
-(64 zeros for the first). Editing, deleting or reordering any event changes a hash that a
-later event depends on, and `verify_chain` names the first event where that shows. Removing
-the newest events leaves a shorter valid chain: keep the head hash somewhere else (an export)
-to detect that too.
+`hash = HMAC-SHA256(key, prev_hash + canonical_json(event))`, where `prev_hash` is event
+n-1's hash (64 zeros for the first). Editing, deleting or reordering any event changes a hash
+that a later event depends on, and `verify_chain` names the first event where that shows.
+
+The key (`FRONTDESK_AUDIT_KEY`, else one derived from `FRONTDESK_SECRET_KEY`) is held outside
+the database, so someone with SQL access alone cannot rewrite an event and re-chain the rest:
+without the key no hash they compute verifies. Chains written before the key existed (plain
+SHA-256) are checked and re-chained under the key once, by migration 0009 (`rekey_chains`);
+after that only keyed hashes verify. Removing the newest events leaves a shorter valid chain:
+keep the head hash somewhere else (an export) to detect that too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, String, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from frontdesk.audit.models import GENESIS_HASH, AuditEvent
 from frontdesk.auth.models import StaffAccount
+from frontdesk.settings import Settings, get_settings
 
 MAX_REASON_CHARS = 500
 # Any constant works; it only keeps our advisory locks apart from other users of the database.
@@ -51,9 +58,44 @@ def event_fields(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    """SHA-256 (hex) of the previous hash followed by the canonical JSON of the event."""
-    return hashlib.sha256((prev_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
+def chain_hash(prev_hash: str, fields: dict[str, Any], key: bytes | None = None) -> str:
+    """HMAC-SHA256 (hex) under `key` of the previous hash followed by the event's canonical
+    JSON; plain SHA-256 without a key (how chains were written before the key existed)."""
+    message = (prev_hash + canonical_json(fields)).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def audit_key_for(settings: Settings) -> bytes:
+    """The chain key: `FRONTDESK_AUDIT_KEY`, else derived from `FRONTDESK_SECRET_KEY`.
+
+    A separate audit key can stay with whoever verifies the log (an export, a compliance
+    officer) while the secret key rotates; the derived one keeps a default install keyed.
+    """
+    if settings.audit_key is not None and settings.audit_key.get_secret_value().strip():
+        return settings.audit_key.get_secret_value().strip().encode("utf-8")
+    secret = settings.secret_key.get_secret_value().encode("utf-8")
+    return hmac.new(secret, b"frontdesk audit chain v1", hashlib.sha256).digest()
+
+
+def _key_from_process_settings() -> bytes:
+    return audit_key_for(get_settings())
+
+
+_key_source: Callable[[], bytes] = _key_from_process_settings
+
+
+def use_audit_key(key: bytes | Callable[[], bytes]) -> None:
+    """Set the key this process writes and verifies chains with (the app does, from its
+    settings); by default it comes from the process settings on first use."""
+    global _key_source
+    _key_source = key if callable(key) else (lambda: key)
+
+
+def current_audit_key() -> bytes:
+    """The key chains are written and verified with in this process."""
+    return _key_source()
 
 
 def _check(value: str, name: str, limit: int) -> str:
@@ -126,7 +168,7 @@ def record_audit(
         at=now.astimezone(UTC),
         prev_hash=prev_hash,
     )
-    event.hash = chain_hash(prev_hash, event_fields(event))
+    event.hash = chain_hash(prev_hash, event_fields(event), current_audit_key())
     session.add(event)
     session.flush()
     return event
@@ -153,10 +195,10 @@ def verify_chain(*, session: Session, practice_id: int) -> ChainCheck:
         .execution_options(yield_per=1000)
     )
     with rows:  # a server-side cursor on PostgreSQL: close it on the early return too
-        return _walk_chain(rows)
+        return _walk_chain(rows, current_audit_key())
 
 
-def _walk_chain(rows: Iterable[AuditEvent]) -> ChainCheck:
+def _walk_chain(rows: Iterable[AuditEvent], key: bytes | None) -> ChainCheck:
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
     for event in rows:
         problem = None
@@ -164,8 +206,11 @@ def _walk_chain(rows: Iterable[AuditEvent]) -> ChainCheck:
             problem = f"expected event {expected_seq} but found {event.seq}: events are missing"
         elif event.prev_hash != prev_hash:
             problem = "it does not point at the previous event's hash"
-        elif event.hash != chain_hash(prev_hash, event_fields(event)):
-            problem = "its contents do not match its hash: it was changed"
+        elif event.hash != chain_hash(prev_hash, event_fields(event), key):
+            problem = (
+                "its contents do not match its hash: it was changed, or re-chained without "
+                "the audit key"
+            )
         if problem is not None:
             return ChainCheck(
                 ok=False,
@@ -178,6 +223,50 @@ def _walk_chain(rows: Iterable[AuditEvent]) -> ChainCheck:
         checked += 1
         expected_seq, prev_hash = event.seq + 1, event.hash
     return ChainCheck(ok=True, checked=checked, head_hash=prev_hash if checked else None)
+
+
+class ChainRekeyError(RuntimeError):
+    """An existing chain does not verify, so re-chaining it would launder the damage."""
+
+
+def rekey_chains(session: Session, *, old_key: bytes | None, new_key: bytes | None) -> int:
+    """Re-chain every practice's audit log from `old_key` to `new_key` (None: SHA-256).
+
+    Each chain is verified under `old_key` first and left alone (`ChainRekeyError`) if it does
+    not verify. The append-only guard refuses the rewrite, so the caller (migration 0009) lifts
+    it around this call. Returns the number of events re-chained.
+    """
+    practices = session.scalars(select(AuditEvent.practice_id).distinct()).all()
+    for practice_id in practices:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.practice_id == practice_id).order_by(AuditEvent.seq)
+        ).all()
+        check = _walk_chain(rows, old_key)
+        if not check.ok:
+            raise ChainRekeyError(
+                f"the audit chain of practice {practice_id} is broken at event "
+                f"{check.broken_seq} ({check.problem}); not re-chaining it"
+            )
+    changed = 0
+    for practice_id in practices:
+        prev = GENESIS_HASH
+        ids = session.scalars(
+            select(AuditEvent.id)
+            .where(AuditEvent.practice_id == practice_id)
+            .order_by(AuditEvent.seq)
+        ).all()
+        for event_id in ids:
+            event = session.get_one(AuditEvent, event_id)
+            digest = chain_hash(prev, event_fields(event), new_key)
+            # Raw SQL, one row at a time: the unique hash never collides mid-way.
+            session.execute(
+                text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE id = :id"),
+                {"p": prev, "h": digest, "id": event_id},
+            )
+            prev = digest
+            changed += 1
+    session.expire_all()
+    return changed
 
 
 @dataclass(frozen=True)
@@ -271,3 +360,24 @@ def audit_actions(*, session: Session, practice_id: int) -> list[str]:
             .order_by(AuditEvent.action)
         )
     )
+
+
+def sign_in_alerts(*, session: Session, practice_id: int, since: datetime) -> list[tuple[str, int]]:
+    """Accounts whose sign-ins were delayed by repeated failures since `since`: (name, times).
+
+    The backoff (`frontdesk.auth.service`) records `staff.sign_in_delayed`; this is the
+    admins' alert on the audit page.
+    """
+    rows = session.execute(
+        select(StaffAccount.display_name, func.count())
+        .join(AuditEvent, AuditEvent.subject_id == cast(StaffAccount.id, String))
+        .where(
+            AuditEvent.practice_id == practice_id,
+            AuditEvent.action == "staff.sign_in_delayed",
+            AuditEvent.subject_type == "staff",
+            AuditEvent.at >= since,
+        )
+        .group_by(StaffAccount.id, StaffAccount.display_name)
+        .order_by(StaffAccount.display_name)
+    )
+    return [(name, int(count)) for name, count in rows]

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
+from frontdesk.audit.service import record_audit
 from frontdesk.auth.models import WidgetOrigin
-from frontdesk.db import session_scope
+from frontdesk.db import clock_of, session_scope
 from frontdesk.practices.models import Practice
 
 logger = logging.getLogger(__name__)
@@ -85,24 +86,67 @@ def allowed_origins(*, session: Session, practice_id: int) -> list[str]:
     )
 
 
-def allow_origin(*, session: Session, practice_id: int, origin: str, now: datetime) -> str:
-    """Allow a website to embed the practice's widget; returns the normalised origin."""
+def allow_origin(
+    *,
+    session: Session,
+    practice_id: int,
+    origin: str,
+    now: datetime,
+    actor_id: int | None = None,
+) -> str:
+    """Allow a website to embed the practice's widget; returns the normalised origin.
+
+    Audited (`widget_origin.allow`): an allowed origin decides who may put the practice's
+    chat, and with it patients' identity checks, on their page.
+    """
     normalized = normalize_origin(origin)
     if normalized not in allowed_origins(session=session, practice_id=practice_id):
         session.add(WidgetOrigin(practice_id=practice_id, origin=normalized, created_at=now))
         session.flush()
+        _audit_origin(session, practice_id, "widget_origin.allow", normalized, now, actor_id)
     return normalized
 
 
-def disallow_origin(*, session: Session, practice_id: int, origin: str) -> bool:
-    """Stop allowing an origin; False when it was not allowed."""
+def disallow_origin(
+    *,
+    session: Session,
+    practice_id: int,
+    origin: str,
+    now: datetime | None = None,
+    actor_id: int | None = None,
+) -> bool:
+    """Stop allowing an origin (audited); False when it was not allowed."""
+    normalized = normalize_origin(origin)
     result = session.execute(
         delete(WidgetOrigin).where(
-            WidgetOrigin.practice_id == practice_id,
-            WidgetOrigin.origin == normalize_origin(origin),
+            WidgetOrigin.practice_id == practice_id, WidgetOrigin.origin == normalized
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        when = now or clock_of(session)()
+        _audit_origin(session, practice_id, "widget_origin.disallow", normalized, when, actor_id)
+    return removed
+
+
+def _audit_origin(
+    session: Session,
+    practice_id: int,
+    action: str,
+    origin: str,
+    now: datetime,
+    actor_id: int | None,
+) -> None:
+    record_audit(
+        session=session,
+        actor_id=actor_id,
+        action=action,
+        subject_type="widget_origin",
+        subject_id=origin[:64],
+        reason=origin,
+        now=now,
+        practice_id=practice_id,
+    )
 
 
 def widget_origin_allowed(

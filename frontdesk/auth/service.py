@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from frontdesk.audit.service import record_audit
 from frontdesk.auth.models import LoginAttempt, StaffAccount, StaffRole, StaffSession
 from frontdesk.auth.passwords import (
     check_password_rules,
@@ -33,11 +35,21 @@ ATTEMPT_RETENTION = timedelta(days=1)
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """Lock-out thresholds and session lifetimes (from settings)."""
+    """Sign-in backoff and throttling thresholds, and session lifetimes (from settings).
+
+    An account is never locked: after `max_failures` failed sign-ins since its last
+    successful one (within a day) each further attempt waits `backoff_base` from the latest
+    failure, doubling with every further failure up to `backoff_cap`. One client address
+    gets `max_failures_per_ip` failures per `window` over all accounts. Someone guessing a
+    colleague's password slows the account down; it cannot shut its owner out for longer
+    than the current delay.
+    """
 
     max_failures: int = 5
     max_failures_per_ip: int = 20
     window: timedelta = timedelta(minutes=15)
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(minutes=15)
     idle_timeout: timedelta = timedelta(minutes=15)
     max_age: timedelta = timedelta(hours=12)
     refused_emails: frozenset[str] = frozenset()  # demo accounts outside development
@@ -49,6 +61,8 @@ class LoginPolicy:
             max_failures=settings.login_max_failures,
             max_failures_per_ip=settings.login_max_failures_per_ip,
             window=timedelta(minutes=settings.login_failure_window_minutes),
+            backoff_base=timedelta(seconds=settings.login_backoff_base_seconds),
+            backoff_cap=timedelta(seconds=settings.login_backoff_cap_seconds),
             idle_timeout=timedelta(minutes=settings.console_idle_timeout_minutes),
             max_age=timedelta(hours=settings.console_session_max_hours),
             refused_emails=frozenset() if settings.env == "development" else DEMO_EMAILS,
@@ -79,7 +93,7 @@ class SignInStatus(enum.StrEnum):
 
     OK = "ok"
     INVALID = "invalid"  # wrong email or password (never says which)
-    LOCKED = "locked"  # too many failures for this account
+    LOCKED = "locked"  # too many failures for this account: wait for the backoff delay
     THROTTLED = "throttled"  # too many failures from this address
 
 
@@ -116,8 +130,12 @@ def create_staff_account(
     role: StaffRole,
     password: str,
     now: datetime,
+    actor_id: int | None = None,
 ) -> StaffAccount:
-    """Create a staff account; raises `StaffAccountError` or `WeakPasswordError`."""
+    """Create a staff account (audited); raises `StaffAccountError` or `WeakPasswordError`.
+
+    `actor_id` is the admin who did it; None for the command line (the host's operator).
+    """
     address = normalize_email(email)
     name = " ".join(display_name.split())
     if "@" not in address or len(address) > 254 or address.startswith("@"):
@@ -137,14 +155,44 @@ def create_staff_account(
     )
     session.add(account)
     session.flush()
+    _audit_account(session, account, "staff.create", f"role {role.value}", now, actor_id)
     return account
 
 
-def set_password(*, session: Session, account: StaffAccount, password: str, now: datetime) -> None:
-    """Replace the password and end every session of the account."""
+def _audit_account(
+    session: Session,
+    account: StaffAccount,
+    action: str,
+    reason: str | None,
+    now: datetime,
+    actor_id: int | None = None,
+) -> None:
+    """Staff account changes and sign-in trouble go to the practice's audit log."""
+    record_audit(
+        session=session,
+        actor_id=actor_id,
+        action=action,
+        subject_type="staff",
+        subject_id=str(account.id),
+        reason=reason,
+        now=now,
+        practice_id=account.practice_id,
+    )
+
+
+def set_password(
+    *,
+    session: Session,
+    account: StaffAccount,
+    password: str,
+    now: datetime,
+    actor_id: int | None = None,
+) -> None:
+    """Replace the password and end every session of the account (audited)."""
     check_password_rules(password)
     account.password_hash = hash_password(password)
     revoke_all_sessions(session=session, staff_id=account.id, now=now)
+    _audit_account(session, account, "staff.password_set", None, now, actor_id)
 
 
 def _failures_since(
@@ -172,12 +220,22 @@ def _lock_state(
             LoginAttempt.email == email, LoginAttempt.succeeded.is_(True)
         )
     )
-    failures = _failures_since(session, LoginAttempt.email, email, window_start)
+    # Counted over a day, not the window: a delay must not outlast the failures behind it.
+    failures = _failures_since(session, LoginAttempt.email, email, now - ATTEMPT_RETENTION)
     if last_success is not None:  # a successful sign-in starts the count afresh
         failures = [at for at in failures if at > last_success]
-    if len(failures) >= policy.max_failures:
-        return SignInStatus.LOCKED, failures[policy.max_failures - 1] + policy.window - now
+    delay = backoff_delay(len(failures), policy)
+    if delay is not None and now < failures[0] + delay:  # newest first
+        return SignInStatus.LOCKED, failures[0] + delay - now
     return None, None
+
+
+def backoff_delay(failures: int, policy: LoginPolicy) -> timedelta | None:
+    """How long after the latest of `failures` failed sign-ins the next attempt must wait."""
+    if failures < policy.max_failures:
+        return None
+    doublings = min(failures - policy.max_failures, 32)
+    return min(policy.backoff_base * (1 << doublings), policy.backoff_cap)
 
 
 def sign_in(
@@ -189,10 +247,13 @@ def sign_in(
     now: datetime,
     policy: LoginPolicy,
 ) -> SignInResult:
-    """Check a password and open a session, unless the account or address is locked out.
+    """Check a password and open a session, unless the account must wait or the address is
+    throttled.
 
-    Attempts refused by a lock-out are not counted, so a lock ends `policy.window` after the
-    failure that caused it, whatever an attacker keeps sending.
+    Attempts refused while an account waits are not counted, so the delay ends when it says,
+    whatever an attacker keeps sending. A failure on a known account is audited, and so is
+    the failure that starts an account's backoff (`staff.sign_in_delayed`: the admins'
+    alert, shown on the audit page).
     """
     address = normalize_email(email)[:254]
     ip = ip[:64]
@@ -206,6 +267,12 @@ def sign_in(
         session.add(LoginAttempt(email=address, ip=ip, succeeded=False, at=now))
         session.flush()
         blocked, retry_after = _lock_state(session, email=address, ip=ip, now=now, policy=policy)
+        if account is not None:
+            _audit_failure(session, account, why=_failure_reason(account, valid, refused), now=now)
+            if blocked is SignInStatus.LOCKED and retry_after is not None:
+                wait = math.ceil(retry_after.total_seconds())
+                why = f"repeated failed sign-ins; next attempt in {wait} s"
+                _audit_account(session, account, "staff.sign_in_delayed", why, now)
         if blocked is not None:
             return SignInResult(blocked, retry_after=retry_after)
         return SignInResult(SignInStatus.INVALID)
@@ -229,6 +296,18 @@ def sign_in(
     )
     session.flush()
     return SignInResult(SignInStatus.OK, token=token, account=account)
+
+
+def _failure_reason(account: StaffAccount, valid: bool, refused: bool) -> str:
+    if refused:
+        return "demo account refused outside development"
+    if not account.active:
+        return "account disabled"
+    return "wrong password" if not valid else "refused"
+
+
+def _audit_failure(session: Session, account: StaffAccount, *, why: str, now: datetime) -> None:
+    _audit_account(session, account, "staff.sign_in_failed", why, now)
 
 
 def authenticate(
@@ -297,11 +376,14 @@ def revoke_all_sessions(*, session: Session, staff_id: int, now: datetime) -> No
     )
 
 
-def disable_staff_account(*, session: Session, account: StaffAccount, now: datetime) -> None:
-    """Disable an account (kept for the audit trail) and end its sessions."""
+def disable_staff_account(
+    *, session: Session, account: StaffAccount, now: datetime, actor_id: int | None = None
+) -> None:
+    """Disable an account (kept for the audit trail; audited) and end its sessions."""
     account.active = False
     revoke_all_sessions(session=session, staff_id=account.id, now=now)
     session.flush()
+    _audit_account(session, account, "staff.disable", None, now, actor_id)
 
 
 def get_account(*, session: Session, email: str) -> StaffAccount | None:

@@ -206,8 +206,25 @@ class FhirEhr:
             )
             if not next_url or private:  # a next link would put the private query in a URL
                 break
-            bundle = self._request("GET", next_url)
+            bundle = self._request("GET", str(self._page_url(next_url)))
         return found
+
+    def _page_url(self, link: str) -> httpx.URL:
+        """A bundle's `next` link, if it stays under our FHIR base URL.
+
+        The server writes the link, and the request carries our bearer token: a link to any
+        other host (or outside the base path) would hand that token to whoever the server, or
+        someone who tampered with its answer, chose. Such a search fails instead of returning
+        a partial result.
+        """
+        base = self._client.base_url
+        url = base.join(link)  # relative links are allowed, resolved against the base
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port) or not (
+            url.path.startswith(base.path)  # base.path ends with "/": whole segments only
+        ):
+            logger.warning("refused a FHIR next link outside the base URL (host %s)", url.host)
+            raise EhrError(status_code=None, outcome_code="next-link-off-base", retryable=False)
+        return url
 
     # --- Practitioner and Patient --------------------------------------------------------
 

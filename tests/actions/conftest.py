@@ -27,13 +27,13 @@ from tests.conftest import NOW, savepoint_sessions
 
 def _knowledge_base() -> KnowledgeBase:
     # Settings are read when the first question is asked, after any test set up its store.
-    return shared_knowledge_base(Settings())
+    return shared_knowledge_base(Settings(env="development"))  # a checkout, no secrets
 
 
 def context_at(session: Session, now: datetime) -> ActionContext:
     """An action context at `now`, on the test's connection."""
     clock = fixed_clock(now)
-    settings = Settings()
+    settings = Settings(env="development")
     return ActionContext(
         sessions=savepoint_sessions(session, clock),
         clock=clock,

@@ -41,9 +41,11 @@ def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for name in saved:
         del os.environ[name]
     os.environ["FRONTDESK_DATA_DIR"] = str(home)
+    os.environ["FRONTDESK_ENV"] = "development"  # a developer's shell (`make`)
     get_settings.cache_clear()
     yield home
     del os.environ["FRONTDESK_DATA_DIR"]
+    del os.environ["FRONTDESK_ENV"]
     os.environ.update(saved)
     get_settings.cache_clear()
 

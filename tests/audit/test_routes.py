@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from frontdesk.audit.service import chain_hash, record_audit
+from frontdesk.audit.service import audit_key_for, chain_hash, record_audit
 from frontdesk.auth.models import StaffRole
 from tests.auth.support import Console
 
@@ -51,12 +51,13 @@ def test_the_page_lists_filters_pages_and_verifies(console: Console) -> None:
         )
     page = console.client.get("/console/audit")
     assert page.status_code == 200
-    assert "The chain verifies: 62 events" in page.text  # sign-in + 60 views + 1 patient view
-    assert "62 matching events" in page.text
+    # sign-in + 60 views + 1 patient view + this view of the log itself
+    assert "The chain verifies: 63 events" in page.text
+    assert "63 matching events" in page.text
     assert "Page 1 of 2" in page.text
     assert page.text.count("<tr>") == 1 + 50
     second = console.client.get("/console/audit", params={"page": 2})
-    assert second.text.count("<tr>") == 1 + 12
+    assert second.text.count("<tr>") == 1 + 14  # and the view of page 2
     assert "staff.sign_in" in second.text
 
     only = console.client.get("/console/audit", params={"action": "patient.view"})
@@ -101,7 +102,7 @@ def test_exports_carry_what_a_verifier_needs_and_are_audited(console: Console) -
     ]
     assert records[-1]["reason"] == "export jsonl"
     prev = "0" * 64
-    for record in records:  # an outside verifier can recompute the chain from the export
+    for record in records:  # a verifier with the audit key recomputes the chain from the export
         fields = {
             k: record[k]
             for k in (
@@ -116,7 +117,7 @@ def test_exports_carry_what_a_verifier_needs_and_are_audited(console: Console) -
             )
         }
         assert record["prev_hash"] == prev
-        assert chain_hash(prev, fields) == record["hash"]
+        assert chain_hash(prev, fields, audit_key_for(console.settings)) == record["hash"]
         prev = record["hash"]
 
     as_csv = console.client.get(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -15,15 +16,18 @@ from frontdesk.audit.models import GENESIS_HASH, AuditEvent
 from frontdesk.audit.service import (
     AuditError,
     AuditFilter,
+    chain_hash,
+    current_audit_key,
+    event_fields,
     iter_audit,
     record_audit,
     search_audit,
     verify_chain,
 )
 from frontdesk.auth.models import StaffRole
-from frontdesk.auth.service import create_staff_account
 from frontdesk.models import Practice
 from tests import factories
+from tests.auth.support import insert_staff
 from tests.conftest import NOW
 
 
@@ -34,15 +38,8 @@ def practice(session: Session) -> Practice:
 
 
 def staff_id(session: Session, practice: Practice, email: str = "a@example.org") -> int:
-    return create_staff_account(
-        session=session,
-        practice_id=practice.id,
-        email=email,
-        display_name="Avery",
-        role=StaffRole.ADMIN,
-        password="a long enough passphrase",
-        now=NOW,
-    ).id
+    # Set-up only: the audited `create_staff_account` would put an event in the chain.
+    return insert_staff(session, practice.id, email, name="Avery", role=StaffRole.ADMIN)
 
 
 def views(session: Session, actor: int, count: int) -> list[AuditEvent]:
@@ -78,7 +75,9 @@ def test_each_event_hashes_the_previous_hash_and_its_canonical_json(
         "at": "2026-11-28T15:00:01.000000+00:00",
     }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert second.hash == hashlib.sha256((first.hash + canonical).encode()).hexdigest()
+    key = current_audit_key()  # the process's key (the app sets it from its settings)
+    keyed = hmac.new(key, (first.hash + canonical).encode(), hashlib.sha256)
+    assert second.hash == keyed.hexdigest()
     check = verify_chain(session=session, practice_id=practice.id)
     assert check.ok and check.checked == 2 and check.head_hash == second.hash
 
@@ -240,3 +239,34 @@ def test_search_filters_and_pages(session: Session, practice: Practice) -> None:
         iter_audit(session=session, practice_id=practice.id, where=AuditFilter(subject_id="c_3"))
     )
     assert [r.as_record()["seq"] for r in exported] == [4]
+
+
+def _rechain(session: Session, practice: Practice, key: bytes | None, *, edit_seq: int) -> None:
+    """Edit one event, then recompute every hash after it, as SQL access alone allows."""
+    _tamper(
+        session, "UPDATE audit_events SET reason = 'nothing happened' WHERE seq = :s", s=edit_seq
+    )
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.practice_id == practice.id).order_by(AuditEvent.seq)
+    ).all()
+    prev = GENESIS_HASH
+    for event in events:
+        digest = chain_hash(prev, event_fields(event), key)
+        session.execute(
+            text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE id = :id"),
+            {"p": prev, "h": digest, "id": event.id},
+        )
+        prev = digest
+    session.expire_all()
+
+
+@pytest.mark.parametrize("guess", [None, b"a guessed key"], ids=["sha256", "wrong-key"])
+def test_sql_access_alone_cannot_rewrite_and_rechain(
+    session: Session, practice: Practice, guess: bytes | None
+) -> None:
+    views(session, staff_id(session, practice), 4)
+    assert verify_chain(session=session, practice_id=practice.id).ok
+    _rechain(session, practice, guess, edit_seq=2)
+    check = verify_chain(session=session, practice_id=practice.id)
+    assert not check.ok and check.broken_seq == 1  # nothing verifies under the real key
+    assert check.problem and "without the audit key" in check.problem

@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from frontdesk.app import create_app
-from frontdesk.auth.models import StaffRole
-from frontdesk.auth.service import create_staff_account
-from frontdesk.db import make_session_factory, session_scope
+from frontdesk.auth.models import StaffAccount, StaffRole
+from frontdesk.auth.passwords import hash_password
+from frontdesk.db import clock_of, make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Practice
 from frontdesk.settings import Settings
@@ -69,17 +69,11 @@ class Console:
         practice_id: int | None = None,
     ) -> int:
         with self.db() as session:
-            account = create_staff_account(
-                session=session,
-                practice_id=practice_id or self.practice_id,
-                email=email,
-                display_name=name,
-                role=role,
-                password=PASSWORD,
-                now=self.clock(),
+            account_id = insert_staff(
+                session, practice_id or self.practice_id, email, name=name, role=role
             )
-            self.accounts[email] = account.id
-            return account.id
+            self.accounts[email] = account_id
+            return account_id
 
     def login_form_token(self) -> str:
         page = self.client.get("/console/login")
@@ -106,6 +100,29 @@ class Console:
         return match.group(1)
 
 
+def insert_staff(
+    session: Session,
+    practice_id: int,
+    email: str,
+    *,
+    name: str = "Sam Staff",
+    role: StaffRole = StaffRole.FRONT_DESK,
+    password: str = PASSWORD,
+) -> int:
+    """A staff account row as test setup, without the audited service call that makes one."""
+    account = StaffAccount(
+        practice_id=practice_id,
+        email=email.strip().lower(),
+        display_name=name,
+        role=role,
+        password_hash=hash_password(password),
+        created_at=clock_of(session)(),
+    )
+    session.add(account)
+    session.flush()
+    return account.id
+
+
 def make_console(engine: Engine, tmp_path: Path, **overrides: Any) -> Iterator[Console]:
     """Seed the demo practice, build the app, and yield a signed-out client over https."""
     with session_scope(make_session_factory(engine, clock=AT_NOW)) as db:
@@ -117,6 +134,7 @@ def make_console(engine: Engine, tmp_path: Path, **overrides: Any) -> Iterator[C
         "internal_token": TOKEN,
         "rasa_token": "rasa-test-token",
         "secret_key": "secret-test-key",
+        "allowed_hosts": "testserver",  # the TestClient's Host header
         # Background workers of other areas are not under test here.
         "sms_worker_enabled": False,
         "reminders_enabled": False,

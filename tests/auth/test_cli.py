@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from frontdesk.audit.models import AuditEvent
 from frontdesk.auth.models import StaffAccount, StaffRole
 from frontdesk.auth.passwords import verify_password
 from frontdesk.cli import app
@@ -26,6 +27,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("FRONTDESK_DATABASE_URL", "FRONTDESK_ENV"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRONTDESK_ENV", "development")  # a developer's shell (`make`)
     monkeypatch.chdir(tmp_path)  # a developer's .env in the checkout must not be used
     get_settings.cache_clear()
     runner = CliRunner()
@@ -102,7 +104,7 @@ def test_staff_add_prompts_twice_and_refuses_bad_input(database: Path) -> None:
 def test_the_demo_seed_creates_demo_staff_only_in_development(
     database: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert set(accounts(database)) >= DEMO_EMAILS  # FRONTDESK_ENV unset: development
+    assert set(accounts(database)) >= DEMO_EMAILS  # the fixture runs in development
     fresh = tmp_path / "prod"
     fresh.mkdir()
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(fresh))
@@ -133,3 +135,43 @@ def test_widget_origins_are_managed_from_the_command_line(database: Path) -> Non
     assert (
         "clinic" not in runner.invoke(app, ["widget", "origins", "--practice", "riverside"]).output
     )
+
+
+def audit_trail(database: Path) -> list[tuple[str, str, str, int | None]]:
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with Session(engine) as db:
+            events = db.scalars(select(AuditEvent).order_by(AuditEvent.id))
+            return [(e.action, e.subject_type, e.subject_id, e.actor_id) for e in events]
+    finally:
+        engine.dispose()
+
+
+def test_staff_account_and_widget_origin_changes_are_audited(database: Path) -> None:
+    runner = CliRunner()
+    add = ["staff", "add", "--practice", "riverside", "--email", "ana@example.org"]
+    added = runner.invoke(app, [*add, "--name", "Ana", "--password-stdin"], input=PASSWORD + "\n")
+    assert added.exit_code == 0, added.output
+    reset = runner.invoke(
+        app,
+        ["staff", "set-password", "--email", "ana@example.org", "--password-stdin"],
+        input=PASSWORD + " again\n",
+    )
+    assert reset.exit_code == 0, reset.output
+    assert runner.invoke(app, ["staff", "disable", "--email", "ana@example.org"]).exit_code == 0
+    site = "https://www.riverside.example"
+    allow = ["widget", "allow", site, "--practice", "riverside"]
+    assert runner.invoke(app, allow).exit_code == 0
+    assert runner.invoke(app, allow).exit_code == 0  # already allowed: nothing changes
+    assert (
+        runner.invoke(app, ["widget", "disallow", site, "--practice", "riverside"]).exit_code == 0
+    )
+    ana = str(accounts(database)["ana@example.org"].id)
+    # The command line acts as the host's operator: no staff actor.
+    assert audit_trail(database) == [
+        ("staff.create", "staff", ana, None),
+        ("staff.password_set", "staff", ana, None),
+        ("staff.disable", "staff", ana, None),
+        ("widget_origin.allow", "widget_origin", site, None),
+        ("widget_origin.disallow", "widget_origin", site, None),
+    ]

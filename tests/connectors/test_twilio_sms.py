@@ -5,12 +5,13 @@ callback endpoint."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -47,6 +48,7 @@ from tests.twilio_fake import (
 
 TOKEN = "internal-test-token"
 PUBLIC = "https://frontdesk.example.org"
+LOCAL = "http://127.0.0.1:8000"  # development mode: this machine only
 SMS_URL = f"{PUBLIC}/webhooks/twilio/sms"
 STATUS_URL = f"{PUBLIC}/webhooks/twilio/status"
 PATIENT = "+15555550101"  # Jordan Sample in the demo data
@@ -95,6 +97,7 @@ def make_client(
             "rasa_token": "rasa-test-token",
             "secret_key": "secret-test-key",
             "public_url": PUBLIC,
+            "allowed_hosts": "testserver",  # the TestClient's Host header
             "twilio_account_sid": ACCOUNT_SID,
             "twilio_auth_token": AUTH_TOKEN,
             "twilio_api_base_url": fake.url,
@@ -557,6 +560,7 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
             fake,
             tmp_path,
             env="development",
+            public_url=LOCAL,
             twilio_account_sid="",
             twilio_auth_token="",
             internal_token="dev-only-not-secret",
@@ -604,6 +608,7 @@ def test_the_sandbox_is_for_this_machine_only_and_refuses_other_sites(
         fake,
         tmp_path,
         env="development",
+        public_url=LOCAL,
         host=host,
         client_address=client_address,
         twilio_account_sid="",
@@ -651,3 +656,77 @@ def test_emergency_wording_goes_to_the_bot_as_the_emergency_intent(
 ) -> None:
     text_in(client, "I have chest pain and can't breathe")
     assert bot.turns[-1][1] == "/medical_emergency"
+
+
+@pytest.mark.parametrize(
+    "relayed", [{"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}]
+)
+def test_the_sandbox_refuses_what_a_same_host_proxy_relays(
+    sqlite_engine: Engine,
+    bot: ScriptedBot,
+    fake: TwilioFake,
+    tmp_path: Path,
+    relayed: dict[str, str],
+) -> None:
+    # A proxy on this machine connects from loopback; the header it adds gives it away.
+    for client in make_client(
+        sqlite_engine,
+        bot,
+        fake,
+        tmp_path,
+        env="development",
+        public_url=LOCAL,
+        client_address=("127.0.0.1", 50000),
+        twilio_account_sid="",
+        twilio_auth_token="",
+    ):
+        assert client.get("/dev/sms").status_code == 200
+        assert client.get("/dev/sms", headers=relayed).status_code == 404
+
+
+class CountingBody:
+    """A request body sent in 8 KiB chunks that counts how many the service pulled."""
+
+    def __init__(self, size: int) -> None:
+        self.chunks = [b"Body=" + b"x" * 8192 for _ in range(size // 8192 + 1)]
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            self.pulled += 1
+            yield chunk
+
+
+def _post_streamed(client: TestClient, body: CountingBody, headers: dict[str, str]) -> int:
+    """POST through an ASGI transport that streams (the TestClient buffers whole bodies)."""
+
+    async def post() -> int:
+        transport = httpx.ASGITransport(app=app_of(client))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post("/webhooks/twilio/sms", content=body, headers=headers)
+            return response.status_code
+
+    return portal_of(client).call(post)
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "forged"}
+
+
+def test_an_oversized_webhook_body_is_refused_before_it_is_read(client: TestClient) -> None:
+    body = CountingBody(4 * 1024 * 1024)
+    too_long = {**FORM, "content-length": str(4 * 1024 * 1024)}
+    assert _post_streamed(client, body, too_long) == 413
+    assert body.pulled == 0  # the declared length was enough
+    assert rows_count(client, InboundSms) == 0
+
+
+def test_an_oversized_chunked_webhook_body_is_cut_off_at_the_cap(client: TestClient) -> None:
+    body = CountingBody(4 * 1024 * 1024)  # no Content-Length: sent chunked
+    assert _post_streamed(client, body, FORM) == 413
+    assert body.pulled <= 64 * 1024 // 8192 + 1  # stopped once past 64 KiB
+    assert rows_count(client, InboundSms) == 0
+
+
+def rows_count(client: TestClient, model: type[InboundSms]) -> int:
+    with services_of(client).unit_of_work() as db:
+        return db.scalar(select(func.count()).select_from(model)) or 0

@@ -26,6 +26,7 @@ from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, FlakyBot, ScriptedBot
 
 TOKEN = "internal-test-token"
+RASA_AUTH = {"Authorization": f"Bearer {TOKEN}"}  # as bot/endpoints.yml sends it
 WS = "/chat/ws?practice=riverside"
 
 
@@ -89,6 +90,7 @@ def _client(
         internal_token=TOKEN,
         rasa_token="rasa-test-token",
         secret_key="secret-test-key",
+        allowed_hosts="testserver",  # the TestClient's Host header
         max_message_chars=1000,
     )
     app = create_app(settings, engine=engine, bot=bot, clock=lambda: NOW)
@@ -300,12 +302,14 @@ def test_callback_endpoint_requires_the_token_and_json(client: TestClient) -> No
     body = {"recipient_id": "c_x", "text": "hi"}
     assert client.post("/internal/rasa/callback", json=body).status_code == 403
     assert (
-        client.post("/internal/rasa/callback", params={"token": "wrong"}, json=body).status_code
+        client.post(
+            "/internal/rasa/callback", headers={"Authorization": "Bearer wrong"}, json=body
+        ).status_code
         == 403
     )
-    bad = client.post("/internal/rasa/callback", params={"token": TOKEN}, content=b"{oops")
+    bad = client.post("/internal/rasa/callback", headers=RASA_AUTH, content=b"{oops")
     assert bad.status_code == 400
-    unknown = client.post("/internal/rasa/callback", params={"token": TOKEN}, json=body)
+    unknown = client.post("/internal/rasa/callback", headers=RASA_AUTH, json=body)
     assert unknown.json() == {"stored": False}
 
 
@@ -314,7 +318,7 @@ def test_action_endpoint_requires_the_token(client: TestClient) -> None:
     assert client.post("/internal/rasa/actions", json=call).status_code == 403
     missing = client.post(
         "/internal/rasa/actions",
-        params={"token": TOKEN},
+        headers=RASA_AUTH,
         json={"next_action": "nope", "tracker": {}},
     )
     assert missing.status_code == 404
@@ -372,7 +376,7 @@ def test_a_failing_action_answers_with_an_apology_not_silence(client: TestClient
         "domain": {"version": "3.1"},
         "version": "3.6.21",
     }
-    response = client.post("/internal/rasa/actions", params={"token": TOKEN}, json=call)
+    response = client.post("/internal/rasa/actions", headers=RASA_AUTH, json=call)
     assert response.status_code == 200
     assert response.json() == {"events": [], "responses": [{"text": ACTION_FAILED_TEXT}]}
 
@@ -431,7 +435,7 @@ def test_a_failing_form_validator_clears_the_slot_it_could_not_check(client: Tes
         },
         "version": "3.6.21",
     }
-    body = client.post("/internal/rasa/actions", params={"token": TOKEN}, json=call).json()
+    body = client.post("/internal/rasa/actions", headers=RASA_AUTH, json=call).json()
     assert body["responses"] == [{"text": ACTION_FAILED_TEXT}]
     assert [(e["event"], e["name"], e["value"]) for e in body["events"]] == [
         ("slot", "slot_choice", None)

@@ -192,7 +192,7 @@ def test_while_staff_own_it_the_bot_hears_nothing_and_the_console_is_told(
     # The bot's late messages for this conversation are dropped, not shown to the patient.
     late = console.client.post(
         "/internal/rasa/callback",
-        params={"token": "internal-test-token"},
+        headers={"Authorization": "Bearer internal-test-token"},
         json={"recipient_id": public_id, "text": "late bot text"},
     )
     assert late.json() == {"stored": False}

@@ -33,6 +33,7 @@ def _settings(tmp_path: Path, **ehr: object) -> Settings:
         internal_token="internal-test-token",
         rasa_token="rasa-test-token",
         secret_key="secret-test-key",
+        allowed_hosts="testserver",  # the TestClient's Host header
         **ehr,  # type: ignore[arg-type]
     )
 

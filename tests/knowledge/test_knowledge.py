@@ -190,6 +190,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in [n for n in __import__("os").environ if n.startswith("FRONTDESK_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRONTDESK_ENV", "development")  # a developer's shell (`make`)
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()

@@ -1,1 +1,0 @@
-CREATE DATABASE rasa_tracker OWNER frontdesk;
