@@ -128,7 +128,9 @@ def test_rasa_lock_store_variables_follow_the_service_redis_url(tmp_path: Path) 
     }
     local = botctl.redis_lock_store_variables("")
     assert (local["FRONTDESK_REDIS_HOST"], local["FRONTDESK_REDIS_PORT"]) == ("127.0.0.1", "6379")
-    settings = Settings(_env_file=None, data_dir=tmp_path, redis_url="redis://cache:6390/0")
+    settings = Settings(
+        env="development", _env_file=None, data_dir=tmp_path, redis_url="redis://cache:6390/0"
+    )
     assert botctl.rasa_environment(settings)["FRONTDESK_REDIS_PORT"] in ("6390", *_explicit())
 
 

@@ -153,7 +153,7 @@ def test_a_bot_reply_arriving_on_replica_a_reaches_the_socket_on_replica_b(
         # Rasa's callback for this conversation lands on the other replica.
         answer = a.client.post(
             "/internal/rasa/callback",
-            params={"token": "internal-test-token"},
+            headers={"Authorization": "Bearer internal-test-token"},
             json={"recipient_id": public_id, "text": "and one more thing"},
         )
         assert answer.json() == {"stored": True}
@@ -279,10 +279,10 @@ async def _until(condition: Any) -> None:
 
 def test_a_redis_url_that_is_not_one_is_refused_at_start_up() -> None:
     with pytest.raises(ValueError, match="FRONTDESK_REDIS_URL"):
-        Settings(_env_file=None, redis_url="127.0.0.1:6379")
-    assert Settings(_env_file=None, redis_url=" redis://cache:6379/0 ").redis_url == (
-        "redis://cache:6379/0"
-    )
+        Settings(env="development", _env_file=None, redis_url="127.0.0.1:6379")
+    assert Settings(
+        env="development", _env_file=None, redis_url=" redis://cache:6379/0 "
+    ).redis_url == ("redis://cache:6379/0")
 
 
 def test_metrics_show_the_fan_out_link(

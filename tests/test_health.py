@@ -113,6 +113,7 @@ def test_without_rasa_the_replica_is_live_but_not_ready(
     settings = Settings(
         _env_file=None,
         env="test",
+        allowed_hosts="testserver",  # the TestClient's Host header
         data_dir=tmp_path,
         internal_token="internal-test-token",
         rasa_token="rasa-test-token",
@@ -131,6 +132,7 @@ def test_without_the_database_the_replica_is_live_but_not_ready(tmp_path: Path) 
     settings = Settings(
         _env_file=None,
         env="test",
+        allowed_hosts="testserver",  # the TestClient's Host header
         data_dir=tmp_path,
         internal_token="internal-test-token",
         rasa_token="rasa-test-token",

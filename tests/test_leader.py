@@ -250,7 +250,9 @@ def test_housekeeping_runs_while_leading_and_is_cancelled_on_stop(
     monkeypatch.setattr(phi_jobs, "housekeeping", housekeeping)
 
     async def scenario() -> None:
-        job = HousekeepingJob(Settings(_env_file=None, data_dir=tmp_path), clock=AT_NOW)
+        job = HousekeepingJob(
+            Settings(env="development", _env_file=None, data_dir=tmp_path), clock=AT_NOW
+        )
         jobs = LeaderJobs(SingleProcessElector(), [job], check_seconds=60)
         await jobs.start()
         await asyncio.sleep(0)

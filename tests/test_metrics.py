@@ -174,10 +174,10 @@ class _Quiet(ScriptedBot):
 
 
 def test_settings_keep_the_token_out_of_repr() -> None:
-    assert TOKEN not in repr(Settings(_env_file=None, metrics_token=TOKEN))
+    assert TOKEN not in repr(Settings(env="development", _env_file=None, metrics_token=TOKEN))
 
 
 @pytest.mark.parametrize("token", ["change-me", "secret"])
 def test_a_placeholder_metrics_token_is_refused(token: str) -> None:
     with pytest.raises(ValueError, match="FRONTDESK_METRICS_TOKEN"):
-        Settings(_env_file=None, metrics_token=token)
+        Settings(env="development", _env_file=None, metrics_token=token)

@@ -102,7 +102,9 @@ def test_frontdesk_run_restarts_rasa_and_healthz_says_so(tmp_path: Path) -> None
     venv = fake_rasa_venv(tmp_path)
     models = tmp_path / "models"
     # A cached model for the current bot/: `run` reuses it and trains nothing.
-    settings = Settings(_env_file=None, data_dir=tmp_path, model_cache_dir=models)
+    settings = Settings(
+        env="development", _env_file=None, data_dir=tmp_path, model_cache_dir=models
+    )
     cached = botctl.model_path(settings)
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"model")
@@ -176,6 +178,7 @@ def test_run_supervises_the_rasa_of_the_cached_model(tmp_path: Path) -> None:
     # command line (the fake records it), and a stop ends it.
     venv = fake_rasa_venv(tmp_path)
     settings = Settings(
+        env="development",
         _env_file=None,
         data_dir=tmp_path,
         model_cache_dir=tmp_path / "models",
@@ -219,7 +222,10 @@ def test_the_readiness_watcher_announces_once_and_marks_rasa_running(
     rasa = ThreadingHTTPServer(("127.0.0.1", 0), Status)
     threading.Thread(target=rasa.serve_forever, daemon=True).start()
     settings = Settings(
-        _env_file=None, data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{rasa.server_port}"
+        env="development",
+        _env_file=None,
+        data_dir=tmp_path,
+        rasa_url=f"http://127.0.0.1:{rasa.server_port}",
     )
     supervisor = RasaSupervisor(lambda: subprocess.Popen(["true"]))
     supervisor.start()

@@ -8,7 +8,7 @@ that a later event depends on, and `verify_chain` names the first event where th
 The key (`FRONTDESK_AUDIT_KEY`, else one derived from `FRONTDESK_SECRET_KEY`) is held outside
 the database, so someone with SQL access alone cannot rewrite an event and re-chain the rest:
 without the key no hash they compute verifies. Chains written before the key existed (plain
-SHA-256) are checked and re-chained under the key once, by migration 0009 (`rekey_chains`);
+SHA-256) are checked and re-chained under the key once, by migration 0013 (`rekey_chains`);
 after that only keyed hashes verify. Removing the newest events leaves a shorter valid chain:
 keep the head hash somewhere else (an export) to detect that too.
 """
@@ -233,7 +233,7 @@ def rekey_chains(session: Session, *, old_key: bytes | None, new_key: bytes | No
     """Re-chain every practice's audit log from `old_key` to `new_key` (None: SHA-256).
 
     Each chain is verified under `old_key` first and left alone (`ChainRekeyError`) if it does
-    not verify. The append-only guard refuses the rewrite, so the caller (migration 0009) lifts
+    not verify. The append-only guard refuses the rewrite, so the caller (migration 0013) lifts
     it around this call. Returns the number of events re-chained.
     """
     practices = session.scalars(select(AuditEvent.practice_id).distinct()).all()

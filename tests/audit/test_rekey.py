@@ -1,4 +1,4 @@
-"""Migration 0009: chains written before the audit key are checked, then re-chained under it."""
+"""Migration 0013: chains written before the audit key are checked, then re-chained under it."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ AUDIT_KEY = "an-audit-key-held-outside-the-database"
 def old_database(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Engine]:
-    """A database at 0007 (before the key) whose deployment now sets FRONTDESK_AUDIT_KEY."""
+    """A database at 0012 (before the key) whose deployment now sets FRONTDESK_AUDIT_KEY."""
     for variable, value in {
         "FRONTDESK_ENV": "production",
         "FRONTDESK_SECRET_KEY": "s" * 32,
@@ -54,7 +54,7 @@ def old_database(
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = admin.url.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
-    upgrade(engine, "0007")
+    upgrade(engine, "0012")  # the revision before the audit key
     yield engine
     engine.dispose()
     if request.param == "postgres":
@@ -116,6 +116,6 @@ def test_a_chain_broken_before_the_upgrade_is_not_laundered(old_database: Engine
         connection.execute(text("UPDATE audit_events SET subject_id = '99' WHERE seq = 2"))
     with pytest.raises(ChainRekeyError, match="broken at event 2"):
         upgrade(old_database)
-    with old_database.connect() as connection:  # nothing changed: still at 0007, same hashes
+    with old_database.connect() as connection:  # nothing changed: still at 0012, same hashes
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0007"
+        assert version == "0012"

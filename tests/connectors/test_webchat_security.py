@@ -75,6 +75,7 @@ def client(
         seed_demo(db)
     settings = Settings(
         env="test",
+        allowed_hosts="testserver",  # the TestClient's Host header
         data_dir=tmp_path,
         internal_token=TOKEN,
         rasa_token="rasa-test-token",

@@ -28,6 +28,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in [n for n in os.environ if n.startswith("FRONTDESK_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRONTDESK_ENV", "development")  # a developer's shell (`make`)
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
@@ -86,7 +87,11 @@ def test_bad_batch_input_gets_a_clear_error(
 
 def test_a_cold_kb_ask_imports_nothing_the_question_does_not_need(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    env |= {"FRONTDESK_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env |= {
+        "FRONTDESK_DATA_DIR": str(tmp_path),
+        "FRONTDESK_ENV": "development",
+        "PYTHONPATH": str(ROOT),
+    }
     ask = [sys.executable, "-m", "frontdesk", "kb", "ask", "is parking free?"]
     first = subprocess.run(  # the demo ingest runs once; that one needs chromadb
         [*ask, "--practice", "riverside"], env=env, capture_output=True, text=True, check=True

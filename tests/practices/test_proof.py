@@ -121,6 +121,7 @@ def client(
     assert "500 row(s): 500 created" in imported.output, imported.output
     settings = Settings(
         env="test",
+        allowed_hosts="testserver",  # the TestClient's Host header
         data_dir=tmp_path,
         database_url=str(database.url),
         internal_token=TOKEN,

@@ -22,6 +22,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine
     url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRONTDESK_ENV", "development")  # a developer's shell (`make`)
     monkeypatch.chdir(tmp_path)  # a developer's .env in the checkout must not be used
     get_settings.cache_clear()
     engine = make_engine(url)

@@ -1,7 +1,7 @@
 """practice file settings, patient import ids and duplicate flags
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0008
 Create Date: 2026-12-02 16:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import frontdesk.db
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """audit chain keyed with HMAC-SHA256: re-chain existing events under the key
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02 16:30:00
 
 No schema change. Events written before this revision carry plain SHA-256 hashes, which
@@ -18,8 +18,8 @@ from alembic import op
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
