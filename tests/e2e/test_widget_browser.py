@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
 
 from frontdesk.auth.origins import disallow_origin
+from frontdesk.clock import system_clock
+from frontdesk.db import make_session_factory, session_scope
 from tests.doubles import Reply
 from tests.e2e.browser import LiveService, host_page, live_service
 from tests.support.stack import ROOT, Stack
@@ -326,7 +327,7 @@ def patient(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 def test_a_website_the_practice_has_not_allowed_gets_no_chat(
     service: LiveService, patient: Page
 ) -> None:
-    with Session(service.engine) as db, db.begin():
+    with session_scope(make_session_factory(service.engine, clock=system_clock)) as db:
         for origin in ("http://localhost:*", "http://127.0.0.1:*"):
             assert disallow_origin(session=db, practice_id=1, origin=origin)
     sockets: list[str] = []
