@@ -94,6 +94,7 @@ def test_two_rasa_instances_share_the_tracker_and_take_turns_on_a_conversation(
     if not RASA_PYTHON.exists():
         pytest.skip("needs the Rasa environment (make setup-rasa)")
     settings = Settings(
+        env="development",
         _env_file=None,
         data_dir=tmp_path,
         redis_url=REDIS_URL,

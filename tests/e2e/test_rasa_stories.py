@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1200)]
 def test_story_predictions_match(tmp_path: Path) -> None:
     env = stack_env(tmp_path, free_port(), free_port())
     settings = Settings(
-        _env_file=None, data_dir=tmp_path, model_cache_dir=Path(env["FRONTDESK_MODEL_CACHE_DIR"])
+        env="development",
+        _env_file=None,
+        data_dir=tmp_path,
+        model_cache_dir=Path(env["FRONTDESK_MODEL_CACHE_DIR"]),
     )
     model = ensure_model(settings)
     result = subprocess.run(

@@ -129,7 +129,10 @@ def test_resuming_the_conversation_replays_it(stack: Stack) -> None:
 
 def test_health_reports_the_bot_ready(stack: Stack) -> None:
     health = httpx.get(f"{stack.base_url}/healthz").json()
-    assert health == {"status": "ok", "database": "ok", "bot": "ready", "version": "0.1.0"}
+    core = {key: health[key] for key in ("status", "database", "bot", "version")}
+    assert core == {"status": "ok", "database": "ok", "bot": "ready", "version": "0.1.0"}
+    # `frontdesk run` supervises its Rasa child, which has not had to be restarted.
+    assert health["rasa"]["supervised"] is True and health["rasa"]["restarts"] == 0
 
 
 def test_patient_verifies_with_a_code_and_cancels_after_hearing_the_policy(stack: Stack) -> None:
