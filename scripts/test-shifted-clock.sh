@@ -55,11 +55,14 @@ PY
 # and the tests find it through FRONTDESK_RASA_VENV).
 real_clock_rasa="$(pwd)/.venv/libfaketime/rasa-venv"
 mkdir -p "$real_clock_rasa/bin"
-printf '%s\n' '#!/bin/sh' \
-  '# Rasa keeps the real time in the shifted-clock runs (see scripts/test-shifted-clock.sh).' \
-  "exec env -u LD_PRELOAD -u FAKETIME -u FAKETIME_DONT_FAKE_MONOTONIC $(pwd)/.venv-rasa/bin/rasa \"\$@\"" \
-  > "$real_clock_rasa/bin/rasa"
-chmod +x "$real_clock_rasa/bin/rasa"
+# `rasa` and the environment's `python` (tests load our bot files with Rasa's own code).
+for tool in rasa python; do
+  printf '%s\n' '#!/bin/sh' \
+    '# Rasa keeps the real time in the shifted-clock runs (see scripts/test-shifted-clock.sh).' \
+    "exec env -u LD_PRELOAD -u FAKETIME -u FAKETIME_DONT_FAKE_MONOTONIC $(pwd)/.venv-rasa/bin/$tool \"\$@\"" \
+    > "$real_clock_rasa/bin/$tool"
+  chmod +x "$real_clock_rasa/bin/$tool"
+done
 
 failed=0
 run_shifted() {  # $1 label, $2 libfaketime offset, rest: pytest arguments
