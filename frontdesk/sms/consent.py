@@ -84,9 +84,15 @@ def record_consent(
     session.flush()
 
 
-def help_text(practice: Practice) -> str:
+def help_text(practice: Practice, language: str = "en") -> str:
     """The HELP answer carriers require: who we are, how to stop, frequency, rates, contact."""
-    contact = practice.phone or "the office"
+    contact = practice.phone or ("la oficina" if language == "es" else "the office")
+    if language == "es":
+        return (
+            f"{practice.name}: mensajes sobre sus citas y respuestas a sus textos. "
+            "La frecuencia de los mensajes varía. Pueden aplicarse tarifas de mensajes y datos. "
+            f"Responda ALTO para no recibir más mensajes. Si necesita ayuda, llame al {contact}."
+        )
     return (
         f"{practice.name}: appointment messages and replies to your texts. "
         f"Msg frequency varies. Msg & data rates may apply. Reply STOP to opt out. "
@@ -94,14 +100,24 @@ def help_text(practice: Practice) -> str:
     )
 
 
-def opt_out_text(practice: Practice) -> str:
-    """The single confirmation an opt-out gets."""
+def opt_out_text(practice: Practice, language: str = "en") -> str:
+    """The single confirmation an opt-out gets, in the language the patient used."""
+    if language == "es":
+        return (
+            f"{practice.name}: ya no le enviaremos mensajes. "
+            "Responda EMPEZAR para volver a recibirlos."
+        )
     return (
         f"{practice.name}: you're unsubscribed and will get no more messages. "
         "Reply START to resubscribe."
     )
 
 
-def opt_in_text(practice: Practice) -> str:
-    """The confirmation a re-subscription gets."""
+def opt_in_text(practice: Practice, language: str = "en") -> str:
+    """The confirmation a re-subscription gets, in the language the patient used."""
+    if language == "es":
+        return (
+            f"{practice.name}: volverá a recibir nuestros mensajes. "
+            "Responda AYUDA si necesita ayuda o ALTO para dejar de recibirlos."
+        )
     return f"{practice.name}: you're subscribed again. Reply HELP for help, STOP to opt out."

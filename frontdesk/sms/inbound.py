@@ -29,7 +29,7 @@ from frontdesk.sms.consent import (
 )
 from frontdesk.sms.models import InboundOutcome, InboundSms, PracticeSmsNumber, SmsThread
 from frontdesk.sms.outbox import drop_pending, queue_sms
-from frontdesk.sms.text import Keyword, choice_payload, classify_keyword
+from frontdesk.sms.text import Keyword, choice_payload, classify_keyword, keyword_language
 from frontdesk.sms.threads import offered_buttons, sms_thread
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ def process_inbound(
     phone = inbound.from_phone
     opted_out = is_opted_out(session=session, practice_id=practice.id, phone=phone)
     keyword = classify_keyword(inbound.body, opted_out=opted_out)
+    answer_in = keyword_language(inbound.body)  # "ALTO" is confirmed in Spanish
     if keyword is Keyword.OPT_OUT:
         record_consent(
             session=session,
@@ -112,7 +113,7 @@ def process_inbound(
             now=now,
         )
         if not opted_out:  # one confirmation, not one per repeated STOP
-            _reply(session, practice, phone, opt_out_text(practice))
+            _reply(session, practice, phone, opt_out_text(practice, answer_in))
         drop_pending(session=session, practice_id=practice.id, phone=phone, now=now)
         return _finish(inbound, InboundOutcome.OPT_OUT, now)
     if keyword is Keyword.OPT_IN:
@@ -124,10 +125,10 @@ def process_inbound(
             keyword=inbound.body.strip().upper(),
             now=now,
         )
-        _reply(session, practice, phone, opt_in_text(practice))
+        _reply(session, practice, phone, opt_in_text(practice, answer_in))
         return _finish(inbound, InboundOutcome.OPT_IN, now)
     if keyword is Keyword.HELP:
-        _reply(session, practice, phone, help_text(practice))
+        _reply(session, practice, phone, help_text(practice, answer_in))
         return _finish(inbound, InboundOutcome.HELP, now)
     if opted_out:
         return _finish(inbound, InboundOutcome.OPTED_OUT, now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,28 +109,67 @@ _PLAIN_OPT_OUT = re.compile(
     r")(\s+please)?$",
     re.IGNORECASE,
 )
-_TRIM = re.compile(r"^[\s\"'`*.!?,;:()\[\]-]+|[\s\"'`*.!?,;:()\[\]-]+$")
+# Spanish keywords (CTIA asks for the opt-out words of the language a program texts in).
+# Bare "CANCELAR" is left to the bot: in Spanish it is how patients start cancelling a visit,
+# and no carrier requires it as an opt-out word.
+SPANISH_OPT_OUT_WORDS = frozenset(
+    {"ALTO", "PARAR", "PARE", "PARA", "DETENER", "BASTA", "BAJA", "DESUSCRIBIR", "NO MAS"}
+    | {"ALTO POR FAVOR", "POR FAVOR ALTO", "DARME DE BAJA", "DAR DE BAJA", "NO MAS MENSAJES"}
+)
+SPANISH_OPT_IN_WORDS = frozenset({"EMPEZAR", "COMENZAR", "INICIAR", "REANUDAR", "SI"})
+SPANISH_HELP_WORDS = frozenset({"AYUDA", "INFORMACION"})
+_PLAIN_OPT_OUT_ES = re.compile(
+    r"^(por\s+favor\s+)?("
+    r"(ya\s+)?no\s+(me\s+)?(manden|mande|envien|envie|escriban|escriba|mandan|envian)"
+    r"(\s+mas)?(\s+(mensajes|textos|sms))?(\s+mas)?"
+    r"|(ya\s+)?no\s+quiero\s+(recibir\s+)?(mas\s+)?(mensajes|textos|sms)(\s+mas)?"
+    r"|dejen?\s+de\s+(mandarme|enviarme|escribirme)(\s+(mensajes|textos|sms))?"
+    r"|(quiero\s+)?(darme|dar|me\s+doy)\s+de\s+baja"
+    r"|(quitenme|quiteme|borrenme|borreme|saquenme|sacame)\s+de\s+(la|su|esta)\s+lista"
+    r")(\s+por\s+favor)?$",
+    re.IGNORECASE,
+)
+_TRIM = re.compile(r"^[\s\"'`*.!?,;:()\[\]¡¿-]+|[\s\"'`*.!?,;:()\[\]¡¿-]+$")
+
+
+def fold_accents(text: str) -> str:
+    """ "más" -> "mas", "Sí" -> "Si": patients type accents or not, the words are the same."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def normalise_keyword(body: str) -> str:
-    """Upper-case, outer punctuation and repeated spaces removed: "Stop!" -> "STOP"."""
-    return re.sub(r"\s+", " ", _TRIM.sub("", body)).upper()
+    """Upper-case, accents, outer punctuation and repeated spaces removed: "¡Alto!" -> "ALTO"."""
+    return re.sub(r"\s+", " ", _TRIM.sub("", fold_accents(body))).upper()
 
 
 def classify_keyword(body: str, *, opted_out: bool) -> Keyword | None:
-    """The carrier keyword a message is, if it is one.
+    """The carrier keyword a message is, in English or Spanish, if it is one.
 
-    Only a whole message counts ("STOP", "Cancel."), never a word inside a sentence. "YES"
-    re-subscribes only a number that opted out; otherwise it is an answer for the bot.
+    Only a whole message counts ("STOP", "Cancel.", "ALTO"), never a word inside a sentence.
+    "YES" and "SÍ" re-subscribe only a number that opted out; otherwise they answer the bot.
     """
     word = normalise_keyword(body)
-    if word in OPT_OUT_WORDS or _PLAIN_OPT_OUT.match(_TRIM.sub("", body.strip())):
+    plain = _TRIM.sub("", fold_accents(body).strip())
+    if (
+        word in OPT_OUT_WORDS | SPANISH_OPT_OUT_WORDS
+        or _PLAIN_OPT_OUT.match(plain)
+        or _PLAIN_OPT_OUT_ES.match(plain)
+    ):
         return Keyword.OPT_OUT
-    if word in HELP_WORDS:
+    if word in HELP_WORDS | SPANISH_HELP_WORDS:
         return Keyword.HELP
-    if word in OPT_IN_WORDS and (opted_out or word != "YES"):
+    if word in OPT_IN_WORDS | SPANISH_OPT_IN_WORDS and (opted_out or word not in {"YES", "SI"}):
         return Keyword.OPT_IN
     return None
+
+
+def keyword_language(body: str) -> str:
+    """The language a keyword message is in: "es" for Spanish words, "en" otherwise."""
+    word = normalise_keyword(body)
+    spanish = SPANISH_OPT_OUT_WORDS | SPANISH_OPT_IN_WORDS | SPANISH_HELP_WORDS
+    plain = _TRIM.sub("", fold_accents(body).strip())
+    return "es" if word in spanish or _PLAIN_OPT_OUT_ES.match(plain) else "en"
 
 
 def numbered_choices(text: str | None, buttons: Sequence[dict[str, str]]) -> str:

@@ -351,6 +351,33 @@ def test_help_answers_with_name_opt_out_frequency_rates_and_contact(
     assert "555-0100" in answer or "5555550100" in answer
 
 
+@pytest.mark.parametrize("word", ["ALTO", "parar", "No me manden más mensajes"])
+def test_a_spanish_opt_out_is_recorded_and_confirmed_in_spanish(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine, word: str
+) -> None:
+    text_in(client, word)
+    assert bot.turns == []
+    [consent] = rows(sqlite_engine, SmsConsent)
+    assert consent.opted_out
+    text_in(client, "AYUDA")
+    text_in(client, "EMPEZAR")
+    send_outbox(client)
+    confirmation, help_answer, welcome_back = fake.bodies_to(PATIENT)
+    assert "ya no le enviaremos mensajes" in confirmation and "EMPEZAR" in confirmation
+    for part in ("Riverside Family Medicine", "ALTO", "tarifas de mensajes y datos"):
+        assert part in help_answer
+    assert "volverá a recibir" in welcome_back
+    assert not rows(sqlite_engine, SmsConsent)[0].opted_out
+
+
+def test_cancelar_mi_cita_reaches_the_bot(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    text_in(client, "cancelar mi cita")
+    assert [t for _, t in bot.turns] == ["cancelar mi cita"]
+    assert rows(sqlite_engine, SmsConsent) == []
+
+
 def test_buttons_become_numbered_choices_and_a_number_picks_the_payload(
     client: TestClient, bot: ScriptedBot, fake: TwilioFake
 ) -> None:

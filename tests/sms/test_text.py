@@ -8,6 +8,7 @@ from frontdesk.sms.text import (
     Keyword,
     choice_payload,
     classify_keyword,
+    keyword_language,
     mask_phone,
     normalise_phone,
     numbered_choices,
@@ -150,3 +151,46 @@ def test_phones_are_masked_and_normalised() -> None:
     assert mask_phone(None) == "***"
     assert normalise_phone("(555) 555-0101") == "+15555550101"
     assert normalise_phone("+44 20 7946 0000") == "+442079460000"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "ALTO",
+        "¡Alto!",
+        "parar",
+        "Detener",
+        "basta.",
+        "No me manden más mensajes",
+        "no me manden mas mensajes por favor",
+        "ya no quiero recibir mensajes",
+        "dejen de mandarme mensajes",
+        "quítenme de la lista",
+        "quiero darme de baja",
+    ],
+)
+def test_spanish_opt_out_words_and_plain_language(body: str) -> None:
+    assert classify_keyword(body, opted_out=False) is Keyword.OPT_OUT
+    assert keyword_language(body) == "es"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["cancelar mi cita", "CANCELAR", "quiero cancelar", "para el martes", "no puedo ir", "si"],
+)
+def test_spanish_sentences_with_keywords_reach_the_bot(body: str) -> None:
+    assert classify_keyword(body, opted_out=False) is None
+
+
+def test_spanish_help_and_resubscribe_words() -> None:
+    assert classify_keyword("AYUDA", opted_out=False) is Keyword.HELP
+    assert classify_keyword("información", opted_out=True) is Keyword.HELP
+    assert classify_keyword("EMPEZAR", opted_out=True) is Keyword.OPT_IN
+    assert classify_keyword("Sí", opted_out=True) is Keyword.OPT_IN
+    assert classify_keyword("Sí", opted_out=False) is None
+    assert [keyword_language(w) for w in ("STOP", "HELP", "START", "AYUDA")] == [
+        "en",
+        "en",
+        "en",
+        "es",
+    ]
