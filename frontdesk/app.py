@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from frontdesk.ehr.tasks import EhrSync
 from frontdesk.fanout import open_live_channels
 from frontdesk.health import router as health_router
 from frontdesk.insights.routes import router as insights_router
+from frontdesk.language import warm_up as warm_up_language
 from frontdesk.leader import LeaderJobs, PeriodicJob, elector_for
 from frontdesk.metrics import MeteredBot
 from frontdesk.metrics import install as install_metrics
@@ -89,6 +91,8 @@ def create_app(
         )
         app.state.live = live
         app.state.services = services
+        # The language detector loads in about a second: off the loop, before the first message.
+        asyncio.get_running_loop().run_in_executor(None, warm_up_language)
         app.state.action_executor = build_executor(
             ActionContext(
                 sessions=services.sessions,

@@ -171,6 +171,7 @@ def _render_conversation(
             "public_id": public_id,
             "reason": console.reason_label(conversation.escalation_reason),
             "channel": console.CHANNEL_LABELS[conversation.channel],
+            "language": console.language_label(session=session, conversation=conversation),
             "staff_owned": conversation.owner is Owner.STAFF,
             "mine": conversation.assignee_staff_id == staff.id,
             "assignee_name": assignee.display_name if assignee else None,

@@ -23,9 +23,11 @@ from frontdesk.conversations.models import (
     Message,
     Role,
 )
+from frontdesk.conversations.service import reply_language
 from frontdesk.ehr.models import OutboxStatus
 from frontdesk.ehr.outbox import sync_state_for
 from frontdesk.insights.no_shows import markable_visits
+from frontdesk.language import Language
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.scheduling.booking import upcoming_appointments
@@ -80,6 +82,7 @@ class QueueItem:
     reason_code: str
     urgent: bool
     channel: str
+    language: str
     escalated_at: datetime | None
     waiting_seconds: int | None
     waiting: str
@@ -95,6 +98,7 @@ class QueueItem:
             "reason_code": self.reason_code,
             "urgent": self.urgent,
             "channel": self.channel,
+            "language": self.language,
             "escalated_at": self.escalated_at.isoformat() if self.escalated_at else None,
             "waiting_seconds": self.waiting_seconds,
             "waiting": self.waiting,
@@ -102,6 +106,14 @@ class QueueItem:
             "assignee_name": self.assignee_name,
             "identified": self.identified,
         }
+
+
+LANGUAGE_LABELS = {Language.EN: "English", Language.ES: "Spanish"}
+
+
+def language_label(*, session: Session, conversation: Conversation) -> str:
+    """What staff see: the language the bot answers this patient in ("Spanish")."""
+    return LANGUAGE_LABELS[reply_language(session=session, conversation=conversation)]
 
 
 def queue(*, session: Session, practice_id: int, now: datetime) -> list[QueueItem]:
@@ -129,6 +141,7 @@ def queue(*, session: Session, practice_id: int, now: datetime) -> list[QueueIte
                 reason_code=reason.value if reason else "",
                 urgent=reason is EscalationReason.EMERGENCY,
                 channel=CHANNEL_LABELS[conversation.channel],
+                language=language_label(session=session, conversation=conversation),
                 escalated_at=conversation.escalated_at,
                 waiting_seconds=waited,
                 waiting=waiting_text(waited),

@@ -88,6 +88,9 @@ class Conversation(Base):
     last_activity_at: Mapped[datetime] = insert_stamp()
     # Web chat: an HMAC of the client's address (never the address itself), for rate limits.
     client_key: Mapped[str | None] = mapped_column(String(64))
+    # "en" or "es" once the patient's messages decided it (frontdesk.language); None while
+    # undecided, when replies follow the patient's remembered language or English.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     # Handoff (see frontdesk.conversations.handoff). `assignee_staff_id` is set only while
     # staff own the conversation and one of them has claimed it.

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from frontdesk.conversations.models import Channel, Conversation, Message, Role
 from frontdesk.conversations.outgoing import deliver
 from frontdesk.db import clock_of
+from frontdesk.language import DEFAULT_LANGUAGE, Language, language_after
+from frontdesk.patients.models import Patient
 from frontdesk.patients.service import find_or_register_patient
 from frontdesk.practices.models import Practice
 
@@ -162,7 +164,37 @@ def record_patient_message(
             raise
         return existing, False
     conversation.last_activity_at = clock_of(session)()
+    if not payload:  # a button's title is in our language, not necessarily the patient's
+        note_language(session=session, conversation=conversation, text=text)
     return message, True
+
+
+def note_language(*, session: Session, conversation: Conversation, text: str) -> None:
+    """Let a patient's message decide or switch the conversation's language.
+
+    A decided language is remembered on the linked patient for their next conversation.
+    """
+    current = Language(conversation.language) if conversation.language else None
+    language = language_after(current, text)
+    if language is None or language == current:
+        return
+    conversation.language = language.value
+    if conversation.patient_id is not None:
+        patient = session.get(Patient, conversation.patient_id)
+        if patient is not None:
+            patient.preferred_language = language.value
+
+
+def reply_language(*, session: Session, conversation: Conversation) -> Language:
+    """The language to answer in: the conversation's, else the patient's remembered one."""
+    if conversation.language in {language.value for language in Language}:
+        return Language(conversation.language)
+    if conversation.patient_id is not None:
+        patient = session.get(Patient, conversation.patient_id)
+        remembered = (patient.preferred_language or "").strip().lower()[:2] if patient else ""
+        if remembered in {language.value for language in Language}:
+            return Language(remembered)
+    return DEFAULT_LANGUAGE
 
 
 def record_outgoing_message(

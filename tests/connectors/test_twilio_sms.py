@@ -378,6 +378,15 @@ def test_cancelar_mi_cita_reaches_the_bot(
     assert rows(sqlite_engine, SmsConsent) == []
 
 
+def test_a_patient_writing_in_spanish_gets_a_spanish_conversation(
+    client: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    text_in(client, "hola, necesito una cita para mi hijo")
+    text_in(client, "ok")  # a short reply keeps the language the conversation was in
+    [conversation] = rows(sqlite_engine, Conversation)
+    assert conversation.language == "es"
+
+
 def test_buttons_become_numbered_choices_and_a_number_picks_the_payload(
     client: TestClient, bot: ScriptedBot, fake: TwilioFake
 ) -> None:

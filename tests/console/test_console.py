@@ -527,3 +527,17 @@ def test_the_live_socket_ends_when_its_session_signs_out(console: Console, desk:
         with pytest.raises(WebSocketDisconnect) as ended:
             live.receive_json()  # no more events for a signed-out browser
     assert ended.value.code == 4401
+
+
+def test_staff_see_the_language_the_patient_writes_in(
+    console: Console, bot: ScriptedBot, desk: int
+) -> None:
+    ws, public_id = open_chat(console)
+    say(ws, "hola, quiero hablar con una persona por favor", "p1")
+    assert frames_until(ws, "handoff")[-1]["owner"] == "staff"
+    assert conversation_row(console, public_id).language == "es"
+    [item] = console.client.get("/console/api/queue").json()["items"]
+    assert (item["channel"], item["language"]) == ("Web chat", "Spanish")
+    assert "· Spanish" in console.client.get("/console").text
+    page = console.client.get(f"/console/conversations/{public_id}")
+    assert "Web chat · Spanish" in page.text

@@ -89,7 +89,9 @@
       reason.appendChild(el('span', 'badge', 'Not identified'));
     }
     row.appendChild(reason);
-    row.appendChild(el('td', null, item.channel));
+    var channel = el('td', null, item.channel + ' ');
+    channel.appendChild(el('span', 'muted', '· ' + item.language));
+    row.appendChild(channel);
     var waiting = el('td', 'nowrap');
     if (item.waiting_seconds !== null) waiting.appendChild(el('span', 'badge badge-warn', item.waiting));
     else waiting.textContent = item.waiting;
