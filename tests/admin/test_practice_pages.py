@@ -19,6 +19,8 @@ from frontdesk.audit.models import AuditEvent
 from frontdesk.audit.service import verify_chain
 from frontdesk.auth.models import StaffRole
 from frontdesk.practices.models import Provider
+from frontdesk.reminders.models import ScheduledReminder
+from frontdesk.reminders.planning import plan_outreach
 from frontdesk.scheduling.models import Appointment, AppointmentStatus, ScheduleException, VisitType
 from frontdesk.sms.consent import record_consent
 from frontdesk.sms.models import OutboundSms
@@ -405,6 +407,25 @@ def test_reminders_and_channels_are_checked_like_the_file(console: Console) -> N
     reasons = [e.reason for e in edits(console)]
     assert "console channels: + widget origin 'https://www.riverside.example'" in reasons
     assert "console channels: - widget origin 'http://localhost:*'" in reasons
+
+
+def test_the_next_planning_tick_uses_the_new_reminder_cadence(console: Console) -> None:
+    sign_in_admin(console)
+    [visit] = _book_on_monday(console)[:1]
+    saved = post(
+        console,
+        "/console/admin/reminders",
+        {"offsets": "1d", "daily_cap": "1", "weekly_cap": "3", "no_show_followup": "on"},
+    )
+    assert saved.status_code == 303
+    with console.db() as db:
+        plan_outreach(session=db, now=console.clock())
+        offsets = db.scalars(
+            select(ScheduledReminder.offset_minutes).where(
+                ScheduledReminder.appointment_id == visit
+            )
+        ).all()
+    assert offsets == [24 * 60]
 
 
 def test_posts_need_the_csrf_token_and_this_origin(console: Console) -> None:
