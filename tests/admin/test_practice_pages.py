@@ -18,7 +18,7 @@ from sqlalchemy import select
 from frontdesk.audit.models import AuditEvent
 from frontdesk.audit.service import verify_chain
 from frontdesk.auth.models import StaffRole
-from frontdesk.practices.models import Provider
+from frontdesk.practices.models import Practice, Provider
 from frontdesk.reminders.models import ScheduledReminder
 from frontdesk.reminders.planning import plan_outreach
 from frontdesk.scheduling.models import Appointment, AppointmentStatus, ScheduleException, VisitType
@@ -255,7 +255,7 @@ def test_providers_are_added_checked_and_retired(console: Console) -> None:
 def _book_on_monday(console: Console, *, opted_out: bool = False) -> list[int]:
     """Two visits with Dr. Patel on MONDAY (one patient opted out of texts if asked)."""
     with console.db() as db:
-        practice = db.get_one(factories.Practice, console.practice_id)
+        practice = db.get_one(Practice, console.practice_id)
         patel = db.scalar(select(Provider).where(Provider.display_name == "Dr. Amara Patel"))
         sick = db.scalar(select(VisitType).where(VisitType.code == "sick-visit"))
         assert patel is not None and sick is not None
