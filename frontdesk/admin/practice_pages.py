@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -131,6 +133,19 @@ def _save(
     return _done(changes)
 
 
+@dataclass(frozen=True)
+class OfferedTime:
+    """An open time as the preview lists it, in the practice's local time."""
+
+    start: datetime
+    end: datetime
+    provider: str
+
+    @property
+    def minutes(self) -> int:
+        return (self.end - self.start) // timedelta(minutes=1)
+
+
 # --- overview ------------------------------------------------------------------------------
 
 
@@ -165,7 +180,8 @@ def overview(
                     limit=5,
                 )
                 offered = [
-                    (f"{s.start.astimezone(tz):%a %b %d %H:%M}", s.provider_name) for s in slots
+                    OfferedTime(s.start.astimezone(tz), s.end.astimezone(tz), s.provider_name)
+                    for s in slots
                 ]
     return _page(
         request,
