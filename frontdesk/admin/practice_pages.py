@@ -492,14 +492,17 @@ def _add_exception(request: Request, staff: StaffUser, form: Form) -> Response:
         except EditRejectedError as exc:
             session.rollback()
             return _exception_page(request, staff, doc, form, _errors(exc.errors, EXCEPTION_FIELDS))
-        texted = bool(visits) and "notify" in form
-        if texted:
-            ask_to_reschedule(
-                session=session,
-                actor_id=staff.id,
-                practice_id=staff.practice_id,
-                visits=visits,
-                now=now,
+        texted = False
+        if visits and "notify" in form:
+            texted = (
+                ask_to_reschedule(
+                    session=session,
+                    actor_id=staff.id,
+                    practice_id=staff.practice_id,
+                    visits=visits,
+                    now=now,
+                )
+                > 0
             )
     return _done(changes, texted=texted)
 
@@ -581,7 +584,9 @@ async def save_reminders(request: Request, staff: Admin) -> Response:
         return "reminders"
 
     def page(doc: Doc, errors: dict[str, list[str]]) -> HTMLResponse:
-        return _reminder_page(request, staff, {**_reminder_values(None), **form}, errors)
+        values = {**_reminder_values(None), **form}
+        values["no_show_followup"] = "on" if "no_show_followup" in form else ""
+        return _reminder_page(request, staff, values, errors)
 
     return await run_in_threadpool(
         _save,
