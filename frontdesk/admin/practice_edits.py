@@ -45,6 +45,30 @@ RESCHEDULE_TEXT = {
         "llámenos para elegir otra hora. Su cita no ha sido cancelada."
     ),
 }
+_ES_DAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+_ES_MONTHS = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
+
+
+def _when_in(language: str, moment: datetime, tz: ZoneInfo) -> str:
+    """The visit's local date and time as a patient reads it in their language."""
+    if language != "es":
+        return spoken_when(moment, tz)
+    local = moment.astimezone(tz)
+    day, month = _ES_DAYS[local.weekday()], _ES_MONTHS[local.month - 1]
+    return f"{day} {local.day} de {month} a las {local:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -224,8 +248,10 @@ def ask_to_reschedule(
         if patient is None or not patient.phone:
             continue
         language = (patient.preferred_language or "en")[:2]
-        body = RESCHEDULE_TEXT.get(language, RESCHEDULE_TEXT["en"]).format(
-            practice=practice.name, when=spoken_when(visit.start_at, tz)
+        if language not in RESCHEDULE_TEXT:
+            language = "en"
+        body = RESCHEDULE_TEXT[language].format(
+            practice=practice.name, when=_when_in(language, visit.start_at, tz)
         )
         row = queue_sms(
             session=session,

@@ -341,6 +341,52 @@ def test_time_off_over_booked_visits_asks_first_then_texts_and_never_cancels(
     }
 
 
+def test_part_of_a_day_off_texts_each_patient_in_their_language(console: Console) -> None:
+    sign_in_admin(console)
+    visits = _book_on_monday(console)
+    morning = {
+        "provider": "Dr. Amara Patel",
+        "starts": f"{MONDAY}T08:00",
+        "ends": f"{MONDAY}T12:00",
+        "reason": "Training",
+        "confirmed": "yes",
+        "notify": "on",
+    }
+    assert post(console, "/console/admin/exceptions/new", morning).status_code == 303
+    patel = [s for s in offered(console, "sick-visit", "monday") if "Patel" in s["provider_name"]]
+    assert patel and all(s["local_start"][11:16] >= "13:00" for s in patel)
+    with console.db() as db:
+        texts = db.scalars(
+            select(OutboundSms.body).where(OutboundSms.kind == "reschedule_request")
+        ).all()
+        statuses = db.scalars(select(Appointment.status).where(Appointment.id.in_(visits))).all()
+    assert set(statuses) == {AppointmentStatus.BOOKED}
+    assert len(texts) == 2
+    assert any(
+        "necesitamos cambiar su cita del lunes 30 de noviembre a las 11:00" in t for t in texts
+    )
+    # The same confirmation posted twice texts nobody twice.
+    assert post(console, "/console/admin/exceptions/new", morning).status_code == 303
+    with console.db() as db:
+        again = db.scalars(select(OutboundSms.id).where(OutboundSms.kind == "reschedule_request"))
+        assert len(again.all()) == 2
+
+
+def test_an_sms_number_of_another_practice_is_refused(console: Console) -> None:
+    with console.db() as db:
+        other = factories.practice(db, slug="maple")
+        factories.sms_number(db, practice=other, phone="+15555550177")
+    sign_in_admin(console)
+    taken = post(
+        console,
+        "/console/admin/channels",
+        {"sms_numbers": "+15555550199\n+15555550177", "widget_origins": "http://localhost:*"},
+    )
+    assert taken.status_code == 422
+    assert "+15555550177 already belongs to another practice" in taken.text
+    assert edits(console) == []
+
+
 def test_time_off_without_visits_needs_no_confirmation_and_bad_days_are_shown(
     console: Console,
 ) -> None:
