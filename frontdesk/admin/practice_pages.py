@@ -36,6 +36,28 @@ from frontdesk.admin.practice_edits import (
     practice_document,
     visits_inside,
 )
+from frontdesk.admin.practice_forms import (
+    CHANNEL_FIELDS,
+    EXCEPTION_FIELDS,
+    PROVIDER_FIELDS,
+    REMINDER_FIELDS,
+    RULE_FIELDS,
+    VISIT_FIELDS,
+    Doc,
+    Form,
+    channel_values,
+    exception_item,
+    exception_key,
+    provider_item,
+    provider_names,
+    provider_values,
+    reminder_item,
+    reminder_values,
+    sms_number_items,
+    split_list,
+    visit_item,
+    visit_values,
+)
 from frontdesk.auth.deps import read_form, require_staff, services_of, verify_csrf
 from frontdesk.auth.models import StaffRole
 from frontdesk.auth.service import StaffUser
@@ -49,42 +71,12 @@ from frontdesk.web.templates import templates
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 Admin = Annotated[StaffUser, Depends(require_staff({StaffRole.ADMIN}))]
 CSRF = [Depends(verify_csrf)]
-Form = dict[str, str]
-Doc = dict[str, Any]
 # Confirmation after a redirect (?done=...): fixed wording, never echoed input.
 DONE_TEXT = {
     "saved": "Saved. The change is live now and recorded in the audit log.",
     "unchanged": "Nothing changed.",
     "texted": "Time off saved. The patients you chose are being texted to reschedule.",
 }
-PROVIDER_FIELDS = ["name", "specialty", "location", "active", *(f"hours.{d}" for d in WEEKDAYS)]
-RULE_FIELDS = [
-    "min_lead_minutes",
-    "max_horizon_days",
-    "buffer_before_minutes",
-    "buffer_after_minutes",
-]
-VISIT_FIELDS = ["code", "name", "minutes", "keywords", "patients", "providers", *RULE_FIELDS]
-EXCEPTION_FIELDS = ["provider", "first_day", "last_day", "starts", "ends", "reason"]
-REMINDER_FIELDS = [
-    "offsets",
-    "sending_hours",
-    "daily_cap",
-    "weekly_cap",
-    "no_show_followup",
-    "post_visit_message",
-]
-CHANNEL_FIELDS = ["sms_numbers", "widget_origins"]
-
-
-def _list(text: str, sep: str = ",") -> list[str]:
-    return [part.strip() for part in text.replace("\n", sep).split(sep) if part.strip()]
-
-
-def _set(item: Doc, key: str, value: str) -> None:
-    """Optional keys: blank leaves them out (the file's default), as a person writes it."""
-    if value.strip():
-        item[key] = value.strip()
 
 
 def _errors(errors: list[FieldError], fields: list[str]) -> dict[str, list[str]]:
@@ -200,26 +192,6 @@ def overview(
 # --- providers -----------------------------------------------------------------------------
 
 
-def _provider_values(item: Doc) -> Form:
-    values = {
-        "name": item.get("name", ""),
-        "specialty": item.get("specialty", ""),
-        "location": item.get("location", ""),
-        "active": "on" if item.get("active", True) else "",
-    }
-    for day in WEEKDAYS:
-        values[f"hours.{day}"] = ", ".join(item.get("hours", {}).get(day, []))
-    return values
-
-
-def _provider_item(form: Form, name: str) -> Doc:
-    item: Doc = {"name": name, "location": form.get("location", ""), "active": "active" in form}
-    _set(item, "specialty", form.get("specialty", ""))
-    hours = {day: _list(form.get(f"hours.{day}", "")) for day in WEEKDAYS}
-    item["hours"] = {day: spans for day, spans in hours.items() if spans}
-    return item
-
-
 def _provider_page(
     request: Request,
     staff: StaffUser,
@@ -250,7 +222,7 @@ def new_provider(request: Request, staff: Admin) -> HTMLResponse:
     """An empty provider form."""
     with services_of(request).unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
-    values = _provider_values({"location": doc["locations"][0]["name"]})
+    values = provider_values({"location": doc["locations"][0]["name"]})
     return _provider_page(request, staff, doc, values, None, {})
 
 
@@ -262,7 +234,7 @@ def edit_provider(
     with services_of(request).unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
     item = doc["providers"][_find(doc, "providers", "name", name)]
-    return _provider_page(request, staff, doc, _provider_values(item), name, {})
+    return _provider_page(request, staff, doc, provider_values(item), name, {})
 
 
 @router.post("/providers/new", dependencies=CSRF)
@@ -282,7 +254,7 @@ async def save_provider(
 
 
 def _save_provider(request: Request, staff: StaffUser, form: Form, editing: str | None) -> Response:
-    item = _provider_item(form, editing or form.get("name", "").strip())
+    item = provider_item(form, editing or form.get("name", "").strip())
 
     def change(doc: Doc) -> str:
         providers = doc.setdefault("providers", [])
@@ -299,48 +271,13 @@ def _save_provider(request: Request, staff: StaffUser, form: Form, editing: str 
         section="providers",
         change=change,
         form_page=lambda doc, errors: _provider_page(
-            request, staff, doc, _provider_values(item), editing, errors
+            request, staff, doc, provider_values(item), editing, errors
         ),
         fields=PROVIDER_FIELDS,
     )
 
 
 # --- visit types ---------------------------------------------------------------------------
-
-
-def _visit_values(item: Doc, providers: list[str]) -> Form:
-    values = {
-        "code": item.get("code", ""),
-        "name": item.get("name", ""),
-        "minutes": str(item.get("minutes", "")),
-        "keywords": ", ".join(item.get("keywords", [])),
-        "patients": str(item.get("patients", PatientRule.ANY)),
-        "active": "on" if item.get("active", True) else "",
-    }
-    for key in RULE_FIELDS:
-        values[key] = str(item.get(key, ""))
-    for index, name in enumerate(providers):
-        values[f"offer.{index}"] = "on" if name in item.get("providers", []) else ""
-    return values
-
-
-def _visit_item(form: Form, code: str, providers: list[str]) -> Doc:
-    item: Doc = {
-        "code": code,
-        "name": form.get("name", "").strip(),
-        "minutes": form.get("minutes", "").strip(),
-        "keywords": _list(form.get("keywords", "")),
-        "patients": form.get("patients", str(PatientRule.ANY)),
-        "providers": [name for i, name in enumerate(providers) if f"offer.{i}" in form],
-        "active": "active" in form,
-    }
-    for key in RULE_FIELDS:
-        _set(item, key, form.get(key, ""))
-    return item
-
-
-def _provider_names(doc: Doc) -> list[str]:
-    return [provider["name"] for provider in doc.get("providers", [])]
 
 
 def _visit_page(
@@ -355,7 +292,7 @@ def _visit_page(
         "values": values,
         "errors": errors,
         "editing": editing,
-        "providers": _provider_names(doc),
+        "providers": provider_names(doc),
         "patient_rules": [str(rule) for rule in PatientRule],
     }
     return _page(request, staff, "admin_visit_type.html", context, status=422 if errors else 200)
@@ -366,7 +303,7 @@ def new_visit_type(request: Request, staff: Admin) -> HTMLResponse:
     """An empty visit type form."""
     with services_of(request).unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
-    return _visit_page(request, staff, doc, _visit_values({}, []), None, {})
+    return _visit_page(request, staff, doc, visit_values({}, []), None, {})
 
 
 @router.get("/visit-types/edit", response_class=HTMLResponse)
@@ -377,7 +314,7 @@ def edit_visit_type(
     with services_of(request).unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
     item = doc["visit_types"][_find(doc, "visit_types", "code", code)]
-    values = _visit_values(item, _provider_names(doc))
+    values = visit_values(item, provider_names(doc))
     return _visit_page(request, staff, doc, values, code, {})
 
 
@@ -403,7 +340,7 @@ def _save_visit_type(
     code = editing or form.get("code", "").strip()
 
     def change(doc: Doc) -> str:
-        item = _visit_item(form, code, _provider_names(doc))
+        item = visit_item(form, code, provider_names(doc))
         visits = doc.setdefault("visit_types", [])
         if editing is None:
             visits.append(item)
@@ -413,8 +350,8 @@ def _save_visit_type(
         return f"visit_types[{index}]"
 
     def page(doc: Doc, errors: dict[str, list[str]]) -> HTMLResponse:
-        names = _provider_names(doc)
-        values = {**_visit_values(_visit_item(form, code, names), names)}
+        names = provider_names(doc)
+        values = {**visit_values(visit_item(form, code, names), names)}
         values.update({k: form.get(k, "") for k in ("minutes", *RULE_FIELDS)})
         return _visit_page(request, staff, doc, values, editing, errors)
 
@@ -424,13 +361,6 @@ def _save_visit_type(
 
 
 # --- time off and holidays -----------------------------------------------------------------
-
-
-def _exception_item(form: Form) -> Doc:
-    item: Doc = {"reason": form.get("reason", "").strip()}
-    for key in ("provider", "first_day", "last_day", "starts", "ends"):
-        _set(item, key, form.get(key, ""))
-    return item
 
 
 def _exception_page(
@@ -444,7 +374,7 @@ def _exception_page(
     context = {
         "values": form,
         "errors": errors,
-        "providers": _provider_names(doc),
+        "providers": provider_names(doc),
         "affected": affected,
     }
     return _page(request, staff, "admin_exception.html", context, status=422 if errors else 200)
@@ -471,7 +401,7 @@ def _add_exception(request: Request, staff: StaffUser, form: Form) -> Response:
     with services.unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
         edited = copy.deepcopy(doc)
-        edited.setdefault("exceptions", []).append(_exception_item(form))
+        edited.setdefault("exceptions", []).append(exception_item(form))
         index = len(edited["exceptions"]) - 1
         try:
             spec = check_document(edited, prefix=f"exceptions[{index}]")
@@ -507,11 +437,6 @@ def _add_exception(request: Request, staff: StaffUser, form: Form) -> Response:
     return _done(changes, texted=texted)
 
 
-def exception_key(item: Doc) -> str:
-    """Which exception a remove button means (the list may change between page and click)."""
-    return "|".join(str(item.get(k, "")) for k in ("provider", "first_day", "starts", "ends"))
-
-
 @router.post("/exceptions/remove", dependencies=CSRF)
 async def remove_exception(request: Request, staff: Admin) -> Response:
     """Remove time off or a holiday: those hours are bookable again at once."""
@@ -538,18 +463,6 @@ def _remove_exception(request: Request, staff: StaffUser, form: Form) -> Respons
 # --- reminders -----------------------------------------------------------------------------
 
 
-def _reminder_values(item: Doc | None) -> Form:
-    item = item or {}
-    return {
-        "offsets": ", ".join(item.get("offsets", [])),
-        "sending_hours": item.get("sending_hours", ""),
-        "daily_cap": str(item.get("daily_cap", 1)),
-        "weekly_cap": str(item.get("weekly_cap", 3)),
-        "no_show_followup": "on" if item.get("no_show_followup", True) else "",
-        "post_visit_message": item.get("post_visit_message", ""),
-    }
-
-
 def _reminder_page(
     request: Request, staff: StaffUser, values: Form, errors: dict[str, list[str]]
 ) -> HTMLResponse:
@@ -562,7 +475,7 @@ def reminders_page(request: Request, staff: Admin) -> HTMLResponse:
     """Reminder offsets, the sending window (quiet outside it) and outreach caps."""
     with services_of(request).unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
-    return _reminder_page(request, staff, _reminder_values(doc.get("reminders")), {})
+    return _reminder_page(request, staff, reminder_values(doc.get("reminders")), {})
 
 
 @router.post("/reminders", dependencies=CSRF)
@@ -571,20 +484,11 @@ async def save_reminders(request: Request, staff: Admin) -> Response:
     form = await read_form(request)
 
     def change(doc: Doc) -> str:
-        item: Doc = {
-            "daily_cap": form.get("daily_cap", "").strip(),
-            "weekly_cap": form.get("weekly_cap", "").strip(),
-            "no_show_followup": "no_show_followup" in form,
-        }
-        if offsets := _list(form.get("offsets", "")):
-            item["offsets"] = offsets
-        _set(item, "sending_hours", form.get("sending_hours", ""))
-        _set(item, "post_visit_message", form.get("post_visit_message", ""))
-        doc["reminders"] = item
+        doc["reminders"] = reminder_item(form)
         return "reminders"
 
     def page(doc: Doc, errors: dict[str, list[str]]) -> HTMLResponse:
-        values = {**_reminder_values(None), **form}
+        values = {**reminder_values(None), **form}
         values["no_show_followup"] = "on" if "no_show_followup" in form else ""
         return _reminder_page(request, staff, values, errors)
 
@@ -602,17 +506,6 @@ async def save_reminders(request: Request, staff: Admin) -> Response:
 # --- SMS numbers and widget origins --------------------------------------------------------
 
 
-def _channel_values(doc: Doc) -> Form:
-    numbers = [
-        " ".join(filter(None, (n["phone"], n.get("messaging_service_sid"))))
-        for n in doc.get("sms_numbers", [])
-    ]
-    return {
-        "sms_numbers": "\n".join(numbers),
-        "widget_origins": "\n".join(doc.get("widget_origins", [])),
-    }
-
-
 def _channel_page(
     request: Request, staff: StaffUser, values: Form, errors: dict[str, list[str]]
 ) -> HTMLResponse:
@@ -625,7 +518,7 @@ def channels_page(request: Request, staff: Admin) -> HTMLResponse:
     """The numbers patients text and the websites that may embed the chat widget."""
     with services_of(request).unit_of_work() as session:
         doc = practice_document(session=session, practice_id=staff.practice_id)
-    return _channel_page(request, staff, _channel_values(doc), {})
+    return _channel_page(request, staff, channel_values(doc), {})
 
 
 @router.post("/channels", dependencies=CSRF)
@@ -634,18 +527,12 @@ async def save_channels(request: Request, staff: Admin) -> Response:
     form = await read_form(request)
 
     def change(doc: Doc) -> str:
-        numbers = []
-        for line in _list(form.get("sms_numbers", ""), "\n"):
-            phone, _, sid = line.partition(" ")
-            numbers.append(
-                {"phone": phone, **({"messaging_service_sid": sid.strip()} if sid else {})}
-            )
-        doc["sms_numbers"] = numbers
-        doc["widget_origins"] = _list(form.get("widget_origins", ""), "\n")
+        doc["sms_numbers"] = sms_number_items(form)
+        doc["widget_origins"] = split_list(form.get("widget_origins", ""), "\n")
         return ""
 
     def page(doc: Doc, errors: dict[str, list[str]]) -> HTMLResponse:
-        return _channel_page(request, staff, {**_channel_values(doc), **form}, errors)
+        return _channel_page(request, staff, {**channel_values(doc), **form}, errors)
 
     return await run_in_threadpool(
         _save,
