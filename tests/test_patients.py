@@ -437,9 +437,10 @@ def _sms_check(
     sender: RecordingCodeSender,
     *,
     number: str = "+15555550101",
+    now: datetime = NOW,
 ) -> sms_verification.SmsVerdict:
     return sms_verification.check_sms_identity(
-        session=session, conversation=convo, from_number=number, text=text, now=NOW, sender=sender
+        session=session, conversation=convo, from_number=number, text=text, now=now, sender=sender
     )
 
 
@@ -498,6 +499,21 @@ def test_sms_codes_lock_after_five_wrong_ones(session: Session, practice: Practi
     assert _sms_check(session, convo, code, sender).status == "locked"
     assert _sms_check(session, convo, "04/12/1985", sender).status == "locked"
     assert convo.patient_id is None
+
+
+def test_an_expired_sms_code_asks_for_the_date_of_birth_again(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.SMS)
+    _identity_request(session, convo, "verify")
+    sender = RecordingCodeSender()
+    assert _sms_check(session, convo, "04/12/1985", sender).status == "code_sent"
+    late = NOW + verification.CODE_LIFETIME + timedelta(seconds=1)
+    expired = _sms_check(session, convo, sender.sent[-1][2], sender, now=late)
+    assert expired.status == "expired" and "date of birth" in expired.answer
+    assert not verification.is_verified(session=session, conversation=convo, now=late)
+    assert _sms_check(session, convo, "04/12/1985", sender, now=late).status == "code_sent"
+    assert _sms_check(session, convo, sender.sent[-1][2], sender, now=late).status == "verified"
 
 
 def test_sms_codes_respect_the_per_patient_cap(session: Session, practice: Practice) -> None:
