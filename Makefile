@@ -15,7 +15,7 @@ LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
         bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety kb-ingest-demo \
-        lock lock-rasa clean
+        lock lock-rasa audit-deps clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -127,6 +127,9 @@ lock-rasa: ## Re-freeze requirements/rasa.lock from a fresh `pip install rasa==3
 	@/tmp/frontdesk-rasa-lock/bin/pip install -q rasa==3.6.21
 	@/tmp/frontdesk-rasa-lock/bin/pip freeze --all | grep -v '^pip==' | sort \
 	  | sed '1i # Rasa 3.6.21 runtime (Python 3.10). Regenerate with `make lock-rasa`.' > requirements/rasa.lock
+
+audit-deps: ## Known CVEs in both lock files (pip-audit; needs PyPI or AUDIT_SERVICE=osv online; not in make test)
+	@scripts/audit-deps.sh
 
 clean: ## Remove environments, caches and local state (var/)
 	rm -rf $(VENV) $(RASA_VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -34,7 +34,8 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message, Role
 from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED, safety_line
 from frontdesk.events import Event
-from frontdesk.patients.verification import verify_sms_identity
+from frontdesk.patients.sms_verification import FINAL, SmsVerdict, check_sms_identity
+from frontdesk.patients.verification import CodeSender, SmsCodeSender
 from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
 from frontdesk.sms.inbound import (
@@ -225,10 +226,16 @@ async def after_ack(app: FastAPI, result: InboundResult) -> None:
         if result.outcome is InboundOutcome.PENDING:
             await _to_bot(services, result.inbound_id)
         elif result.outcome is InboundOutcome.IDENTITY:
-            await _check_identity(services, result.inbound_id)
+            await _check_identity(services, result.inbound_id, code_sender(app))
     finally:
         if channel is not None:
             channel.worker.wake()  # keyword answers and bot replies go out now
+
+
+def code_sender(app: FastAPI) -> CodeSender:
+    """The app's code sender (tests and sandboxes set `app.state.code_sender`), else SMS."""
+    sender: CodeSender | None = getattr(app.state, "code_sender", None)
+    return sender or SmsCodeSender()
 
 
 async def _to_bot(services: Services, inbound_id: int) -> None:
@@ -266,26 +273,25 @@ def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> 
         mark_inbound_done(session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock())
 
 
-async def _check_identity(services: Services, inbound_id: int) -> None:
-    """Check the date of birth a patient texted; tell the bot only the verdict."""
+async def _check_identity(services: Services, inbound_id: int, sender: CodeSender) -> None:
+    """Check an identity text (date of birth, then code); tell the bot only the verdict."""
 
-    def verify() -> tuple[str, str, str] | None:
+    def verify() -> tuple[str, SmsVerdict] | None:
         with services.unit_of_work() as db:
             inbound = db.get_one(InboundSms, inbound_id)
             if inbound.processed_at is not None or inbound.message_id is None:
                 return None
             message = db.get_one(Message, inbound.message_id)
             conversation = db.get_one(Conversation, message.conversation_id)
-            verdict = verify_sms_identity(
+            verdict = check_sms_identity(
                 session=db,
                 conversation=conversation,
                 from_number=inbound.from_phone,
-                date_of_birth_text=inbound.body,
+                text=inbound.body,
                 now=services.clock(),
+                sender=sender,
             )
-            status = str(verdict.status)
-            answer = verdict.message
-            if status in ("verified", "locked"):
+            if verdict.status in FINAL:
                 finish_identity(session=db, conversation_id=conversation.id)
             mark_inbound_done(
                 session=db,
@@ -293,22 +299,17 @@ async def _check_identity(services: Services, inbound_id: int) -> None:
                 outcome=InboundOutcome.IDENTITY,
                 now=services.clock(),
             )
-            return conversation.public_id, status, answer
+            return conversation.public_id, verdict
 
     checked = await run_in_threadpool(verify)
     if checked is None:
         return
-    public_id, status, answer = checked
-    if status == "verified":
-        turn = IDENTITY_PROVIDED
-    elif status == "locked":
-        turn = IDENTITY_FAILED
-    else:
-        # Not recognised yet: say so and ask again (the next text is still the answer).
-        if status != "unreadable":
-            answer += " Please reply with your date of birth as MM/DD/YYYY."
-        await run_in_threadpool(_ask_dob_again, services, public_id, answer)
+    public_id, verdict = checked
+    if verdict.answer:  # not done yet (the next text is still the answer), or why it ended
+        await run_in_threadpool(_ask_dob_again, services, public_id, verdict.answer)
+    if verdict.status not in FINAL:
         return
+    turn = IDENTITY_PROVIDED if verdict.status in ("verified", "identified") else IDENTITY_FAILED
     try:
         await services.bot.send_user_turn(public_id, turn)
     except BotUnavailableError:
@@ -350,7 +351,7 @@ async def retry_pending(app: FastAPI) -> int:
     pending = await run_in_threadpool(load)
     for result in pending:
         if result.outcome is InboundOutcome.IDENTITY:
-            await _check_identity(services, result.inbound_id)
+            await _check_identity(services, result.inbound_id, code_sender(app))
         else:
             await _to_bot(services, result.inbound_id)
     return len(pending)

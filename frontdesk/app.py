@@ -20,6 +20,7 @@ from actions import build_executor
 from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms
 from connectors.rasa import RasaClient
+from connectors.webchat.shared_sockets import open_socket_counter
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.admin.practice_pages import router as admin_practice_router
@@ -91,6 +92,11 @@ def create_app(
             clock=clock,
         )
         app.state.live = live
+        # Open web chat sockets per address: counted over every replica when Redis is set.
+        sockets = await open_socket_counter(
+            settings.redis_url, prefix=settings.redis_channel_prefix
+        )
+        app.state.webchat_sockets = sockets
         app.state.services = services
         # The language detector loads in about a second: off the loop, before the first message.
         asyncio.get_running_loop().run_in_executor(None, warm_up_language)
@@ -144,6 +150,7 @@ def create_app(
             await app.state.ehr_sync.stop()
             await stop_sms(sms_channel)
             await live.close()
+            await sockets.close()
             if bot is None:
                 await bot_client.aclose()
                 await outreach_bot.aclose()

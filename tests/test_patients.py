@@ -12,11 +12,11 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Conversation
+from frontdesk.conversations.models import Channel, Conversation, Role
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Patient, Practice
-from frontdesk.patients import guessing, verification
+from frontdesk.patients import guessing, sms_verification, verification
 from frontdesk.patients.models import VerificationAttempt, VerificationCode
 from frontdesk.patients.service import (
     AmbiguousIdentityError,
@@ -419,54 +419,123 @@ def test_dates_of_birth_are_read_from_sms_replies(text: str, expected: date | No
     assert verification.parse_date_of_birth(text, today=TODAY) == expected
 
 
-def test_sms_identity_needs_the_number_on_file_and_the_date_of_birth(
+def _identity_request(session: Session, convo: Conversation, purpose: str) -> None:
+    """The bot's identity request, stored as the SMS channel stores it."""
+    conversations.record_outgoing_message(
+        session=session,
+        conversation=convo,
+        role=Role.BOT,
+        text=None,
+        custom={"type": "identity_request", "purpose": purpose, "channel": "sms"},
+    )
+
+
+def _sms_check(
+    session: Session,
+    convo: Conversation,
+    text: str,
+    sender: RecordingCodeSender,
+    *,
+    number: str = "+15555550101",
+    now: datetime = NOW,
+) -> sms_verification.SmsVerdict:
+    return sms_verification.check_sms_identity(
+        session=session, conversation=convo, from_number=number, text=text, now=now, sender=sender
+    )
+
+
+def test_sms_identity_needs_the_number_on_file_the_date_of_birth_and_a_texted_code(
     session: Session, practice: Practice
 ) -> None:
     convo = _conversation(session, practice, Channel.SMS)
+    _identity_request(session, convo, "verify")
+    sender = RecordingCodeSender()
 
-    def verify(number: str, text: str) -> verification.VerificationResult:
-        return verification.verify_sms_identity(
-            session=session,
-            conversation=convo,
-            from_number=number,
-            date_of_birth_text=text,
-            now=NOW,
-        )
-
-    unreadable = verify("+15555550101", "what?")
-    assert (unreadable.status, unreadable.attempts_left) == ("unreadable", 3)
-    mismatch = verify("+15555550101", "09/30/1990")  # Casey's birthday, Jordan's phone
-    assert (mismatch.status, mismatch.attempts_left) == ("mismatch", 2)
-    assert "2 tries left" in mismatch.message
-    assert verify("+15555550199", "04/12/1985").status == "mismatch"  # not on file
-    ok = verify("+1 (555) 555-0101", "April 12 1985")
-    assert ok.status == "verified"
+    unreadable = _sms_check(session, convo, "what?", sender)
+    assert unreadable.status == "unreadable" and "date of birth" in unreadable.answer
+    mismatch = _sms_check(session, convo, "09/30/1990", sender)  # Casey's birthday, Jordan's phone
+    assert mismatch.status == "mismatch" and "2 tries left" in mismatch.answer
+    assert _sms_check(session, convo, "04/12/1985", sender, number="+15555550199").status == (
+        "mismatch"  # not on file
+    )
+    assert sender.sent == []
+    matched = _sms_check(session, convo, "April 12 1985", sender, number="+1 (555) 555-0101")
+    # Number and birthday alone prove nothing (the number can be spoofed): a code goes to
+    # the phone on file, and nothing is revealed until it comes back.
+    assert matched.status == "code_sent"
+    [(_, phone, code)] = sender.sent
+    assert phone == "+15555550101"
+    assert not verification.is_verified(session=session, conversation=convo, now=NOW)
+    assert convo.patient_id is None
+    assert _sms_check(session, convo, "what code?", sender).status == "unreadable"
+    wrong = "000000" if code != "000000" else "111111"
+    assert _sms_check(session, convo, wrong, sender).status == "wrong_code"
+    assert _sms_check(session, convo, f"it's {code}", sender).status == "verified"
     assert verification.is_verified(session=session, conversation=convo, now=NOW)
     assert session.get_one(Patient, convo.patient_id).first_name == "Jordan"
 
 
+def test_sms_identity_for_booking_identifies_without_verifying(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.SMS)
+    _identity_request(session, convo, "book")
+    sender = RecordingCodeSender()
+    assert _sms_check(session, convo, "04/12/1985", sender).status == "identified"
+    assert sender.sent == []
+    assert convo.patient_id is not None  # enough to book a visit
+    assert not verification.is_verified(session=session, conversation=convo, now=NOW)
+
+
+def test_sms_codes_lock_after_five_wrong_ones(session: Session, practice: Practice) -> None:
+    convo = _conversation(session, practice, Channel.SMS)
+    _identity_request(session, convo, "verify")
+    sender = RecordingCodeSender()
+    assert _sms_check(session, convo, "04/12/1985", sender).status == "code_sent"
+    [(_, _, code)] = sender.sent
+    wrong = "000000" if code != "000000" else "111111"
+    statuses = [_sms_check(session, convo, wrong, sender).status for _ in range(5)]
+    assert statuses == ["wrong_code"] * 4 + ["locked"]
+    assert _sms_check(session, convo, code, sender).status == "locked"
+    assert _sms_check(session, convo, "04/12/1985", sender).status == "locked"
+    assert convo.patient_id is None
+
+
+def test_an_expired_sms_code_asks_for_the_date_of_birth_again(
+    session: Session, practice: Practice
+) -> None:
+    convo = _conversation(session, practice, Channel.SMS)
+    _identity_request(session, convo, "verify")
+    sender = RecordingCodeSender()
+    assert _sms_check(session, convo, "04/12/1985", sender).status == "code_sent"
+    late = NOW + verification.CODE_LIFETIME + timedelta(seconds=1)
+    expired = _sms_check(session, convo, sender.sent[-1][2], sender, now=late)
+    assert expired.status == "expired" and "date of birth" in expired.answer
+    assert not verification.is_verified(session=session, conversation=convo, now=late)
+    assert _sms_check(session, convo, "04/12/1985", sender, now=late).status == "code_sent"
+    assert _sms_check(session, convo, sender.sent[-1][2], sender, now=late).status == "verified"
+
+
+def test_sms_codes_respect_the_per_patient_cap(session: Session, practice: Practice) -> None:
+    sender = RecordingCodeSender()
+    statuses = []
+    for _ in range(verification.MAX_CODES_PER_PATIENT_PER_WINDOW + 1):
+        convo = _conversation(session, practice, Channel.SMS)
+        _identity_request(session, convo, "verify")
+        statuses.append(_sms_check(session, convo, "04/12/1985", sender).status)
+    assert statuses[-1] == "code_limit"
+    assert len(sender.sent) == verification.MAX_CODES_PER_PATIENT_PER_WINDOW
+
+
 def test_sms_identity_locks_after_three_failures(session: Session, practice: Practice) -> None:
     convo = _conversation(session, practice, Channel.SMS)
-    results = [
-        verification.verify_sms_identity(
-            session=session,
-            conversation=convo,
-            from_number="+15555550101",
-            date_of_birth_text="01/01/2000",
-            now=NOW,
-        ).status
-        for _ in range(3)
-    ]
+    _identity_request(session, convo, "verify")
+    sender = RecordingCodeSender()
+    results = [_sms_check(session, convo, "01/01/2000", sender).status for _ in range(3)]
     assert results == ["mismatch", "mismatch", "locked"]
-    right = verification.verify_sms_identity(
-        session=session,
-        conversation=convo,
-        from_number="+15555550101",
-        date_of_birth_text="04/12/1985",
-        now=NOW,
-    )
-    assert right.status == "locked"
+    assert _sms_check(session, convo, "04/12/1985", sender).status == "locked"
     assert convo.patient_id is None
+    assert sender.sent == []
 
 
 def test_booking_links_an_existing_patient_only_after_the_code(

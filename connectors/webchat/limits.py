@@ -2,8 +2,9 @@
 
 An address is counted as a keyed hash (`client_key`), never stored as itself: an IP address
 is an identifier. IPv6 clients are counted by their /64 network, since one host can take any
-address in it. Open sockets are counted by the process that holds them (per replica when the
-service is scaled out); new conversations by the database, over a clock-based window.
+address in it. Open sockets are counted by the process that holds them, or over every replica
+in Redis when `FRONTDESK_REDIS_URL` is set (`connectors.webchat.shared_sockets`); new
+conversations by the database, over a clock-based window.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from frontdesk.conversations.models import Conversation
 from frontdesk.patients.guessing import keyed_hash
 
-MAX_SOCKETS_PER_CLIENT = 10  # open at once, per process
+MAX_SOCKETS_PER_CLIENT = 10  # open at once (per process, or per deployment with Redis)
 MAX_NEW_CONVERSATIONS: tuple[tuple[int, timedelta], ...] = (
     (20, timedelta(hours=1)),
     (60, timedelta(days=1)),
@@ -49,7 +50,7 @@ class SocketCounter:
         self.limit = limit
         self._open: Counter[str] = Counter()
 
-    def acquire(self, key: str | None) -> bool:
+    async def acquire(self, key: str | None) -> bool:
         """Count one more socket for `key`; False (and not counted) when at the limit."""
         if key is None:
             return True
@@ -58,13 +59,16 @@ class SocketCounter:
         self._open[key] += 1
         return True
 
-    def release(self, key: str | None) -> None:
+    async def release(self, key: str | None) -> None:
         """A socket counted by `acquire` closed."""
         if key is None:
             return
         self._open[key] -= 1
         if self._open[key] <= 0:
             del self._open[key]
+
+    async def close(self) -> None:
+        """Nothing to give back: the counts die with the process."""
 
 
 def may_start_conversation(*, session: Session, client_key: str | None, now: datetime) -> bool:

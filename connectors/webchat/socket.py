@@ -35,6 +35,7 @@ from connectors.webchat.protocol import (
     error_frame,
     parse_message_frame,
 )
+from connectors.webchat.shared_sockets import RedisSocketCounter
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation, Owner
@@ -58,10 +59,10 @@ CLOSE_SUPERSEDED = 4409
 ENDED = "That conversation has ended; starting anew."
 
 
-def _sockets(websocket: WebSocket) -> SocketCounter:
-    """This app's count of open sockets per client address (made on first use)."""
+def _sockets(websocket: WebSocket) -> SocketCounter | RedisSocketCounter:
+    """This app's count of open sockets per client address (made at start-up, or first use)."""
     state = websocket.app.state
-    counter: SocketCounter | None = getattr(state, "webchat_sockets", None)
+    counter: SocketCounter | RedisSocketCounter | None = getattr(state, "webchat_sockets", None)
     if counter is None:
         counter = state.webchat_sockets = SocketCounter()
     return counter
@@ -84,7 +85,7 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
         secret=services.settings.secret_key.get_secret_value(),
     )
     sockets = _sockets(websocket)
-    if not sockets.acquire(key):
+    if not await sockets.acquire(key):
         await websocket.send_json(
             error_frame("too_many_connections", "Too many chats are open from here.")
         )
@@ -95,7 +96,7 @@ async def chat_socket(websocket: WebSocket, practice: str, resume: str | None = 
     except WebSocketDisconnect:
         pass  # gone before the conversation opened (while we waited for its resume frame)
     finally:
-        sockets.release(key)
+        await sockets.release(key)
 
 
 async def _serve(

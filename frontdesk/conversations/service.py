@@ -251,9 +251,13 @@ def history(*, session: Session, conversation: Conversation, limit: int = 200) -
 
 
 def link_patient(
-    *, session: Session, conversation: Conversation, patient_id: int, verified_at: datetime
+    *,
+    session: Session,
+    conversation: Conversation,
+    patient_id: int,
+    verified_at: datetime | None,
 ) -> None:
-    """Record who the patient in this conversation is."""
+    """Record who the patient in this conversation is (verified at `verified_at`, if ever)."""
     conversation.patient_id = patient_id
     conversation.identity_verified_at = verified_at
     session.flush()

@@ -4,8 +4,10 @@ Two levels, both recorded on the conversation:
 - *identified* (`Conversation.patient_id` set): a new patient registered in this chat, or an
   existing one proved who they are. Enough to book a new visit.
 - *verified* (`identity_verified_at` set as well): on web chat, name and date of birth plus a
-  one-time code sent to the phone on file; on SMS, the sending number is on file and the
-  patient's date of birth matches. `is_verified` is what actions check before showing PHI.
+  one-time code sent to the phone on file; on SMS, the sending number is on file, the
+  patient's date of birth matches and a code texted to that number came back
+  (`frontdesk.patients.sms_verification`). `is_verified` is what actions check before
+  showing PHI.
   An existing record is linked to a web chat only once its code was typed back, whatever
   the purpose (booking included): name and birthday alone are often public.
 
@@ -224,11 +226,36 @@ def start_web_verification(
     close_open_codes(session=session, conversation=conversation, now=now)
     if patient is None or not patient.phone:
         return _decoy(session, conversation, now)
+    issued = text_code(
+        session=session, conversation=conversation, patient=patient, now=now, sender=sender
+    )
+    if isinstance(issued, datetime):
+        if guessing.verified_here_before(session, patient, requester, now):
+            return WebChallenge("code_limit", retry_at=issued)
+        return _decoy(session, conversation, now)
+    if issued == "undeliverable":
+        return _decoy(session, conversation, now)
+    return WebChallenge("code_sent")
+
+
+def text_code(
+    *,
+    session: Session,
+    conversation: Conversation,
+    patient: Patient,
+    now: datetime,
+    sender: CodeSender,
+) -> Literal["sent", "undeliverable"] | datetime:
+    """Text a fresh code for this conversation to the patient's phone on file.
+
+    Returns "sent"; "undeliverable" when the phone cannot get it (none on file, opted out);
+    or, at the patient's code cap, the time a code may be sent again (nothing is sent).
+    """
+    if not patient.phone:
+        return "undeliverable"
     retry_at = _code_limit_until(session, patient, now)
     if retry_at is not None:
-        if guessing.verified_here_before(session, patient, requester, now):
-            return WebChallenge("code_limit", retry_at=retry_at)
-        return _decoy(session, conversation, now)
+        return retry_at
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     row = _new_code(session, conversation, now, patient_id=patient.id, code=code)
     try:
@@ -237,8 +264,8 @@ def start_web_verification(
         )
     except CodeNotDeliverableError:
         row.closed_at = now
-        return _decoy(session, conversation, now)
-    return WebChallenge("code_sent")
+        return "undeliverable"
+    return "sent"
 
 
 def identify_for_booking(
@@ -443,43 +470,3 @@ def parse_date_of_birth(text: str, *, today: date) -> date | None:
         if today.year - 125 <= born.year and born <= today:
             return born
     return None
-
-
-def verify_sms_identity(
-    *,
-    session: Session,
-    conversation: Conversation,
-    from_number: str,
-    date_of_birth_text: str,
-    now: datetime,
-) -> VerificationResult:
-    """SMS verification: the sending number is on file and the date of birth matches.
-
-    A reply with no readable date is not counted as a failed attempt; a date that matches no
-    patient with this number is.
-    """
-    if guessing.is_locked(session=session, conversation=conversation, now=now):
-        return VerificationResult("locked", 0)
-    born = parse_date_of_birth(date_of_birth_text, today=now.date())
-    if born is None:
-        return VerificationResult("unreadable", guessing.attempts_left(session, conversation, now))
-    number = re.sub(r"[^\d+]", "", from_number)
-    matches = list(
-        session.scalars(
-            select(Patient.id).where(
-                Patient.practice_id == conversation.practice_id,
-                Patient.phone == number,
-                Patient.date_of_birth == born,
-            )
-        )
-    )
-    if len(matches) == 1:
-        link_patient(
-            session=session, conversation=conversation, patient_id=matches[0], verified_at=now
-        )
-        return VerificationResult("verified", guessing.attempts_left(session, conversation, now))
-    # Two records with the same number and birthday (twins on a parent's phone) cannot be
-    # told apart by SMS: that counts as a failure, and staff sort it out after the lock.
-    guessing.record_attempt(session, conversation, "sms_identity", now)
-    left = guessing.attempts_left(session, conversation, now)
-    return VerificationResult("locked" if left == 0 else "mismatch", left)

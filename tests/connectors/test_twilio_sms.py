@@ -523,6 +523,10 @@ def test_an_identity_request_asks_for_the_date_of_birth_and_keeps_it_from_the_bo
     text_in(client, "my birthday")  # no date at all
     assert [t for _, t in bot.turns] == ["verify me"]
     text_in(client, "04/12/1985")  # Jordan Sample's, from the number on file
+    send_outbox(client)
+    code = _texted_code(fake)
+    assert [t for _, t in bot.turns] == ["verify me"]  # a code first: numbers can be spoofed
+    text_in(client, code)
     assert [t for _, t in bot.turns] == ["verify me", "/identity_provided"]
     text_in(client, "thanks")  # the next text goes to the bot again
     assert bot.turns[-1][1] == "thanks"
@@ -536,11 +540,53 @@ def test_an_identity_request_asks_for_the_date_of_birth_and_keeps_it_from_the_bo
         texts = [
             m.text or "" for m in db.scalars(select(Message).where(Message.role == Role.PATIENT))
         ]
-        assert all("1985" not in t for t in texts)
+        assert all("1985" not in t and code not in t for t in texts)  # the transcript neither
         kept = db.scalar(
             select(func.count()).select_from(InboundSms).where(InboundSms.body.contains("1985"))
         )
         assert kept == 0  # the receipt forgets the date of birth once checked
+
+
+def _texted_code(fake: TwilioFake, to: str = PATIENT) -> str:
+    [body] = [b for b in fake.bodies_to(to) if b.startswith("Your verification code is")]
+    return body.split()[4].rstrip(".")
+
+
+def test_a_spoofed_number_with_the_right_birthday_reveals_nothing(
+    client: TestClient, bot: ScriptedBot, fake: TwilioFake, sqlite_engine: Engine
+) -> None:
+    """Someone sending as the patient's number knows the birthday, but never sees the code."""
+    text_in(client, "verify me")
+    text_in(client, "04/12/1985")
+    for guess in ("123456", "654321", "000000", "999999", "111111"):
+        text_in(client, guess)
+    assert [t for _, t in bot.turns] == ["verify me", "/identity_failed"]
+    send_outbox(client)
+    assert _texted_code(fake)  # it went to the real phone on file
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        assert conversation.patient_id is None and conversation.identity_verified_at is None
+
+
+def test_booking_by_sms_identifies_without_a_code_but_does_not_verify(
+    sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path
+) -> None:
+    def booking(text: str) -> list[dict[str, Any]]:
+        if text == "book":
+            return [{"custom": {"type": "identity_request", "purpose": "book", "channel": "sms"}}]
+        return [{"text": "ok"}]
+
+    bot = ScriptedBot(booking)
+    for client in make_client(sqlite_engine, bot, fake, tmp_path):
+        text_in(client, "book")
+        text_in(client, "04/12/1985")
+        assert [t for _, t in bot.turns] == ["book", "/identity_provided"]
+        send_outbox(client)
+        assert not [b for b in fake.bodies_to(PATIENT) if "verification code" in b]
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        assert conversation.patient_id is not None  # enough to book
+        assert conversation.identity_verified_at is None  # not enough to see or change visits
 
 
 def test_repeated_wrong_dates_of_birth_lock_and_tell_the_bot(
