@@ -7,9 +7,13 @@ difference's 95 % interval contains 0: a practice should not switch wording on n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
-from frontdesk.experiments.outcomes import ArmOutcome, ExperimentOutcome
+from sqlalchemy.orm import Session
+
+from frontdesk.experiments.outcomes import ArmOutcome, ExperimentOutcome, experiments_of, measure
 from frontdesk.experiments.stats import Interval
 from frontdesk.insights.figures import Table
 
@@ -160,3 +164,31 @@ def interval_chart(outcome: ExperimentOutcome) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class ExperimentSection:
+    """One experiment on the insights page: its table, verdicts and interval chart."""
+
+    key: str
+    table: Table
+    verdicts: list[str]
+    chart: str
+
+
+def experiment_sections(
+    *, session: Session, practice_id: int, now: datetime
+) -> list[ExperimentSection]:
+    """Every experiment of the practice, newest first, as the page shows it."""
+    sections = []
+    for experiment in experiments_of(session=session, practice_id=practice_id):
+        outcome = measure(session=session, experiment=experiment, now=now)
+        sections.append(
+            ExperimentSection(
+                experiment.key,
+                experiment_table(outcome),
+                sentences(outcome),
+                interval_chart(outcome),
+            )
+        )
+    return sections
