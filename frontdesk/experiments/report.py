@@ -22,14 +22,18 @@ COLUMNS = (
     "Visits",
     "Attended",
     "No-shows",
+    "Pending",
     "No-show %",
-    "No-show 95% CI",
+    "No-show % low",
+    "No-show % high",
     "Difference vs control (points)",
-    "Difference 95% CI",
+    "Difference low",
+    "Difference high",
     "Cancelled ahead",
     "Cancelled ahead %",
-    "Cancellation difference 95% CI",
-    "Pending",
+    "Cancellation difference (points)",
+    "Cancellation difference low",
+    "Cancellation difference high",
 )
 
 
@@ -41,31 +45,38 @@ def _span(interval: Interval | None) -> str:
     return "" if interval is None else f"{_points(interval.low)} to {_points(interval.high)}"
 
 
+def _cells(interval: Interval | None) -> tuple[object, object, object]:
+    """Estimate, low and high in percent (numbers, so a CSV reader gets numbers)."""
+    if interval is None:
+        return "", "", ""
+    return (
+        round(100 * interval.estimate, 1),
+        round(100 * interval.low, 1),
+        round(100 * interval.high, 1),
+    )
+
+
 def _label(outcome: ArmOutcome) -> str:
     return f"{outcome.arm.name} (control)" if outcome.arm.control else outcome.arm.name
 
 
 def experiment_table(outcome: ExperimentOutcome) -> Table:
-    """A row per arm, control first; rates and intervals in percent."""
-    rows: list[tuple[object, ...]] = []
-    for arm in outcome.arms:
-        no_show, cancel = arm.no_show_rate, arm.cancellation_rate
-        rows.append(
-            (
-                _label(arm),
-                arm.visits,
-                arm.attended,
-                arm.no_shows,
-                _points(no_show.estimate) if no_show else "",
-                _span(no_show),
-                _points(arm.no_show_difference.estimate) if arm.no_show_difference else "",
-                _span(arm.no_show_difference),
-                arm.cancelled_ahead,
-                _points(cancel.estimate) if cancel else "",
-                _span(arm.cancellation_difference),
-                arm.pending,
-            )
+    """A row per arm, control first; rates, differences and 95 % bounds in percent."""
+    rows: list[tuple[object, ...]] = [
+        (
+            _label(arm),
+            arm.visits,
+            arm.attended,
+            arm.no_shows,
+            arm.pending,
+            *_cells(arm.no_show_rate),
+            *_cells(arm.no_show_difference),
+            arm.cancelled_ahead,
+            _cells(arm.cancellation_rate)[0],
+            *_cells(arm.cancellation_difference),
         )
+        for arm in outcome.arms
+    ]
     experiment = outcome.experiment
     until = experiment.ends_on.isoformat() if experiment.ends_on else "open-ended"
     return Table(
@@ -75,8 +86,8 @@ def experiment_table(outcome: ExperimentOutcome) -> Table:
         rows,
         f"Visits from {experiment.starts_on.isoformat()} to {until}. No-show % is of visits "
         "that ended (attended or no-show); cancelled ahead % is of those plus visits cancelled "
-        "before they started. Differences are this arm minus the control, with Newcombe's 95 % "
-        "interval.",
+        "before they started. Differences are this arm minus the control; low and high are "
+        "the 95 % bounds (Wilson for a rate, Newcombe for a difference).",
     )
 
 
