@@ -218,6 +218,7 @@ def test_a_manager_reads_a_reminder_experiment_with_its_intervals(
         expect(rows.first.locator("th")).to_have_text("standard (control)")
         section.scroll_into_view_if_needed()
         page.screenshot(path=_artifact("insights-4-experiment.png"), full_page=True)
+        section.screenshot(path=_artifact("insights-5-experiment-section.png"))
         with page.expect_download() as download:
             section.get_by_test_id("export-experiment-wording").click()
         lines = Path(download.value.path()).read_text().splitlines()
