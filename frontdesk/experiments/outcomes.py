@@ -78,11 +78,12 @@ def measure(
             Appointment.start_at < _day_start(experiment.ends_on + timedelta(days=1), zone)
         )
     counts: dict[str, Counter[str]] = {arm.name: Counter() for arm in arms_of(experiment)}
+    arm_of: dict[int, str] = {}  # one HMAC per patient, however many visits they have
     for patient_id, status, start, end, cancelled_at in session.execute(query):
         assert patient_id is not None  # the query keeps only visits with a patient
-        counts[assign(experiment, patient_id).name][
-            _outcome(status, start, end, cancelled_at, now)
-        ] += 1
+        if patient_id not in arm_of:
+            arm_of[patient_id] = assign(experiment, patient_id).name
+        counts[arm_of[patient_id]][_outcome(status, start, end, cancelled_at, now)] += 1
     arms = sorted(arms_of(experiment), key=lambda arm: not arm.control)
     control = counts[arms[0].name]
     return ExperimentOutcome(

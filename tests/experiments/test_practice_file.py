@@ -84,6 +84,10 @@ def test_a_file_with_experiments_validates_applies_and_round_trips(
     [only] = json.loads(report.output)
     assert [row[0] for row in only["rows"]] == ["standard (control)", "held-for-you"]
     assert only["verdicts"] == ["held-for-you vs standard: no finished visits in both arms yet."]
+    as_text = run("experiments", "report", "--practice", "maple-peds")
+    assert as_text.exit_code == 0, as_text.output
+    assert "Reminder experiment: An extra reminder" in as_text.output
+    assert "  Arm: standard (control) | Visits: 0 |" in as_text.output
     missing = run("experiments", "report", "--practice", "maple-peds", "nope")
     assert missing.exit_code == 1 and "no experiment 'nope'" in missing.output
 
