@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from frontdesk.experiments.assignment import Arm, arms_of, assign
@@ -62,16 +62,33 @@ def measure(
 ) -> ExperimentOutcome:
     """Count the experiment's visits per arm and compare each arm with the control."""
     zone = ZoneInfo(session.get_one(Practice, experiment.practice_id).timezone)
-    query = select(
-        Appointment.patient_id,
-        Appointment.status,
-        Appointment.start_at,
-        Appointment.end_at,
-        Appointment.cancelled_at,
-    ).where(
-        Appointment.practice_id == experiment.practice_id,
-        Appointment.patient_id.is_not(None),
-        Appointment.start_at >= _day_start(experiment.starts_on, zone),
+    status = Appointment.status
+    ended = Appointment.end_at <= now
+    outcome = case(
+        (status == AppointmentStatus.NOSHOW, "no_show"),
+        (
+            and_(
+                status == AppointmentStatus.CANCELLED,
+                or_(
+                    Appointment.cancelled_at.is_(None),
+                    Appointment.cancelled_at < Appointment.start_at,
+                ),
+            ),
+            "cancelled_ahead",
+        ),
+        (status == AppointmentStatus.CANCELLED, "other"),
+        (and_(ended, status.in_([*ACTIVE_STATUSES, AppointmentStatus.FULFILLED])), "attended"),
+        else_="pending",
+    )
+    # Grouped in the database: one row per patient and outcome, not one per visit.
+    query = (
+        select(Appointment.patient_id, outcome, func.count())
+        .where(
+            Appointment.practice_id == experiment.practice_id,
+            Appointment.patient_id.is_not(None),
+            Appointment.start_at >= _day_start(experiment.starts_on, zone),
+        )
+        .group_by(Appointment.patient_id, outcome)
     )
     if experiment.ends_on is not None:
         query = query.where(
@@ -79,33 +96,17 @@ def measure(
         )
     counts: dict[str, Counter[str]] = {arm.name: Counter() for arm in arms_of(experiment)}
     arm_of: dict[int, str] = {}  # one HMAC per patient, however many visits they have
-    for patient_id, status, start, end, cancelled_at in session.execute(query):
+    for patient_id, kind, visits in session.execute(query):
         assert patient_id is not None  # the query keeps only visits with a patient
         if patient_id not in arm_of:
             arm_of[patient_id] = assign(experiment, patient_id).name
-        counts[arm_of[patient_id]][_outcome(status, start, end, cancelled_at, now)] += 1
+        counts[arm_of[patient_id]][kind] += visits
     arms = sorted(arms_of(experiment), key=lambda arm: not arm.control)
     control = counts[arms[0].name]
     return ExperimentOutcome(
         experiment,
         [_arm_outcome(arm, counts[arm.name], None if arm.control else control) for arm in arms],
     )
-
-
-def _outcome(
-    status: AppointmentStatus,
-    start: datetime,
-    end: datetime,
-    cancelled_at: datetime | None,
-    now: datetime,
-) -> str:
-    if status is AppointmentStatus.NOSHOW:
-        return "no_show"
-    if status is AppointmentStatus.CANCELLED:
-        return "cancelled_ahead" if cancelled_at is None or cancelled_at < start else "other"
-    if end <= now and (status in ACTIVE_STATUSES or status is AppointmentStatus.FULFILLED):
-        return "attended"
-    return "pending"
 
 
 def _arm_outcome(arm: Arm, counts: Counter[str], control: Counter[str] | None) -> ArmOutcome:
