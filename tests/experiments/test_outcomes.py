@@ -35,9 +35,7 @@ def test_outcomes_are_counted_per_arm_from_status_and_times(
         arms=[(a.id, "standard"), (b.id, "held-for-you")],
     )
 
-    def visit(
-        patient: object, days_ago: float, status: AppointmentStatus, **fields: object
-    ) -> None:
+    def visit(patient: Patient, days_ago: float, status: AppointmentStatus, **fields: Any) -> None:
         factories.appointment(
             session,
             patient=patient,
