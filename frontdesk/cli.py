@@ -37,6 +37,7 @@ LAZY_GROUPS = {
     "outreach": ("frontdesk.reminders.cli", "app"),  # reminders + SMS outbox, own process
     "practice": ("frontdesk.practices.config.cli", "app"),  # the practice file
     "patients": ("frontdesk.patients.cli", "app"),  # CSV import, EHR sync, duplicates
+    "experiments": ("frontdesk.experiments.cli", "app"),  # reminder experiments
 }
 
 

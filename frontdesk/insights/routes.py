@@ -20,6 +20,7 @@ from frontdesk.auth.deps import read_form, require_staff, services_of, verify_cs
 from frontdesk.auth.models import StaffRole
 from frontdesk.auth.service import StaffUser
 from frontdesk.conversations.models import Channel
+from frontdesk.experiments.report import experiment_sections
 from frontdesk.insights.figures import compute_figures
 from frontdesk.insights.report import TABLE_PARTS, Report, build_report, build_table, table_csv
 from frontdesk.insights.value import (
@@ -123,6 +124,9 @@ def _render(
         window = _window(session, staff, services, period, since)
         report = _report(session, staff, window, channel)
         fields = _assumption_fields(session, staff)
+        experiments = experiment_sections(
+            session=session, practice_id=staff.practice_id, now=services.clock()
+        )
         _audit(session, staff, services, "insights.view", f"{period.value} {channel}")
     query = {"period": period.value, "channel": channel, **({"from": since} if since else {})}
     return templates.TemplateResponse(
@@ -140,6 +144,7 @@ def _render(
             "done": done,
             "error": error,
             "months": _recent_months(report.figures.window),
+            "experiments": experiments,
         },
         status_code=status_code,
     )
@@ -188,6 +193,32 @@ def export_table(
         headers={
             "Content-Disposition": (
                 f'attachment; filename="insights-{staff.practice_slug}-{key}-{period.value}-'
+                f'{stamp}.csv"'
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/experiments/{key}.csv")
+def export_experiment(request: Request, staff: Manager, key: str) -> Response:
+    """One reminder experiment's arms as CSV (audited like the page)."""
+    services = services_of(request)
+    with services.unit_of_work() as session:
+        sections = experiment_sections(
+            session=session, practice_id=staff.practice_id, now=services.clock()
+        )
+        section = next((s for s in sections if s.key == key), None)
+        if section is None:
+            raise HTTPException(status_code=404, detail="no such experiment")
+        _audit(session, staff, services, "insights.export", f"experiment {key}")
+    stamp = services.clock().strftime("%Y%m%d")
+    return Response(
+        table_csv(section.table),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="insights-{staff.practice_slug}-experiment-{key}-'
                 f'{stamp}.csv"'
             ),
             "Cache-Control": "no-store",

@@ -32,15 +32,22 @@ def _when(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local:%a, %b} {local.day} at {local:%I:%M %p}".replace(" 0", " ")
 
 
+ANSWERS = "Reply C to confirm, R to reschedule, X to cancel."
+
+
 def reminder_message(
-    practice: Practice, start: datetime, ref: str
+    practice: Practice, start: datetime, ref: str, *, wording: str | None = None
 ) -> tuple[str, list[dict[str, str]]]:
-    """The reminder's text and its C/R/X answers (each a button payload with the appointment)."""
+    """The reminder's text and its C/R/X answers (each a button payload with the appointment).
+
+    `wording` is an experiment arm's lead sentence ({practice} and {when} are filled in); the
+    answer line always follows, so a reply means the same in every arm.
+    """
     tz = ZoneInfo(practice.timezone)
-    text = (
-        f"{practice.name}: reminder of your appointment {_when(start, tz)}. "
-        "Reply C to confirm, R to reschedule, X to cancel."
+    lead = (wording or "{practice}: reminder of your appointment {when}.").format(
+        practice=practice.name, when=_when(start, tz)
     )
+    text = f"{lead} {ANSWERS}"
     entity = json.dumps({"appointment_ref": ref}, separators=(",", ":"))
     buttons = [
         {"title": "Confirm", "payload": f"/confirm_appointment{entity}", "key": "C"},

@@ -16,6 +16,7 @@ from sqlalchemy import Table, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from frontdesk.experiments.lookup import ArmLookup
 from frontdesk.practices.models import Practice
 from frontdesk.reminders.models import (
     ReminderKind,
@@ -121,7 +122,12 @@ def plan_outreach(
     policies = {
         pid: policy_for(session=session, practice_id=pid, defaults=defaults) for pid in practices
     }
-    longest = max((max(p.offsets_minutes, default=0) for p in policies.values()), default=0)
+    arms = ArmLookup(session=session, practices=practices.values())
+    longest = max(
+        (max(p.offsets_minutes, default=0) for p in policies.values()),
+        default=0,
+    )
+    longest = max(longest, arms.longest_offset())
     horizon = now + timedelta(minutes=longest) + PLANNING_LEAD
     upcoming = session.execute(
         select(
@@ -142,7 +148,9 @@ def plan_outreach(
     for appt_id, practice_id, patient_id, start, created in upcoming:
         policy = policies[practice_id]
         tz = ZoneInfo(practices[practice_id].timezone)
-        for offset in policy.offsets_minutes:
+        arm = arms.arm_for(practice_id=practice_id, patient_id=patient_id, start=start)
+        offsets = arm.offsets_minutes if arm and arm.offsets_minutes else policy.offsets_minutes
+        for offset in offsets:
             if (appt_id, offset, start) in planned:
                 continue  # planned on an earlier tick: nothing to write
             due = start - timedelta(minutes=offset)

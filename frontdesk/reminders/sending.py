@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Message, Role
+from frontdesk.experiments.lookup import ArmLookup
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.reminders.messages import appointment_ref, followup_message, reminder_message
@@ -141,10 +142,16 @@ def send_due(
         for pid in policies
     }
     day_counts, week_counts = _sent_counts(session, reminders, now, exclude=set(claimed))
+    arms = ArmLookup(session=session, practices=[practices[pid] for pid in policies])
     to_send: list[_Outgoing] = []
     for reminder in reminders:
         practice = practices[reminder.practice_id]
         patient = patients.get(reminder.patient_id)
+        arm = arms.arm_for(
+            practice_id=practice.id,
+            patient_id=reminder.patient_id,
+            start=reminder.appointment_start,
+        )
         outgoing = _decide(
             reminder=reminder,
             appointment=appointments.get(reminder.appointment_id),
@@ -156,6 +163,7 @@ def send_due(
             or week_counts[reminder.patient_id] >= policies[practice.id].weekly_cap,
             opted_out=bool(patient and patient.phone in opted_out[practice.id]),
             has_number=has_number[practice.id],
+            wording=arm.wording if arm else None,
         )
         if outgoing is not None:
             day_counts[reminder.patient_id] += 1
@@ -273,6 +281,7 @@ def _decide(
     capped: bool,
     opted_out: bool,
     has_number: bool,
+    wording: str | None = None,
 ) -> _Outgoing | None:
     """Check a claimed reminder again; returns what to send, or marks why not."""
     tz = ZoneInfo(practice.timezone)
@@ -314,7 +323,7 @@ def _decide(
         return None
     ref = appointment_ref(appointment.id)
     if is_reminder:
-        text, buttons = reminder_message(practice, appointment.start_at, ref)
+        text, buttons = reminder_message(practice, appointment.start_at, ref, wording=wording)
     else:
         text, buttons = followup_message(reminder.kind, practice, appointment.start_at, policy)
     return _Outgoing(reminder, practice.id, patient.phone, text, buttons, ref, latest)

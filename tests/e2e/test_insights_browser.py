@@ -9,12 +9,22 @@ script: charts are plain SVG).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from frontdesk.auth.models import StaffRole
+from frontdesk.clock import system_clock
+from frontdesk.db import make_session_factory, session_scope
+from frontdesk.patients.models import Patient
+from frontdesk.practices.models import Practice, Provider
+from frontdesk.scheduling.models import AppointmentStatus, VisitType
+from tests import factories
 from tests.doubles import Reply
 from tests.e2e.browser import (
     ARTIFACTS,
@@ -26,6 +36,7 @@ from tests.e2e.browser import (
     live_service,
     unavailable,
 )
+from tests.experiments.support import set_up, wording_spec
 
 UNAVAILABLE = unavailable()
 if UNAVAILABLE and os.environ.get("CI") != "true":
@@ -136,3 +147,88 @@ def test_a_manager_reads_filters_and_prints_the_insights(
     finally:
         context.close()
         patient.context.close()
+
+
+def _experiment_with_visits(service: LiveService) -> None:
+    """A wording experiment on the demo practice with finished visits in both arms."""
+    with session_scope(make_session_factory(service.engine, clock=system_clock)) as db:
+        practice = db.scalars(select(Practice)).one()
+        provider = db.scalars(select(Provider).where(Provider.practice_id == practice.id)).first()
+        visit_type = db.scalars(
+            select(VisitType).where(VisitType.practice_id == practice.id)
+        ).first()
+        assert provider is not None and visit_type is not None
+        patients = [factories.patient(db, practice=practice).id for _ in range(6)]
+        now = system_clock()
+        first_day = (now - timedelta(days=5)).astimezone(ZoneInfo(practice.timezone)).date()
+        set_up(
+            db,
+            practice_id=practice.id,
+            spec=wording_spec(first_day),
+            arms=[(p, "standard") for p in patients[:3]]
+            + [(p, "held-for-you") for p in patients[3:]],
+        )
+        outcomes = [
+            AppointmentStatus.NOSHOW,
+            AppointmentStatus.NOSHOW,
+            AppointmentStatus.FULFILLED,
+            AppointmentStatus.FULFILLED,
+            AppointmentStatus.FULFILLED,
+            AppointmentStatus.NOSHOW,
+        ]
+        for index, (patient_id, status) in enumerate(zip(patients, outcomes, strict=True)):
+            factories.appointment(
+                db,
+                patient=db.get_one(Patient, patient_id),
+                provider=provider,
+                visit_type=visit_type,
+                start=now - timedelta(days=1, hours=2 * index),
+                status=status,
+                source="ehr",
+            )
+
+
+def test_a_manager_reads_a_reminder_experiment_with_its_intervals(
+    browser: Browser, service: LiveService
+) -> None:
+    _experiment_with_visits(service)
+    context = browser.new_context(
+        base_url=service.base_url, locale="en-US", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(UI_MS)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"uncaught {error!r}"))
+    try:
+        page.goto("/console/insights")
+        page.get_by_label("Email").fill(MANAGER)
+        page.get_by_label("Password").fill(STAFF_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto("/console/insights#experiments")
+        section = page.get_by_test_id("experiment-wording")
+        expect(section).to_be_visible()
+        expect(section.locator("svg.ci-chart circle")).to_have_count(2)
+        expect(section.get_by_test_id("verdict")).to_have_text(
+            re.compile(
+                r"^held-for-you vs standard: no-show rate 33\.3 points lower .*not yet significant"
+            )
+        )
+        rows = section.locator("#t-experiment-wording tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.first.locator("th")).to_have_text("standard (control)")
+        section.scroll_into_view_if_needed()
+        page.screenshot(path=_artifact("insights-4-experiment.png"), full_page=True)
+        section.screenshot(path=_artifact("insights-5-experiment-section.png"))
+        with page.expect_download() as download:
+            section.get_by_test_id("export-experiment-wording").click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0].startswith("Arm,Visits,Attended,No-shows,Pending,No-show %")
+        assert lines[1].startswith("standard (control),3,1,2,0,66.7,")
+        assert problems == []
+    finally:
+        context.close()
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name

@@ -74,6 +74,9 @@ def canonical(practice: PracticeFile) -> PracticeFile:
                 ),
                 key=_exception_key,
             ),
+            "reminder_experiments": sorted(
+                practice.reminder_experiments, key=lambda experiment: experiment.key
+            ),
             "sms_numbers": sorted(practice.sms_numbers, key=lambda number: number.phone),
             "widget_origins": sorted(practice.widget_origins),
         }

@@ -7,6 +7,7 @@ Each problem comes with its location in the file (the same path pydantic uses), 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,6 +43,7 @@ def check_practice(practice: PracticeFile) -> list[tuple[Loc, str]]:
         *_references(practice),
         *_hours(practice),
         *_origins(practice),
+        *_experiments(practice),
     ]
 
 
@@ -138,3 +140,24 @@ def _origins(practice: PracticeFile) -> Found:
             continue
         if normalized != origin:
             yield ("widget_origins", index), f"write {origin!r} as {normalized!r}"
+
+
+def _experiments(practice: PracticeFile) -> Found:
+    """Keys are unique and no two experiments cover the same day (one arm per reminder)."""
+    yield from _repeated(
+        "reminder_experiments", [e.key for e in practice.reminder_experiments], "experiment key"
+    )
+    spans = sorted(
+        (e.starts_on, e.ends_on or date.max, index)
+        for index, e in enumerate(practice.reminder_experiments)
+    )
+    latest: tuple[date, int] | None = None  # the furthest end so far, and whose it is
+    for start, end, index in spans:
+        if latest is not None and start <= latest[0]:
+            yield (
+                ("reminder_experiments", index, "starts_on"),
+                f"overlaps experiment {practice.reminder_experiments[latest[1]].key!r}: "
+                "run one experiment at a time",
+            )
+        if latest is None or end > latest[0]:
+            latest = (end, index)

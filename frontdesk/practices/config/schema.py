@@ -11,6 +11,7 @@ overlapping hours) live in `checks.py`, next to these per-field rules.
 from __future__ import annotations
 
 import re
+import string
 from datetime import date, datetime, time
 from typing import Annotated
 
@@ -233,6 +234,87 @@ class Reminders(Spec):
         return value
 
 
+WORDING_FIELDS = {"practice", "when"}
+
+
+class ExperimentArmSpec(Spec):
+    """One arm of a reminder experiment: the control keeps the standard reminders."""
+
+    name: Slug = Field(description="Short name shown on the insights page, e.g. soonest-slot")
+    weight: Annotated[int, Field(ge=1, le=100)] = Field(
+        1, description="Share of patients, relative to the other arms' weights"
+    )
+    control: bool = Field(
+        False, description="The arm the others are compared with (standard reminders)"
+    )
+    wording: Annotated[str, Field(min_length=1, max_length=240)] | None = Field(
+        None,
+        description="The reminder's first sentence ({practice} and {when} are filled in); "
+        "the C/R/X answer line always follows",
+    )
+    offsets: list[Duration] | None = Field(
+        None, description="This arm's reminder offsets instead of the practice's"
+    )
+
+    @field_validator("wording")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(
+                f"wording: {exc} (write braces only as {{practice}} or {{when}})"
+            ) from exc
+        unknown = fields - WORDING_FIELDS
+        if unknown:
+            raise ValueError(
+                f"wording: unknown placeholder {{{sorted(unknown)[0]}}}; "
+                "use {practice} and {when}"
+            )
+        if "when" not in fields:
+            raise ValueError("wording: say when the visit is with {when}")
+        return value
+
+    @field_validator("offsets")
+    @classmethod
+    def _offsets_positive(cls, offsets: list[str] | None) -> list[str] | None:
+        for offset in offsets or []:
+            if duration_minutes(offset) <= 0:
+                raise ValueError(f'"{offset}": an offset must be more than zero')
+        return offsets
+
+    @model_validator(mode="after")
+    def _control_is_standard(self) -> ExperimentArmSpec:
+        if self.control and (self.wording is not None or self.offsets is not None):
+            raise ValueError("the control arm keeps the standard reminders: no wording or offsets")
+        if not self.control and self.wording is None and self.offsets is None:
+            raise ValueError("an arm other than the control needs wording or offsets")
+        return self
+
+
+class ReminderExperimentSpec(Spec):
+    """A reminder experiment: patients are split into arms for visits on these days."""
+
+    key: Slug = Field(description="Stable identifier; changing it starts a new experiment")
+    name: Name
+    starts_on: date = Field(description="First practice-local day of visits taking part")
+    ends_on: date | None = Field(None, description="Last day (inclusive); omit: open-ended")
+    arms: list[ExperimentArmSpec] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _arms(self) -> ReminderExperimentSpec:
+        if sum(arm.control for arm in self.arms) != 1:
+            raise ValueError("exactly one arm must be the control")
+        names = [arm.name for arm in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError("arm names must differ")
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
 class SmsNumber(Spec):
     """A Twilio number patients text; inbound texts to it reach this practice."""
 
@@ -277,6 +359,9 @@ class PracticeFile(Spec):
     visit_types: list[VisitTypeSpec] = []
     exceptions: list[ExceptionSpec] = []
     reminders: Reminders | None = None
+    reminder_experiments: list[ReminderExperimentSpec] = Field(
+        [], description="Experiments on reminder wording or cadence (one at a time per day)"
+    )
     sms_numbers: list[SmsNumber] = []
     widget_origins: list[str] = Field(
         [], description='Websites that may embed the chat widget, e.g. "https://example.org"'

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.auth.models import WidgetOrigin
 from frontdesk.billing.models import BillingProfile
+from frontdesk.experiments.config import apply_experiments, export_experiments
 from frontdesk.practices.config.canonical import canonical, practice_data
 from frontdesk.practices.config.schema import (
     WEEKDAYS,
@@ -203,6 +204,7 @@ def export_practice(*, session: Session, slug: str) -> PracticeFile:
             )
         ],
         reminders=_reminders_spec(reminders) if reminders is not None else None,
+        reminder_experiments=export_experiments(session=session, practice_id=pid),
         sms_numbers=[
             SmsNumber(phone=number.phone, messaging_service_sid=number.messaging_service_sid)
             for number in session.scalars(
@@ -307,6 +309,7 @@ _KEYED = {
     "providers": ("provider", "name"),
     "visit_types": ("visit type", "code"),
     "sms_numbers": ("SMS number", "phone"),
+    "reminder_experiments": ("reminder experiment", "key"),
 }
 
 
@@ -362,6 +365,7 @@ def apply_practice(*, session: Session, spec: PracticeFile, now: datetime) -> Ap
     _remove_missing(session, practice, spec)
     _apply_exceptions(session, practice, spec.exceptions, providers)
     _apply_reminders(session, practice, spec.reminders)
+    apply_experiments(session=session, practice_id=practice.id, specs=spec.reminder_experiments)
     _apply_sms_numbers(session, practice, spec.sms_numbers)
     _apply_origins(session, practice, spec.widget_origins, now)
     _apply_billing(session, practice, spec.billing)

@@ -1,0 +1,1 @@
+"""Reminder experiments: arms of wording or cadence, stable assignment, attendance per arm."""

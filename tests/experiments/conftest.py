@@ -1,0 +1,1 @@
+from tests.support.commands import database  # noqa: F401 - the fixture, for this package
