@@ -22,6 +22,8 @@ from connectors.rasa import RasaClient
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.api import router as api_router
+from frontdesk.admin.knowledge import router as admin_knowledge_router
+from frontdesk.admin.staff import router as admin_staff_router
 from frontdesk.audit.routes import router as audit_router
 from frontdesk.audit.service import audit_key_for, use_audit_key
 from frontdesk.auth.headers import SecurityHeaders
@@ -164,6 +166,8 @@ def create_app(
     app.include_router(auth_router)  # /console/login, /console/logout
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(insights_router)  # /console/insights (admins, managers)
+    app.include_router(admin_staff_router)  # /console/admin/staff, /console/welcome/<link>
+    app.include_router(admin_knowledge_router)  # /console/admin/knowledge
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     # CSP, nosniff, no framing, HSTS on https, on every response; no-store on the console.
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
