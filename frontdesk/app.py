@@ -21,9 +21,9 @@ from connectors import rasa_internal, twilio_sms
 from connectors.rasa import RasaClient
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
-from frontdesk.api import router as api_router
 from frontdesk.admin.knowledge import router as admin_knowledge_router
 from frontdesk.admin.staff import router as admin_staff_router
+from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
 from frontdesk.audit.service import audit_key_for, use_audit_key
 from frontdesk.auth.headers import SecurityHeaders
