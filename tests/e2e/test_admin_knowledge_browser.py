@@ -31,7 +31,7 @@ UNAVAILABLE = unavailable()
 if UNAVAILABLE and os.environ.get("CI") != "true":
     pytest.skip(f"browser tests: {UNAVAILABLE}", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402 - only when available
+from playwright.sync_api import FilePayload, expect, sync_playwright  # noqa: E402 - when available
 
 pytestmark = [pytest.mark.browser]
 UI_MS = 20_000
@@ -72,7 +72,9 @@ def test_an_uploaded_document_answers_in_the_widget(service: LiveService) -> Non
             expect(staff.locator('tr[data-document="parking.md"]')).to_be_visible()
 
             staff.get_by_label("Markdown, text or PDF", exact=False).set_input_files(
-                files=[{"name": "bikes.md", "mimeType": "text/markdown", "buffer": BIKES.encode()}]
+                files=[
+                    FilePayload(name="bikes.md", mimeType="text/markdown", buffer=BIKES.encode())
+                ]
             )
             staff.get_by_role("button", name="Upload").click()
             row = staff.locator('tr[data-document="bikes.md"]')
@@ -81,7 +83,9 @@ def test_an_uploaded_document_answers_in_the_widget(service: LiveService) -> Non
             expect(row.locator("td").nth(3)).not_to_have_text("0")
             staff.screenshot(path=ARTIFACTS / "admin-knowledge-uploaded.png")
 
-            refused = {"name": "notes.md", "mimeType": "text/markdown", "buffer": b"DOB 03/14/1980"}
+            refused = FilePayload(
+                name="notes.md", mimeType="text/markdown", buffer=b"DOB 03/14/1980"
+            )
             staff.get_by_label("Markdown, text or PDF", exact=False).set_input_files(
                 files=[refused]
             )
