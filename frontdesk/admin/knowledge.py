@@ -7,6 +7,7 @@ a file as the raw request body, its name in the path: `POST .../documents/<name>
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +38,15 @@ Admin = Annotated[StaffUser, Depends(require_staff({StaffRole.ADMIN}))]
 PAGE = "/console/admin/knowledge"
 
 
+_jobs_created = threading.Lock()
+
+
 def _jobs(request: Request) -> IngestJobs:
+    """The app's ingest jobs, made on first use (handlers run in several threads)."""
     state = request.app.state
-    if not hasattr(state, "knowledge_ingests"):
-        state.knowledge_ingests = IngestJobs()
+    with _jobs_created:
+        if not hasattr(state, "knowledge_ingests"):
+            state.knowledge_ingests = IngestJobs()
     jobs: IngestJobs = state.knowledge_ingests
     return jobs
 
