@@ -176,3 +176,15 @@ def test_another_practices_accounts_are_out_of_reach(console: Console) -> None:
     with console.db() as db:
         account = db.get(StaffAccount, stranger)
         assert account is not None and account.active and account.role is StaffRole.ADMIN
+
+
+def test_forged_or_malformed_links_are_refused(console: Console) -> None:
+    admin_signed_in(console)
+    page = post(console, PAGE, name="Nia New", email="nia@example.org", role="front_desk")
+    account_id, expires, _ = link_in(page.text).removeprefix("/console/welcome/").split(".")
+    later = int(expires) + 3600
+    for token in (f"{account_id}.{later}.AAAA", "1.2", "x.y.z", f"{account_id}.{expires}."):
+        assert console.client.get(f"/console/welcome/{token}").status_code == 410, token
+    taken = post(console, PAGE, name="Nia Again", email="NIA@example.org", role="front_desk")
+    assert taken.status_code == 400
+    assert post(console, PAGE, name="No Email", email="nobody", role="admin").status_code == 400
