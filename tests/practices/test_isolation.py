@@ -22,6 +22,7 @@ from frontdesk.conversations.models import Conversation
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.practices.models import Practice
 from frontdesk.settings import Settings
+from frontdesk.sms.models import OutboundSms
 from tests.auth.support import PASSWORD, insert_staff
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot, bot_domain
@@ -161,6 +162,21 @@ def test_sms_numbers_route_to_their_own_practice(client: TestClient) -> None:
             )
         ).all()
     assert dict(rows) == {river: "riverside", maple: "maple-peds"}
+    with Session(app_of(client).state.services.engine) as db:
+        replies = db.execute(
+            select(OutboundSms.to_phone, OutboundSms.from_phone, OutboundSms.body)
+        ).all()
+    # Each practice answers from its own number, to its own patient, with its own reply.
+    assert sorted(replies) == sorted(
+        [
+            (PATIENT_PHONES["riverside"], NUMBERS["riverside"], "you said: hello from the river"),
+            (
+                PATIENT_PHONES["maple-peds"],
+                NUMBERS["maple-peds"],
+                "you said: hello from maple street",
+            ),
+        ]
+    )
 
 
 def test_the_console_never_shows_the_other_practice(client: TestClient) -> None:
