@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 
 import httpx2
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect
 
 from frontdesk.audit.models import AuditEvent
 from frontdesk.auth.models import StaffAccount, StaffRole
+from frontdesk.events import Event
 from frontdesk.models import Practice
 from tests.auth.support import Console
+from tests.support.apps import portal_of, services_of
 
 ADMIN = "avery.admin@example.org"
 DESK = "dana.desk@example.org"
@@ -188,3 +192,20 @@ def test_forged_or_malformed_links_are_refused(console: Console) -> None:
     taken = post(console, PAGE, name="Nia Again", email="NIA@example.org", role="front_desk")
     assert taken.status_code == 400
     assert post(console, PAGE, name="No Email", email="nobody", role="admin").status_code == 400
+
+
+def test_a_disabled_accounts_live_socket_ends(console: Console) -> None:
+    admin_signed_in(console)
+    desk = console.add_staff(DESK, StaffRole.FRONT_DESK, name="Dana Desk")
+    desk_console = fresh(console)
+    assert desk_console.sign_in(DESK).status_code == 303
+    services = services_of(console.client)
+    event = Event("conversation.escalated", console.practice_id, {"conversation_id": "c_1"})
+    with desk_console.client.websocket_connect("wss://testserver/console/ws") as live:
+        portal_of(console.client).call(services.events.publish, event)
+        assert live.receive_json()["conversation_id"] == "c_1"
+        assert post(console, f"{PAGE}/{desk}/disable").status_code == 303
+        portal_of(console.client).call(services.events.publish, event)
+        with pytest.raises(WebSocketDisconnect) as ended:
+            live.receive_json()
+    assert ended.value.code == 4401
