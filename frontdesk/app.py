@@ -24,6 +24,8 @@ from connectors.webchat.shared_sockets import open_socket_counter
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
 from frontdesk.admin.practice_pages import router as admin_practice_router
+from frontdesk.admin.knowledge import router as admin_knowledge_router
+from frontdesk.admin.staff import router as admin_staff_router
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
 from frontdesk.audit.service import audit_key_for, use_audit_key
@@ -177,6 +179,8 @@ def create_app(
     app.include_router(audit_router)  # /console/audit (admins)
     app.include_router(insights_router)  # /console/insights (admins, managers)
     app.include_router(admin_practice_router)  # /console/admin practice set-up (admins)
+    app.include_router(admin_staff_router)  # /console/admin/staff, /console/welcome/<link>
+    app.include_router(admin_knowledge_router)  # /console/admin/knowledge
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     # CSP, nosniff, no framing, HSTS on https, on every response; no-store on the console.
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))

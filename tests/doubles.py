@@ -31,8 +31,15 @@ class ScriptedBot:
     messages (`{"recipient_id", "text", "buttons", "custom"}`) to the service's real
     callback endpoint, before the turn returns, as Rasa's callback channel does."""
 
-    def __init__(self, replies: Callable[[str], list[Reply]] | None = None) -> None:
+    def __init__(
+        self,
+        replies: Callable[[str], list[Reply]] | None = None,
+        *,
+        render_templates: bool = False,
+    ) -> None:
         self.replies = replies or (lambda text: [{"text": f"you said: {text}"}])
+        # Off by default: most tests assert only on what needs no rendering.
+        self.render_templates = render_templates
         self.turns: list[tuple[str, str]] = []
         self.triggered: list[tuple[str, str]] = []
         # Tracker events posted by pause/resume, as RasaClient sends them to
@@ -104,7 +111,10 @@ class ScriptedBot:
         result = response.json()
         self.action_events.append((conversation_id, result["events"]))
         for message in result["responses"]:
-            # Rasa renders templates; this double passes on only what needs no rendering.
+            # Rasa renders templates; this double passes on only what needs no rendering,
+            # unless asked to fill a response's first text variant with the action's values.
+            if self.render_templates and message.get("response") and not message.get("text"):
+                message = {**message, "text": self._render(message)}
             body = {k: message[k] for k in ("text", "buttons", "custom") if message.get(k)}
             if body:
                 posted = await client.post(
@@ -113,6 +123,14 @@ class ScriptedBot:
                     json={"recipient_id": conversation_id, **body},
                 )
                 posted.raise_for_status()
+
+    @staticmethod
+    def _render(message: dict[str, Any]) -> str:
+        """A response's first text variant with `{name}` filled from the message, as Rasa."""
+        variants = bot_domain()["responses"].get(message["response"]) or [{}]
+        template = str(variants[0].get("text") or "")
+        values = {k: v for k, v in message.items() if isinstance(v, str)}
+        return template.format_map(values)
 
     async def trigger_intent(
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None

@@ -1,1 +1,1 @@
-"""Admin pages of the staff console."""
+"""Admin pages of the staff console (`/console/admin/...`, role admin, one practice each)."""

@@ -136,8 +136,13 @@ class LiveService:
 
 
 @contextmanager
-def live_service(data_dir: Path, replies: Callable[[str], list[Reply]]) -> Iterator[LiveService]:
-    """Migrate and seed a SQLite database, then serve the real app with uvicorn in a thread."""
+def live_service(
+    data_dir: Path, replies: Callable[[str], list[Reply]], *, render_templates: bool = False
+) -> Iterator[LiveService]:
+    """Migrate and seed a SQLite database, then serve the real app with uvicorn in a thread.
+
+    `render_templates` lets the bot double fill response templates the actions dispatch.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{data_dir / 'frontdesk.db'}")
     upgrade(engine)
@@ -156,7 +161,7 @@ def live_service(data_dir: Path, replies: Callable[[str], list[Reply]]) -> Itera
         sms_worker_enabled=False,
         reminders_enabled=False,
     )
-    bot = ScriptedBot(replies)
+    bot = ScriptedBot(replies, render_templates=render_templates)
     app = create_app(settings, engine=engine, bot=bot)
     bot.attach(app, INTERNAL_TOKEN)
     service = LiveService(app, engine, bot, port)
