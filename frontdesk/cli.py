@@ -84,14 +84,20 @@ def _echo(message: str) -> None:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    wait: float = typer.Option(
+        0, "--wait", help="Seconds to wait for the database to accept connections first"
+    ),
+) -> None:
     """Apply database migrations (Alembic) to the configured database."""
     from frontdesk.db import make_engine
-    from frontdesk.migrate import upgrade
+    from frontdesk.migrate import upgrade, wait_for_database
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
+    if wait > 0:
+        wait_for_database(engine, wait)
     upgrade(engine)
     engine.dispose()
     _echo("database is up to date")
