@@ -67,10 +67,13 @@ logger = logging.getLogger("frontdesk")
 
 
 def _configure_logging(settings: Settings) -> None:
+    from frontdesk.logs import use_format
+
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    use_format(settings.log_format)
     # httpx logs every request URL, and ours carry API tokens and conversation ids.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -233,7 +236,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """
     import uvicorn
 
-    from frontdesk.logs import install_redaction
+    from frontdesk.logs import install_redaction, use_format
 
     config = uvicorn.Config(
         app,
@@ -243,6 +246,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         access_log=False,  # request lines carry conversation tokens in query strings
     )
     install_redaction()  # uvicorn has configured its loggers by now
+    use_format(settings.log_format)
     return config
 
 

@@ -14,6 +14,7 @@ import typer
 
 from frontdesk.clock import shifted_clock, system_clock
 from frontdesk.db import make_engine, make_session_factory
+from frontdesk.logs import install_phi_filter, use_format
 from frontdesk.settings import get_settings
 from frontdesk.wiring import connect_ports
 
@@ -39,6 +40,8 @@ def run() -> None:
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    use_format(settings.log_format)
+    install_phi_filter()
     connect_ports()
     engine = make_engine(settings.sqlalchemy_url, **settings.engine_options)
     offset = settings.test_clock_offset_seconds
