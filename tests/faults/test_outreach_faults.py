@@ -88,11 +88,14 @@ def test_restart_during_reminder_fan_out(
     with running_fake(TwilioFake(latency=0.2, fail_every=3)) as fake:
         first = start_outreach(tmp_path, sqlite_engine, fake)
         try:
-            assert wait_for(lambda: len(fake.messages) >= REMINDERS // 3, first, 60), _log(tmp_path)
+            assert wait_for(_sent_at_least(fake, REMINDERS // 3), first, 60), _log(tmp_path)
         finally:
+            at_stop = len(fake.messages)
             first.send_signal(signal.SIGTERM)  # a deploy's restart, not a crash
             assert first.wait(20) == 0, _log(tmp_path)
-        assert len(fake.messages) < REMINDERS, "the fan-out finished before the restart"
+        at_exit = len(fake.messages)
+        # A stop finishes the sends it has claimed; what it had not claimed waits for the next.
+        assert at_stop < REMINDERS, "the fan-out finished before the restart"
         second = start_outreach(tmp_path, sqlite_engine, fake)
         try:
             assert wait_for(lambda: len(fake.messages) >= REMINDERS, second, 90), _log(tmp_path)
@@ -101,7 +104,9 @@ def test_restart_during_reminder_fan_out(
             second.send_signal(signal.SIGTERM)
             second.wait(15)
         counts = tally(phones, _received(fake))
-    report(counts.line("outreach restarted mid-fan-out"))
+    report(
+        counts.line(f"outreach restarted mid-fan-out (stop at {at_stop} texts, exit at {at_exit})")
+    )
     assert counts.all_once, counts
     assert _statuses(sqlite_engine) == {OutboundStatus.QUEUED}
 
@@ -131,3 +136,32 @@ def test_quiet_hours_ending_mid_fan_out(
     report(counts.line("quiet hours ended mid-fan-out"))
     assert counts.all_once, counts
     assert first_sent >= opening
+
+
+@pytest.mark.postgres
+def test_two_outbox_processes_on_postgresql_one_killed_mid_fan_out(
+    postgres_engine: Engine, tmp_path: Path, report: Callable[[str], None]
+) -> None:
+    # Two senders claim from one outbox (SKIP LOCKED); one dies with SIGKILL holding claims.
+    phones = seed_due_reminders(
+        postgres_engine, count=REMINDERS, clock=system_clock, window=ALL_DAY
+    )
+    with running_fake(TwilioFake(latency=0.05, fail_every=3)) as fake:
+        survivor = start_outreach(tmp_path, postgres_engine, fake)
+        victim = start_outreach(tmp_path, postgres_engine, fake)
+        try:
+            assert wait_for(_sent_at_least(fake, REMINDERS // 3), victim, 60), _log(tmp_path)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            assert len(fake.messages) < REMINDERS, "the fan-out finished before the kill"
+            assert wait_for(_sent_at_least(fake, REMINDERS), survivor, 90), _log(tmp_path)
+            time.sleep(3)  # past the claim lease: a dead sender's claims are settled by now
+        finally:
+            for process in (victim, survivor):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(15)
+        counts = tally(phones, _received(fake))
+    report(counts.line("two outbox processes on PostgreSQL, one SIGKILLed"))
+    assert counts.all_once, counts
+    assert _statuses(postgres_engine) == {OutboundStatus.QUEUED}
