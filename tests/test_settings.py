@@ -123,3 +123,10 @@ def test_postgres_pool_sizes_are_explicit() -> None:
     )
     assert settings.engine_options == {"pool_size": 3, "max_overflow": 2}
     assert Settings(_env_file=None, env="test", **REAL).engine_options == {}  # type: ignore[arg-type]
+
+
+def test_every_setting_is_named_in_env_example() -> None:
+    # .env.example is where an operator finds every setting: a new field must appear there.
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    missing = [n for n in Settings.model_fields if f"FRONTDESK_{n.upper()}" not in example]
+    assert missing == []
