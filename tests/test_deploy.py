@@ -200,6 +200,8 @@ def test_the_production_image_leaves_out_test_and_check_tools() -> None:
     names = _names(production.splitlines())
     assert not names & {"pytest", "ruff", "mypy", "playwright", "coverage"}
     assert {"fastapi", "uvicorn", "sqlalchemy"} <= names
+    rasa = _names((PROJECT_ROOT / "requirements" / "rasa.lock").read_text().splitlines())
+    assert not rasa & {"pytest", "ruff", "mypy", "playwright", "coverage"}  # installed whole
 
 
 def test_the_docker_build_context_is_an_allow_list_without_the_environments() -> None:
