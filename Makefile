@@ -13,7 +13,7 @@ BOT       := bot
 LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
-        test-rasa test-clock lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
+        test-rasa test-clock test-faults lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
         bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety kb-ingest-demo \
         lock lock-rasa audit-deps clean
 
@@ -44,6 +44,9 @@ test: setup setup-fhir lint typecheck ## Lint, type-check, every test (Rasa grou
 
 test-clock: setup setup-fhir ## The tests again at 23:30 in New York and a year ahead (libfaketime)
 	@scripts/test-shifted-clock.sh
+
+test-faults: setup-service ## Fault suite: outreach killed (kill -9), restarted, flaky Twilio, quiet hours; prints counts
+	@$(PY) -m pytest -m faults tests/faults
 
 test-fast: setup-service ## Tests that need neither Rasa nor a trained model
 	@$(PY) -m pytest -m "not rasa"

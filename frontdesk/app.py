@@ -71,7 +71,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
-        db_engine = engine or make_engine(settings.sqlalchemy_url)
+        db_engine = engine or make_engine(settings.sqlalchemy_url, **settings.engine_options)
         # An injected bot (a test double) is used as given; the real client is metered.
         bot_client = bot or MeteredBot(
             RasaClient(

@@ -68,10 +68,13 @@ logger = logging.getLogger("frontdesk")
 
 
 def _configure_logging(settings: Settings) -> None:
+    from frontdesk.logs import use_format
+
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    use_format(settings.log_format)
     # httpx logs every request URL, and ours carry API tokens and conversation ids.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -85,14 +88,20 @@ def _echo(message: str) -> None:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    wait: float = typer.Option(
+        0, "--wait", help="Seconds to wait for the database to accept connections first"
+    ),
+) -> None:
     """Apply database migrations (Alembic) to the configured database."""
     from frontdesk.db import make_engine
-    from frontdesk.migrate import upgrade
+    from frontdesk.migrate import upgrade, wait_for_database
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
+    if wait > 0:
+        wait_for_database(engine, wait)
     upgrade(engine)
     engine.dispose()
     _echo("database is up to date")
@@ -228,7 +237,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """
     import uvicorn
 
-    from frontdesk.logs import install_redaction
+    from frontdesk.logs import install_redaction, use_format
 
     config = uvicorn.Config(
         app,
@@ -238,6 +247,7 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         access_log=False,  # request lines carry conversation tokens in query strings
     )
     install_redaction()  # uvicorn has configured its loggers by now
+    use_format(settings.log_format)
     return config
 
 

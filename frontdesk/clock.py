@@ -11,7 +11,7 @@ whatever the date or hour it runs at. Ruff's banned-API rule (`pyproject.toml`) 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 """Returns the current time, aware, in UTC."""
@@ -28,3 +28,10 @@ def fixed_clock(moment: datetime) -> Clock:
         raise ValueError("a clock tells aware UTC times; give `moment` a time zone")
     at = moment.astimezone(UTC)
     return lambda: at
+
+
+def shifted_clock(seconds: float, base: Clock = system_clock) -> Clock:
+    """`base` moved by `seconds`: a process started in a test at a chosen hour (the fault
+    suite's quiet hours ending mid-fan-out); settings refuse it in production."""
+    offset = timedelta(seconds=seconds)
+    return lambda: base() + offset

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 from frontdesk.phi.logfilter import PhiLogFilter
+from frontdesk.phi.redaction import scrub
 
 _QUERY = re.compile(r"\?[^\s\"']*")
 SERVER_LOGGERS = ("uvicorn.error", "uvicorn.access")
@@ -39,6 +42,39 @@ def install_redaction() -> None:
         if not any(isinstance(f, RedactQueryStrings) for f in logger.filters):
             logger.addFilter(RedactQueryStrings())
     install_phi_filter()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (`FRONTDESK_LOG_FORMAT=json`), for log collectors.
+
+    It formats what the handler's filters left: the PHI filter has already replaced the
+    message and rendered the traceback into `exc_text`, scrubbed, so neither is re-rendered
+    from the raw exception here.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON: time (UTC), level, logger, message, and exception if any."""
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:  # no PHI filter on this handler: render, then scrub anyway
+            entry["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def use_format(log_format: str) -> None:
+    """Give every configured handler the chosen format ("text" keeps theirs)."""
+    if log_format != "json":
+        return
+    for logger in _configured_loggers():
+        for handler in logger.handlers:
+            if not isinstance(handler.formatter, JsonFormatter):
+                handler.setFormatter(JsonFormatter())
 
 
 def install_phi_filter() -> None:

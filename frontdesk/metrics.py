@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from frontdesk import __version__
 from frontdesk.bot import BotClient, BotUnavailableError
-from frontdesk.queues import queue_states
+from frontdesk.queues import dead_letters, queue_states
 from frontdesk.reminders.models import ReminderKind, ReminderStatus, ScheduledReminder
 from frontdesk.runtime import Services
 
@@ -150,6 +150,7 @@ class DeploymentCollector:
                     now=services.clock(),
                     ehr=bool(services.settings.ehr_fhir_url.strip()),
                 )
+                dead = dead_letters(session=session)
                 sent = dict(
                     session.execute(
                         select(ScheduledReminder.kind, func.count())
@@ -183,7 +184,14 @@ class DeploymentCollector:
         )
         for kind in ReminderKind:
             reminders.add_metric([kind.value], float(sent.get(kind, 0)))
-        yield from (depth, oldest, overdue, reminders)
+        letters = GaugeMetricFamily(
+            "frontdesk_dead_letters",
+            "Items an outbox gave up on, waiting for staff to retry or dismiss",
+            labels=["queue"],
+        )
+        for name, count in dead.items():
+            letters.add_metric([name], count)
+        yield from (depth, oldest, overdue, reminders, letters)
 
     def _rasa(self, state: dict[str, Any]) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from frontdesk.leader import advisory_key
 
@@ -36,3 +38,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             )
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def wait_for_database(engine: Engine, seconds: float, *, interval: float = 1.0) -> None:
+    """Return once the database accepts a connection; raise after `seconds` without one.
+
+    A migration Job or compose step may start before PostgreSQL listens (a fresh volume, a
+    node restart); waiting here beats an orchestrator's crash-loop backoff.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(interval)

@@ -100,6 +100,21 @@ def queue_states(*, session: Session, now: datetime, ehr: bool) -> list[QueueSta
     return states
 
 
+def dead_letters(*, session: Session) -> dict[str, int]:
+    """Items each outbox gave up on, waiting for staff (`dead`): never retried by themselves,
+    so any count above zero is someone's text or chart write that did not happen."""
+    return {
+        "sms_outbox": int(
+            session.scalar(select(func.count()).where(OutboundSms.status == OutboundStatus.DEAD))
+            or 0
+        ),
+        "ehr_outbox": int(
+            session.scalar(select(func.count()).where(EhrOutboxEntry.status == OutboxStatus.DEAD))
+            or 0
+        ),
+    }
+
+
 def wedged(states: list[QueueState], *, limit_seconds: float) -> list[str]:
     """Names of the queues whose most overdue item has waited longer than `limit_seconds`."""
     if limit_seconds <= 0:

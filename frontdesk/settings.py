@@ -49,11 +49,25 @@ class Settings(BaseSettings):
     # for a loopback public URL. Tests generate real secrets.
     env: Literal["development", "test", "production"] = "production"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for people; json (one object a line) for collectors"
+    )
+    test_clock_offset_seconds: float = Field(
+        default=0.0,
+        description="Tests only: move this process's clock by this many seconds (fault "
+        "suite: quiet hours ending mid-fan-out); refused in production",
+    )
 
     # Where embedded state lives: the SQLite database, the Rasa tracker store, trained models.
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir", repr=False
+    )
+    database_pool_size: int = Field(
+        default=5, ge=1, description="Connections each process keeps open (PostgreSQL)"
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections a process may open under load"
     )
 
     host: str = "127.0.0.1"
@@ -380,6 +394,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _no_test_clock_in_production(self) -> Settings:
+        # A moved clock sends reminders at the wrong hour: only tests may ask for one.
+        if self.env == "production" and self.test_clock_offset_seconds:
+            raise ValueError("FRONTDESK_TEST_CLOCK_OFFSET_SECONDS is refused in production")
+        return self
+
+    @model_validator(mode="after")
     def _development_only_on_loopback(self) -> Settings:
         # The sandbox shows every text (codes included) and accepts placeholder secrets: a
         # public URL that is not this machine means the internet could reach it.
@@ -399,6 +420,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'frontdesk.db').resolve()}"
+
+    @property
+    def engine_options(self) -> dict[str, int]:
+        """Pool sizes for `make_engine` (SQLite's pool ignores them)."""
+        if self.sqlalchemy_url.startswith("sqlite"):
+            return {}
+        return {"pool_size": self.database_pool_size, "max_overflow": self.database_max_overflow}
 
     @property
     def tracker_store_url(self) -> str:

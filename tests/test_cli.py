@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +168,22 @@ def test_make_run_asks_for_development_mode() -> None:
         ["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert ".venv/bin/frontdesk run --dev" in dry_run.stdout
+
+
+def test_migrate_waits_for_the_database_then_gives_up(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A migration Job started before PostgreSQL listens: it retries for --wait seconds.
+    from tests.twilio_fake import free_port
+
+    nobody = f"postgresql+psycopg://frontdesk@127.0.0.1:{free_port()}/frontdesk"
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", nobody)
+    get_settings.cache_clear()
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["migrate", "--wait", "2"])
+    assert result.exit_code != 0
+    assert time.monotonic() - started >= 2
+    monkeypatch.delenv("FRONTDESK_DATABASE_URL")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["migrate", "--wait", "5"])
+    assert result.exit_code == 0, result.output

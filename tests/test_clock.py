@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from frontdesk.clock import fixed_clock, system_clock
+from frontdesk.clock import fixed_clock, shifted_clock, system_clock
 from frontdesk.db import SessionWithoutClockError, make_session_factory, session_scope
 from frontdesk.models import Practice
 
@@ -41,3 +41,8 @@ def test_a_fixed_clock_needs_an_aware_time() -> None:
     assert fixed_clock(LONG_AGO)() == LONG_AGO
     with pytest.raises(ValueError, match="time zone"):
         fixed_clock(datetime(2001, 2, 3))
+
+
+def test_a_shifted_clock_moves_its_base_by_the_offset() -> None:
+    shifted = shifted_clock(90, base=fixed_clock(LONG_AGO))
+    assert shifted() == datetime(2001, 2, 3, 4, 6, 30, tzinfo=UTC)

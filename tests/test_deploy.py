@@ -135,3 +135,97 @@ def test_the_service_role_cannot_change_the_audit_log_and_rasa_sees_only_its_tra
     with pytest.raises(DBAPIError, match="permission denied"), retention.begin() as connection:
         connection.execute(text("INSERT INTO events (data) VALUES ('forged')"))
     retention.dispose()
+
+
+ONE_SHOT = {"migrate", "grants"}
+
+
+def test_every_compose_service_restarts_and_reports_its_health() -> None:
+    services = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]
+    for name, service in services.items():
+        if name in ONE_SHOT:
+            assert service["restart"] == "no", name  # runs once per `up`, then exits
+        else:
+            assert service["restart"] == "unless-stopped", name
+            assert service["healthcheck"]["test"], name
+    assert "/livez" in " ".join(services["service"]["healthcheck"]["test"])
+    assert services["migrate"]["command"][:3] == ["frontdesk", "migrate", "--wait"]
+    assert services["grants"]["depends_on"]["migrate"]["condition"].startswith("service_completed")
+
+
+def _dockerfile_user(name: str) -> str:
+    lines = (DEPLOY / name).read_text().splitlines()
+    return [line.split()[1] for line in lines if line.startswith("USER ")][-1]
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.service", "Dockerfile.rasa"])
+def test_images_run_as_an_unprivileged_user_with_a_health_check(name: str) -> None:
+    assert _dockerfile_user(name) not in ("root", "0")
+    assert "HEALTHCHECK" in (DEPLOY / name).read_text()
+
+
+def test_the_rasa_image_trains_at_build_into_a_folder_its_user_owns() -> None:
+    text_ = (DEPLOY / "Dockerfile.rasa").read_text()
+    after_user = text_[text_.index("USER 10001") :]
+    assert "RUN rasa-entrypoint train" in after_user  # trained as `rasa`, not as root
+    assert "chown rasa:rasa /app /app/models" in text_
+
+
+def _names(lines: list[str]) -> set[str]:
+    return {line.split("==")[0].lower() for line in lines if line and not line.startswith("#")}
+
+
+def test_the_production_image_leaves_out_test_and_check_tools() -> None:
+    dev_only = _names((DEPLOY / "dev-only.txt").read_text().splitlines())
+    locked = _names((PROJECT_ROOT / "requirements" / "service.lock").read_text().splitlines())
+    assert dev_only <= locked, dev_only - locked  # each name is real: the filter drops it
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    extra = pyproject[pyproject.index("dev = [") : pyproject.index("]", pyproject.index("dev = ["))]
+    declared = {
+        line.strip().strip('",').split(">")[0].split("=")[0].lower()
+        for line in extra.splitlines()[1:]
+        if line.strip().startswith('"')
+    }
+    assert declared <= dev_only, declared - dev_only
+    # The Dockerfile's own filter, run here on the real lock.
+    drop = "\n".join(f"^{n}==" for n in sorted(dev_only))
+    production = subprocess.run(
+        ["grep", "-viE", "-f", "/dev/stdin", str(PROJECT_ROOT / "requirements" / "service.lock")],
+        input=drop,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dev-only.txt" in (DEPLOY / "Dockerfile.service").read_text()
+    names = _names(production.splitlines())
+    assert not names & {"pytest", "ruff", "mypy", "playwright", "coverage"}
+    assert {"fastapi", "uvicorn", "sqlalchemy"} <= names
+    rasa = _names((PROJECT_ROOT / "requirements" / "rasa.lock").read_text().splitlines())
+    assert not rasa & {"pytest", "ruff", "mypy", "playwright", "coverage"}  # installed whole
+
+
+def test_the_docker_build_context_is_an_allow_list_without_the_environments() -> None:
+    rules = [
+        line.strip()
+        for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] == "*"
+    allowed = [rule[1:].rstrip("/") for rule in rules if rule.startswith("!")]
+    for kept_out in (".venv", ".venv-rasa", "var", "tests", ".env", ".git"):
+        assert kept_out not in allowed
+    size = sum(
+        f.stat().st_size
+        for entry in allowed
+        for f in (
+            [PROJECT_ROOT / entry]
+            if (PROJECT_ROOT / entry).is_file()
+            else (PROJECT_ROOT / entry).rglob("*")
+        )
+        if f.is_file() and "__pycache__" not in f.parts
+    )
+    assert size < 50 * 1024 * 1024, size  # megabytes, not the gigabytes of the envs
+
+
+def test_env_example_names_the_compose_superuser_password() -> None:
+    assert "POSTGRES_PASSWORD=" in (PROJECT_ROOT / ".env.example").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -44,9 +45,10 @@ from frontdesk.db import make_engine
 from frontdesk.migrate import upgrade
 from frontdesk.settings import Settings
 
-data_dir, port = sys.argv[1], int(sys.argv[2])
+data_dir, port, log_format = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 settings = Settings(
-    _env_file=None, env="test", data_dir=data_dir, port=port, secret_key="s" * 32,
+    _env_file=None, env="test", data_dir=data_dir, port=port, log_format=log_format,
+    secret_key="s" * 32,
     internal_token="i" * 32, rasa_token="r" * 32, sms_worker_enabled=False,
     reminders_enabled=False,
 )
@@ -66,12 +68,15 @@ uvicorn.Server(server_config(app, settings)).run()
 """
 
 
-def test_a_crash_traceback_through_uvicorns_own_handler_is_scrubbed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_crash_traceback_through_uvicorns_own_handler_is_scrubbed(
+    tmp_path: Path, log_format: str
+) -> None:
     port = free_port()
     script = tmp_path / "service.py"
     script.write_text(CRASHING_SERVICE)
     process = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path), str(port)],
+        [sys.executable, str(script), str(tmp_path), str(port), log_format],
         cwd=PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=subprocess.PIPE,
@@ -87,6 +92,16 @@ def test_a_crash_traceback_through_uvicorns_own_handler_is_scrubbed(tmp_path: Pa
     assert "Exception in ASGI application" in log and "LookupError" in log  # it was logged
     for identifier in PLANTED:
         assert identifier not in log
+    if log_format == "json":  # one object a line, the traceback inside its record
+        # Everything the server logged, up to its last line (after it, the script's own
+        # exit on SIGINT prints an interpreter traceback, which is not a log record).
+        lines = [line for line in log.splitlines() if line.strip()]
+        last = next(i for i, line in enumerate(lines) if "Finished server process" in line)
+        entries = [json.loads(line) for line in lines[: last + 1]]
+        crash = [e for e in entries if e["message"].strip() == "Exception in ASGI application"]
+        assert crash and crash[0]["logger"] == "uvicorn.error"
+        assert "LookupError" in crash[0]["exception"]
+        assert {"time", "level", "logger", "message"} <= set(entries[0])
 
 
 def _get_when_up(url: str, process: subprocess.Popen[bytes]) -> int:

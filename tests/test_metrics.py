@@ -18,7 +18,7 @@ from frontdesk.metrics import MeteredBot, Metrics
 from frontdesk.models import Patient, Provider, VisitType
 from frontdesk.reminders.models import ReminderKind, ReminderStatus, ScheduledReminder
 from frontdesk.settings import Settings
-from frontdesk.sms.models import OutboundSms
+from frontdesk.sms.models import OutboundSms, OutboundStatus
 from tests import factories
 from tests.auth.support import Console, make_console
 from tests.conftest import NOW
@@ -101,6 +101,16 @@ def test_queues_reminders_and_processes_are_reported_without_phi(console: Consol
                 next_attempt_at=NOW - timedelta(minutes=1),
             )
         )
+        session.add(
+            OutboundSms(
+                practice_id=console.practice_id,
+                to_phone=PHONE,
+                body=SECRET_TEXT,
+                kind="bot",
+                status=OutboundStatus.DEAD,
+                created_at=NOW - timedelta(hours=1),
+            )
+        )
     scrape = console.client.get("/metrics", headers=AUTH).text
     got = samples(scrape)
     assert got[("frontdesk_queue_depth", (("queue", "sms_outbox"),))] == 1
@@ -109,6 +119,8 @@ def test_queues_reminders_and_processes_are_reported_without_phi(console: Consol
     # No EHR configured: its outbox (an appointment's row waiting for one) is not a queue.
     assert ("frontdesk_queue_depth", (("queue", "ehr_outbox"),)) not in got
     assert got[("frontdesk_reminders_sent_total", (("kind", "reminder"),))] == 1
+    assert got[("frontdesk_dead_letters", (("queue", "sms_outbox"),))] == 1
+    assert got[("frontdesk_dead_letters", (("queue", "ehr_outbox"),))] == 0
     assert got[("frontdesk_reminders_sent_total", (("kind", "no_show"),))] == 0
     assert got[("frontdesk_rasa_up", ())] == 1
     assert got[("frontdesk_leader", ())] == 1  # SQLite: the single process leads

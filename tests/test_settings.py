@@ -101,3 +101,32 @@ def test_api_docs_are_off_in_production_unless_enabled() -> None:
     enabled = Settings(_env_file=None, api_docs_enabled=True, **REAL)  # type: ignore[arg-type]
     assert enabled.serves_api_docs
     assert Settings(_env_file=None, env="development").serves_api_docs
+
+
+def test_a_moved_test_clock_is_refused_in_production() -> None:
+    # The fault suite moves the outreach process's clock; a moved production clock would
+    # text patients at the wrong hour.
+    with pytest.raises(ValidationError, match="refused in production"):
+        Settings(_env_file=None, env="production", test_clock_offset_seconds=60, **REAL)  # type: ignore[arg-type]
+    moved = Settings(_env_file=None, env="test", test_clock_offset_seconds=60, **REAL)  # type: ignore[arg-type]
+    assert moved.test_clock_offset_seconds == 60
+
+
+def test_postgres_pool_sizes_are_explicit() -> None:
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        database_url="postgresql+psycopg://u:pw@h/d",
+        database_pool_size=3,
+        database_max_overflow=2,
+        **REAL,  # type: ignore[arg-type]
+    )
+    assert settings.engine_options == {"pool_size": 3, "max_overflow": 2}
+    assert Settings(_env_file=None, env="test", **REAL).engine_options == {}  # type: ignore[arg-type]
+
+
+def test_every_setting_is_named_in_env_example() -> None:
+    # .env.example is where an operator finds every setting: a new field must appear there.
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    missing = [n for n in Settings.model_fields if f"FRONTDESK_{n.upper()}" not in example]
+    assert missing == []

@@ -6,7 +6,9 @@
        -> 201 with Twilio's Message JSON, or Twilio's error JSON (400/401/404)
   GET  /2010-04-01/Accounts/{AccountSid}/Messages.json?To=&DateSent>=  -> a page of messages
 and can be told to fail the next requests with a status (500, 503, 429) or to stall them past
-the client's timeout. It runs with uvicorn on a free loopback port in a background thread.
+the client's timeout, or (`fail_every=N`) to refuse every Nth send, alternating Twilio's 500
+and 429 answers (the fault suite). It runs with uvicorn on a free loopback port in a background
+thread.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class TwilioFake:
     _counter: Iterator[int] = field(default_factory=itertools.count)
     url: str = ""
     latency: float = 0.0  # seconds between storing a message and answering (a slow Twilio)
+    fail_every: int = 0  # refuse every Nth send request (nothing stored): 500, then 429, ...
+    refused: int = 0  # send requests refused because of `fail_every`
+    _sends: int = 0
 
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer the next `count` send requests with `status` (nothing is stored)."""
@@ -140,6 +145,13 @@ class TwilioFake:
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
+            self._sends += 1
+            periodic = self.fail_every > 0 and self._sends % self.fail_every == 0
+            if periodic and failure is None:
+                self.refused += 1
+                if self.refused % 2 == 0:
+                    return _error(429, 20429, "Too Many Requests")
+                return _error(500, 20500, "Internal Server Error")
         if failure is not None and failure[0] == "status":
             return _error(int(failure[1]), 20500, "Internal Server Error")
         if failure is not None and failure[0] == "stall":

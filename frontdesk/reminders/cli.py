@@ -12,8 +12,9 @@ import signal
 
 import typer
 
-from frontdesk.clock import system_clock
+from frontdesk.clock import shifted_clock, system_clock
 from frontdesk.db import make_engine, make_session_factory
+from frontdesk.logs import install_phi_filter, use_format
 from frontdesk.settings import get_settings
 from frontdesk.wiring import connect_ports
 
@@ -39,9 +40,13 @@ def run() -> None:
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    use_format(settings.log_format)
+    install_phi_filter()
     connect_ports()
-    engine = make_engine(settings.sqlalchemy_url)
-    sessions = make_session_factory(engine, clock=system_clock)
+    engine = make_engine(settings.sqlalchemy_url, **settings.engine_options)
+    offset = settings.test_clock_offset_seconds
+    clock = shifted_clock(offset) if offset else system_clock
+    sessions = make_session_factory(engine, clock=clock)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -53,14 +58,14 @@ def run() -> None:
             settings,
             sessions=sessions,
             transport=transport_from_settings(settings),
-            clock=system_clock,
+            clock=clock,
         )
         worker.start()
         scheduler = start_reminder_scheduler(
             settings,
             engine=engine,
             sessions=sessions,
-            clock=system_clock,
+            clock=clock,
             bot=bot,
             loop=loop,
             on_queued=worker.wake,
