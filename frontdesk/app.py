@@ -23,8 +23,8 @@ from connectors.rasa import RasaClient
 from connectors.webchat.shared_sockets import open_socket_counter
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
-from frontdesk.admin.practice_pages import router as admin_practice_router
 from frontdesk.admin.knowledge import router as admin_knowledge_router
+from frontdesk.admin.practice_pages import router as admin_practice_router
 from frontdesk.admin.staff import router as admin_staff_router
 from frontdesk.api import router as api_router
 from frontdesk.audit.routes import router as audit_router
