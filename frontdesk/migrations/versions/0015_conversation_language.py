@@ -1,7 +1,7 @@
 """conversations: the language the patient writes in (en/es), decided by frontdesk.language
 
-Revision ID: 0020
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 07:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """reminder experiments (arms of wording or cadence per practice)
 
-Revision ID: 0018
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-03 07:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import frontdesk.db
 
-revision: str = "0018"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
