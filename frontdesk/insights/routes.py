@@ -32,6 +32,7 @@ from frontdesk.insights.value import (
 )
 from frontdesk.insights.windows import Period, Window
 from frontdesk.practices.models import Practice
+from frontdesk.review.drift import drift
 from frontdesk.runtime import Services
 from frontdesk.web.templates import templates
 
@@ -123,6 +124,12 @@ def _render(
         window = _window(session, staff, services, period, since)
         report = _report(session, staff, window, channel)
         fields = _assumption_fields(session, staff)
+        nlu_drift = drift(
+            session=session,
+            practice_id=staff.practice_id,
+            now=services.clock(),
+            margin=services.settings.drift_fallback_margin,
+        )
         _audit(session, staff, services, "insights.view", f"{period.value} {channel}")
     query = {"period": period.value, "channel": channel, **({"from": since} if since else {})}
     return templates.TemplateResponse(
@@ -140,6 +147,7 @@ def _render(
             "done": done,
             "error": error,
             "months": _recent_months(report.figures.window),
+            "drift": nlu_drift,
         },
         status_code=status_code,
     )
