@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from frontdesk.practices.models import Practice
@@ -65,14 +65,13 @@ class Drift:
 
 
 def _window(
-    session: Session, practice_id: int, model_id: str | None, start: datetime, end: datetime
+    session: Session, practice_id: int, model_id: str | None, *when: ColumnElement[bool]
 ) -> Window:
     rows = session.execute(
         select(NluTurn.intent, NluTurn.fallback, NluTurn.confidence).where(
             NluTurn.practice_id == practice_id,
             NluTurn.model_id == model_id if model_id is not None else NluTurn.model_id.is_(None),
-            NluTurn.at >= start,
-            NluTurn.at < end,
+            *when,
         )
     ).all()
     if not rows:
@@ -105,8 +104,12 @@ def drift(*, session: Session, practice_id: int, now: datetime, margin: float) -
     baseline_end = min(first + WEEK, recent_start)  # the last day is never its own baseline
     return Drift(
         model_id=model_id,
-        baseline=_window(session, practice_id, model_id, first, baseline_end),
-        recent=_window(session, practice_id, model_id, recent_start, now),
+        baseline=_window(
+            session, practice_id, model_id, NluTurn.at >= first, NluTurn.at <= baseline_end
+        ),
+        recent=_window(
+            session, practice_id, model_id, NluTurn.at > recent_start, NluTurn.at <= now
+        ),
         margin=margin,
     )
 
