@@ -125,8 +125,10 @@ class Registry:
 
     def find(self, ref: str) -> ModelEntry:
         """A model by version ("v3") or by (a prefix of) its content hash."""
-        matches = [m for m in self.models if ref in (m.version,) or m.content_hash.startswith(ref)]
-        if len(matches) != 1 or not ref:
+        matches = [
+            m for m in self.models if ref and (ref == m.version or m.content_hash.startswith(ref))
+        ]
+        if len(matches) != 1:
             raise RegistryError(f"no single model matches {ref!r}; see `frontdesk model list`")
         return matches[0]
 
