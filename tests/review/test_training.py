@@ -119,5 +119,6 @@ def test_a_model_trained_on_reviewed_turns_passes_the_gate_and_a_worse_one_does_
     third = registry.record_trained(content_hash="lost", path=before, now=NOW)
     third.evaluation = first.evaluation
     refused = registry.promote(third, now=NOW)
-    assert not refused.passed and "emergency recall would drop" in refused.reasons[0]
+    assert not refused.passed
+    assert "emergency recall would drop from 1.000 to 0.000" in refused.reasons
     assert registry.current == second
