@@ -98,7 +98,8 @@ def store_turn(
     return row
 
 
-def _fast_scrub(text: str) -> str:
+def fast_scrub(text: str) -> str:
+    """`text` through the process-wide fast PHI scrubber."""
     # Imported on first use: presidio takes a second to load, which start-up need not pay.
     from frontdesk.phi.scrubber import default_scrubber
 
@@ -120,7 +121,7 @@ class ReviewRecorder:
         self._reader = reader
         self._sessions = sessions
         self._threshold = threshold
-        self._scrub = scrub or _fast_scrub
+        self._scrub = scrub or fast_scrub
         self._tasks: set[asyncio.Task[None]] = set()
 
     def note_turn(self, public_id: str) -> None:

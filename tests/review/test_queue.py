@@ -14,6 +14,8 @@ from sqlalchemy import Engine, select
 from frontdesk.audit.models import AuditEvent
 from frontdesk.auth.models import StaffRole
 from frontdesk.review.models import ReviewItem, ReviewReason, ReviewStatus
+from frontdesk.review.recording import fast_scrub, store_turn
+from frontdesk.review.tracker import ParsedTurn
 from tests.auth.support import Console
 from tests.doubles import ScriptedBot
 from tests.review.support import make_review_console, wait_for_turns
@@ -150,3 +152,32 @@ def test_nothing_labelled_writes_no_file(review: tuple[Console, ScriptedBot]) ->
     answer = console.client.post("/console/review/export", data={"csrf_token": csrf})
     assert "0 examples written" in answer.text
     assert not console.settings.reviewed_nlu_file.exists()
+
+
+def test_text_rasa_holds_is_scrubbed_again_and_a_request_for_a_person_flags_the_turn_before(
+    review: tuple[Console, ScriptedBot],
+) -> None:
+    console, bot = review
+    chat(console, "I want to book")
+    (first,) = wait_for_turns(console, 1)
+    public_id = bot.turns[0][0]
+    # Text that escaped tokenising (it never should): the recorder's own scrub catches it.
+    leaked = ParsedTurn(
+        message_id="leak-1",
+        text="get me a person, my number is 555-201-3344",
+        intent="request_human",
+        confidence=0.93,
+        model_id="fake-model",
+        actions_after=("action_escalate",),
+    )
+    with console.db() as session:
+        row = store_turn(
+            session=session, public_id=public_id, turn=leaked, scrub=fast_scrub, threshold=0.5
+        )
+        assert row is not None and "3344" not in row.text and "get me a person" in row.text
+        again = store_turn(
+            session=session, public_id=public_id, turn=leaked, scrub=fast_scrub, threshold=0.5
+        )
+        assert again is None  # one row per Rasa message id
+        flagged = session.scalar(select(ReviewItem).where(ReviewItem.nlu_turn_id == first.id))
+        assert flagged is not None and flagged.reason is ReviewReason.CORRECTED
