@@ -4,6 +4,7 @@ evaluation figures written as `rasa test nlu` reports them (no training needed).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from frontdesk import botctl
+from frontdesk import botctl, cli
 from frontdesk.cli import app
 from frontdesk.review.registry import Evaluation, Registry, RegistryError, gate
 from frontdesk.review.serving import load_into_rasa, serving_model
@@ -139,3 +140,61 @@ def test_train_registers_each_content_once(tmp_path: Path, monkeypatch: pytest.M
         ("v1", botctl.bot_content_hash())
     ]
     assert registry.current is None  # training alone never changes what Rasa serves
+
+
+FAKE_RASA = """#!/bin/sh
+echo "$@" >> "$FAKE_RASA_LAUNCHES"
+exit 3
+"""
+
+
+def test_run_serves_the_promoted_model_and_a_restart_picks_up_a_new_promotion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rasa = tmp_path / "rasa-venv" / "bin" / "rasa"
+    rasa.parent.mkdir(parents=True)
+    rasa.write_text(FAKE_RASA)
+    rasa.chmod(0o755)
+    settings = Settings(
+        env="development",
+        _env_file=None,
+        data_dir=tmp_path,
+        model_cache_dir=tmp_path / "models",
+        rasa_venv=rasa.parent.parent,
+        rasa_restart_max_seconds=0.3,
+    )
+    (tmp_path / "logs").mkdir()
+    botctl.model_path(settings).parent.mkdir(parents=True)
+    botctl.model_path(settings).write_bytes(b"model of the current bot/")
+    registry = Registry(settings.registry_file)
+    models = {}
+    for name, recall in (("old", 0.9), ("new", 1.0)):
+        models[name] = tmp_path / "models" / f"frontdesk-{name}.tar.gz"
+        models[name].write_bytes(b"model")
+        entry = registry.record_trained(content_hash=name, path=models[name], now=NOW)
+        entry.evaluation = Evaluation(0.9, recall)
+    assert registry.promote(registry.find("old"), now=NOW).passed
+    registry.save()
+    launches = tmp_path / "launches"
+    monkeypatch.setenv("FAKE_RASA_LAUNCHES", str(launches))
+
+    def launched_with(model: Path) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if launches.exists() and f"--model {model}" in launches.read_text():
+                return True
+            time.sleep(0.05)
+        return False
+
+    supervisor = cli._supervise_rasa(settings)
+    try:
+        assert launched_with(models["old"])  # the promoted model, not the current bot/'s
+        registry = Registry.load(settings.registry_file)
+        assert registry.promote(registry.find("new"), now=NOW).passed
+        registry.save()
+        assert supervisor.process is not None
+        supervisor.process.wait(timeout=10)  # the fake exits at once with 3
+        supervisor.start()  # what its watcher does when the child has died (here: exit 3)
+        assert launched_with(models["new"])  # the restart serves the new promotion
+    finally:
+        supervisor.stop()
