@@ -50,6 +50,8 @@ async def hand_turn_to_bot(
         return False
     finally:
         await socket.send_json({"type": "typing", "active": False})
+    if services.review is not None:
+        services.review.note_turn(conversation_id)  # after the reply, in the background
     return True
 
 

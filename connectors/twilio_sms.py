@@ -265,6 +265,8 @@ async def _to_bot(services: Services, inbound_id: int) -> None:
     except BotUnavailableError:
         logger.warning("bot unavailable; inbound SMS %s stays pending", inbound_id)
         return
+    if services.review is not None:
+        services.review.note_turn(public_id)  # after the reply, in the background
     await run_in_threadpool(_mark_done, services, inbound_id, InboundOutcome.BOT)
 
 

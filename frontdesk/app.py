@@ -46,6 +46,9 @@ from frontdesk.metrics import install as install_metrics
 from frontdesk.metrics import router as metrics_router
 from frontdesk.periodic import EhrPullJob, HousekeepingJob, RemindersJob, only_on_leader
 from frontdesk.reminders.scheduler import outreach_bot_client
+from frontdesk.review.recording import ReviewRecorder
+from frontdesk.review.routes import router as review_router
+from frontdesk.review.tracker import TrackerReader
 from frontdesk.runtime import Services
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 from frontdesk.settings import Settings, get_settings
@@ -62,8 +65,12 @@ def create_app(
     engine: Engine | None = None,
     bot: BotClient | None = None,
     clock: Clock = system_clock,
+    tracker: TrackerReader | None = None,
 ) -> FastAPI:
-    """Build the service. Everything outside (database, Rasa, clock) can be injected."""
+    """Build the service. Everything outside (database, Rasa, clock) can be injected.
+
+    With a bot double and no `tracker`, turns are not recorded for review (no tracker exists).
+    """
     settings = settings or get_settings()
     connect_ports()
     use_audit_key(audit_key_for(settings))  # the audit chain's key lives here, not in the DB
@@ -93,6 +100,12 @@ def create_app(
             events=live.events,
             clock=clock,
         )
+        if tracker is not None or bot is None:
+            services.review = ReviewRecorder(
+                tracker or TrackerReader(settings.rasa_url, settings.rasa_token.get_secret_value()),
+                services.sessions,
+                threshold=settings.review_confidence_threshold,
+            )
         app.state.live = live
         # Open web chat sockets per address: counted over every replica when Redis is set.
         sockets = await open_socket_counter(
@@ -153,6 +166,8 @@ def create_app(
             await stop_sms(sms_channel)
             await live.close()
             await sockets.close()
+            if services.review is not None:
+                await services.review.aclose()
             if bot is None:
                 await bot_client.aclose()
                 await outreach_bot.aclose()
@@ -181,6 +196,7 @@ def create_app(
     app.include_router(admin_practice_router)  # /console/admin practice set-up (admins)
     app.include_router(admin_staff_router)  # /console/admin/staff, /console/welcome/<link>
     app.include_router(admin_knowledge_router)  # /console/admin/knowledge
+    app.include_router(review_router)  # /console/review (admins, managers, front desk)
     app.include_router(console_router)  # staff console: queue, conversations, live updates
     # CSP, nosniff, no framing, HSTS on https, on every response; no-store on the console.
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))

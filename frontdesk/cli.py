@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -38,6 +37,8 @@ LAZY_GROUPS = {
     "practice": ("frontdesk.practices.config.cli", "app"),  # the practice file
     "patients": ("frontdesk.patients.cli", "app"),  # CSV import, EHR sync, duplicates
     "experiments": ("frontdesk.experiments.cli", "app"),  # reminder experiments
+    "model": ("frontdesk.review.cli", "model_app"),  # registry: list, promote, rollback
+    "nlu": ("frontdesk.review.cli", "nlu_app"),  # export-reviewed
 }
 
 
@@ -125,11 +126,17 @@ def seed_demo_command() -> None:
 @app.command()
 def train(force: bool = typer.Option(False, help="Train even if bot/ is unchanged.")) -> None:
     """Train the Rasa model if bot/ changed since the cached one; print its path."""
-    from frontdesk.botctl import ensure_model
+    from frontdesk.botctl import bot_content_hash, ensure_model
+    from frontdesk.clock import system_clock
+    from frontdesk.review.registry import Registry
 
     settings = get_settings()
     _configure_logging(settings)
-    _echo(str(ensure_model(settings, force=force)))
+    model = ensure_model(settings, force=force)
+    registry = Registry.load(settings.registry_file)  # a version for it, once per content
+    registry.record_trained(content_hash=bot_content_hash(), path=model, now=system_clock())
+    registry.save()
+    _echo(str(model))
 
 
 @app.command()
@@ -200,13 +207,16 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 def _supervise_rasa(settings: Settings) -> RasaSupervisor:
     from frontdesk.botctl import ensure_model
+    from frontdesk.review.serving import serving_model
 
-    model = ensure_model(settings)  # trained (if need be) once; restarts reuse it
+    # The promoted model if the registry has one; else the current bot/ (trained if need be).
+    model = serving_model(settings) or ensure_model(settings)
     port = urlsplit(settings.rasa_url).port or 5005
     log = settings.data_dir / "logs" / "rasa.out"
     _echo(f"starting Rasa on 127.0.0.1:{port} (model {model.name}; log {log})")
     supervisor = RasaSupervisor(
-        partial(_start_rasa, settings, model, port),
+        # Each (re)start serves the model promoted by then, not the one at first start.
+        lambda: _start_rasa(settings, serving_model(settings) or model, port),
         base_seconds=min(1.0, settings.rasa_restart_max_seconds),
         max_seconds=settings.rasa_restart_max_seconds,
         on_exit=lambda code: _echo(f"  (why Rasa stopped: see {log})"),

@@ -17,6 +17,8 @@ What is measured, and where it comes from:
   database (deployment-wide, as above).
 - `frontdesk_rasa_up`, `frontdesk_rasa_restarts_total`: whether Rasa answers with a model, and
   how often `frontdesk run` restarted its child.
+- `frontdesk_nlu_fallback_rate` (by practice, window: day / first_week) and
+  `frontdesk_nlu_drift_alert` (by practice): the NLU's drift (frontdesk/review/drift.py).
 - `frontdesk_leader` (1 on the replica running the periodic jobs), `frontdesk_fanout_connected`,
   `frontdesk_fanout_messages_total` (published, received, dropped).
 """
@@ -41,6 +43,7 @@ from frontdesk import __version__
 from frontdesk.bot import BotClient, BotUnavailableError
 from frontdesk.queues import dead_letters, queue_states
 from frontdesk.reminders.models import ReminderKind, ReminderStatus, ScheduledReminder
+from frontdesk.review.drift import drift_metrics
 from frontdesk.runtime import Services
 
 router = APIRouter(tags=["ops"], include_in_schema=False)
@@ -192,6 +195,20 @@ class DeploymentCollector:
         for name, count in dead.items():
             letters.add_metric([name], count)
         yield from (depth, oldest, overdue, reminders, letters)
+        yield from self._drift(services)
+
+    def _drift(self, services: Services) -> Iterator[Metric]:
+        try:
+            with services.unit_of_work() as session:
+                yield from list(
+                    drift_metrics(
+                        session=session,
+                        now=services.clock(),
+                        margin=services.settings.drift_fallback_margin,
+                    )
+                )
+        except SQLAlchemyError:
+            return  # frontdesk_database_up already says why
 
     def _rasa(self, state: dict[str, Any]) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,9 @@ from frontdesk.db import session_scope
 from frontdesk.events import EventBus
 from frontdesk.hub import ChatHub
 from frontdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from frontdesk.review.recording import ReviewRecorder
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Services:
     hub: ChatHub
     events: EventBus
     clock: Callable[[], datetime]
+    # Records each turn's NLU result for the review queue; None when no tracker is readable.
+    review: ReviewRecorder | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -111,6 +111,20 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         default=None, description="Trained Rasa models, keyed by bot/ content; default data_dir"
     )
+    model_registry_file: Path | None = Field(
+        default=None,
+        description="Model registry (versions, evaluations, promoted); default models_dir",
+    )
+    reviewed_nlu_file: Path = Field(
+        default=PROJECT_ROOT / "bot" / "data" / "nlu" / "reviewed.yml",
+        description="Where the console's export writes labelled review items (Rasa NLU YAML)",
+    )
+    review_confidence_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Turns whose intent confidence is below go to review"
+    )
+    drift_fallback_margin: float = Field(
+        default=0.05, ge=0, le=1, description="Fallback-rate rise over the first week that alerts"
+    )
     rasa_endpoints: Path = Field(
         default=PROJECT_ROOT / "bot" / "endpoints.yml",
         description="Rasa endpoints file; bot/endpoints.scale.yml adds a Redis lock store",
@@ -335,6 +349,7 @@ class Settings(BaseSettings):
         "database_url",
         "rasa_tracker_url",
         "model_cache_dir",
+        "model_registry_file",
         "data_dir",
         "rasa_venv",
         "rasa_endpoints",
@@ -348,7 +363,15 @@ class Settings(BaseSettings):
             raise PydanticUseDefault
         return value
 
-    @field_validator("data_dir", "rasa_venv", "rasa_endpoints", "model_cache_dir", mode="after")
+    @field_validator(
+        "data_dir",
+        "rasa_venv",
+        "rasa_endpoints",
+        "model_cache_dir",
+        "model_registry_file",
+        "reviewed_nlu_file",
+        mode="after",
+    )
     @classmethod
     def _anchor_relative_paths(cls, value: Path | None) -> Path | None:
         # Rasa runs with var/ as its working directory: relative paths mean the checkout.
@@ -439,6 +462,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where trained Rasa models are cached."""
         return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def registry_file(self) -> Path:
+        """The model registry's JSON file."""
+        return self.model_registry_file or self.models_dir / "registry.json"
 
     @property
     def base_url(self) -> str:

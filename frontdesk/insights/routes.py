@@ -33,6 +33,7 @@ from frontdesk.insights.value import (
 )
 from frontdesk.insights.windows import Period, Window
 from frontdesk.practices.models import Practice
+from frontdesk.review.drift import drift
 from frontdesk.runtime import Services
 from frontdesk.web.templates import templates
 
@@ -127,6 +128,12 @@ def _render(
         experiments = experiment_sections(
             session=session, practice_id=staff.practice_id, now=services.clock()
         )
+        nlu_drift = drift(
+            session=session,
+            practice_id=staff.practice_id,
+            now=services.clock(),
+            margin=services.settings.drift_fallback_margin,
+        )
         _audit(session, staff, services, "insights.view", f"{period.value} {channel}")
     query = {"period": period.value, "channel": channel, **({"from": since} if since else {})}
     return templates.TemplateResponse(
@@ -145,6 +152,7 @@ def _render(
             "error": error,
             "months": _recent_months(report.figures.window),
             "experiments": experiments,
+            "drift": nlu_drift,
         },
         status_code=status_code,
     )
