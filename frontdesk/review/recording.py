@@ -123,6 +123,7 @@ class ReviewRecorder:
         self._threshold = threshold
         self._scrub = scrub or fast_scrub
         self._tasks: set[asyncio.Task[None]] = set()
+        self._storing = asyncio.Lock()
 
     def note_turn(self, public_id: str) -> None:
         """Record the conversation's latest turn, later: never delays the caller."""
@@ -132,9 +133,12 @@ class ReviewRecorder:
 
     async def _record(self, public_id: str) -> None:
         try:
-            turn = await self._reader.latest_turn(public_id)
-            if turn is not None:
-                await run_in_threadpool(self._store, public_id, turn)
+            # Every turn not yet recorded, in order: by the time this runs the patient may
+            # have written again, and a record keyed on "the latest" would skip a turn.
+            turns = await self._reader.turns(public_id)
+            async with self._storing:  # one writer: two records never race on one turn
+                for turn in turns:
+                    await run_in_threadpool(self._store, public_id, turn)
         except Exception:  # a lost record must never surface in the patient's turn
             logger.exception("recording an NLU turn failed")
 

@@ -1,4 +1,4 @@
-"""Reading the NLU result of a conversation's latest patient turn from Rasa's tracker.
+"""Reading the NLU results of a conversation's patient turns from Rasa's tracker.
 
 Rasa keeps the parse of every user message in its tracker (`GET /conversations/{id}/tracker`):
 the intent, its confidence, and the actions that followed. The service never re-runs the NLU.
@@ -41,34 +41,37 @@ class ParsedTurn:
         return bool(MISUNDERSTANDING_ACTIONS & set(self.actions_after))
 
 
-def latest_user_turn(tracker: dict[str, Any]) -> ParsedTurn | None:
-    """The last `user` event of a tracker in Rasa 3.6's JSON, with the actions after it."""
-    events = tracker.get("events") or []
-    for index in range(len(events) - 1, -1, -1):
+def user_turns(tracker: dict[str, Any]) -> list[ParsedTurn]:
+    """Every `user` event of a tracker in Rasa 3.6's JSON, oldest first, each with the actions
+    Rasa ran before the next user event."""
+    events = [event for event in tracker.get("events") or [] if isinstance(event, dict)]
+    starts = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    turns = []
+    for position, index in enumerate(starts):
         event = events[index]
-        if not isinstance(event, dict) or event.get("event") != "user":
-            continue
         text = event.get("text")
         message_id = event.get("message_id")
         if not isinstance(text, str) or not isinstance(message_id, str):
-            return None
+            continue
+        end = starts[position + 1] if position + 1 < len(starts) else len(events)
         intent = (event.get("parse_data") or {}).get("intent") or {}
         confidence = intent.get("confidence")
-        after = tuple(
-            str(later.get("name"))
-            for later in events[index + 1 :]
-            if isinstance(later, dict) and later.get("event") == "action"
-        )
         metadata = event.get("metadata") or {}
-        return ParsedTurn(
-            message_id=message_id,
-            text=text,
-            intent=intent.get("name") if isinstance(intent.get("name"), str) else None,
-            confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
-            model_id=metadata.get("model_id") if isinstance(metadata, dict) else None,
-            actions_after=after,
+        turns.append(
+            ParsedTurn(
+                message_id=message_id,
+                text=text,
+                intent=intent.get("name") if isinstance(intent.get("name"), str) else None,
+                confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
+                model_id=metadata.get("model_id") if isinstance(metadata, dict) else None,
+                actions_after=tuple(
+                    str(later.get("name"))
+                    for later in events[index + 1 : end]
+                    if later.get("event") == "action"
+                ),
+            )
         )
-    return None
+    return turns
 
 
 class TrackerReader:
@@ -87,8 +90,8 @@ class TrackerReader:
         self._token = token
         self._http = http or httpx.AsyncClient(timeout=10.0)
 
-    async def latest_turn(self, conversation_id: str) -> ParsedTurn | None:
-        """The conversation's latest patient turn, or None when Rasa cannot say."""
+    async def turns(self, conversation_id: str) -> list[ParsedTurn]:
+        """The conversation's patient turns, oldest first; empty when Rasa cannot say."""
         try:
             response = await self._http.get(
                 f"{self._base}/conversations/{conversation_id}/tracker",
@@ -97,11 +100,11 @@ class TrackerReader:
             )
         except httpx.HTTPError as exc:
             logger.warning("rasa tracker unavailable: %s", type(exc).__name__)
-            return None
+            return []
         if response.status_code != 200:
             logger.warning("rasa answered %s for a tracker", response.status_code)
-            return None
-        return latest_user_turn(response.json())
+            return []
+        return user_turns(response.json())
 
     async def aclose(self) -> None:
         """Close the connection pool."""

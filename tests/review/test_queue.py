@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from frontdesk.audit.models import AuditEvent
 from frontdesk.auth.models import StaffRole
-from frontdesk.review.models import ReviewItem, ReviewReason, ReviewStatus
+from frontdesk.review.models import NluTurn, ReviewItem, ReviewReason, ReviewStatus
 from frontdesk.review.recording import fast_scrub, store_turn
 from frontdesk.review.tracker import ParsedTurn
 from tests.auth.support import Console
@@ -93,6 +93,14 @@ def _item_ids(console: Console) -> list[int]:
     return [int(i) for i in re.findall(r'data-item="(\d+)"', page.text)]
 
 
+def _items_by_text(console: Console) -> dict[str, int]:
+    with console.db() as session:
+        rows = session.execute(
+            select(NluTurn.text, ReviewItem.id).join(NluTurn, NluTurn.id == ReviewItem.nlu_turn_id)
+        ).all()
+    return {str(text): int(item_id) for text, item_id in rows}
+
+
 def test_labelling_dismissing_and_export_write_rasa_yaml(
     review: tuple[Console, ScriptedBot],
 ) -> None:
@@ -101,7 +109,11 @@ def test_labelling_dismissing_and_export_write_rasa_yaml(
     wait_for_turns(console, 3)
     console.add_staff("pat@riverside.example", StaffRole.MANAGER)
     assert console.sign_in("pat@riverside.example").status_code == 303
-    first, second, third = _item_ids(console)
+    by_text = _items_by_text(console)
+    assert sorted(_item_ids(console)) == sorted(by_text.values())
+    first, second, third = (
+        by_text[text] for text in ("blorp blorp", "i need a refill thingy", "hello blorp again")
+    )
     csrf = console.page_csrf("/console/review")
 
     refused = console.client.post(f"/console/review/{first}/label", data={"label": "launch"})
