@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
@@ -90,9 +90,10 @@ def _echo(message: str) -> None:
 
 @app.command()
 def migrate(
-    wait: float = typer.Option(
-        0, "--wait", help="Seconds to wait for the database to accept connections first"
-    ),
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for the database to accept connections first"),
+    ] = 0,
 ) -> None:
     """Apply database migrations (Alembic) to the configured database."""
     from frontdesk.db import make_engine

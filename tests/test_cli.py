@@ -32,6 +32,14 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+def test_run_can_call_migrate_as_a_function(data_dir: Path) -> None:
+    """`frontdesk run` migrates by calling the command's function with its defaults."""
+    from frontdesk.cli import migrate
+
+    migrate()
+    assert (data_dir / "frontdesk.db").exists()
+
+
 def test_migrate_and_seed_demo_twice(data_dir: Path) -> None:
     runner = CliRunner()
     for _ in range(2):
