@@ -18,6 +18,7 @@ import knowledge
 from actions import build_executor
 from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms
+from connectors.dispatcher import TurnDispatcher
 from connectors.rasa import RasaClient
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
@@ -89,6 +90,10 @@ def create_app(
         )
         app.state.live = live
         app.state.services = services
+        # Patient turns, from the durable queue to Rasa: one in flight per conversation.
+        app.state.turns = TurnDispatcher(services, workers=settings.turn_workers)
+        services.wake_turns = app.state.turns.wake
+        app.state.turns.start()
         app.state.action_executor = build_executor(
             ActionContext(
                 sessions=services.sessions,
@@ -135,6 +140,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.turns.stop()
             await app.state.leader.stop()
             await app.state.ehr_sync.stop()
             await stop_sms(sms_channel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -32,6 +32,8 @@ class Services:
     hub: ChatHub
     events: EventBus
     clock: Callable[[], datetime]
+    # Tells the turn dispatcher a turn was queued (safe from any thread); set at start-up.
+    wake_turns: Callable[[], None] = field(default=lambda: None)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

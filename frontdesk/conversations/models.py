@@ -193,7 +193,8 @@ class PatientTurn(Base):
     Written in the transaction that stores the inbound message, so nothing acknowledged is
     lost. `text` is what Rasa receives: a payload, an intent, or words with PHI already
     replaced by tokens. Arrival order is the id; `rasa_message_id` is what Rasa's tracker
-    records for it, so a retry can tell whether Rasa already has the turn.
+    records for it (`turn_queue.rasa_message_id`), so a retry can tell whether Rasa
+    already has the turn.
     """
 
     __tablename__ = "patient_turns"
@@ -218,11 +219,6 @@ class PatientTurn(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the patient was told "one moment" (at most once per conversation).
     waiting_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    @property
-    def rasa_message_id(self) -> str:
-        """The id Rasa's tracker keeps for this turn (opaque: no patient data)."""
-        return f"frontdesk-turn-{self.id}"
 
 
 class TurnReply(Base):
