@@ -169,7 +169,9 @@ def test_the_metered_bot_times_turns_and_counts_other_calls() -> None:
 class _Quiet(ScriptedBot):
     """Takes every turn without answering (no app to call back)."""
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
         self.turns.append((conversation_id, text))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -87,8 +87,8 @@ def has_turn(*, session: Session, message_id: int) -> bool:
     )
 
 
-def claim_next_turn(*, session: Session, now: datetime, lease: timedelta) -> ClaimedTurn | None:
-    """Claim the oldest due turn whose conversation has no earlier turn unfinished.
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Turns a dispatcher may claim at `now`: due, and first in their conversation.
 
     Due means queued with its next attempt reached, or sending with its lease run out.
     """
@@ -101,7 +101,12 @@ def claim_next_turn(*, session: Session, now: datetime, lease: timedelta) -> Cla
     due = ((PatientTurn.state == TurnState.QUEUED) & (PatientTurn.next_attempt_at <= now)) | (
         (PatientTurn.state == TurnState.SENDING) & (PatientTurn.lease_until < now)
     )
-    query = select(PatientTurn).where(due, ~blocked).order_by(PatientTurn.id).limit(1)
+    return due & ~blocked
+
+
+def claim_next_turn(*, session: Session, now: datetime, lease: timedelta) -> ClaimedTurn | None:
+    """Claim the oldest claimable turn (`claimable`) for `lease`, or None."""
+    query = select(PatientTurn).where(claimable(now)).order_by(PatientTurn.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=PatientTurn)
     turn = session.scalar(query)
