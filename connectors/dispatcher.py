@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from frontdesk.bot import BotTimeoutError, BotUnavailableError
+from frontdesk.bot import BotTimeoutError, BotUnavailableError, BotUnreachableError
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations import turn_queue
 from frontdesk.conversations.handoff import escalate
@@ -128,7 +128,7 @@ class TurnDispatcher:
             try:
                 arrived = await services.bot.has_user_turn(turn.public_id, turn.rasa_message_id)
             except BotUnavailableError as exc:
-                await self._retry(turn, exc)
+                await self._retry(turn, exc, tell_patient=True)
                 return
             if arrived:  # Rasa took it on an earlier attempt; its replies came by callback
                 await self._finish(turn, TurnState.SENT)
@@ -140,7 +140,10 @@ class TurnDispatcher:
                 turn.public_id, turn.text, message_id=turn.rasa_message_id
             )
         except BotUnavailableError as exc:
-            await self._retry(turn, exc)
+            # "One moment" only when Rasa surely lacks the turn: it was unreachable, or this
+            # is a retry. After a timeout or a dropped answer Rasa may have answered already.
+            unanswered = isinstance(exc, BotUnreachableError) or turn.attempts > 1
+            await self._retry(turn, exc, tell_patient=unanswered)
             return
         finally:
             renewing.cancel()
@@ -171,8 +174,13 @@ class TurnDispatcher:
 
         await run_in_threadpool(finish)
 
-    async def _retry(self, turn: turn_queue.ClaimedTurn, error: BotUnavailableError) -> None:
-        """Back off; after a timeout, give Rasa a whole client timeout to finish first."""
+    async def _retry(
+        self, turn: turn_queue.ClaimedTurn, error: BotUnavailableError, *, tell_patient: bool
+    ) -> None:
+        """Back off; after a timeout, give Rasa a whole client timeout to finish first.
+
+        With `tell_patient`, the patient hears "one moment" (once per conversation).
+        """
         services = self._services
         base = services.settings.turn_retry_base_seconds
         delay = min(RETRY_CAP_SECONDS, base * 2 ** (turn.attempts - 1))
@@ -192,7 +200,9 @@ class TurnDispatcher:
                 turn_queue.retry_turn(
                     session=db, turn_id=turn.id, at=now + timedelta(seconds=delay)
                 )
-                if not turn_queue.claim_waiting_notice(session=db, turn_id=turn.id, now=now):
+                if not tell_patient or not turn_queue.claim_waiting_notice(
+                    session=db, turn_id=turn.id, now=now
+                ):
                     return None
                 conversation = db.get_one(Conversation, turn.conversation_id)
                 notice = conversations.record_outgoing_message(

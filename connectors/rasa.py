@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from frontdesk.bot import BotTimeoutError, BotUnavailableError
+from frontdesk.bot import BotTimeoutError, BotUnavailableError, BotUnreachableError
 
 logger = logging.getLogger(__name__)
 TURN_METADATA_KEY = "frontdesk_message_id"
@@ -150,6 +150,9 @@ class RasaClient:
             # blind (`frontdesk.bot.BotTimeoutError`).
             logger.warning("rasa request timed out: %s", path.split("/")[1])
             raise BotTimeoutError(type(exc).__name__) from exc
+        except httpx.ConnectError as exc:  # down or still loading: nothing reached Rasa
+            logger.warning("rasa not reachable: %s", path.split("/")[1])
+            raise BotUnreachableError(type(exc).__name__) from exc
         except httpx.HTTPError as exc:
             logger.warning("rasa request failed: %s %s", path.split("/")[1], type(exc).__name__)
             raise BotUnavailableError(str(type(exc).__name__)) from exc

@@ -14,6 +14,10 @@ class BotUnavailableError(Exception):
     """Rasa could not be reached or failed; the patient's message is stored regardless."""
 
 
+class BotUnreachableError(BotUnavailableError):
+    """Rasa could not be reached at all (connection refused): it cannot have the turn."""
+
+
 class BotTimeoutError(BotUnavailableError):
     """Rasa took the turn but did not answer in time: it may still be working on it."""
 

@@ -11,7 +11,7 @@ import httpx
 import yaml
 from fastapi import FastAPI
 
-from frontdesk.bot import BotUnavailableError
+from frontdesk.bot import BotUnreachableError
 
 Reply = dict[str, Any]
 BOT_DOMAIN = Path(__file__).resolve().parents[1] / "bot" / "domain"
@@ -155,16 +155,16 @@ class DownBot(ScriptedBot):
         self, conversation_id: str, text: str, *, message_id: str | None = None
     ) -> None:
         self.turns.append((conversation_id, text))
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
 
     async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
 
     async def pause(self, conversation_id: str) -> None:
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
 
     async def resume(self, conversation_id: str) -> None:
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
 
     async def is_ready(self) -> bool:
         return False
@@ -183,5 +183,5 @@ class FlakyBot(ScriptedBot):
         if self.failures > 0:
             self.failures -= 1
             self.turns.append((conversation_id, f"(lost) {text}"))
-            raise BotUnavailableError("connection refused")
+            raise BotUnreachableError("connection refused")
         await super().send_user_turn(conversation_id, text, message_id=message_id)

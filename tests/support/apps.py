@@ -49,9 +49,7 @@ def settle_turns(app: FastAPI, *, timeout: float = 10.0) -> None:
             busy = db.scalar(
                 select(func.count())
                 .select_from(PatientTurn)
-                .where(
-                    (PatientTurn.state == TurnState.SENDING) | claimable(services.clock())
-                )
+                .where((PatientTurn.state == TurnState.SENDING) | claimable(services.clock()))
             )
         if not busy:
             return
