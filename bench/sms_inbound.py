@@ -34,8 +34,13 @@ PRACTICE_NUMBER = "+15555550199"
 class NullBot:
     """Takes every turn and answers nothing (the bot runs after the acknowledgement)."""
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
         return None
+
+    async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
+        return False
 
     async def trigger_intent(
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None

@@ -1,10 +1,11 @@
-"""Between the channels and Rasa: web chat turns go to the bot, bot messages come back.
+"""Between Rasa and the channels: the bot's messages come back, stored once, then delivered.
 
 Rasa answers every turn, whatever the channel, by POSTing its messages to the callback
-endpoint (`connectors.rasa_internal`). Each one is stored first; storing is what queues the
-text for an SMS conversation (its outbox sends it), and a web chat one is then pushed to the
-patient's socket through the hub, whichever process holds it. The SMS channel hands its own
-turns over; web chat turns go straight from the socket, through here.
+endpoint (`connectors.rasa_internal`). Each one is stored first, once (a redelivery within a
+turn is recognised, `turn_queue.record_reply`); storing is what queues the text for an SMS
+conversation (its outbox sends it), and a web chat one is then pushed to the patient's socket
+through the hub, whichever process holds it. Turns go the other way through the durable queue
+and its dispatcher (`connectors.dispatcher`).
 """
 
 from __future__ import annotations
@@ -16,49 +17,22 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from connectors.webchat.protocol import error_frame
-from frontdesk.bot import BotUnavailableError
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations import turn_queue
 from frontdesk.conversations.handoff import NOTICE_MARKER
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.conversations.safety import SAFETY_LINE
 from frontdesk.events import Event
-from frontdesk.hub import ChatSocket
 from frontdesk.runtime import Services
 
 logger = logging.getLogger(__name__)
 
 
-async def hand_turn_to_bot(
-    services: Services, socket: ChatSocket, conversation_id: str, text: str
-) -> bool:
-    """Hand one web chat turn to the bot, typing shown meanwhile; False when unreachable.
-
-    The bot's replies arrive through the callback (`deliver_bot_message`) before this returns.
-    """
-    await socket.send_json({"type": "typing", "active": True})
-    try:
-        await services.bot.send_user_turn(conversation_id, text)
-    except BotUnavailableError:
-        await socket.send_json(
-            error_frame(
-                "bot_unavailable",
-                "Sorry, the assistant is not answering right now. Your message is saved; "
-                "please try again in a moment or call the practice.",
-            )
-        )
-        return False
-    finally:
-        await socket.send_json({"type": "typing", "active": False})
-    if services.review is not None:
-        services.review.note_turn(conversation_id)  # after the reply, in the background
-    return True
-
-
 async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
     """Store one message Rasa sent through the callback channel and push it to the patient.
 
-    Returns False when the message was dropped (unknown conversation, or staff own it).
+    Returns False when the message was dropped (unknown conversation, staff own it, or it was
+    delivered already).
     """
     public_id = body.get("recipient_id")
     if not isinstance(public_id, str):
@@ -82,6 +56,8 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
                 return None
             if text == SAFETY_LINE and not buttons and _latest_is_safety_line(db, conversation):
                 return None  # the service already said it this turn (a weak signal)
+            if not turn_queue.record_reply(session=db, conversation_id=conversation.id, body=body):
+                return None  # delivered already: Rasa (or a proxy) sent it again
             message = conversations.record_outgoing_message(
                 session=db,
                 conversation=conversation,
@@ -106,15 +82,6 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
     # Let a burst of bot messages reach the socket in order before the next turn starts.
     await asyncio.sleep(0)
     return True
-
-
-async def send_safety_line(services: Services, public_id: str, line: str) -> None:
-    """Send the 911 line of a weak emergency signal, ahead of the bot's answer to the turn.
-
-    It goes the way the bot's own messages go (stored, queued for SMS, pushed to the socket);
-    if the NLU then reads the turn as an emergency too, the bot's identical line is dropped.
-    """
-    await deliver_bot_message(services, {"recipient_id": public_id, "text": line})
 
 
 def _latest_is_safety_line(db: Session, conversation: Conversation) -> bool:

@@ -12,9 +12,24 @@ from typing import Any
 
 import httpx
 
-from frontdesk.bot import BotUnavailableError
+from frontdesk.bot import BotTimeoutError, BotUnavailableError, BotUnreachableError
 
 logger = logging.getLogger(__name__)
+TURN_METADATA_KEY = "frontdesk_message_id"
+
+
+def tracker_has_turn(tracker: Any, message_id: str) -> bool:
+    """Whether a Rasa tracker (its JSON) holds a user event sent with our `message_id`."""
+    events = tracker.get("events") if isinstance(tracker, dict) else None
+    for event in events or []:
+        if not isinstance(event, dict) or event.get("event") != "user":
+            continue
+        metadata = event.get("metadata")
+        if event.get("message_id") == message_id or (
+            isinstance(metadata, dict) and metadata.get(TURN_METADATA_KEY) == message_id
+        ):
+            return True
+    return False
 
 
 class RasaClient:
@@ -41,12 +56,40 @@ class RasaClient:
         self._token = token
         self._http = http or httpx.AsyncClient(timeout=timeout)
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
-        """POST the turn to Rasa's callback channel and wait until Rasa has handled it."""
-        await self._post(
-            "/webhooks/callback/webhook",
-            json={"sender": conversation_id, "message": text},
-        )
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
+        """POST the turn to Rasa's callback channel and wait until Rasa has handled it.
+
+        Rasa 3.6's REST channel (which the callback channel extends) builds its
+        `UserMessage` without reading a `message_id` from the payload, but it keeps the
+        payload's `metadata` on the user event; so our id goes in both places, and
+        `has_user_turn` accepts either.
+        """
+        payload: dict[str, Any] = {"sender": conversation_id, "message": text}
+        if message_id is not None:
+            payload["message_id"] = message_id
+            payload["metadata"] = {TURN_METADATA_KEY: message_id}
+        await self._post("/webhooks/callback/webhook", json=payload)
+
+    async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
+        """Read the conversation's tracker for a user event carrying `message_id`.
+
+        Rasa 3.6 takes its API token as `?token=` only (an `Authorization: Bearer` header
+        is read as a JWT), as for every other call here.
+        """
+        try:
+            response = await self._http.get(
+                f"{self._base}/conversations/{conversation_id}/tracker",
+                params={"token": self._token, "include_events": "ALL"},
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("rasa tracker read failed: %s", type(exc).__name__)
+            raise BotUnavailableError(type(exc).__name__) from exc
+        if response.status_code >= 400:
+            logger.warning("rasa answered %s on a tracker read", response.status_code)
+            raise BotUnavailableError(f"rasa answered {response.status_code}")
+        return tracker_has_turn(response.json(), message_id)
 
     async def trigger_intent(
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
@@ -102,6 +145,14 @@ class RasaClient:
     ) -> None:
         try:
             response = await self._http.post(f"{self._base}{path}", json=json, params=params)
+        except httpx.TimeoutException as exc:
+            # Rasa may have the turn and still be working on it: the caller must not resend
+            # blind (`frontdesk.bot.BotTimeoutError`).
+            logger.warning("rasa request timed out: %s", path.split("/")[1])
+            raise BotTimeoutError(type(exc).__name__) from exc
+        except httpx.ConnectError as exc:  # down or still loading: nothing reached Rasa
+            logger.warning("rasa not reachable: %s", path.split("/")[1])
+            raise BotUnreachableError(type(exc).__name__) from exc
         except httpx.HTTPError as exc:
             logger.warning("rasa request failed: %s %s", path.split("/")[1], type(exc).__name__)
             raise BotUnavailableError(str(type(exc).__name__)) from exc

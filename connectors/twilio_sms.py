@@ -2,11 +2,12 @@
 
 `POST /webhooks/twilio/sms` checks `X-Twilio-Signature` against the public URL Twilio called
 (`FRONTDESK_PUBLIC_URL` + path, so it holds behind a proxy), stores the message once per
-`MessageSid`, answers carrier keywords, and replies with empty TwiML at once. The bot turn
-runs after the response has gone out; replies leave through the outbox
-(`frontdesk.sms.worker`). `POST /webhooks/twilio/status` records delivery statuses. Texts
-the bot never got are handed on by `retry_pending`, which the SMS channel's background loop
-(`frontdesk.sms.lifecycle`) runs.
+`MessageSid`, answers carrier keywords, and replies with empty TwiML at once. The bot turn is
+queued with the receipt and handed to Rasa by the turn dispatcher (`connectors.dispatcher`);
+replies leave through the outbox (`frontdesk.sms.worker`). `POST /webhooks/twilio/status`
+records delivery statuses. Texts stored but never queued (before the queue existed, or an
+identity answer not yet checked) are handed on by `retry_pending`, which the SMS channel's
+background loop (`frontdesk.sms.lifecycle`) runs.
 
 In development with no Twilio account, messages go to a sandbox shown at `GET /dev/sms`,
 where an installer can also type an inbound text.
@@ -28,21 +29,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from connectors.bridge import send_safety_line
-from frontdesk.bot import BotUnavailableError
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations import turn_queue
 from frontdesk.conversations.models import Conversation, Message, Role
-from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED, safety_line
+from frontdesk.conversations.turns import (
+    IDENTITY_FAILED,
+    IDENTITY_PROVIDED,
+)
 from frontdesk.events import Event
 from frontdesk.patients.sms_verification import FINAL, SmsVerdict, check_sms_identity
 from frontdesk.patients.verification import CodeSender, SmsCodeSender
-from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
 from frontdesk.sms.inbound import (
     InboundResult,
     finish_identity,
     mark_inbound_done,
     pending_inbound,
+    queue_bot_turn,
     receive_inbound,
 )
 from frontdesk.sms.lifecycle import SmsChannel
@@ -211,7 +214,11 @@ async def receive(
 
 
 async def after_ack(app: FastAPI, result: InboundResult) -> None:
-    """The slow part, after Twilio has its answer: staff inbox event, identity check, bot."""
+    """The slow part, after Twilio has its answer: staff inbox event, identity check, bot.
+
+    The bot turn (and any 911 line) is already queued with the receipt; here the dispatcher
+    is only woken.
+    """
     services: Services = app.state.services
     channel: SmsChannel | None = getattr(app.state, "sms", None)
     try:
@@ -223,7 +230,9 @@ async def after_ack(app: FastAPI, result: InboundResult) -> None:
                     {"conversation_id": result.conversation_public_id},
                 )
             )
-        if result.outcome is InboundOutcome.PENDING:
+        if result.outcome is InboundOutcome.BOT and result.text is not None:
+            services.wake_turns()
+        elif result.outcome is InboundOutcome.PENDING:
             await _to_bot(services, result.inbound_id)
         elif result.outcome is InboundOutcome.IDENTITY:
             await _check_identity(services, result.inbound_id, code_sender(app))
@@ -239,40 +248,24 @@ def code_sender(app: FastAPI) -> CodeSender:
 
 
 async def _to_bot(services: Services, inbound_id: int) -> None:
-    def load() -> tuple[str, str, str | None] | None:
+    """Queue the turn of a text stored before the queue existed (or never queued)."""
+
+    def queue() -> bool:
         with services.unit_of_work() as db:
             inbound = db.get_one(InboundSms, inbound_id)
             if inbound.processed_at is not None or inbound.bot_text is None:
-                return None
+                return False
             message = db.get(Message, inbound.message_id) if inbound.message_id else None
             conversation = db.get(Conversation, message.conversation_id) if message else None
             if conversation is None:
-                return None
-            text = inbound.bot_text
-            line = safety_line(text, text)  # a weak emergency signal gets the 911 line first
-            if not text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
-                text = protect_for_bot(session=db, conversation_id=conversation.id, text=text)
-            return conversation.public_id, text, line
+                return False
+            queue_bot_turn(session=db, inbound=inbound, conversation=conversation)
+            inbound.outcome = InboundOutcome.BOT
+            inbound.processed_at = services.clock()
+            return True
 
-    loaded = await run_in_threadpool(load)
-    if loaded is None:
-        return
-    public_id, text, line = loaded  # checked when stored: an offered payload or the words
-    if line is not None:
-        await send_safety_line(services, public_id, line)
-    try:
-        await services.bot.send_user_turn(public_id, text)
-    except BotUnavailableError:
-        logger.warning("bot unavailable; inbound SMS %s stays pending", inbound_id)
-        return
-    if services.review is not None:
-        services.review.note_turn(public_id)  # after the reply, in the background
-    await run_in_threadpool(_mark_done, services, inbound_id, InboundOutcome.BOT)
-
-
-def _mark_done(services: Services, inbound_id: int, outcome: InboundOutcome) -> None:
-    with services.unit_of_work() as db:
-        mark_inbound_done(session=db, inbound_id=inbound_id, outcome=outcome, now=services.clock())
+    if await run_in_threadpool(queue):
+        services.wake_turns()
 
 
 async def _check_identity(services: Services, inbound_id: int, sender: CodeSender) -> None:
@@ -295,6 +288,15 @@ async def _check_identity(services: Services, inbound_id: int, sender: CodeSende
             )
             if verdict.status in FINAL:
                 finish_identity(session=db, conversation_id=conversation.id)
+                # The verdict reaches the bot as a queued turn, like any other.
+                turn_queue.enqueue_turn(
+                    session=db,
+                    conversation=conversation,
+                    text=IDENTITY_PROVIDED
+                    if verdict.status in ("verified", "identified")
+                    else IDENTITY_FAILED,
+                    message_id=message.id,
+                )
             mark_inbound_done(
                 session=db,
                 inbound_id=inbound_id,
@@ -309,13 +311,8 @@ async def _check_identity(services: Services, inbound_id: int, sender: CodeSende
     public_id, verdict = checked
     if verdict.answer:  # not done yet (the next text is still the answer), or why it ended
         await run_in_threadpool(_ask_dob_again, services, public_id, verdict.answer)
-    if verdict.status not in FINAL:
-        return
-    turn = IDENTITY_PROVIDED if verdict.status in ("verified", "identified") else IDENTITY_FAILED
-    try:
-        await services.bot.send_user_turn(public_id, turn)
-    except BotUnavailableError:
-        logger.warning("bot unavailable for the identity verdict of inbound %s", inbound_id)
+    if verdict.status in FINAL:
+        services.wake_turns()  # the verdict was queued as the conversation's next turn
 
 
 def _ask_dob_again(services: Services, public_id: str, answer: str) -> None:

@@ -19,6 +19,7 @@ import knowledge
 from actions import build_executor
 from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms
+from connectors.dispatcher import TurnDispatcher
 from connectors.rasa import RasaClient
 from connectors.webchat.shared_sockets import open_socket_counter
 from connectors.webchat.socket import router as webchat_router
@@ -115,6 +116,10 @@ def create_app(
         app.state.services = services
         # The language detector loads in about a second: off the loop, before the first message.
         asyncio.get_running_loop().run_in_executor(None, warm_up_language)
+        # Patient turns, from the durable queue to Rasa: one in flight per conversation.
+        app.state.turns = TurnDispatcher(services, workers=settings.turn_workers)
+        services.wake_turns = app.state.turns.wake
+        app.state.turns.start()
         app.state.action_executor = build_executor(
             ActionContext(
                 sessions=services.sessions,
@@ -161,6 +166,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.turns.stop()
             await app.state.leader.stop()
             await app.state.ehr_sync.stop()
             await stop_sms(sms_channel)

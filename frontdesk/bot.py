@@ -14,11 +14,28 @@ class BotUnavailableError(Exception):
     """Rasa could not be reached or failed; the patient's message is stored regardless."""
 
 
+class BotUnreachableError(BotUnavailableError):
+    """Rasa could not be reached at all (connection refused): it cannot have the turn."""
+
+
+class BotTimeoutError(BotUnavailableError):
+    """Rasa took the turn but did not answer in time: it may still be working on it."""
+
+
 class BotClient(Protocol):
     """What the service needs from the dialogue engine."""
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
-        """Hand one patient turn to the bot; replies arrive through the callback."""
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
+        """Hand one patient turn to the bot; replies arrive through the callback.
+
+        `message_id` is ours for the turn; the bot's tracker keeps it, so that
+        `has_user_turn` can tell afterwards whether the turn arrived.
+        """
+
+    async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
+        """Whether the conversation's tracker holds the patient turn sent as `message_id`."""
 
     async def trigger_intent(
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None

@@ -9,10 +9,13 @@ behind a same-host proxy every client looks internal.
 What is measured, and where it comes from:
 - `frontdesk_turn_seconds` (histogram, by outcome): a patient turn handed to Rasa until Rasa
   answered it (its replies arrive through the callback before the turn returns). This process.
-- `frontdesk_bot_calls_total` (by call and outcome): reminders' `trigger_intent`, pause, resume.
+- `frontdesk_bot_calls_total` (by call and outcome): reminders' `trigger_intent`, pause, resume,
+  and `tracker` (the turn dispatcher's check before a retry).
 - `frontdesk_queue_depth`, `frontdesk_queue_oldest_age_seconds`, `frontdesk_queue_overdue_seconds`
-  (by queue: sms_outbox, sms_inbound, ehr_outbox): read from the database at scrape time, so
-  they are the deployment's — every replica reports the same value; aggregate with max().
+  (by queue: patient_turns, sms_outbox, sms_inbound, ehr_outbox): read from the database at
+  scrape time, so they are the deployment's — every replica reports the same value; aggregate
+  with max(). `patient_turns` is the durable turn queue: its oldest age is how long the longest
+  waiting patient has waited for the bot.
 - `frontdesk_reminders_sent_total` (by kind): reminder rows handed to the SMS outbox, from the
   database (deployment-wide, as above).
 - `frontdesk_rasa_up`, `frontdesk_rasa_restarts_total`: whether Rasa answers with a model, and
@@ -80,15 +83,28 @@ class MeteredBot:
         self.inner = inner
         self._metrics = metrics
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
         """Hand a turn on; observed as "ok" or "unavailable" (the error still propagates)."""
         started = time.monotonic()
         outcome = "unavailable"
         try:
-            await self.inner.send_user_turn(conversation_id, text)
+            await self.inner.send_user_turn(conversation_id, text, message_id=message_id)
             outcome = "ok"
         finally:
             self._metrics.turn_seconds.labels(outcome).observe(time.monotonic() - started)
+
+    async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
+        """Read the tracker for a turn (before a retry), counted."""
+        pending = self.inner.has_user_turn(conversation_id, message_id)
+        try:
+            found = await pending
+        except BotUnavailableError:
+            self._metrics.bot_calls.labels("tracker", "unavailable").inc()
+            raise
+        self._metrics.bot_calls.labels("tracker", "ok").inc()
+        return found
 
     async def trigger_intent(
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None

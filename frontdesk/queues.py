@@ -1,4 +1,5 @@
-"""How far behind the work queues are: the SMS outbox, stored inbound texts, the EHR outbox.
+"""How far behind the work queues are: patient turns, the SMS outbox, stored inbound texts,
+the EHR outbox.
 
 Read by readiness (`/readyz`: is anything wedged?) and by the metrics (`/metrics`: depth and
 age). Counts and ages only, never a row's content. The figures are the deployment's, not one
@@ -18,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from frontdesk.conversations.models import PatientTurn, TurnState
 from frontdesk.ehr.models import EhrOutboxEntry, OutboxStatus
 from frontdesk.sms.models import InboundOutcome, InboundSms, OutboundSms, OutboundStatus
 
@@ -62,7 +64,20 @@ def queue_states(*, session: Session, now: datetime, ehr: bool) -> list[QueueSta
     unforwarded = InboundSms.processed_at.is_(None) & InboundSms.outcome.in_(
         (InboundOutcome.PENDING, InboundOutcome.IDENTITY)
     )
+    turn_waiting = PatientTurn.state.in_((TurnState.QUEUED, TurnState.SENDING))
     states = [
+        _state(
+            session,
+            "patient_turns",
+            now=now,
+            waiting=turn_waiting,
+            created=PatientTurn.created_at,
+            due=[
+                (PatientTurn.state == TurnState.QUEUED, PatientTurn.next_attempt_at),
+                # A lease that ran out and nobody took the turn again: the dispatcher is stuck.
+                (PatientTurn.state == TurnState.SENDING, PatientTurn.lease_until),
+            ],
+        ),
         _state(
             session,
             "sms_outbox",

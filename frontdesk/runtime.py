@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,8 @@ class Services:
     clock: Callable[[], datetime]
     # Records each turn's NLU result for the review queue; None when no tracker is readable.
     review: ReviewRecorder | None = None
+    # Tells the turn dispatcher a turn was queued (safe from any thread); set at start-up.
+    wake_turns: Callable[[], None] = field(default=lambda: None)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_SECRET), description="Rasa HTTP API --auth-token"
     )
     rasa_timeout_seconds: float = 30.0
+    turn_workers: int = Field(
+        default=4, ge=1, le=64, description="Patient turns handed to Rasa at once (dispatcher)"
+    )
+    turn_retry_base_seconds: float = Field(
+        default=1.0, gt=0, description="First retry of a turn Rasa did not take; doubles, to 30 s"
+    )
+    turn_answer_limit_seconds: float = Field(
+        default=300.0, gt=0, description="A turn unanswered this long goes to staff"
+    )
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     rasa_tracker_url: str | None = Field(
         default=None,

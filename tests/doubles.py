@@ -11,7 +11,7 @@ import httpx
 import yaml
 from fastapi import FastAPI
 
-from frontdesk.bot import BotUnavailableError
+from frontdesk.bot import BotUnreachableError
 
 Reply = dict[str, Any]
 BOT_DOMAIN = Path(__file__).resolve().parents[1] / "bot" / "domain"
@@ -47,6 +47,9 @@ class ScriptedBot:
         self.tracker_events: list[tuple[str, list[dict[str, Any]]]] = []
         # Events returned by custom actions run through `{"action": ...}` replies.
         self.action_events: list[tuple[str, list[dict[str, Any]]]] = []
+        # Our message ids of the user turns each conversation's tracker holds, as Rasa's
+        # tracker store has them once a turn is handled (`GET /conversations/{id}/tracker`).
+        self.tracker_turns: dict[str, list[str]] = {}
         self.app: FastAPI | None = None
         self.token = ""
 
@@ -58,8 +61,19 @@ class ScriptedBot:
         """The header Rasa sends from `bot/endpoints.yml` and `bot/credentials.yml`."""
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
         self.turns.append((conversation_id, text))
+        await self.answer(conversation_id, text)
+        if message_id is not None:  # Rasa saves the tracker once the turn is handled
+            self.tracker_turns.setdefault(conversation_id, []).append(message_id)
+
+    async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
+        return message_id in self.tracker_turns.get(conversation_id, [])
+
+    async def answer(self, conversation_id: str, text: str) -> None:
+        """Post this turn's replies to the service's callback, as Rasa's callback channel does."""
         assert self.app is not None, "attach the app first"
         transport = httpx.ASGITransport(app=self.app)
         # Rasa calls back on the service's internal address, as `frontdesk.botctl` tells it.
@@ -155,15 +169,20 @@ class ScriptedBot:
 class DownBot(ScriptedBot):
     """A bot that cannot be reached."""
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
         self.turns.append((conversation_id, text))
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
+
+    async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:
+        raise BotUnreachableError("connection refused")
 
     async def pause(self, conversation_id: str) -> None:
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
 
     async def resume(self, conversation_id: str) -> None:
-        raise BotUnavailableError("connection refused")
+        raise BotUnreachableError("connection refused")
 
     async def is_ready(self) -> bool:
         return False
@@ -176,9 +195,11 @@ class FlakyBot(ScriptedBot):
         super().__init__()
         self.failures = failures
 
-    async def send_user_turn(self, conversation_id: str, text: str) -> None:
+    async def send_user_turn(
+        self, conversation_id: str, text: str, *, message_id: str | None = None
+    ) -> None:
         if self.failures > 0:
             self.failures -= 1
             self.turns.append((conversation_id, f"(lost) {text}"))
-            raise BotUnavailableError("connection refused")
-        await super().send_user_turn(conversation_id, text)
+            raise BotUnreachableError("connection refused")
+        await super().send_user_turn(conversation_id, text, message_id=message_id)

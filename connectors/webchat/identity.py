@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from connectors.bridge import hand_turn_to_bot
 from connectors.webchat.protocol import (
     ChatSession,
     FrameError,
@@ -39,6 +38,7 @@ from connectors.webchat.protocol import (
     current_conversation,
     error_frame,
 )
+from frontdesk.conversations import turn_queue
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
 from frontdesk.patients import verification
@@ -132,6 +132,24 @@ def try_again_at(retry_at: datetime, *, now: datetime, tz: ZoneInfo) -> str:
     return f"after {clock}"
 
 
+def _identity_verdict(status: str) -> str | None:
+    """The turn the bot gets for an identity frame's outcome; None while a code is awaited."""
+    if status == "registered":
+        return IDENTITY_PROVIDED
+    if status in ("code_sent", "code_limit"):
+        return None
+    return IDENTITY_FAILED  # locked, or registrations limited
+
+
+def _code_verdict(status: str) -> str | None:
+    """The turn the bot gets for a code's outcome; None while the patient may try again."""
+    if status == "verified":
+        return IDENTITY_PROVIDED
+    if status in ("wrong_code", "expired"):
+        return None
+    return IDENTITY_FAILED
+
+
 async def handle_identity(
     services: Services, websocket: WebSocket, session: ChatSession, frame: dict[str, Any]
 ) -> None:
@@ -148,7 +166,7 @@ async def handle_identity(
     sender = _code_sender(websocket)
     requester = requester_of(services, session)
 
-    def identify() -> tuple[Owner, verification.WebChallenge, str]:
+    def identify() -> tuple[verification.WebChallenge, str]:
         with services.unit_of_work() as db:
             conversation = current_conversation(db, session)
             request = _open_request(db, conversation)
@@ -173,14 +191,18 @@ async def handle_identity(
             )
             if challenge.status == "registered":
                 _mark_answered(db, conversation)
+            verdict = _identity_verdict(challenge.status)
+            if verdict is not None and conversation.owner is Owner.BOT:
+                # Staff who own the conversation see the link in their console instead.
+                turn_queue.enqueue_turn(session=db, conversation=conversation, text=verdict)
             when = ""
             if challenge.retry_at is not None:
                 tz = ZoneInfo(db.get_one(Practice, conversation.practice_id).timezone)
                 when = try_again_at(challenge.retry_at, now=now, tz=tz)
-            return conversation.owner, challenge, when
+            return challenge, when
 
     try:
-        owner, challenge, when = await run_in_threadpool(identify)
+        challenge, when = await run_in_threadpool(identify)
     except InvalidIdentityError as exc:
         await websocket.send_json(error_frame("identity_invalid", str(exc), client_id))
         await websocket.send_json({"type": "identity_request", "reason": str(exc)})
@@ -191,8 +213,7 @@ async def handle_identity(
         await websocket.send_json(_otp_request(None))
         return
     if challenge.status == "registered":
-        if owner is Owner.BOT:  # staff who own the conversation see the link in their console
-            await hand_turn_to_bot(services, websocket, session.public_id, IDENTITY_PROVIDED)
+        services.wake_turns()  # the verdict is queued for the bot
         return
     if challenge.status == "code_limit":
         # Only an address that verified as this patient before hears this (see verification).
@@ -209,8 +230,7 @@ async def handle_identity(
     else:
         message = verification.VerificationResult("locked", 0).message
         await websocket.send_json(error_frame("identity_locked", message, client_id))
-    if owner is Owner.BOT:
-        await hand_turn_to_bot(services, websocket, session.public_id, IDENTITY_FAILED)
+    services.wake_turns()  # the verdict is queued for the bot
 
 
 async def handle_otp(
@@ -223,7 +243,7 @@ async def handle_otp(
         raise FrameError("otp_invalid", "Please enter the 6-digit code from the text message.")
     requester = requester_of(services, session)
 
-    def check() -> tuple[Owner, verification.VerificationResult]:
+    def check() -> verification.VerificationResult:
         with services.unit_of_work() as db:
             conversation = current_conversation(db, session)
             result = verification.check_web_code(
@@ -235,14 +255,16 @@ async def handle_otp(
             )
             if result.status == "verified":
                 _mark_answered(db, conversation)
-            return conversation.owner, result
+            verdict = _code_verdict(result.status)
+            if verdict is not None and conversation.owner is Owner.BOT:
+                turn_queue.enqueue_turn(session=db, conversation=conversation, text=verdict)
+            return result
 
-    owner, result = await run_in_threadpool(check)
+    result = await run_in_threadpool(check)
     if client_id:
         await websocket.send_json(ack_frame(client_id))
     if result.status == "verified":
-        if owner is Owner.BOT:
-            await hand_turn_to_bot(services, websocket, session.public_id, IDENTITY_PROVIDED)
+        services.wake_turns()  # the verdict is queued for the bot
     elif result.status == "wrong_code":
         await websocket.send_json(error_frame("otp_wrong", result.message))
         await websocket.send_json(_otp_request(result.attempts_left))
@@ -251,5 +273,4 @@ async def handle_otp(
         await websocket.send_json({"type": "identity_request", "reason": result.message})
     else:
         await websocket.send_json(error_frame("identity_locked", result.message))
-        if owner is Owner.BOT:
-            await hand_turn_to_bot(services, websocket, session.public_id, IDENTITY_FAILED)
+        services.wake_turns()

@@ -21,7 +21,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from connectors.bridge import hand_turn_to_bot, send_safety_line
 from connectors.webchat.identity import handle_identity, handle_otp
 from connectors.webchat.limits import SocketCounter, client_key, may_start_conversation
 from connectors.webchat.protocol import (
@@ -38,7 +37,8 @@ from connectors.webchat.protocol import (
 from connectors.webchat.shared_sockets import RedisSocketCounter
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Channel, Conversation, Owner
+from frontdesk.conversations import turn_queue
+from frontdesk.conversations.models import Channel, Conversation, Owner, Role
 from frontdesk.conversations.turns import bot_turn_text, safety_line
 from frontdesk.events import Event
 from frontdesk.patients.verification import close_open_codes
@@ -280,7 +280,8 @@ async def _handle_message(
     text, payload = parse_message_frame(frame, max_chars=services.settings.max_message_chars)
     client_id = client_id_of(frame)
 
-    def store() -> tuple[int, bool, bool, Owner, set[str]]:
+    def store() -> tuple[bool, bool, conversations.StoredMessage | None]:
+        """Store the message and, in the same transaction, queue its turn for the bot."""
         with services.unit_of_work() as db:
             conversation = current_conversation(db, session)
             message, created = conversations.record_patient_message(
@@ -290,10 +291,31 @@ async def _handle_message(
                 payload=payload,
                 client_id=client_id,
             )
+            # A resend of a message already queued is only acknowledged.
+            if conversation.owner is not Owner.BOT or turn_queue.has_turn(
+                session=db, message_id=message.id
+            ):
+                return created, False, None
             offered = conversations.offered_payloads(session=db, conversation=conversation)
-            return message.id, created, message.forwarded_at is None, conversation.owner, offered
+            bot_text = bot_turn_text(text, payload, offered=offered)
+            line = safety_line(text, bot_text)
+            safety = None
+            if line is not None:  # a weak emergency signal: the 911 line leads any answer
+                safety = conversations.StoredMessage.of(
+                    conversations.record_outgoing_message(
+                        session=db, conversation=conversation, role=Role.BOT, text=line
+                    )
+                )
+            if not bot_text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
+                bot_text = protect_for_bot(
+                    session=db, conversation_id=conversation.id, text=bot_text
+                )
+            turn_queue.enqueue_turn(
+                session=db, conversation=conversation, text=bot_text, message_id=message.id
+            )
+            return created, True, safety
 
-    message_id, created, pending, owner, offered = await run_in_threadpool(store)
+    created, queued, safety = await run_in_threadpool(store)
     if client_id:
         await websocket.send_json(ack_frame(client_id))
     if created:  # the staff console shows new patient messages live
@@ -304,25 +326,8 @@ async def _handle_message(
                 {"conversation_id": session.public_id},
             )
         )
-    # A resend of a message the bot already has is only acknowledged; one that was stored but
-    # never handed over (connection lost, bot down) is handed over now.
-    if not pending or owner is not Owner.BOT:
+    if not queued:
         return
-    bot_text = bot_turn_text(text, payload, offered=offered)
-    line = safety_line(text, bot_text)
-    if line is not None:  # a weak emergency signal: the 911 line, then the task carries on
-        await send_safety_line(services, session.public_id, line)
-    if not bot_text.startswith("/"):  # Rasa's tracker gets tokens, never raw PHI
-        bot_text = await run_in_threadpool(_protect_for_bot, services, session, bot_text)
-    if await hand_turn_to_bot(services, websocket, session.public_id, bot_text):
-        await run_in_threadpool(_mark_forwarded, services, message_id)
-
-
-def _protect_for_bot(services: Services, session: ChatSession, text: str) -> str:
-    with services.unit_of_work() as db:
-        return protect_for_bot(session=db, conversation_id=session.conversation_id, text=text)
-
-
-def _mark_forwarded(services: Services, message_id: int) -> None:
-    with services.unit_of_work() as db:
-        conversations.mark_forwarded(session=db, message_id=message_id, at=services.clock())
+    if safety is not None:  # then the task carries on
+        await services.hub.publish(session.public_id, {"type": "message", **safety.as_frame()})
+    services.wake_turns()  # the dispatcher hands the turn to the bot; replies come live

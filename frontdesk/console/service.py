@@ -42,6 +42,7 @@ REASON_LABELS = {
     EscalationReason.BILLING_DISPUTE: "Billing dispute",
     EscalationReason.IDENTITY_FAILED: "Identity check failed",
     EscalationReason.LOW_CONFIDENCE_ANSWER: "No confident answer",
+    EscalationReason.BOT_UNANSWERED: "The assistant did not answer",
 }
 CHANNEL_LABELS = {Channel.WEBCHAT: "Web chat", Channel.SMS: "SMS"}
 SYNC_LABELS = {

@@ -50,6 +50,7 @@ class EscalationReason(enum.StrEnum):
     BILLING_DISPUTE = "billing_dispute"
     IDENTITY_FAILED = "identity_failed"
     LOW_CONFIDENCE_ANSWER = "low_confidence_answer"
+    BOT_UNANSWERED = "bot_unanswered"  # the bot did not answer a turn in time
 
 
 class Role(enum.StrEnum):
@@ -177,3 +178,63 @@ def _start_waiting_clock(session: Session, _context: object, _instances: object)
             and conversation.waiting_since is None
         ):
             conversation.waiting_since = instance.created_at or clock_of(session)()
+
+
+class TurnState(enum.StrEnum):
+    """Where a patient turn stands in the durable queue (`frontdesk.conversations.turn_queue`)."""
+
+    QUEUED = "queued"  # waiting for its conversation's earlier turns, or for Rasa
+    SENDING = "sending"  # claimed under a lease: one dispatcher is handing it to Rasa
+    SENT = "sent"  # Rasa's tracker shows it although our send never returned
+    ANSWERED = "answered"  # Rasa handled it; its replies came through the callback
+    ESCALATED = "escalated"  # unanswered too long: staff own the conversation now
+
+
+class PatientTurn(Base):
+    """One turn a patient (or the service on their behalf) hands to the bot, exactly once.
+
+    Written in the transaction that stores the inbound message, so nothing acknowledged is
+    lost. `text` is what Rasa receives: a payload, an intent, or words with PHI already
+    replaced by tokens. Arrival order is the id; `rasa_message_id` is what Rasa's tracker
+    records for it (`turn_queue.rasa_message_id`), so a retry can tell whether Rasa
+    already has the turn.
+    """
+
+    __tablename__ = "patient_turns"
+    __table_args__ = (
+        Index("ix_patient_turns_due", "state", "next_attempt_at"),
+        Index("ix_patient_turns_conversation", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    # The patient message this turn answers; None for a turn the service sends itself.
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), unique=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[TurnState] = mapped_column(enum_column(TurnState), default=TurnState.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = insert_stamp()
+    next_attempt_at: Mapped[datetime] = insert_stamp()
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the patient was told "one moment" (at most once per conversation).
+    waiting_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TurnReply(Base):
+    """A bot message Rasa's callback delivered for a turn: a redelivery is stored once.
+
+    Rasa's callback body names no message, so a reply is known by its turn and a digest of
+    its content; the same message twice within one turn is taken as one delivery.
+    """
+
+    __tablename__ = "turn_replies"
+    __table_args__ = (UniqueConstraint("turn_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("patient_turns.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = insert_stamp()

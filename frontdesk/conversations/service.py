@@ -233,12 +233,6 @@ def record_outgoing_message(
     return message
 
 
-def mark_forwarded(*, session: Session, message_id: int, at: datetime) -> None:
-    """Record that the bot has been handed this patient message."""
-    session.get_one(Message, message_id).forwarded_at = at
-    session.flush()
-
-
 def history(*, session: Session, conversation: Conversation, limit: int = 200) -> list[Message]:
     """The latest `limit` messages, oldest first."""
     rows = session.scalars(

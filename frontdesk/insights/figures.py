@@ -49,6 +49,7 @@ REASON_LABELS = {
     EscalationReason.BILLING_DISPUTE: "Billing dispute",
     EscalationReason.IDENTITY_FAILED: "Identity check failed",
     EscalationReason.LOW_CONFIDENCE_ANSWER: "No confident answer",
+    EscalationReason.BOT_UNANSWERED: "The assistant did not answer",
 }
 BOT_ACTS = {
     InsightKind.BOT_BOOKED: "bookings",

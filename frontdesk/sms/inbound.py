@@ -1,8 +1,9 @@
 """An inbound text: stored once, carrier keywords answered, routed to staff, identity or bot.
 
-Everything that must happen before Twilio is answered runs here, in the caller's transaction;
-handing the turn to Rasa (slow) is left to the caller, which reads `InboundResult`. A text the
-bot never got (the process stopped, Rasa was down) stays pending and is handed on later.
+Everything that must happen before Twilio is answered runs here, in the caller's transaction,
+including queueing the bot turn (`frontdesk.conversations.turn_queue`), so an acknowledged text
+always reaches the bot; the dispatcher hands it to Rasa. A text stored before the queue existed
+stays pending and is queued by the retry pass.
 Phone numbers never leave these functions except towards Twilio.
 """
 
@@ -16,9 +17,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from frontdesk.conversations.models import Conversation, Message, Owner
-from frontdesk.conversations.service import record_patient_message
-from frontdesk.conversations.turns import bot_turn_text
+from frontdesk.conversations.models import Conversation, Message, Owner, Role
+from frontdesk.conversations.service import record_outgoing_message, record_patient_message
+from frontdesk.conversations.turn_queue import enqueue_turn, has_turn
+from frontdesk.conversations.turns import bot_turn_text, safety_line
+from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.practices.models import Practice
 from frontdesk.sms.consent import (
     help_text,
@@ -64,9 +67,8 @@ def receive_inbound(
 ) -> InboundResult:
     """Store one inbound SMS (once per MessageSid) and do everything that must not wait.
 
-    Carrier keywords are answered here, in the same transaction as the receipt; the bot turn
-    (slow) is left to the caller, which hands over `InboundResult.text`/`payload` after
-    acknowledging Twilio.
+    Carrier keywords are answered and the bot turn queued here, in the same transaction as the
+    receipt; the caller only wakes the dispatcher after acknowledging Twilio.
     """
     inbound = InboundSms(
         message_sid=message_sid,
@@ -175,15 +177,39 @@ def process_inbound(
         return InboundResult(
             result.inbound_id, result.outcome, False, practice.id, conversation.public_id
         )
-    session.flush()
+    queue_bot_turn(session=session, inbound=inbound, conversation=conversation)
+    result = _finish(inbound, InboundOutcome.BOT, now)
     return InboundResult(
-        inbound.id,
-        InboundOutcome.PENDING,
+        result.inbound_id,
+        result.outcome,
         False,
         practice.id,
         conversation.public_id,
         text=text[:max_chars],
         payload=payload,
+    )
+
+
+def queue_bot_turn(*, session: Session, inbound: InboundSms, conversation: Conversation) -> None:
+    """Queue the stored text's bot turn (`inbound.bot_text`), in the receipt's transaction.
+
+    Rasa's tracker gets tokens, never raw PHI: the words are protected here; a payload or an
+    intent (starting with "/") goes as it is. The 911 line of a weak emergency signal is
+    stored (and queued as a text) in the same transaction, so it always leads the answer.
+    """
+    assert inbound.bot_text is not None and inbound.message_id is not None
+    if has_turn(session=session, message_id=inbound.message_id):
+        return
+    text = inbound.bot_text
+    line = safety_line(text, text)
+    if line is not None:  # a weak emergency signal: the 911 line goes out before any answer
+        record_outgoing_message(
+            session=session, conversation=conversation, role=Role.BOT, text=line
+        )
+    if not text.startswith("/"):
+        text = protect_for_bot(session=session, conversation_id=conversation.id, text=text)
+    enqueue_turn(
+        session=session, conversation=conversation, text=text, message_id=inbound.message_id
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,9 +19,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
 
-from connectors.twilio_sms import retry_pending
+from connectors.dispatcher import WAITING_NOTICE
 from frontdesk.app import create_app
-from frontdesk.conversations.models import Conversation, Message, Owner, Role
+from frontdesk.conversations.models import (
+    Conversation,
+    Message,
+    Owner,
+    PatientTurn,
+    Role,
+    TurnState,
+)
 from frontdesk.conversations.service import record_outgoing_message
 from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo import DEMO_SMS_NUMBER, seed_demo
@@ -36,7 +44,7 @@ from frontdesk.sms.models import (
 )
 from tests.conftest import AT_NOW, NOW, empty_database
 from tests.doubles import DownBot, ScriptedBot
-from tests.support.apps import app_of, portal_of, services_of
+from tests.support.apps import app_of, portal_of, services_of, settle_turns
 from tests.twilio_fake import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -129,9 +137,11 @@ def text_in(
     num_media: int = 0,
 ) -> Any:
     params = inbound_params(body=body, from_=from_, to=to, sid=sid, num_media=num_media)
-    return client.post(
+    response = client.post(
         "/webhooks/twilio/sms", data=params, headers={"X-Twilio-Signature": sign(SMS_URL, params)}
     )
+    settle_turns(app_of(client))  # the dispatcher hands the queued turn to the bot
+    return response
 
 
 def send_outbox(client: TestClient) -> int:
@@ -250,7 +260,7 @@ def test_repeated_fields_are_checked_as_twilio_signs_them(
     def post(pairs: list[tuple[str, str]]) -> Any:
         # Twilio's signature covers every value of a repeated name.
         signature = sign(SMS_URL, ImmutableMultiDict(pairs))  # type: ignore[arg-type]
-        return client.post(
+        response = client.post(
             "/webhooks/twilio/sms",
             content=urlencode(pairs),
             headers={
@@ -258,6 +268,8 @@ def test_repeated_fields_are_checked_as_twilio_signs_them(
                 "Content-Type": "application/x-www-form-urlencoded",
             },
         )
+        settle_turns(app_of(client))
+        return response
 
     params = list(inbound_params(body="hi", from_=PATIENT, to=DEMO_SMS_NUMBER).items())
     # A field the service does not read may come twice: the text is kept and answered.
@@ -465,23 +477,29 @@ def test_a_stranger_gets_a_conversation_of_their_own(
     assert ids[0] == ids[2] != ids[1]
 
 
-def test_bot_unavailable_keeps_the_text_and_hands_it_over_later(
+def test_bot_unavailable_keeps_the_turn_queued_says_one_moment_once_and_answers_later(
     sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path
 ) -> None:
     down = DownBot()
     for client in make_client(sqlite_engine, down, fake, tmp_path):
         text_in(client, "hello")
-        [inbound] = rows(sqlite_engine, InboundSms)
-        assert inbound.outcome is InboundOutcome.PENDING and inbound.processed_at is None
+        text_in(client, "are you there?")
+        [first, second] = rows(sqlite_engine, PatientTurn)
+        assert first.state is TurnState.QUEUED and first.attempts == 1
+        assert second.state is TurnState.QUEUED and second.attempts == 0  # waits its turn
+        assert [t for _, t in down.turns] == ["hello"]
+        assert send_outbox(client) == 1
+        assert [m["body"] for m in fake.messages] == [WAITING_NOTICE]  # once, not per text
         working = ScriptedBot(replies)
         working.attach(app_of(client), TOKEN)
         services = services_of(client)
         services.bot = working
-        services.clock = lambda: NOW.replace(minute=5)  # later than the retry delay
-        assert portal_of(client).call(retry_pending, app_of(client)) == 1
-        assert [t for _, t in working.turns] == ["hello"]
-        [inbound] = rows(sqlite_engine, InboundSms)
-        assert inbound.outcome is InboundOutcome.BOT
+        services.clock = lambda: NOW + timedelta(minutes=1)  # past the retry delay
+        services.wake_turns()
+        settle_turns(app_of(client))
+        assert [t for _, t in working.turns] == ["hello", "are you there?"]  # in order, once
+        assert [t.state for t in rows(sqlite_engine, PatientTurn)] == [TurnState.ANSWERED] * 2
+        assert send_outbox(client) == 2
 
 
 def test_delivery_statuses_are_recorded_and_never_go_backwards(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,17 @@ from sqlalchemy.orm import Session
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from connectors.dispatcher import WAITING_NOTICE
 from connectors.rasa_internal import ACTION_FAILED_TEXT
 from frontdesk.app import create_app
+from frontdesk.conversations.models import PatientTurn, TurnState
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.models import Conversation, Message, Patient
 from frontdesk.settings import Settings
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, FlakyBot, ScriptedBot
+from tests.support.apps import app_of, services_of, settle_turns
 
 TOKEN = "internal-test-token"
 RASA_AUTH = {"Authorization": f"Bearer {TOKEN}"}  # as bot/endpoints.yml sends it
@@ -293,9 +297,13 @@ def test_when_the_bot_is_down_the_message_is_kept(sqlite_engine: Engine, tmp_pat
             ws.receive_json()
             frames = turn(ws, {"type": "message", "text": "anyone there?", "client_id": "a"})
         assert frames[0] == {"type": "ack", "client_id": "a"}
-        assert any(f.get("code") == "bot_unavailable" for f in frames)
+        # Accepted and kept in the queue; the patient hears "one moment", not an error.
+        assert [f["text"] for f in frames if f["type"] == "message"] == [WAITING_NOTICE]
+        assert not any(f["type"] == "error" for f in frames)
         assert client.get("/healthz").json()["bot"] == "unavailable"
-    assert count(sqlite_engine, Message) == 1
+    assert count(sqlite_engine, Message) == 2  # the patient's message and the notice
+    with Session(sqlite_engine) as db:
+        assert db.scalars(select(PatientTurn.state)).all() == [TurnState.QUEUED]
 
 
 def test_callback_endpoint_requires_the_token_and_json(client: TestClient) -> None:
@@ -381,7 +389,7 @@ def test_a_failing_action_answers_with_an_apology_not_silence(client: TestClient
     assert response.json() == {"events": [], "responses": [{"text": ACTION_FAILED_TEXT}]}
 
 
-def test_a_message_the_bot_never_got_is_forwarded_when_resent(
+def test_a_message_the_bot_never_got_is_answered_once_when_it_is_back(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     flaky = FlakyBot(failures=1)
@@ -389,18 +397,23 @@ def test_a_message_the_bot_never_got_is_forwarded_when_resent(
         with client.websocket_connect(WS) as ws:
             hello = ws.receive_json()
             frames = turn(ws, {"type": "message", "text": "book me in", "client_id": "k1"})
-            assert any(f.get("code") == "bot_unavailable" for f in frames)
-            assert ws.receive_json() == {"type": "typing", "active": False}
-            frames = turn(ws, {"type": "message", "text": "book me in", "client_id": "k1"})
-            assert frames[-2].get("text") == "you said: book me in", frames
-            # Once the bot has it, a further resend is only acknowledged.
+            assert [f["text"] for f in frames if f["type"] == "message"] == [WAITING_NOTICE]
+            # A resend of a queued message is only acknowledged: it is not queued twice.
             ws.send_text(json.dumps({"type": "message", "text": "book me in", "client_id": "k1"}))
             assert ws.receive_json() == {"type": "ack", "client_id": "k1"}
+            services = services_of(client)
+            services.clock = lambda: NOW + timedelta(minutes=1)  # the retry is due
+            services.wake_turns()
+            frames = [ws.receive_json() for _ in range(3)]
+            assert frames[0] == {"type": "typing", "active": True}
+            assert frames[1]["text"] == "you said: book me in", frames
+            assert frames[2] == {"type": "typing", "active": False}
+            settle_turns(app_of(client))
     assert flaky.turns == [
         (hello["conversation_id"], "(lost) book me in"),
         (hello["conversation_id"], "book me in"),
     ]
-    assert count(sqlite_engine, Message) == 2  # one patient message, one bot reply
+    assert count(sqlite_engine, Message) == 3  # the patient's message, the notice, the reply
 
 
 def test_history_frames_carry_ids_for_deduplication(client: TestClient) -> None:

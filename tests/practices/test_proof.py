@@ -35,7 +35,7 @@ from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot
 from tests.patients.test_importing import made_up_patients, write_csv
 from tests.practices.test_practice_file import EXAMPLES
-from tests.support.apps import app_of
+from tests.support.apps import app_of, settle_turns
 from tests.support.commands import run
 from tests.twilio_fake import (
     ACCOUNT_SID,
@@ -148,6 +148,7 @@ def text_in(client: TestClient, body: str, *, from_: str, to: str) -> None:
         headers={"X-Twilio-Signature": sign(SMS_URL, params)},
     )
     assert response.status_code == 200
+    settle_turns(app_of(client))  # the dispatcher hands the queued turn to the bot
     app_of(client).state.sms.worker.drain()
 
 

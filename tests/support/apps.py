@@ -7,10 +7,15 @@ only inside ``with TestClient(...)``); these helpers check both once, so tests n
 
 from __future__ import annotations
 
+import time
+
 from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from frontdesk.conversations.models import PatientTurn, TurnState
+from frontdesk.conversations.turn_queue import claimable
 from frontdesk.runtime import Services
 
 
@@ -32,3 +37,21 @@ def portal_of(client: TestClient) -> BlockingPortal:
     portal = client.portal
     assert portal is not None, "use the client inside `with TestClient(...)`"
     return portal
+
+
+def settle_turns(app: FastAPI, *, timeout: float = 10.0) -> None:
+    """Wait until the turn dispatcher has nothing to do: no turn being sent, none claimable
+    (the rest wait for a retry time the app's clock has not reached, or for an earlier turn)."""
+    services = app.state.services
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with services.sessions() as db:
+            busy = db.scalar(
+                select(func.count())
+                .select_from(PatientTurn)
+                .where((PatientTurn.state == TurnState.SENDING) | claimable(services.clock()))
+            )
+        if not busy:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the turn dispatcher did not settle")

@@ -1,0 +1,258 @@
+"""The turn dispatcher: hands queued patient turns to Rasa, each exactly once.
+
+One asyncio task per pool slot (`FRONTDESK_TURN_WORKERS`) in the service's lifespan. Each
+claims a turn (`frontdesk.conversations.turn_queue`), sends it carrying our message id, and
+records the outcome. When Rasa is down, loading or too slow, the turn goes back to the queue
+with a backoff and the patient is told "one moment" once; before any retry the conversation's
+tracker is read, and a turn Rasa already has is not sent again (a send can die after Rasa took
+the turn, or a dispatcher can die mid-send). While a send runs its lease is renewed, so no
+other dispatcher takes the turn. A turn still unanswered after
+`FRONTDESK_TURN_ANSWER_LIMIT_SECONDS` goes to staff as an escalation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from frontdesk.bot import BotTimeoutError, BotUnavailableError, BotUnreachableError
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations import turn_queue
+from frontdesk.conversations.handoff import escalate
+from frontdesk.conversations.models import Conversation, EscalationReason, Role, TurnState
+from frontdesk.events import Event
+from frontdesk.runtime import Services
+
+logger = logging.getLogger(__name__)
+
+WAITING_NOTICE = (
+    "One moment, please: our assistant is getting ready. We have your message and will answer "
+    "it shortly."
+)
+UNANSWERED_NOTICE = (
+    "Sorry, our assistant could not answer your message. A person from the office will "
+    "follow up with you here."
+)
+RETRY_CAP_SECONDS = 30.0
+
+
+class TurnDispatcher:
+    """Hands the queue's turns to the bot, a few at a time, one per conversation."""
+
+    def __init__(self, services: Services, *, workers: int, poll_seconds: float = 1.0) -> None:
+        """Create a dispatcher; `start` runs it.
+
+        Args:
+            services: the process's collaborators (the bot, sessions, hub, clock, settings).
+            workers: how many turns may be with Rasa at once (different conversations).
+            poll_seconds: how often an idle worker looks for due turns without a wake-up
+                (retries coming due, turns queued by another process).
+        """
+        self._services = services
+        self._workers = workers
+        self._poll = poll_seconds
+        timeout = services.settings.rasa_timeout_seconds
+        # Longer than a whole send, renewed meanwhile: a live send is never taken over.
+        self._lease = timedelta(seconds=2 * timeout + 5)
+        self._renew_every = max(0.05, timeout / 2)
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start the workers on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"turn-dispatcher-{n}")
+            for n in range(self._workers)
+        ]
+
+    async def stop(self) -> None:
+        """Stop the workers; a turn mid-send keeps its lease and is retried after it."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def wake(self) -> None:
+        """A turn was queued: look now rather than at the next poll (safe from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                handled = await self.dispatch_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a database hiccup must not end the worker
+                logger.error("turn dispatch failed: %s", type(exc).__name__)
+                handled = False
+            if handled:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll)
+
+    async def dispatch_one(self) -> bool:
+        """Claim one due turn and see it through; False when none was due."""
+        turn = await run_in_threadpool(self._claim)
+        if turn is None:
+            return False
+        await self._handle(turn)
+        return True
+
+    def _claim(self) -> turn_queue.ClaimedTurn | None:
+        services = self._services
+        with services.unit_of_work() as db:
+            return turn_queue.claim_next_turn(session=db, now=services.clock(), lease=self._lease)
+
+    async def _handle(self, turn: turn_queue.ClaimedTurn) -> None:
+        services = self._services
+        if not turn.bot_owns_conversation:  # staff took over while it waited: theirs now
+            await self._finish(turn, TurnState.ESCALATED)
+            return
+        waited = (services.clock() - turn.created_at).total_seconds()
+        if waited > services.settings.turn_answer_limit_seconds:
+            await self._escalate(turn)
+            return
+        if turn.attempts > 1:
+            try:
+                arrived = await services.bot.has_user_turn(turn.public_id, turn.rasa_message_id)
+            except BotUnavailableError as exc:
+                await self._retry(turn, exc, tell_patient=True)
+                return
+            if arrived:  # Rasa took it on an earlier attempt; its replies came by callback
+                await self._finish(turn, TurnState.SENT)
+                return
+        renewing = asyncio.create_task(self._keep_lease(turn.id))
+        await services.hub.publish(turn.public_id, {"type": "typing", "active": True})
+        try:
+            await services.bot.send_user_turn(
+                turn.public_id, turn.text, message_id=turn.rasa_message_id
+            )
+        except BotUnavailableError as exc:
+            # "One moment" only when Rasa surely lacks the turn: it was unreachable, or this
+            # is a retry. After a timeout or a dropped answer Rasa may have answered already.
+            unanswered = isinstance(exc, BotUnreachableError) or turn.attempts > 1
+            await self._retry(turn, exc, tell_patient=unanswered)
+            return
+        finally:
+            renewing.cancel()
+            await services.hub.publish(turn.public_id, {"type": "typing", "active": False})
+        await self._finish(turn, TurnState.ANSWERED)
+        if services.review is not None:
+            services.review.note_turn(turn.public_id)  # its NLU result, in the background
+
+    async def _keep_lease(self, turn_id: int) -> None:
+        services = self._services
+        while True:
+            await asyncio.sleep(self._renew_every)
+
+            def renew() -> None:
+                with services.unit_of_work() as db:
+                    turn_queue.renew_lease(
+                        session=db, turn_id=turn_id, until=services.clock() + self._lease
+                    )
+
+            await run_in_threadpool(renew)
+
+    async def _finish(self, turn: turn_queue.ClaimedTurn, state: TurnState) -> None:
+        services = self._services
+
+        def finish() -> None:
+            with services.unit_of_work() as db:
+                turn_queue.finish_turn(
+                    session=db, turn_id=turn.id, state=state, now=services.clock()
+                )
+
+        await run_in_threadpool(finish)
+
+    async def _retry(
+        self, turn: turn_queue.ClaimedTurn, error: BotUnavailableError, *, tell_patient: bool
+    ) -> None:
+        """Back off; after a timeout, give Rasa a whole client timeout to finish first.
+
+        With `tell_patient`, the patient hears "one moment" (once per conversation).
+        """
+        services = self._services
+        base = services.settings.turn_retry_base_seconds
+        delay = min(RETRY_CAP_SECONDS, base * 2 ** (turn.attempts - 1))
+        if isinstance(error, BotTimeoutError):
+            delay = max(delay, services.settings.rasa_timeout_seconds)
+        logger.warning(
+            "turn %s not taken by the bot (attempt %s, %s); retry in %.1f s",
+            turn.id,
+            turn.attempts,
+            error,
+            delay,
+        )
+
+        def requeue() -> conversations.StoredMessage | None:
+            with services.unit_of_work() as db:
+                now = services.clock()
+                turn_queue.retry_turn(
+                    session=db, turn_id=turn.id, at=now + timedelta(seconds=delay)
+                )
+                if not tell_patient or not turn_queue.claim_waiting_notice(
+                    session=db, turn_id=turn.id, now=now
+                ):
+                    return None
+                conversation = db.get_one(Conversation, turn.conversation_id)
+                notice = conversations.record_outgoing_message(
+                    session=db, conversation=conversation, role=Role.BOT, text=WAITING_NOTICE
+                )
+                return conversations.StoredMessage.of(notice)
+
+        notice = await run_in_threadpool(requeue)
+        if notice is not None:
+            await services.hub.publish(turn.public_id, {"type": "message", **notice.as_frame()})
+
+    async def _escalate(self, turn: turn_queue.ClaimedTurn) -> None:
+        """Too long without an answer: staff own the conversation, and the patient knows."""
+        services = self._services
+        limit_minutes = services.settings.turn_answer_limit_seconds / 60
+
+        def hand_over() -> conversations.StoredMessage | None:
+            with services.unit_of_work() as db:
+                now = services.clock()
+                conversation = db.get_one(Conversation, turn.conversation_id)
+                escalated = escalate(
+                    session=db,
+                    conversation=conversation,
+                    reason=EscalationReason.BOT_UNANSWERED,
+                    now=now,
+                    detail=f"the assistant did not answer within {limit_minutes:g} min",
+                )
+                turn_queue.end_unfinished_turns(
+                    session=db,
+                    conversation_id=turn.conversation_id,
+                    state=TurnState.ESCALATED,
+                    now=now,
+                )
+                if not escalated:
+                    return None
+                notice = conversations.record_outgoing_message(
+                    session=db, conversation=conversation, role=Role.BOT, text=UNANSWERED_NOTICE
+                )
+                return conversations.StoredMessage.of(notice)
+
+        notice = await run_in_threadpool(hand_over)
+        logger.warning("turn %s unanswered past the limit: escalated to staff", turn.id)
+        if notice is None:
+            return
+        await services.hub.publish(turn.public_id, {"type": "message", **notice.as_frame()})
+        await services.hub.publish(
+            turn.public_id, {"type": "handoff", "owner": "staff", "sender_name": None}
+        )
+        services.events.publish(
+            Event("conversation.escalated", turn.practice_id, {"conversation_id": turn.public_id})
+        )

@@ -1,0 +1,218 @@
+"""The durable queue of patient turns: enqueued with the message, claimed under a lease.
+
+A turn is written in the transaction that stores the patient's message, whatever the
+channel, so a turn that was acknowledged cannot be lost. The dispatcher
+(`connectors.dispatcher`) claims the oldest due turn of a conversation that has no earlier
+turn unfinished, so each conversation has one turn in flight and its turns reach Rasa in
+arrival order. On PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`, so two dispatchers never
+take the same row; on SQLite every write transaction is `BEGIN IMMEDIATE`, so the claim runs
+under the single writer. A lease that runs out (its dispatcher died) makes the turn due again;
+the next attempt first asks Rasa's tracker whether the turn already arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from frontdesk.conversations.models import (
+    Conversation,
+    Message,
+    Owner,
+    PatientTurn,
+    TurnReply,
+    TurnState,
+)
+
+UNFINISHED = (TurnState.QUEUED, TurnState.SENDING)
+
+
+@dataclass(frozen=True)
+class ClaimedTurn:
+    """A turn one dispatcher holds under a lease (ids and the bot's text, nothing else)."""
+
+    id: int
+    practice_id: int
+    conversation_id: int
+    public_id: str
+    text: str
+    attempts: int  # including this one
+    created_at: datetime
+    bot_owns_conversation: bool
+
+    @property
+    def rasa_message_id(self) -> str:
+        """The id Rasa's tracker keeps for this turn."""
+        return rasa_message_id(self.id)
+
+
+def rasa_message_id(turn_id: int) -> str:
+    """The id a turn carries into Rasa's tracker: opaque, no patient data."""
+    return f"frontdesk-turn-{turn_id}"
+
+
+def enqueue_turn(
+    *,
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    message_id: int | None = None,
+) -> PatientTurn:
+    """Queue one turn for the bot in the caller's transaction (the one storing the message)."""
+    turn = PatientTurn(
+        practice_id=conversation.practice_id,
+        conversation_id=conversation.id,
+        message_id=message_id,
+        text=text,
+        state=TurnState.QUEUED,
+        attempts=0,
+    )
+    session.add(turn)
+    session.flush()
+    return turn
+
+
+def has_turn(*, session: Session, message_id: int) -> bool:
+    """Whether this patient message is already queued (a resend must not queue it twice)."""
+    return (
+        session.scalar(select(PatientTurn.id).where(PatientTurn.message_id == message_id))
+        is not None
+    )
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Turns a dispatcher may claim at `now`: due, and first in their conversation.
+
+    Due means queued with its next attempt reached, or sending with its lease run out.
+    """
+    earlier = aliased(PatientTurn)
+    blocked = exists().where(
+        earlier.conversation_id == PatientTurn.conversation_id,
+        earlier.id < PatientTurn.id,
+        earlier.state.in_(UNFINISHED),
+    )
+    due = ((PatientTurn.state == TurnState.QUEUED) & (PatientTurn.next_attempt_at <= now)) | (
+        (PatientTurn.state == TurnState.SENDING) & (PatientTurn.lease_until < now)
+    )
+    return due & ~blocked
+
+
+def claim_next_turn(*, session: Session, now: datetime, lease: timedelta) -> ClaimedTurn | None:
+    """Claim the oldest claimable turn (`claimable`) for `lease`, or None."""
+    query = select(PatientTurn).where(claimable(now)).order_by(PatientTurn.id).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=PatientTurn)
+    turn = session.scalar(query)
+    if turn is None:
+        return None
+    turn.state = TurnState.SENDING
+    turn.lease_until = now + lease
+    turn.attempts += 1
+    conversation = session.get_one(Conversation, turn.conversation_id)
+    session.flush()
+    return ClaimedTurn(
+        id=turn.id,
+        practice_id=turn.practice_id,
+        conversation_id=turn.conversation_id,
+        public_id=conversation.public_id,
+        text=turn.text,
+        attempts=turn.attempts,
+        created_at=turn.created_at,
+        bot_owns_conversation=conversation.owner is Owner.BOT,
+    )
+
+
+def renew_lease(*, session: Session, turn_id: int, until: datetime) -> None:
+    """Keep a turn this dispatcher is still sending from being claimed by another."""
+    session.execute(
+        update(PatientTurn)
+        .where(PatientTurn.id == turn_id, PatientTurn.state == TurnState.SENDING)
+        .values(lease_until=until)
+    )
+
+
+def finish_turn(*, session: Session, turn_id: int, state: TurnState, now: datetime) -> None:
+    """Record how a turn ended; its message counts as handed to the bot when Rasa has it."""
+    turn = session.get_one(PatientTurn, turn_id)
+    turn.state = state
+    turn.finished_at = now
+    turn.lease_until = None
+    if state in (TurnState.SENT, TurnState.ANSWERED) and turn.message_id is not None:
+        message = session.get(Message, turn.message_id)
+        if message is not None and message.forwarded_at is None:
+            message.forwarded_at = now
+    session.flush()
+
+
+def retry_turn(*, session: Session, turn_id: int, at: datetime) -> None:
+    """Put a turn back in the queue, to be tried again from `at`."""
+    turn = session.get_one(PatientTurn, turn_id)
+    turn.state = TurnState.QUEUED
+    turn.next_attempt_at = at
+    turn.lease_until = None
+    session.flush()
+
+
+def end_unfinished_turns(
+    *, session: Session, conversation_id: int, state: TurnState, now: datetime
+) -> int:
+    """End every unfinished turn of a conversation (staff have it now); returns how many."""
+    result = session.execute(
+        update(PatientTurn)
+        .where(PatientTurn.conversation_id == conversation_id, PatientTurn.state.in_(UNFINISHED))
+        .values(state=state, finished_at=now, lease_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim_waiting_notice(*, session: Session, turn_id: int, now: datetime) -> bool:
+    """Whether the patient should be told "one moment" now: once per conversation."""
+    turn = session.get_one(PatientTurn, turn_id)
+    told = session.scalar(
+        select(func.count())
+        .select_from(PatientTurn)
+        .where(
+            PatientTurn.conversation_id == turn.conversation_id,
+            PatientTurn.waiting_notice_at.is_not(None),
+        )
+    )
+    if told:
+        return False
+    turn.waiting_notice_at = now
+    session.flush()
+    return True
+
+
+def record_reply(*, session: Session, conversation_id: int, body: dict[str, Any]) -> bool:
+    """Note a bot message the callback delivered; False when it was delivered already.
+
+    The reply belongs to the conversation's turn in flight (there is at most one); a message
+    outside any turn (a reminder, a hand-back) is not deduplicated.
+    """
+    turn_id = session.scalar(
+        select(PatientTurn.id)
+        .where(
+            PatientTurn.conversation_id == conversation_id,
+            PatientTurn.state == TurnState.SENDING,
+        )
+        .order_by(PatientTurn.id)
+        .limit(1)
+    )
+    if turn_id is None:
+        return True
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    try:
+        with session.begin_nested():
+            session.add(TurnReply(turn_id=turn_id, digest=digest))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,110 @@
+"""Dispatchers claiming from the durable turn queue, on SQLite and PostgreSQL: no turn is
+claimed twice, each conversation has one turn in flight, and its turns go in arrival order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from frontdesk.conversations import turn_queue
+from frontdesk.conversations.models import PatientTurn, TurnState
+from frontdesk.db import make_session_factory, session_scope
+from tests import factories
+from tests.conftest import AT_NOW, NOW, empty_database
+
+CONVERSATIONS = 3
+TURNS_EACH = 3
+DISPATCHERS = 6
+LEASE = timedelta(seconds=65)
+
+
+@pytest.fixture
+def queued(engine: Engine) -> Iterator[dict[int, list[int]]]:
+    """Three conversations with three queued turns each, committed; turn ids by conversation."""
+    turns: dict[int, list[int]] = {}
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
+        practice = factories.practice(session)
+        conversations = [
+            factories.conversation(session, practice=practice) for _ in range(CONVERSATIONS)
+        ]
+        for n in range(TURNS_EACH):  # interleaved arrivals across conversations
+            for conversation in conversations:
+                turn = turn_queue.enqueue_turn(
+                    session=session, conversation=conversation, text=f"turn {n}"
+                )
+                turns.setdefault(conversation.id, []).append(turn.id)
+    try:
+        yield turns
+    finally:
+        empty_database(engine)
+
+
+def claim_all_at_once(engine: Engine, now_offset: timedelta = timedelta()) -> list[int]:
+    """Every dispatcher claims once, all at the same moment; the ids they got."""
+    factory = make_session_factory(engine, clock=AT_NOW)
+    barrier = threading.Barrier(DISPATCHERS)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def dispatcher() -> None:
+        barrier.wait()
+        with session_scope(factory) as session:
+            turn = turn_queue.claim_next_turn(session=session, now=NOW + now_offset, lease=LEASE)
+        if turn is not None:
+            with lock:
+                claimed.append(turn.id)
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(DISPATCHERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return claimed
+
+
+def finish(engine: Engine, turn_ids: list[int]) -> None:
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
+        for turn_id in turn_ids:
+            turn_queue.finish_turn(
+                session=session, turn_id=turn_id, state=TurnState.ANSWERED, now=NOW
+            )
+
+
+def test_dispatchers_never_share_a_turn_and_each_conversation_goes_in_order(
+    engine: Engine, queued: dict[int, list[int]]
+) -> None:
+    for n in range(TURNS_EACH):
+        claimed = claim_all_at_once(engine)
+        # Six dispatchers, three conversations: one turn each, the next in arrival order.
+        assert sorted(claimed) == sorted(turns[n] for turns in queued.values())
+        assert claim_all_at_once(engine) == []  # nothing more while those are in flight
+        finish(engine, claimed)
+    assert claim_all_at_once(engine) == []
+
+
+def test_a_turn_whose_lease_ran_out_is_claimed_again_and_counts_the_attempt(
+    engine: Engine, queued: dict[int, list[int]]
+) -> None:
+    first = sorted(claim_all_at_once(engine))
+    assert claim_all_at_once(engine, LEASE - timedelta(seconds=1)) == []  # leases still held
+    again = sorted(claim_all_at_once(engine, LEASE + timedelta(seconds=1)))
+    assert again == first  # the dispatcher that held them died: the same turns, once each
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
+        attempts = session.scalars(select(PatientTurn.attempts).where(PatientTurn.id.in_(first)))
+        assert set(attempts) == {2}
+
+
+def test_a_retried_turn_waits_for_its_time_and_still_blocks_its_conversation(
+    engine: Engine, queued: dict[int, list[int]]
+) -> None:
+    first = sorted(claim_all_at_once(engine))
+    retry_at = NOW + timedelta(seconds=30)
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
+        for turn_id in first:
+            turn_queue.retry_turn(session=session, turn_id=turn_id, at=retry_at)
+    assert claim_all_at_once(engine, timedelta(seconds=29)) == []  # later turns wait behind
+    assert sorted(claim_all_at_once(engine, timedelta(seconds=30))) == first
