@@ -27,7 +27,7 @@ from tests.auth.support import PASSWORD, insert_staff
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import ScriptedBot, bot_domain
 from tests.practices.test_practice_file import EXAMPLES
-from tests.support.apps import app_of
+from tests.support.apps import app_of, settle_turns
 from tests.support.commands import run
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, inbound_params, sign
 
@@ -162,6 +162,7 @@ def test_sms_numbers_route_to_their_own_practice(client: TestClient) -> None:
             )
         ).all()
     assert dict(rows) == {river: "riverside", maple: "maple-peds"}
+    settle_turns(app_of(client))  # the bot answers from the turn queue, after the webhook
     with Session(app_of(client).state.services.engine) as db:
         replies = db.execute(
             select(OutboundSms.to_phone, OutboundSms.from_phone, OutboundSms.body)
