@@ -36,6 +36,7 @@ from tests.connectors.test_webchat import (
     turn,
 )
 from tests.doubles import ScriptedBot
+from tests.support.apps import app_of, settle_turns
 
 
 class Clock:
@@ -298,6 +299,8 @@ def test_resume_tokens_expire(
         with resumed(client, token) as ws:
             token = ws.receive_json()["resume_token"]
             turn(ws, {"type": "message", "text": "still here"})
+            # Before the clock jumps: a turn still queued would look 20 minutes unanswered.
+            settle_turns(app_of(client))
     # ... and its token dies once it sat idle too long, or grew too old, not a minute before.
     clock.now += then_idle - timedelta(minutes=1)
     with resumed(client, token) as ws:
