@@ -675,6 +675,7 @@ def test_the_sandbox_page_lets_an_installer_text_the_practice(
                 data={"from_": PATIENT, "to": DEMO_SMS_NUMBER, "body": "I want to book"},
             )
             assert response.status_code == 200  # redirected to the page
+            settle_turns(app_of(client))  # the dispatcher hands the queued turn to the bot
             send_outbox(client)
             page = client.get("/dev/sms").text
             assert "1) Sick visit" in page and "Reply 1 or 2" in page
