@@ -106,3 +106,86 @@ def test_sigkill_of_the_service_while_200_sms_webhooks_arrive(
     sqlite_engine: Engine, tmp_path: Path, twilio: TwilioFake, report: Callable[[str], None]
 ) -> None:
     _sigkill_of_the_service_mid_burst(sqlite_engine, tmp_path, twilio, report, "SQLite")
+
+
+def test_rasa_stalling_past_the_client_timeout_then_recovering(
+    sqlite_engine: Engine, tmp_path: Path, twilio: TwilioFake, report: Callable[[str], None]
+) -> None:
+    # The first turns take Rasa longer than the client waits, but less than the retry's
+    # delay after a timeout (a whole client timeout): the retry finds them in the tracker.
+    timeout = 3.0
+    stall = timeout + 1.5
+    to = seed_sms_practice(sqlite_engine)
+    threads = webhooks(to, conversations=3, per_conversation=3)
+    texts = _flat(threads)
+    processes = Processes(tmp_path, sqlite_engine, twilio, client_timeout=timeout)
+    try:
+        processes.start_rasa(stall_seconds=stall, stall_turns=len(threads))
+        processes.start_service()
+        sender = Sender(processes.base_url)
+        sender.post_all(threads)
+        sender.resend_unacknowledged(threads)
+        assert sender.count() == len(texts), (sender.failures, processes.log())
+        assert wait_until(all_answered(texts, twilio), 45), processes.log()
+        time.sleep(2 * timeout)  # past another retry: a re-send would have come by now
+        counts = tally_turns(texts, processes.tracker_file, twilio)
+        received = received_count(processes.tracker_file)
+    finally:
+        processes.stop()
+    notices = {w.phone: _notices(twilio, w.phone) for w in texts}
+    report(
+        counts.line(
+            f"Rasa stalled {stall:g} s past a {timeout:g} s client timeout on {len(threads)} "
+            f"turns (received {received} webhooks for {len(texts)} texts; 'one moment' sent "
+            f"{sum(notices.values())} times)"
+        )
+    )
+    assert "timed out" in processes.log(), "no send timed out: the scenario tested nothing"
+    assert counts.all_once, counts
+    assert received == len(texts), "a turn Rasa had was sent again"
+    assert max(notices.values()) <= 1, notices
+    assert _turn_states(sqlite_engine) <= {TurnState.ANSWERED, TurnState.SENT}
+
+
+def test_sigkill_of_rasa_mid_conversation(
+    sqlite_engine: Engine, tmp_path: Path, twilio: TwilioFake, report: Callable[[str], None]
+) -> None:
+    to = seed_sms_practice(sqlite_engine)
+    threads = webhooks(to, conversations=5, per_conversation=6)
+    texts = _flat(threads)
+    processes = Processes(tmp_path, sqlite_engine, twilio)
+    try:
+        # A Rasa that takes 0.2 s a turn: turns are with it when it dies.
+        processes.start_rasa(stall_seconds=0.2, stall_turns=10**6)
+        processes.start_service()
+        sender = Sender(processes.base_url)
+
+        def kill_and_restart() -> None:
+            wait_until(lambda: len(twilio.messages) >= len(texts) // 3, 60)
+            processes.kill_rasa()
+            time.sleep(3)  # the patients keep texting; their turns wait
+            processes.start_rasa(stall_seconds=0.2, stall_turns=10**6)
+
+        killer = threading.Thread(target=kill_and_restart)
+        killer.start()
+        sender.post_all(threads, gap=0.2)
+        killer.join()
+        sender.resend_unacknowledged(threads)
+        assert sender.count() == len(texts), (sender.failures, processes.log())
+        assert wait_until(all_answered(texts, twilio), 45), processes.log()
+        time.sleep(CLIENT_TIMEOUT + 1)
+        counts = tally_turns(texts, processes.tracker_file, twilio)
+        received = received_count(processes.tracker_file)
+    finally:
+        processes.stop()
+    notices = {w.phone: _notices(twilio, w.phone) for w in texts}
+    report(
+        counts.line(
+            f"Rasa SIGKILLed mid-conversation and restarted after 3 s (received {received} "
+            f"webhooks for {len(texts)} texts; 'one moment' sent {sum(notices.values())} times)"
+        )
+    )
+    assert "rasa not reachable" in processes.log(), "no turn waited for Rasa: tested nothing"
+    assert counts.all_once, counts
+    assert max(notices.values()) <= 1, notices
+    assert _turn_states(sqlite_engine) <= {TurnState.ANSWERED, TurnState.SENT}

@@ -34,7 +34,7 @@ from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, free_port, in
 
 RASA_TOKEN = "fault-suite-rasa-token"
 INTERNAL_TOKEN = "fault-suite-internal-token"
-CLIENT_TIMEOUT = 2.0  # FRONTDESK_RASA_TIMEOUT_SECONDS of the service under test
+CLIENT_TIMEOUT = 2.0  # FRONTDESK_RASA_TIMEOUT_SECONDS of the service under test, by default
 
 
 def seed_sms_practice(engine: Engine) -> str:
@@ -53,6 +53,7 @@ class Processes:
     fake: TwilioFake
     port: int = field(default_factory=free_port)
     rasa_port: int = field(default_factory=free_port)
+    client_timeout: float = CLIENT_TIMEOUT
     service: subprocess.Popen[bytes] | None = None
     rasa: subprocess.Popen[bytes] | None = None
 
@@ -80,7 +81,7 @@ class Processes:
             "FRONTDESK_RASA_TOKEN": RASA_TOKEN,
             "FRONTDESK_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             "FRONTDESK_START_RASA": "false",
-            "FRONTDESK_RASA_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT),
+            "FRONTDESK_RASA_TIMEOUT_SECONDS": str(self.client_timeout),
             "FRONTDESK_TURN_RETRY_BASE_SECONDS": "0.2",
             "FRONTDESK_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "FRONTDESK_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
