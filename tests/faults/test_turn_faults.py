@@ -6,18 +6,22 @@ acknowledged text answered once, none twice, none lost."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
 
 from connectors.dispatcher import WAITING_NOTICE
 from frontdesk.conversations.models import PatientTurn, TurnState
-from tests.faults.rasa_standin import received_count
+from tests.faults.rasa_standin import received_count, user_events
 from tests.faults.turns import (
     CLIENT_TIMEOUT,
     Processes,
@@ -189,3 +193,88 @@ def test_sigkill_of_rasa_mid_conversation(
     assert counts.all_once, counts
     assert max(notices.values()) <= 1, notices
     assert _turn_states(sqlite_engine) <= {TurnState.ANSWERED, TurnState.SENT}
+
+
+@pytest.mark.postgres
+def test_sigkill_of_the_service_while_200_sms_webhooks_arrive_on_postgresql(
+    postgres_engine: Engine, tmp_path: Path, twilio: TwilioFake, report: Callable[[str], None]
+) -> None:
+    _sigkill_of_the_service_mid_burst(postgres_engine, tmp_path, twilio, report, "PostgreSQL")
+
+
+def _chat(ws_url: str, texts: list[str], got: Counter[str], done: threading.Event) -> None:
+    """One widget: each text in turn, waiting for its answer; every bot message counted."""
+    with connect(ws_url, open_timeout=20) as socket:
+        session = json.loads(socket.recv(timeout=20))
+        assert session["type"] == "session", session
+        for n, text in enumerate(texts):
+            socket.send(json.dumps({"type": "message", "text": text, "client_id": f"c{n}"}))
+            while got[f"re: {text}"] == 0:
+                frame = json.loads(socket.recv(timeout=45))
+                if frame["type"] == "message" and frame.get("role") == "bot":
+                    got[str(frame.get("text"))] += 1
+        done.wait(60)  # keep listening: a second answer would arrive meanwhile
+        try:
+            while True:
+                frame = json.loads(socket.recv(timeout=0.5))
+                if frame["type"] == "message" and frame.get("role") == "bot":
+                    got[str(frame.get("text"))] += 1
+        except (TimeoutError, WebSocketException):
+            pass
+
+
+def test_sigkill_of_rasa_mid_conversation_over_web_chat(
+    sqlite_engine: Engine, tmp_path: Path, twilio: TwilioFake, report: Callable[[str], None]
+) -> None:
+    seed_sms_practice(sqlite_engine)  # the practice "clinic-1"
+    chats = [[f"web question {m + 1} of visitor {c + 1}" for m in range(5)] for c in range(4)]
+    processes = Processes(tmp_path, sqlite_engine, twilio)
+    counters: list[Counter[str]] = [Counter() for _ in chats]
+    done = threading.Event()
+    try:
+        processes.start_rasa(stall_seconds=0.2, stall_turns=10**6)
+        processes.start_service()
+        ws_url = processes.base_url.replace("http://", "ws://") + "/chat/ws?practice=clinic-1"
+        widgets = [
+            threading.Thread(target=_chat, args=(ws_url, texts, got, done))
+            for texts, got in zip(chats, counters, strict=True)
+        ]
+        for widget in widgets:
+            widget.start()
+
+        def answered() -> int:
+            return sum(1 for got in counters for text in got if text.startswith("re: "))
+
+        assert wait_until(lambda: answered() >= 6, 60), processes.log()
+        processes.kill_rasa()
+        time.sleep(3)  # the visitors' turns wait
+        processes.start_rasa(stall_seconds=0.2, stall_turns=10**6)
+        assert wait_until(lambda: answered() >= 20, 60), processes.log()
+        time.sleep(CLIENT_TIMEOUT + 1)
+        done.set()
+        for widget in widgets:
+            widget.join(30)
+        tracker = Counter(text for _, _, text in user_events(processes.tracker_file))
+        received = received_count(processes.tracker_file)
+    finally:
+        done.set()
+        processes.stop()
+    once = twice = lost = 0
+    for texts, got in zip(chats, counters, strict=True):
+        for text in texts:
+            shown, kept = got[f"re: {text}"], tracker[text]
+            if shown > 1 or kept > 1:
+                twice += 1
+            elif shown == kept == 1:
+                once += 1
+            else:
+                lost += 1
+    notices = [got[WAITING_NOTICE] for got in counters]
+    total = sum(len(texts) for texts in chats)
+    report(
+        f"web chat, Rasa SIGKILLed mid-conversation (received {received} webhooks for {total} "
+        f"texts; 'one moment' shown {sum(notices)} times): acknowledged {total} / answered "
+        f"once {once} / answered twice {twice} / lost {lost}"
+    )
+    assert (once, twice, lost) == (total, 0, 0)
+    assert max(notices) <= 1, notices
