@@ -193,14 +193,18 @@ def claim_waiting_notice(*, session: Session, turn_id: int, now: datetime) -> bo
 def record_reply(*, session: Session, conversation_id: int, body: dict[str, Any]) -> bool:
     """Note a bot message the callback delivered; False when it was delivered already.
 
-    The reply belongs to the conversation's turn in flight (there is at most one); a message
-    outside any turn (a reminder, a hand-back) is not deduplicated.
+    The reply belongs to the conversation's turn in flight (there is at most one): the first
+    unfinished turn once it was sent at least once, being sent or waiting for its retry (a
+    Rasa slower than two client timeouts answers the first send after the turn went back to
+    the queue, and the re-send again). A message outside any turn (a reminder, a hand-back)
+    is not deduplicated.
     """
     turn_id = session.scalar(
         select(PatientTurn.id)
         .where(
             PatientTurn.conversation_id == conversation_id,
-            PatientTurn.state == TurnState.SENDING,
+            PatientTurn.state.in_(UNFINISHED),
+            PatientTurn.attempts > 0,
         )
         .order_by(PatientTurn.id)
         .limit(1)

@@ -278,3 +278,45 @@ def test_sigkill_of_rasa_mid_conversation_over_web_chat(
     )
     assert (once, twice, lost) == (total, 0, 0)
     assert max(notices) <= 1, notices
+
+
+def test_rasa_slower_than_two_client_timeouts_answers_the_patient_once(
+    sqlite_engine: Engine, tmp_path: Path, twilio: TwilioFake, report: Callable[[str], None]
+) -> None:
+    # Rasa works on the first turn longer than the retry's delay: the retry reads a tracker
+    # that does not have the turn yet (Rasa saves it at the end) and sends it again, and Rasa
+    # answers both sends. The patient must get one answer; Rasa's tracker does hold the turn
+    # twice (nothing on the service's side can tell a slow Rasa from one that lost the turn).
+    timeout = 2.0
+    stall = 3.5 * timeout
+    to = seed_sms_practice(sqlite_engine)
+    threads = webhooks(to, conversations=1, per_conversation=2)
+    texts = _flat(threads)
+    processes = Processes(tmp_path, sqlite_engine, twilio, client_timeout=timeout)
+    try:
+        processes.start_rasa(stall_seconds=stall, stall_turns=1)
+        processes.start_service()
+        sender = Sender(processes.base_url)
+        sender.post_all(threads)
+        assert sender.count() == len(texts), (sender.failures, processes.log())
+        assert wait_until(all_answered(texts, twilio), 45), processes.log()
+        time.sleep(2 * timeout + 1)  # past the last retry: a second answer would be here
+        tracker = Counter(text for _, _, text in user_events(processes.tracker_file))
+        received = received_count(processes.tracker_file)
+    finally:
+        processes.stop()
+    phone = texts[0].phone
+    answers = [twilio.bodies_to(phone).count(f"re: {w.body}") for w in texts]
+    once = sum(1 for n in answers if n == 1)
+    twice = sum(1 for n in answers if n > 1)
+    report(
+        f"Rasa stalled {stall:g} s, past two {timeout:g} s client timeouts: acknowledged "
+        f"{len(texts)} / answered once {once} / answered twice {twice} / lost "
+        f"{answers.count(0)} (by SMS; Rasa received {received} webhooks and its tracker holds "
+        f"the stalled turn {tracker[texts[0].body]} times; 'one moment' sent "
+        f"{_notices(twilio, phone)} times)"
+    )
+    assert "timed out" in processes.log()
+    assert answers == [1] * len(texts), twilio.bodies_to(phone)
+    assert _notices(twilio, phone) <= 1
+    assert tracker[texts[1].body] == 1

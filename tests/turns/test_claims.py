@@ -108,3 +108,34 @@ def test_a_retried_turn_waits_for_its_time_and_still_blocks_its_conversation(
             turn_queue.retry_turn(session=session, turn_id=turn_id, at=retry_at)
     assert claim_all_at_once(engine, timedelta(seconds=29)) == []  # later turns wait behind
     assert sorted(claim_all_at_once(engine, timedelta(seconds=30))) == first
+
+
+def test_a_late_reply_to_a_turn_waiting_for_its_retry_is_deduplicated(
+    engine: Engine, queued: dict[int, list[int]]
+) -> None:
+    # Rasa worked on the turn past the client's timeout (the turn went back to the queue)
+    # and then answered it twice, the second time for the re-send: one reply is kept.
+    conversation_id, turn_ids = next(iter(queued.items()))
+    body = {"recipient_id": "c_1", "text": "Your visit is booked."}
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
+        claimed = turn_queue.claim_next_turn(session=session, now=NOW, lease=LEASE)
+        assert claimed is not None and claimed.conversation_id == conversation_id
+        turn_queue.retry_turn(session=session, turn_id=claimed.id, at=NOW + LEASE)
+        first = turn_queue.record_reply(session=session, conversation_id=conversation_id, body=body)
+        again = turn_queue.record_reply(session=session, conversation_id=conversation_id, body=body)
+    assert (first, again) == (True, False)
+    assert claimed.id == turn_ids[0]
+
+
+def test_a_reply_before_any_attempt_is_outside_every_turn(
+    engine: Engine, queued: dict[int, list[int]]
+) -> None:
+    # Nothing was sent to Rasa yet: a bot message now (a reminder) belongs to no turn.
+    conversation_id = next(iter(queued))
+    body = {"recipient_id": "c_1", "text": "A reminder."}
+    with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
+        results = [
+            turn_queue.record_reply(session=session, conversation_id=conversation_id, body=body)
+            for _ in range(2)
+        ]
+    assert results == [True, True]
