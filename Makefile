@@ -45,7 +45,7 @@ test: setup setup-fhir lint typecheck ## Lint, type-check, every test (Rasa grou
 test-clock: setup setup-fhir ## The tests again at 23:30 in New York and a year ahead (libfaketime)
 	@scripts/test-shifted-clock.sh
 
-test-faults: setup-service ## Fault suite: outreach killed (kill -9), restarted, flaky Twilio, quiet hours; prints counts
+test-faults: setup-service ## Fault suite: outreach and the service killed (kill -9), Rasa stalled or killed, flaky Twilio, quiet hours; prints counts
 	@$(PY) -m pytest -m faults tests/faults
 
 test-fast: setup-service ## Tests that need neither Rasa nor a trained model
