@@ -207,7 +207,10 @@ def parse_time_preference(
         raise ValueError("now must be timezone-aware")
     local_now = now.astimezone(tz)
     if language == "es":
-        text = to_canonical(text, max_chars=MAX_INPUT_CHARS)
+        canonical = to_canonical(text, max_chars=MAX_INPUT_CHARS)
+        if canonical is None:
+            raise _unrecognised("Could not read the Spanish date or time.")
+        text = canonical
     return _Parser(_normalise(text), local_now).parse()
 
 

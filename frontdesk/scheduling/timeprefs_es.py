@@ -38,8 +38,9 @@ _MACROS: Final = {
     ),
     "{n}": r"\d{1,2}",
 }
-_RULE_SEPARATOR: Final = " => "
+_RULE_SEPARATOR: Final = re.compile(r"\s+=>(?:\s+|$)")
 _SPACES: Final = re.compile(r"\s+")
+_UNREADABLE: Final = "!"
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +50,10 @@ def _rules() -> tuple[tuple[re.Pattern[str], str], ...]:
     for line in text.read_text("utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        pattern, _, replacement = line.partition(_RULE_SEPARATOR)
+        parts = _RULE_SEPARATOR.split(line, maxsplit=1)
+        if len(parts) != 2:  # a rule without its arrow would otherwise delete words silently
+            raise ValueError(f"timeprefs-es.txt: not a rule: {line!r}")
+        pattern, replacement = parts
         for name, value in _MACROS.items():
             pattern = pattern.replace(name, value)
         compiled = re.compile(rf"(?<![a-z0-9])(?:{pattern.strip()})(?![a-z0-9])")
@@ -67,7 +71,7 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def to_canonical(text: str, *, max_chars: int) -> str:
+def to_canonical(text: str, *, max_chars: int) -> str | None:
     """Rewrite a Spanish time preference into the English parser's wording.
 
     Args:
@@ -76,11 +80,13 @@ def to_canonical(text: str, *, max_chars: int) -> str:
             text costs bounded work.
 
     Returns:
-        English-wording text for `frontdesk.scheduling.timeprefs.parse_time_preference`;
-        words with no meaning for a time preference are dropped.
+        English-wording text for `frontdesk.scheduling.timeprefs.parse_time_preference`
+        (words with no meaning for a time preference are dropped), or None when the text
+        holds something known to be unreadable ("el 14 de marzp"), which must not be
+        guessed around.
     """
     text = f" {_fold(text[:max_chars])} "
     for pattern, replacement in _rules():
         # One space between words after every rule, so the next rule's phrases still match.
         text = _SPACES.sub(" ", pattern.sub(replacement, text))
-    return text.strip()
+    return None if _UNREADABLE in text.split() else text.strip()
