@@ -85,7 +85,13 @@ def list_position(text: str) -> int | None:
 
 
 def pick_offered(
-    value: str, offered: list[str], titles: dict[str, str], tz: ZoneInfo, now: datetime
+    value: str,
+    offered: list[str],
+    titles: dict[str, str],
+    tz: ZoneInfo,
+    now: datetime,
+    *,
+    language: str = "en",
 ) -> str | None:
     """Which offered slot a reply means, or None when it is not clearly one of them.
 
@@ -110,7 +116,7 @@ def pick_offered(
     if position is not None:
         return offered[position]
     try:
-        preference = parse_time_preference(value, now=now, tz=tz)
+        preference = parse_time_preference(value, now=now, tz=tz, language=language)
     except TimePreferenceError:
         return None
     matching = [

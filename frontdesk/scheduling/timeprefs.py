@@ -190,9 +190,10 @@ def parse_time_preference(
         now: The current instant; must be timezone-aware. It is converted to `tz` to decide
             what "today" is.
         tz: The practice's time zone.
-        language: The conversation's language, ``"en"`` (the default) or ``"es"``. Spanish
-            text is rewritten into the English wording first; anything else is read as
-            English.
+        language: The conversation's language, ``"en"`` (the default) or ``"es"``; anything
+            else is read as English. Spanish text is rewritten into the English wording
+            first. Patients mix languages, so when that reading finds nothing the text is
+            read once more as English ("ok next tue after 3" in a Spanish conversation).
 
     Returns:
         The structured preference.
@@ -206,12 +207,21 @@ def parse_time_preference(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     local_now = now.astimezone(tz)
-    if language == "es":
-        canonical = to_canonical(text, max_chars=MAX_INPUT_CHARS)
-        if canonical is None:
-            raise _unrecognised("Could not read the Spanish date or time.")
-        text = canonical
-    return _Parser(_normalise(text), local_now).parse()
+    if language != "es":
+        return _Parser(_normalise(text), local_now).parse()
+    canonical = to_canonical(text, max_chars=MAX_INPUT_CHARS)
+    if canonical is None:
+        # Something Spanish we know we cannot read ("el 14 de marzp"): never guess around it.
+        raise _unrecognised("Could not read the Spanish date or time.")
+    try:
+        return _Parser(_normalise(canonical), local_now).parse()
+    except TimePreferenceError as spanish_error:
+        if spanish_error.reason != "unrecognised":
+            raise
+        try:
+            return _Parser(_normalise(text), local_now).parse()
+        except TimePreferenceError:
+            raise spanish_error from None
 
 
 # --------------------------------------------------------------------------- vocabulary

@@ -424,6 +424,20 @@ def test_spanish_is_read_only_when_asked_for() -> None:
     assert es("next week") == en("next week")
 
 
+@pytest.mark.parametrize(
+    "text", ["in a week", "ok next tue after 3", "the 15th at 10am", "no mornings please"]
+)
+def test_english_in_a_spanish_conversation_reads_as_english(text: str) -> None:
+    # "in a week" loses its "a" to the Spanish rewrite ("a" is a Spanish preposition) and
+    # is then read again as English.
+    assert es(text) == en(text)
+
+
+def test_english_fallback_does_not_override_a_spanish_answer_or_error() -> None:
+    assert reason("el 14 de marzp") == "unrecognised"  # unreadable Spanish is never guessed
+    assert reason("ayer") == "in_past"  # a Spanish error other than unrecognised stands
+
+
 def test_unknown_languages_read_as_english() -> None:
     assert parse_time_preference("next tue after 3", now=SATURDAY, tz=NY, language="fr") == en(
         "next tue after 3"
