@@ -208,6 +208,8 @@ def test_headline_examples(
         ("el 15", "the 15th"),
         ("el día 15", "the 15th"),
         ("el viernes 4", "friday the 4th"),  # a date in Spanish, not 4 PM
+        ("el sábado 12 a las 11", "saturday dec 12 at 11"),  # "a" is not "a.m." here
+        ("el 12 a las 3", "the 12th at 3"),
         ("el lunes 7 de diciembre", "monday december 7"),
         ("sábado 5 de diciembre a las 10:30", "saturday dec 5 at 10:30"),
         ("del 7 al 11 de diciembre", "december 7 to 11"),
@@ -273,6 +275,7 @@ def test_headline_examples(
         # Flexible answers.
         ("lo más pronto posible", "asap"),
         ("cuanto antes", "asap"),
+        ("en cuanto puedan", "asap"),
         ("lo antes q se pueda", "asap"),
         ("la primera cita disponible", "first available"),
         ("cuando sea", "whenever"),
