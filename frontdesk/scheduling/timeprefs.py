@@ -9,6 +9,10 @@ The parser works only with calendar dates and wall-clock times, never with datet
 arithmetic, so daylight-saving changes cannot shift a day or an hour. It is pure: no I/O,
 no logging, and error messages never repeat the patient's text (it may contain PHI).
 
+Spanish (``language="es"``) is read by the same rules: `frontdesk.scheduling.timeprefs_es`
+rewrites it into this parser's wording first and lists the few Spanish-specific readings
+(day/month dates, "el viernes 4" as a date). `TimePreference.describe` speaks both.
+
 Interpretation choices (one place for confirmations, tests and support to point at):
 
 * Weeks run Monday to Sunday.

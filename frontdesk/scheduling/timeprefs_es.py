@@ -17,6 +17,10 @@ Differences from English, decided here:
   mañana", "en la mañana", "de la mañana") it is the morning.
 * A negation may follow what it negates: "el lunes no puedo" = "not monday".
 * "el 15" (a bare day after the article) is the 15th of the month.
+* Something known to be unreadable ("el 14 de marzp", "las 4 menos cuarto") makes the text
+  unrecognised, so the bot asks again instead of booking around the missing part.
+* When the Spanish reading finds nothing, `parse_time_preference` reads the text once more as
+  English: patients mix the two ("ok next tue after 3").
 
 Like the English parser this is pure: no I/O besides reading its data file once, no logging.
 """
