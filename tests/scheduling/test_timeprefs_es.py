@@ -174,6 +174,9 @@ def test_headline_examples(
         ("de lunes a viernes", "weekdays"),
         ("durante la semana", "weekdays"),
         ("el mes que viene", "next month"),
+        ("el mes entrante", "next month"),
+        ("este fin", "weekend"),
+        ("en quince días", "in 15 days"),
         ("el próximo mes", "next month"),
         ("este mes", "this month"),
         ("en diciembre", "in december"),
@@ -218,6 +221,13 @@ def test_headline_examples(
         ("después del 10 de diciembre", "after december 10"),
         ("antes del 10 de diciembre", "before december 10"),
         ("desde el 3 de diciembre", "from december 3"),
+        ("después del 15", "after the 15th"),  # a day of the month, not 3 PM
+        ("antes del 3", "before the 3rd"),
+        ("a partir del 10", "from the 10th"),
+        ("3 mar", "march 3"),
+        ("mar 1 dic", "tuesday dec 1"),  # "mar" is also martes
+        ("lun o mar", "monday or tuesday"),
+        ("mar o jue", "tuesday or thursday"),
         # Times.
         ("a las 3", "at 3"),  # bare hours 1-7 are PM, as in English
         ("a las 8", "at 8"),  # and 8-11 AM
@@ -237,6 +247,9 @@ def test_headline_examples(
         ("como a las 4", "around 4"),
         ("tipo 4", "around 4"),
         ("a las 10 o a las 2", "at 10 or at 2"),
+        ("a las 9 o 10", "at 9 or at 10"),
+        ("tipo 10 u 11", "around 10 or around 11"),
+        ("cerca de las 2", "around 2"),
         ("a las 5 o más tarde", "5 or later"),
         ("entre las 2 y las 4", "between 2 and 4"),
         ("de 9 a 12", "from 9 to 12"),
@@ -368,6 +381,7 @@ def test_a_past_month_day_rolls_to_next_year() -> None:
         ("no en la tarde", "unrecognised"),  # would need two windows a day
         ("después de las 5 y antes de las 3", "unrecognised"),
         ("el 14 de marzu", "unrecognised"),  # a month the parser cannot place
+        ("mar 1", "unrecognised"),  # March 1 or Tuesday the 1st: ask
         # The past.
         ("ayer", "in_past"),
         ("anteayer", "in_past"),
