@@ -126,10 +126,13 @@ class ActionAskSlotChoice(ContextAction):
             where = locate(session, tracker.sender_id)
             visit_type = visit_type_for(session, where, tracker)
             preference = parse_time_preference(
-                tracker.get_slot("time_preference") or "asap", now=now, tz=where.tz
+                tracker.get_slot("time_preference") or "asap",
+                now=now,
+                tz=where.tz,
+                language=where.language,
             )
             if visit_type is None:
-                return [], preference.describe(), where.tz
+                return [], preference.describe(where.language), where.tz
             slots = find_open_slots(
                 session=session,
                 practice=where.practice,
@@ -141,7 +144,7 @@ class ActionAskSlotChoice(ContextAction):
             )
             return (
                 [(slot_title(s, where.tz), s.key) for s in slots],
-                preference.describe(),
+                preference.describe(where.language),
                 where.tz,
             )
 

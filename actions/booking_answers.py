@@ -86,8 +86,9 @@ class BookingAnswers:
         now = self.context.clock()
 
         def readable(session: Session) -> bool:
+            where = locate(session, tracker.sender_id)
             try:
-                parse_time_preference(text, now=now, tz=locate(session, tracker.sender_id).tz)
+                parse_time_preference(text, now=now, tz=where.tz, language=where.language)
             except TimePreferenceError:
                 return False
             return True
@@ -108,7 +109,7 @@ class BookingAnswers:
         def check(session: Session) -> str | None:
             where = locate(session, tracker.sender_id)
             try:
-                parse_time_preference(text, now=now, tz=where.tz)
+                parse_time_preference(text, now=now, tz=where.tz, language=where.language)
             except TimePreferenceError as exc:
                 return exc.reason
             return None
@@ -151,10 +152,10 @@ class BookingAnswers:
         def choose(session: Session) -> dict[str, Any]:
             where = locate(session, tracker.sender_id)
             titles = {key: title_for_key(session, key, where.tz) for key in offered}
-            key = pick_offered(value, offered, titles, where.tz, now)
+            key = pick_offered(value, offered, titles, where.tz, now, language=where.language)
             if key is None:
                 try:
-                    parse_time_preference(value, now=now, tz=where.tz)
+                    parse_time_preference(value, now=now, tz=where.tz, language=where.language)
                 except TimePreferenceError:
                     return {"reply": "utter_slot_choice_unclear"}
                 # A correction ("actually thursday"): look again with the new preference.

@@ -34,6 +34,8 @@ class Where:
     practice: Practice
     tz: ZoneInfo
     patient: Patient | None
+    # The conversation's reply language ("en" or "es"), for reading and describing times.
+    language: str = "en"
 
 
 def locate(session: Session, sender_id: str) -> Where:
@@ -43,7 +45,10 @@ def locate(session: Session, sender_id: str) -> Where:
         raise LookupError("conversation not found")
     practice = session.get_one(Practice, conversation.practice_id)
     patient = session.get(Patient, conversation.patient_id) if conversation.patient_id else None
-    return Where(practice=practice, tz=ZoneInfo(practice.timezone), patient=patient)
+    language = conversations.reply_language(session=session, conversation=conversation)
+    return Where(
+        practice=practice, tz=ZoneInfo(practice.timezone), patient=patient, language=language
+    )
 
 
 def visit_type_named(session: Session, practice_id: int, code: str | None) -> VisitType | None:

@@ -49,7 +49,9 @@ async def put_on_waitlist(
         if where.patient is None or visit_type is None:
             return None
         try:
-            described = parse_time_preference(preference, now=now, tz=where.tz).describe()
+            described = parse_time_preference(
+                preference, now=now, tz=where.tz, language=where.language
+            ).describe(where.language)
         except TimePreferenceError:
             described = "the first opening"
         join_waitlist(
@@ -61,6 +63,7 @@ async def put_on_waitlist(
             preference_text=preference,
             now=now,
             policy=context.waitlist,
+            language=where.language,
         )
         return {"visit": visit_type.name, "preference": described}
 

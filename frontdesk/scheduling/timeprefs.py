@@ -9,6 +9,10 @@ The parser works only with calendar dates and wall-clock times, never with datet
 arithmetic, so daylight-saving changes cannot shift a day or an hour. It is pure: no I/O,
 no logging, and error messages never repeat the patient's text (it may contain PHI).
 
+Spanish (``language="es"``) is read by the same rules: `frontdesk.scheduling.timeprefs_es`
+rewrites it into this parser's wording first and lists the few Spanish-specific readings
+(day/month dates, "el viernes 4" as a date). `TimePreference.describe` speaks both.
+
 Interpretation choices (one place for confirmations, tests and support to point at):
 
 * Weeks run Monday to Sunday.
@@ -73,6 +77,9 @@ from itertools import pairwise
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from frontdesk.scheduling.timeprefs_es import to_canonical
+from frontdesk.scheduling.timeprefs_wording import describe
+
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "MAX_HORIZON_DAYS",
@@ -101,20 +108,6 @@ _WEEKDAY_NAMES: Final = (
     "Friday",
     "Saturday",
     "Sunday",
-)
-_MONTH_ABBRS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
 )
 
 
@@ -173,29 +166,38 @@ class TimePreference:
         if self.earliest is not None and self.latest is not None and self.earliest >= self.latest:
             raise ValueError("earliest must be before latest")
 
-    def describe(self) -> str:
-        """Short English text for confirmations.
+    def describe(self, language: str = "en") -> str:
+        """Short text for confirmations, in the conversation's language.
+
+        Args:
+            language: ``"en"`` (the default) or ``"es"``.
 
         Returns:
             For example ``"Tuesday, Dec 1 after 3:00 PM"`` or
-            ``"Mon, Nov 30 – Sun, Dec 6 in the afternoon"``. Years are left out: every
-            preference lies within `MAX_HORIZON_DAYS`, so month and day are unambiguous.
+            ``"Mon, Nov 30 – Sun, Dec 6 in the afternoon"``; in Spanish ``"el martes 1 de
+            diciembre, después de las 3 p. m."``. Years are left out: every preference lies
+            within `MAX_HORIZON_DAYS`, so month and day are unambiguous.
         """
-        when = _describe_window(self.earliest, self.latest, self.exact)
-        days = _describe_days(self.days)
-        return f"{days} {when}" if when else days
+        return describe(self.days, self.earliest, self.latest, self.exact, language=language)
 
 
-def parse_time_preference(text: str, *, now: datetime, tz: ZoneInfo) -> TimePreference:
+def parse_time_preference(
+    text: str, *, now: datetime, tz: ZoneInfo, language: str = "en"
+) -> TimePreference:
     """Interpret a patient's free-text time preference.
 
-    See the module docstring for the interpretation rules.
+    See the module docstring for the interpretation rules; Spanish follows the same rules
+    (`frontdesk.scheduling.timeprefs_es` lists the few Spanish-specific readings).
 
     Args:
         text: What the patient typed. Only the first `MAX_INPUT_CHARS` characters are read.
         now: The current instant; must be timezone-aware. It is converted to `tz` to decide
             what "today" is.
         tz: The practice's time zone.
+        language: The conversation's language, ``"en"`` (the default) or ``"es"``; anything
+            else is read as English. Spanish text is rewritten into the English wording
+            first. Patients mix languages, so when that reading finds nothing the text is
+            read once more as English ("ok next tue after 3" in a Spanish conversation).
 
     Returns:
         The structured preference.
@@ -209,79 +211,21 @@ def parse_time_preference(text: str, *, now: datetime, tz: ZoneInfo) -> TimePref
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     local_now = now.astimezone(tz)
-    return _Parser(_normalise(text), local_now).parse()
-
-
-# --------------------------------------------------------------------------- describing
-
-
-def _day_long(day: date) -> str:
-    return f"{_WEEKDAY_NAMES[day.weekday()]}, {_MONTH_ABBRS[day.month - 1]} {day.day}"
-
-
-def _day_short(day: date) -> str:
-    return f"{_WEEKDAY_NAMES[day.weekday()][:3]}, {_MONTH_ABBRS[day.month - 1]} {day.day}"
-
-
-def _clock(value: time) -> str:
-    hour = value.hour % 12 or 12
-    return f"{hour}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
-
-
-_NAMED_WINDOWS: Final[dict[tuple[time | None, time | None], str]] = {
-    (None, time(12)): "in the morning",
-    (time(12), time(17)): "in the afternoon",
-    (time(17), None): "in the evening",
-    (time(11, 30), time(13, 30)): "around noon",
-}
-
-
-def _describe_window(earliest: time | None, latest: time | None, exact: time | None) -> str:
-    if exact is not None:
-        return f"at {_clock(exact)}"
-    named = _NAMED_WINDOWS.get((earliest, latest))
-    if named is not None:
-        return named
-    if earliest is not None and latest is not None:
-        return f"between {_clock(earliest)} and {_clock(latest)}"
-    if earliest is not None:
-        return f"after {_clock(earliest)}"
-    if latest is not None:
-        return f"before {_clock(latest)}"
-    return ""
-
-
-def _describe_days(days: tuple[date, ...]) -> str:
-    first, last = days[0], days[-1]
-    if len(days) == 1:
-        return _day_long(first)
-    span = f"{_day_short(first)} – {_day_short(last)}"
-    if (last - first).days == len(days) - 1:
-        return span
-    weekdays = sorted({d.weekday() for d in days})
-    every = tuple(d for d in _span(first, last) if d.weekday() in weekdays)
-    if every == days and len(days) > len(weekdays):
-        # A weekly pattern ("mondays", "not fridays") reads better than a list of dates.
-        if weekdays == [0, 1, 2, 3, 4]:
-            return f"{span} (weekdays only)"
-        if weekdays == [5, 6]:
-            return f"{span} (weekends only)"
-        if len(weekdays) <= 3:
-            return f"{span} ({_plural_weekdays(weekdays, 'and')} only)"
-        missing = [w for w in range(7) if w not in weekdays]
-        return f"{span} (not {_plural_weekdays(missing, 'or')})"
-    if len(days) <= 4:
-        items = [_day_short(d) for d in days]
-        if len(items) == 2:
-            return " or ".join(items)
-        # Items contain commas themselves, so longer lists are separated with semicolons.
-        return "; ".join(items[:-1]) + "; or " + items[-1]
-    return f"{span} ({len(days)} days)"
-
-
-def _plural_weekdays(weekdays: list[int], conjunction: str) -> str:
-    names = [_WEEKDAY_NAMES[w] + "s" for w in weekdays]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+    if language != "es":
+        return _Parser(_normalise(text), local_now).parse()
+    canonical = to_canonical(text, max_chars=MAX_INPUT_CHARS)
+    if canonical is None:
+        # Something Spanish we know we cannot read ("el 14 de marzp"): never guess around it.
+        raise _unrecognised("Could not read the Spanish date or time.")
+    try:
+        return _Parser(_normalise(canonical), local_now).parse()
+    except TimePreferenceError as spanish_error:
+        if spanish_error.reason != "unrecognised":
+            raise
+        try:
+            return _Parser(_normalise(text), local_now).parse()
+        except TimePreferenceError:
+            raise spanish_error from None
 
 
 # --------------------------------------------------------------------------- vocabulary

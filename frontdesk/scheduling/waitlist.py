@@ -69,11 +69,13 @@ def join_waitlist(
     preference_text: str,
     now: datetime,
     policy: WaitlistPolicy = DEFAULT_WAITLIST_POLICY,
+    language: str = "en",
 ) -> WaitlistEntry:
     """Put a patient on the waitlist (or update their existing entry for this visit type).
 
-    The preference is parsed now, in the practice's zone ("mornings next week"); empty text
-    means any time in the next `policy.days` days.
+    The preference is parsed now, in the practice's zone and the conversation's `language`
+    ("mornings next week", "las mañanas la semana que viene"); empty text means any time in
+    the next `policy.days` days.
 
     Raises:
         TimePreferenceError: The preference names only past days, or is not understood.
@@ -94,7 +96,7 @@ def join_waitlist(
     text = " ".join(preference_text.split())[:500]
     today = now.astimezone(tz).date()
     if text:
-        preference = parse_time_preference(text, now=now, tz=tz)
+        preference = parse_time_preference(text, now=now, tz=tz, language=language)
     else:
         preference = TimePreference(
             days=tuple(today + timedelta(days=i) for i in range(policy.days))
