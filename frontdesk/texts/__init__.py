@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from frontdesk.language import Language
+from frontdesk.language import DEFAULT_LANGUAGE, Language
 
 __all__ = [
     "MissingTextError",
@@ -29,6 +29,7 @@ __all__ = [
     "moment",
     "month_name",
     "placeholders",
+    "remembered_language",
     "text",
     "weekday_name",
 ]
@@ -85,6 +86,19 @@ def text(key: str, language: Language | str, /, **params: object) -> str:
     except KeyError:
         raise MissingTextError(f"no text {key!r} in {Language(language).value}") from None
     return template.format(**params) if params or placeholders(template) else template
+
+
+def remembered_language(code: str | None) -> Language:
+    """A stored language preference ("es", "es-MX", "ES", None) as a language we answer in.
+
+    A preference we do not serve (or none) gets the default language.
+    """
+    primary = (code or "").strip().lower().split("-")[0]
+    return (
+        Language(primary)
+        if primary in {language.value for language in Language}
+        else (DEFAULT_LANGUAGE)
+    )
 
 
 def for_sms(body: str) -> str:

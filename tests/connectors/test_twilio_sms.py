@@ -19,7 +19,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
 
-from connectors.dispatcher import WAITING_NOTICE
+from connectors import dispatcher
+from frontdesk import texts
 from frontdesk.app import create_app
 from frontdesk.conversations.models import (
     Conversation,
@@ -53,6 +54,8 @@ from tests.twilio_fake import (
     running_fake,
     sign,
 )
+
+WAITING_NOTICE = texts.text(dispatcher.WAITING_NOTICE, "en")
 
 TOKEN = "internal-test-token"
 PUBLIC = "https://frontdesk.example.org"
