@@ -43,7 +43,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations import turn_queue
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
-from frontdesk.language import DEFAULT_LANGUAGE, Language
+from frontdesk.language import Language
 from frontdesk.patients import verification
 from frontdesk.patients.service import InvalidIdentityError
 from frontdesk.practices.models import Practice
@@ -123,19 +123,6 @@ def requester_of(services: Services, session: ChatSession) -> verification.Reque
     )
 
 
-async def _language(services: Services, session: ChatSession) -> Language:
-    """The chat's language, for answers given before the conversation was read."""
-
-    def read() -> Language:
-        with services.unit_of_work() as db:
-            conversation = conversations.get_conversation(session=db, public_id=session.public_id)
-            if conversation is None:
-                return DEFAULT_LANGUAGE
-            return conversations.reply_language(session=db, conversation=conversation)
-
-    return await run_in_threadpool(read)
-
-
 def _otp_request(attempts_left: int | None, language: Language) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "otp_request", "reason": texts.text(CODE_SENT, language)}
     if attempts_left is not None:
@@ -190,15 +177,11 @@ async def handle_identity(
     full_name = frame.get("full_name")
     raw_dob = frame.get("date_of_birth")
     if not isinstance(full_name, str) or not isinstance(raw_dob, str):
-        language = await _language(services, session)
-        raise FrameError("identity_invalid", texts.text("identity.enter_name_and_birth", language))
+        raise FrameError("identity_invalid", "identity.enter_name_and_birth")
     try:
         dob = date.fromisoformat(raw_dob)
     except ValueError as exc:
-        language = await _language(services, session)
-        raise FrameError(
-            "identity_invalid", texts.text("identity.enter_valid_birth", language)
-        ) from exc
+        raise FrameError("identity_invalid", "identity.enter_valid_birth") from exc
     sender = _code_sender(websocket)
     requester = requester_of(services, session)
 
@@ -208,11 +191,7 @@ async def handle_identity(
             language = conversations.reply_language(session=db, conversation=conversation)
             request = _open_request(db, conversation)
             if request is None:
-                raise FrameError(
-                    "identity_unexpected",
-                    texts.text("identity.not_asked_yet", language),
-                    client_id,
-                )
+                raise FrameError("identity_unexpected", "identity.not_asked_yet", client_id)
             wanted = (_request_of(request) or {}).get("purpose")
             purpose: verification.Purpose = "verify" if wanted == "verify" else "book"
             now = services.clock()
@@ -276,8 +255,7 @@ async def handle_otp(
     client_id = client_id_of(frame)
     code = frame.get("code")
     if not isinstance(code, str) or not _OTP.fullmatch(code.strip()):
-        language = await _language(services, session)
-        raise FrameError("otp_invalid", texts.text("identity.enter_code", language))
+        raise FrameError("otp_invalid", "identity.enter_code")
     requester = requester_of(services, session)
 
     def check() -> tuple[verification.VerificationResult, Language]:

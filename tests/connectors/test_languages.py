@@ -129,3 +129,27 @@ def test_the_sms_one_moment_notice_is_in_the_patients_language(
         [notice] = [m["body"] for m in fake.messages]
         assert notice == texts.for_sms(texts.text(dispatcher.WAITING_NOTICE, language))
         assert segment_info(notice).encoding == "GSM-7"
+
+
+def test_a_spanish_chats_refused_frames_are_answered_in_spanish(web: TestClient) -> None:
+    limit = app_of(web).state.services.settings.max_message_chars
+    with web.websocket_connect(WS) as ws:
+        ws.receive_json()
+        turn(ws, {"type": "message", "text": "hola, necesito una cita para mi hijo por favor"})
+        frames = turn(ws, {"type": "message", "text": "x" * (limit + 1)})
+        assert frames[-1]["code"] == "message_too_long"
+        assert frames[-1]["message"] == texts.text(
+            "chat.too_long", "es", length=limit + 1, limit=limit
+        )
+        frames = turn(ws, {"type": "message", "text": "   "})
+        assert frames[-1]["message"] == texts.text("chat.empty", "es")
+        frames = turn(ws, {"type": "nonsense"})
+        assert frames[-1]["message"] == texts.text("chat.unreadable", "es")
+
+
+def test_an_english_chats_refused_frame_is_answered_in_english(web: TestClient) -> None:
+    with web.websocket_connect(WS) as ws:
+        ws.receive_json()
+        turn(ws, {"type": "message", "text": "hello, I need an appointment for my son please"})
+        frames = turn(ws, {"type": "message", "text": "   "})
+        assert frames[-1]["message"] == "Please type a message."

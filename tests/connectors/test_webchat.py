@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from connectors import dispatcher
-from connectors.rasa_internal import ACTION_FAILED_TEXT
+from connectors import dispatcher, rasa_internal
 from frontdesk import texts
 from frontdesk.app import create_app
 from frontdesk.conversations.models import PatientTurn, TurnState
@@ -32,6 +31,7 @@ from tests.doubles import DownBot, FlakyBot, ScriptedBot
 from tests.support.apps import app_of, services_of, settle_turns
 
 WAITING_NOTICE = texts.text(dispatcher.WAITING_NOTICE, "en")
+ACTION_FAILED_TEXT = texts.text(rasa_internal.ACTION_FAILED_TEXT, "en")
 
 TOKEN = "internal-test-token"
 RASA_AUTH = {"Authorization": f"Bearer {TOKEN}"}  # as bot/endpoints.yml sends it

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Texts that read the same in both languages on purpose (formats, not words).
 SAME_IN_EVERY_LANGUAGE = frozenset({"date.clock"})
 # Keys whose texts are texted (SMS): after `for_sms` they must stay GSM-7.
-SMS_SECTIONS = ("reminder.", "sms.", "verification.", "waitlist.", "notice.")
+SMS_SECTIONS = ("reminder.", "sms.", "verification.", "waitlist.", "notice.", "handoff.")
 
 
 def test_every_language_has_every_text_with_the_same_placeholders() -> None:
