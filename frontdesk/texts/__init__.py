@@ -11,6 +11,7 @@ every key and placeholder). `for_sms` makes a text GSM-7 friendly before it is t
 from __future__ import annotations
 
 import functools
+import re
 import string
 from datetime import datetime
 from importlib import resources
@@ -37,6 +38,7 @@ __all__ = [
 # GSM-7 has é ñ ü à ¿ ¡ (and É Ñ Ü), not á í ó ú: those four alone would turn a whole SMS into
 # UCS-2 (70 characters a segment instead of 160), so texts lose only those accents.
 _UCS2_VOWELS = str.maketrans("áíóúÁÍÓÚ", "aiouAIOU")
+_DOUBLED_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")
 
 
 class MissingTextError(KeyError):
@@ -85,7 +87,10 @@ def text(key: str, language: Language | str, /, **params: object) -> str:
         template = texts[key]
     except KeyError:
         raise MissingTextError(f"no text {key!r} in {Language(language).value}") from None
-    return template.format(**params) if params or placeholders(template) else template
+    if not (params or placeholders(template)):
+        return template
+    # A placeholder that ends a sentence with an abbreviation ("p. m.") absorbs its period.
+    return _DOUBLED_PERIOD.sub(".", template.format(**params))
 
 
 def remembered_language(code: str | None) -> Language:

@@ -36,7 +36,7 @@ def fake() -> Iterator[TwilioFake]:
 @pytest.mark.parametrize(
     ("preferred", "answers", "english_words"),
     [
-        ("es-MX", "Responda C para confirmar, R para cambiarla o X para cancelarla.", False),
+        ("es-MX", "Responda C para confirmar, R para cambiar o X para cancelar.", False),
         ("en", "Reply C to confirm, R to reschedule, X to cancel.", True),
         (None, "Reply C to confirm, R to reschedule, X to cancel.", True),
     ],

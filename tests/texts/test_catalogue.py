@@ -18,7 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 # Texts that read the same in both languages on purpose (formats, not words).
 SAME_IN_EVERY_LANGUAGE = frozenset({"date.clock"})
 # Keys whose texts are texted (SMS): after `for_sms` they must stay GSM-7.
-SMS_SECTIONS = ("reminder.", "sms.", "verification.", "waitlist.", "notice.", "handoff.")
+SMS_SECTIONS = (
+    "reminder.",
+    "sms.",
+    "verification.",
+    "waitlist.",
+    "notice.",
+    "handoff.",
+    "consent.",
+)
 
 
 def test_every_language_has_every_text_with_the_same_placeholders() -> None:
@@ -92,3 +100,21 @@ def test_stored_preferences_map_to_a_language_we_answer_in() -> None:
     assert texts.remembered_language(" ES ") is Language.ES
     assert texts.remembered_language("fr") is Language.EN
     assert texts.remembered_language(None) is Language.EN
+
+
+def test_a_time_that_ends_a_sentence_does_not_double_its_period() -> None:
+    assert texts.text("reminder.lead", "es", practice="X", when="lunes a las 3:00 p. m.") == (
+        "X: le recordamos su cita del lunes a las 3:00 p. m."
+    )
+    assert texts.text("verification.code_text", "en", code="...").count("...") == 1
+
+
+def test_the_longest_spanish_reminder_for_the_demo_practice_fits_one_segment() -> None:
+    when = "miércoles 30 de septiembre a las 10:30 a. m."
+    body = " ".join(
+        [
+            texts.text("reminder.lead", "es", practice="Riverside Family Medicine", when=when),
+            texts.text("reminder.answers", "es"),
+        ]
+    )
+    assert segment_info(texts.for_sms(body)).segments == 1, len(body)
