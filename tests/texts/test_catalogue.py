@@ -6,10 +6,13 @@ A missing or half-translated text fails here rather than reaching a patient in E
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from connectors.webchat.identity import try_again_at
 from frontdesk import texts
 from frontdesk.language import Language
 from frontdesk.sms.text import segment_info
@@ -118,3 +121,18 @@ def test_the_longest_spanish_reminder_for_the_demo_practice_fits_one_segment() -
         ]
     )
     assert segment_info(texts.for_sms(body)).segments == 1, len(body)
+
+
+def test_the_code_limit_names_when_to_try_again_in_the_chats_language() -> None:
+    tz = ZoneInfo("America/New_York")
+    now = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 AM in New York
+    later = now + timedelta(hours=6, minutes=5)
+    tomorrow = now + timedelta(hours=23)
+    assert try_again_at(later, now=now, tz=tz) == "after 4:05 PM"
+    assert try_again_at(later, now=now, tz=tz, language=Language.ES) == (
+        "después de las 4:05 p. m."
+    )
+    assert try_again_at(tomorrow, now=now, tz=tz) == "tomorrow after 9:00 AM"
+    assert try_again_at(tomorrow, now=now, tz=tz, language=Language.ES) == (
+        "mañana después de las 9:00 a. m."
+    )
