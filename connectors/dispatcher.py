@@ -26,17 +26,13 @@ from frontdesk.conversations.handoff import escalate
 from frontdesk.conversations.models import Conversation, EscalationReason, Role, TurnState
 from frontdesk.events import Event
 from frontdesk.runtime import Services
+from frontdesk.texts import text
 
 logger = logging.getLogger(__name__)
 
-WAITING_NOTICE = (
-    "One moment, please: our assistant is getting ready. We have your message and will answer "
-    "it shortly."
-)
-UNANSWERED_NOTICE = (
-    "Sorry, our assistant could not answer your message. A person from the office will "
-    "follow up with you here."
-)
+# Catalogue keys (frontdesk.texts) of what the patient is told, in the conversation's language.
+WAITING_NOTICE = "notice.waiting"
+UNANSWERED_NOTICE = "notice.unanswered"
 RETRY_CAP_SECONDS = 30.0
 
 
@@ -207,8 +203,12 @@ class TurnDispatcher:
                 ):
                     return None
                 conversation = db.get_one(Conversation, turn.conversation_id)
+                language = conversations.reply_language(session=db, conversation=conversation)
                 notice = conversations.record_outgoing_message(
-                    session=db, conversation=conversation, role=Role.BOT, text=WAITING_NOTICE
+                    session=db,
+                    conversation=conversation,
+                    role=Role.BOT,
+                    text=text(WAITING_NOTICE, language),
                 )
                 return conversations.StoredMessage.of(notice)
 
@@ -240,8 +240,12 @@ class TurnDispatcher:
                 )
                 if not escalated:
                     return None
+                language = conversations.reply_language(session=db, conversation=conversation)
                 notice = conversations.record_outgoing_message(
-                    session=db, conversation=conversation, role=Role.BOT, text=UNANSWERED_NOTICE
+                    session=db,
+                    conversation=conversation,
+                    role=Role.BOT,
+                    text=text(UNANSWERED_NOTICE, language),
                 )
                 return conversations.StoredMessage.of(notice)
 

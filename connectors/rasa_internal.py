@@ -21,15 +21,17 @@ from rasa_sdk.interfaces import (
     ActionMissingDomainException,
     ActionNotFoundException,
 )
+from starlette.concurrency import run_in_threadpool
 
 from connectors.bridge import deliver_bot_message
+from frontdesk import texts
+from frontdesk.conversations import service as conversations
+from frontdesk.language import DEFAULT_LANGUAGE, Language
 from frontdesk.runtime import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/internal/rasa", include_in_schema=False)
-ACTION_FAILED_TEXT = (
-    "Sorry, something went wrong on our side. Please try again in a moment, or call the office."
-)
+ACTION_FAILED_TEXT = "notice.action_failed"  # catalogue key (frontdesk.texts)
 
 
 def _check_token(request: Request) -> Services:
@@ -64,7 +66,7 @@ async def rasa_callback(request: Request) -> dict[str, Any]:
 @router.post("/actions")
 async def run_action(request: Request) -> JSONResponse:
     """Rasa's action endpoint, served by rasa-sdk's executor inside the service."""
-    _check_token(request)
+    services = _check_token(request)
     executor = request.app.state.action_executor
     try:
         call = await request.json()
@@ -87,10 +89,23 @@ async def run_action(request: Request) -> JSONResponse:
             type(exc).__name__,
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
-        return JSONResponse(
-            {"events": _undo_extraction(call), "responses": [{"text": ACTION_FAILED_TEXT}]}
-        )
+        language = await run_in_threadpool(_language_of_call, services, call)
+        failed = texts.text(ACTION_FAILED_TEXT, language)
+        return JSONResponse({"events": _undo_extraction(call), "responses": [{"text": failed}]})
     return JSONResponse(result.model_dump() if result else None)
+
+
+def _language_of_call(services: Services, call: Any) -> Language:
+    """The language of the conversation an action call is about (its opaque sender id)."""
+    tracker = call.get("tracker") if isinstance(call, dict) else None
+    sender = tracker.get("sender_id") if isinstance(tracker, dict) else None
+    if not isinstance(sender, str):
+        return DEFAULT_LANGUAGE
+    with services.unit_of_work() as db:
+        conversation = conversations.get_conversation(session=db, public_id=sender)
+        if conversation is None:
+            return DEFAULT_LANGUAGE
+        return conversations.reply_language(session=db, conversation=conversation)
 
 
 def _undo_extraction(call: Any) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 
-from connectors.dispatcher import WAITING_NOTICE
+from connectors import dispatcher
+from frontdesk import texts
 from frontdesk.app import create_app
 from frontdesk.bot import BotUnavailableError
 from frontdesk.metrics import MeteredBot, Metrics
@@ -24,6 +25,8 @@ from tests import factories
 from tests.auth.support import Console, make_console
 from tests.conftest import NOW
 from tests.doubles import DownBot, ScriptedBot
+
+WAITING_NOTICE = texts.text(dispatcher.WAITING_NOTICE, "en")
 
 TOKEN = "metrics-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -15,6 +15,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation, Role
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
+from frontdesk.language import Language
 from frontdesk.models import Patient, Practice
 from frontdesk.patients import guessing, sms_verification, verification
 from frontdesk.patients.models import VerificationAttempt, VerificationCode
@@ -144,9 +145,13 @@ class RecordingCodeSender:
 
     def __init__(self) -> None:
         self.sent: list[tuple[int, str, str]] = []
+        self.languages: list[Language] = []
 
-    def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
+    def send_code(
+        self, *, session: Session, practice_id: int, phone: str, code: str, language: Language
+    ) -> None:
         self.sent.append((practice_id, phone, code))
+        self.languages.append(language)
 
 
 def _conversation(session: Session, practice: Practice, channel: Channel) -> Conversation:
@@ -223,7 +228,7 @@ def test_five_wrong_codes_lock_and_the_right_one_no_longer_works(
         assert result.status == "wrong_code"
         left.append(result.attempts_left)
     assert left == [4, 3, 2, 1]
-    assert "1 try left" in result.message
+    assert "1 try left" in result.message(Language.EN)
     fifth = verification.check_web_code(session=session, conversation=convo, code=wrong, now=NOW)
     assert fifth.status == "locked"
     right = verification.check_web_code(session=session, conversation=convo, code=code, now=NOW)

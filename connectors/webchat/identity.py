@@ -38,24 +38,31 @@ from connectors.webchat.protocol import (
     current_conversation,
     error_frame,
 )
+from frontdesk import texts
+from frontdesk.conversations import service as conversations
 from frontdesk.conversations import turn_queue
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
 from frontdesk.conversations.turns import IDENTITY_FAILED, IDENTITY_PROVIDED
+from frontdesk.language import Language
 from frontdesk.patients import verification
 from frontdesk.patients.service import InvalidIdentityError
 from frontdesk.practices.models import Practice
 from frontdesk.runtime import Services
 
 _OTP = re.compile(r"\d{6}")
-CODE_SENT = (
-    "If we have a record with those details, we've texted a 6-digit code to the mobile "
-    "number on file. Please enter it here. No code after a few minutes? Check your details "
-    "and enter them again, or ask to talk to a person."
-)
-REGISTRATION_LIMITED = (
-    "We can't register a new patient in chat right now. A member of our staff will help you, "
-    "or you can call the office."
-)
+
+
+class _InvalidIdentity(Exception):
+    """Identity details that cannot be right, with the answer in the chat's language."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+# Catalogue keys (frontdesk.texts); every answer is in the conversation's language.
+CODE_SENT = "identity.code_sent"
+REGISTRATION_LIMITED = "identity.registration_limited"
 
 
 def _open_request(db: Session, conversation: Conversation) -> Message | None:
@@ -116,20 +123,32 @@ def requester_of(services: Services, session: ChatSession) -> verification.Reque
     )
 
 
-def _otp_request(attempts_left: int | None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "otp_request", "reason": CODE_SENT}
+def _otp_request(attempts_left: int | None, language: Language) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "otp_request", "reason": texts.text(CODE_SENT, language)}
     if attempts_left is not None:
         frame["attempts_left"] = attempts_left
     return frame
 
 
-def try_again_at(retry_at: datetime, *, now: datetime, tz: ZoneInfo) -> str:
+def try_again_at(
+    retry_at: datetime, *, now: datetime, tz: ZoneInfo, language: Language = Language.EN
+) -> str:
     """ "after 4:05 PM" or "tomorrow after 9:30 AM", in the practice's time zone."""
     local = retry_at.astimezone(tz)
-    clock = f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
-    if local.date() != now.astimezone(tz).date():
-        return f"tomorrow after {clock}"
-    return f"after {clock}"
+    clock = texts.clock(local, language)
+    days = (local.date() - now.astimezone(tz).date()).days
+    if days == 0:
+        return texts.text("date.after", language, clock=clock)
+    if days == 1:
+        return texts.text("date.tomorrow_after", language, clock=clock)
+    return texts.text(
+        "date.on_day_after",
+        language,
+        weekday=texts.weekday_name(local, language),
+        month=texts.month_name(local, language),
+        day=local.day,
+        clock=clock,
+    )
 
 
 def _identity_verdict(status: str) -> str | None:
@@ -158,37 +177,37 @@ async def handle_identity(
     full_name = frame.get("full_name")
     raw_dob = frame.get("date_of_birth")
     if not isinstance(full_name, str) or not isinstance(raw_dob, str):
-        raise FrameError("identity_invalid", "Please enter your full name and date of birth.")
+        raise FrameError("identity_invalid", "identity.enter_name_and_birth")
     try:
         dob = date.fromisoformat(raw_dob)
     except ValueError as exc:
-        raise FrameError("identity_invalid", "Please enter a valid date of birth.") from exc
+        raise FrameError("identity_invalid", "identity.enter_valid_birth") from exc
     sender = _code_sender(websocket)
     requester = requester_of(services, session)
 
-    def identify() -> tuple[verification.WebChallenge, str]:
+    def identify() -> tuple[verification.WebChallenge, str, Language]:
         with services.unit_of_work() as db:
             conversation = current_conversation(db, session)
+            language = conversations.reply_language(session=db, conversation=conversation)
             request = _open_request(db, conversation)
             if request is None:
-                raise FrameError(
-                    "identity_unexpected",
-                    "Please tell us what you need first; we'll ask for your details then.",
-                    client_id,
-                )
+                raise FrameError("identity_unexpected", "identity.not_asked_yet", client_id)
             wanted = (_request_of(request) or {}).get("purpose")
             purpose: verification.Purpose = "verify" if wanted == "verify" else "book"
             now = services.clock()
-            challenge = verification.start_web_verification(
-                session=db,
-                conversation=conversation,
-                full_name=full_name,
-                date_of_birth=dob,
-                now=now,
-                sender=sender,
-                requester=requester,
-                purpose=purpose,
-            )
+            try:
+                challenge = verification.start_web_verification(
+                    session=db,
+                    conversation=conversation,
+                    full_name=full_name,
+                    date_of_birth=dob,
+                    now=now,
+                    sender=sender,
+                    requester=requester,
+                    purpose=purpose,
+                )
+            except InvalidIdentityError as exc:
+                raise _InvalidIdentity(texts.text(exc.key, language)) from exc
             if challenge.status == "registered":
                 _mark_answered(db, conversation)
             verdict = _identity_verdict(challenge.status)
@@ -198,37 +217,33 @@ async def handle_identity(
             when = ""
             if challenge.retry_at is not None:
                 tz = ZoneInfo(db.get_one(Practice, conversation.practice_id).timezone)
-                when = try_again_at(challenge.retry_at, now=now, tz=tz)
-            return challenge, when
+                when = try_again_at(challenge.retry_at, now=now, tz=tz, language=language)
+            return challenge, when, language
 
     try:
-        challenge, when = await run_in_threadpool(identify)
-    except InvalidIdentityError as exc:
-        await websocket.send_json(error_frame("identity_invalid", str(exc), client_id))
-        await websocket.send_json({"type": "identity_request", "reason": str(exc)})
+        challenge, when, language = await run_in_threadpool(identify)
+    except _InvalidIdentity as exc:
+        await websocket.send_json(error_frame("identity_invalid", exc.answer, client_id))
+        await websocket.send_json({"type": "identity_request", "reason": exc.answer})
         return
     if client_id:
         await websocket.send_json(ack_frame(client_id))
     if challenge.status == "code_sent":
-        await websocket.send_json(_otp_request(None))
+        await websocket.send_json(_otp_request(None, language))
         return
     if challenge.status == "registered":
         services.wake_turns()  # the verdict is queued for the bot
         return
     if challenge.status == "code_limit":
         # Only an address that verified as this patient before hears this (see verification).
-        message = (
-            "We've already texted you as many codes as we can for now, so we can't send "
-            f"another yet. Please try again {when}, or ask to talk to a person."
-        )
+        message = texts.text("identity.code_limit", language, when=when)
         await websocket.send_json(error_frame("identity_code_limit", message, client_id))
         return
     if challenge.status == "registration_limited":
-        await websocket.send_json(
-            error_frame("identity_registration_limited", REGISTRATION_LIMITED, client_id)
-        )
+        limited = texts.text(REGISTRATION_LIMITED, language)
+        await websocket.send_json(error_frame("identity_registration_limited", limited, client_id))
     else:
-        message = verification.VerificationResult("locked", 0).message
+        message = verification.VerificationResult("locked", 0).message(language)
         await websocket.send_json(error_frame("identity_locked", message, client_id))
     services.wake_turns()  # the verdict is queued for the bot
 
@@ -240,12 +255,13 @@ async def handle_otp(
     client_id = client_id_of(frame)
     code = frame.get("code")
     if not isinstance(code, str) or not _OTP.fullmatch(code.strip()):
-        raise FrameError("otp_invalid", "Please enter the 6-digit code from the text message.")
+        raise FrameError("otp_invalid", "identity.enter_code")
     requester = requester_of(services, session)
 
-    def check() -> verification.VerificationResult:
+    def check() -> tuple[verification.VerificationResult, Language]:
         with services.unit_of_work() as db:
             conversation = current_conversation(db, session)
+            language = conversations.reply_language(session=db, conversation=conversation)
             result = verification.check_web_code(
                 session=db,
                 conversation=conversation,
@@ -258,19 +274,20 @@ async def handle_otp(
             verdict = _code_verdict(result.status)
             if verdict is not None and conversation.owner is Owner.BOT:
                 turn_queue.enqueue_turn(session=db, conversation=conversation, text=verdict)
-            return result
+            return result, language
 
-    result = await run_in_threadpool(check)
+    result, language = await run_in_threadpool(check)
+    message = result.message(language) if result.status != "verified" else ""
     if client_id:
         await websocket.send_json(ack_frame(client_id))
     if result.status == "verified":
         services.wake_turns()  # the verdict is queued for the bot
     elif result.status == "wrong_code":
-        await websocket.send_json(error_frame("otp_wrong", result.message))
-        await websocket.send_json(_otp_request(result.attempts_left))
+        await websocket.send_json(error_frame("otp_wrong", message))
+        await websocket.send_json(_otp_request(result.attempts_left, language))
     elif result.status == "expired":
-        await websocket.send_json(error_frame("otp_expired", result.message))
-        await websocket.send_json({"type": "identity_request", "reason": result.message})
+        await websocket.send_json(error_frame("otp_expired", message))
+        await websocket.send_json({"type": "identity_request", "reason": message})
     else:
-        await websocket.send_json(error_frame("identity_locked", result.message))
+        await websocket.send_json(error_frame("identity_locked", message))
         services.wake_turns()

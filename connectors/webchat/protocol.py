@@ -35,21 +35,32 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation
+from frontdesk.language import Language
 
-UNREADABLE = "That message could not be read."
+UNREADABLE = "chat.unreadable"  # catalogue keys (frontdesk.texts)
 
 
 class FrameError(ValueError):
-    """A client frame we cannot accept; `code` goes back to the widget."""
+    """A client frame we cannot accept; `code` goes back to the widget.
 
-    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
-        """Create the error with a machine code and a patient-facing message."""
-        super().__init__(message)
+    The patient-facing message is a catalogue key and its placeholders: the socket words it
+    in the conversation's language (`message_in`) when it answers.
+    """
+
+    def __init__(self, code: str, key: str, client_id: str | None = None, **params: object) -> None:
+        """Create the error with a machine code and the key of what the patient is told."""
+        super().__init__(key)
         self.code = code
-        self.message = message
+        self.key = key
+        self.params = params
         self.client_id = client_id
+
+    def message_in(self, language: Language) -> str:
+        """What the patient is told, in `language`."""
+        return texts.text(self.key, language, **self.params)
 
 
 @dataclass
@@ -77,7 +88,7 @@ def current_conversation(db: Session, session: ChatSession) -> Conversation:
     conversation = conversations.get_conversation(session=db, public_id=session.public_id)
     assert conversation is not None
     if conversation.resume_token_hash != session.token_hash:
-        raise FrameError(SUPERSEDED, "This chat continued in another window.")
+        raise FrameError(SUPERSEDED, "chat.superseded")
     return conversation
 
 
@@ -112,10 +123,7 @@ def parse_message_frame(frame: dict[str, Any], *, max_chars: int) -> tuple[str, 
         raise FrameError("bad_frame", UNREADABLE)
     text = text.replace("\x00", "").strip()
     if not text:
-        raise FrameError("empty_message", "Please type a message.")
+        raise FrameError("empty_message", "chat.empty")
     if len(text) > max_chars:
-        raise FrameError(
-            "message_too_long",
-            f"That message is too long ({len(text)} characters). Please keep it under {max_chars}.",
-        )
+        raise FrameError("message_too_long", "chat.too_long", length=len(text), limit=max_chars)
     return text, payload

@@ -35,12 +35,14 @@ from connectors.webchat.protocol import (
     parse_message_frame,
 )
 from connectors.webchat.shared_sockets import RedisSocketCounter
+from frontdesk import texts
 from frontdesk.auth.origins import refuse_disallowed_origin
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations import turn_queue
 from frontdesk.conversations.models import Channel, Conversation, Owner, Role
 from frontdesk.conversations.turns import bot_turn_text, safety_line
 from frontdesk.events import Event
+from frontdesk.language import DEFAULT_LANGUAGE, Language
 from frontdesk.patients.verification import close_open_codes
 from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.runtime import Services
@@ -56,7 +58,7 @@ CLOSE_RESUME = 4401
 CLOSE_UNKNOWN_PRACTICE = 4404
 CLOSE_TOO_MANY = 4429
 CLOSE_SUPERSEDED = 4409
-ENDED = "That conversation has ended; starting anew."
+ENDED = "chat.ended"  # catalogue key (frontdesk.texts)
 
 
 def _sockets(websocket: WebSocket) -> SocketCounter | RedisSocketCounter:
@@ -106,7 +108,8 @@ async def _serve(
     if resume is not None:
         token = await _resume_token(websocket, resume)
         if token is None:
-            await websocket.send_json(error_frame("resume_invalid", ENDED))
+            ended = texts.text(ENDED, DEFAULT_LANGUAGE)
+            await websocket.send_json(error_frame("resume_invalid", ended))
             await websocket.close(code=CLOSE_RESUME)
             return
     opened = await run_in_threadpool(_open_session, services, practice, token, key)
@@ -138,12 +141,15 @@ async def _serve(
                 recent.popleft()
             try:
                 if len(recent) > RATE_LIMIT:
-                    raise FrameError("rate_limited", "You're sending messages very fast.")
+                    raise FrameError("rate_limited", "chat.too_fast")
                 if not isinstance(raw, str):  # a binary frame: the protocol is JSON text
                     raise FrameError("bad_frame", UNREADABLE)
                 await _handle_frame(services, websocket, session, raw)
             except FrameError as exc:
-                await websocket.send_json(error_frame(exc.code, exc.message, exc.client_id))
+                language = await run_in_threadpool(_language, services, session)
+                await websocket.send_json(
+                    error_frame(exc.code, exc.message_in(language), exc.client_id)
+                )
                 if exc.code == SUPERSEDED:
                     await websocket.close(code=CLOSE_SUPERSEDED)
                     return
@@ -186,17 +192,20 @@ def _open_session(
     with services.unit_of_work() as db:
         practice = conversations.get_practice(session=db, slug=practice_slug)
         if practice is None:
-            return error_frame("practice_unknown", "This chat is not set up for that practice.")
+            return error_frame(
+                "practice_unknown", texts.text("chat.practice_unknown", DEFAULT_LANGUAGE)
+            )
         now = services.clock()
         if resume:
             conversation = conversations.resume_conversation(
                 session=db, practice=practice, resume_token=resume
             )
             if conversation is None:
-                return error_frame("resume_invalid", ENDED)
+                return error_frame("resume_invalid", texts.text(ENDED, DEFAULT_LANGUAGE))
             if resume_expired(conversation, now):
                 conversations.revoke_resume_token(session=db, conversation=conversation)
-                return error_frame("resume_invalid", ENDED)
+                language = conversations.reply_language(session=db, conversation=conversation)
+                return error_frame("resume_invalid", texts.text(ENDED, language))
             # Each token works once; and whoever resumes proves nothing about who they are:
             # not verified, and no code asked for before the resume opens anything after it.
             token = conversations.rotate_resume_token(session=db, conversation=conversation)
@@ -205,8 +214,7 @@ def _open_session(
         else:
             if not may_start_conversation(session=db, client_key=key, now=now):
                 return error_frame(
-                    "too_many_conversations",
-                    "Too many new chats were started from here. Please try again later.",
+                    "too_many_conversations", texts.text("chat.too_many_chats", DEFAULT_LANGUAGE)
                 )
             conversation, token = conversations.start_conversation(
                 session=db, practice=practice, channel=Channel.WEBCHAT
@@ -229,6 +237,15 @@ def _open_session(
         return session, hello, bool(resume)
 
 
+def _language(services: Services, session: ChatSession) -> Language:
+    """The chat's language, to word an error in."""
+    with services.unit_of_work() as db:
+        conversation = conversations.get_conversation(session=db, public_id=session.public_id)
+        if conversation is None:
+            return DEFAULT_LANGUAGE
+        return conversations.reply_language(session=db, conversation=conversation)
+
+
 def _history_frame(services: Services, session: ChatSession) -> dict[str, Any]:
     with services.unit_of_work() as db:
         conversation = conversations.get_conversation(session=db, public_id=session.public_id)
@@ -245,9 +262,7 @@ async def _handle_frame(
 ) -> None:
     if len(raw) > 8 * services.settings.max_message_chars + 1024:
         raise FrameError(
-            "message_too_long",
-            f"That message is too long. Please keep it under "
-            f"{services.settings.max_message_chars} characters.",
+            "message_too_long", "chat.too_long_raw", limit=services.settings.max_message_chars
         )
     try:
         frame = json.loads(raw)

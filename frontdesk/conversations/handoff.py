@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.conversations.models import (
     Conversation,
     ConversationNote,
@@ -34,7 +35,7 @@ from frontdesk.conversations.models import (
     Owner,
     Role,
 )
-from frontdesk.conversations.service import record_outgoing_message
+from frontdesk.conversations.service import record_outgoing_message, reply_language
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling.models import ScheduleException, WeeklyHours
 
@@ -64,7 +65,7 @@ MAX_NOTE_CHARS = 4000
 LOOKAHEAD_DAYS = 14  # how far ahead to look for the next opening (holidays may chain)
 # Keys of `Practice.office_hours` (as the practice file writes them), Monday first.
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-HAND_BACK_TEXT = "You're chatting with our virtual assistant again. How else can I help?"
+HAND_BACK_TEXT = "handoff.hand_back"  # catalogue key (frontdesk.texts)
 
 
 class HandoffError(Exception):
@@ -193,8 +194,12 @@ def hand_back_to_bot(
     """
     _release(conversation, staff_id, admin=admin)
     conversation.status = ConversationStatus.PENDING
+    language = reply_language(session=session, conversation=conversation)
     return record_outgoing_message(
-        session=session, conversation=conversation, role=Role.BOT, text=HAND_BACK_TEXT
+        session=session,
+        conversation=conversation,
+        role=Role.BOT,
+        text=texts.text(HAND_BACK_TEXT, language),
     )
 
 

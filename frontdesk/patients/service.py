@@ -14,7 +14,16 @@ MAX_NAME_CHARS = 100
 
 
 class InvalidIdentityError(ValueError):
-    """The identity details cannot be right (empty name, future birth date, ...)."""
+    """The identity details cannot be right (empty name, future birth date, ...).
+
+    The message is English (imports, logs); `key` names the patient's wording in
+    `frontdesk.texts`, for a chat in any language.
+    """
+
+    def __init__(self, message: str, key: str) -> None:
+        """Keep the English message and the catalogue key of what the patient is told."""
+        super().__init__(message)
+        self.key = key
 
 
 def match_key(full_name: str) -> str:
@@ -44,15 +53,19 @@ def check_identity(full_name: str, date_of_birth: date, *, today: date) -> None:
     """Raise `InvalidIdentityError` for details no real patient could have."""
     name = " ".join(full_name.split())
     if len(match_key(name).replace(" ", "")) < 2 or len(name) > MAX_NAME_CHARS:
-        raise InvalidIdentityError("Please enter your full name.")
+        raise InvalidIdentityError("Please enter your full name.", "identity.full_name")
     key = match_key(name)
     # Latin-script names need a first and a last name; many other scripts write none apart.
     if " " not in key and key.isascii():
-        raise InvalidIdentityError("Please enter your first and last name.")
+        raise InvalidIdentityError(
+            "Please enter your first and last name.", "identity.first_and_last"
+        )
     if date_of_birth > today:
-        raise InvalidIdentityError("The date of birth can't be in the future.")
+        raise InvalidIdentityError(
+            "The date of birth can't be in the future.", "identity.birth_in_future"
+        )
     if date_of_birth.year < today.year - 125:
-        raise InvalidIdentityError("Please check the year of birth.")
+        raise InvalidIdentityError("Please check the year of birth.", "identity.check_birth_year")
 
 
 class AmbiguousIdentityError(InvalidIdentityError):
@@ -78,7 +91,8 @@ def find_patient(
     )
     if len(matches) > 1:
         raise AmbiguousIdentityError(
-            "We couldn't confirm your details in chat. Please call the office so we can help."
+            "We couldn't confirm your details in chat. Please call the office so we can help.",
+            "identity.ambiguous",
         )
     return matches[0] if matches else None
 

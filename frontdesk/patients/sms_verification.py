@@ -23,8 +23,10 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.conversations.models import Conversation, Message, Role
-from frontdesk.conversations.service import link_patient
+from frontdesk.conversations.service import link_patient, reply_language
+from frontdesk.language import Language
 from frontdesk.patients import guessing, verification
 from frontdesk.patients.models import Patient, VerificationCode
 
@@ -42,9 +44,6 @@ SmsStatus = Literal[
 # Statuses that end the identity exchange: the next text goes to the bot again.
 FINAL: frozenset[SmsStatus] = frozenset({"identified", "verified", "code_limit", "locked"})
 
-CODE_SENT = "Thanks. We've texted you a 6-digit code: please reply with it to continue."
-ASK_FOR_CODE = "Please reply with the 6-digit code we texted you."
-ASK_AGAIN = " Please reply with your date of birth as MM/DD/YYYY."
 _OTP = re.compile(r"(?<!\d)\d{6}(?!\d)")
 
 
@@ -83,7 +82,10 @@ def check_sms_identity(
     now: datetime,
     sender: verification.CodeSender,
 ) -> SmsVerdict:
-    """Read one identity text: the code if one is open, else a date of birth."""
+    """Read one identity text: the code if one is open, else a date of birth.
+
+    The answer is in the conversation's language.
+    """
     if guessing.is_locked(session=session, conversation=conversation, now=now):
         return SmsVerdict("locked")
     if _open_code(session, conversation) is not None:
@@ -105,9 +107,10 @@ def _open_code(session: Session, conversation: Conversation) -> VerificationCode
 def _check_code(
     session: Session, conversation: Conversation, text: str, now: datetime
 ) -> SmsVerdict:
+    language = reply_language(session=session, conversation=conversation)
     typed = _OTP.search(text)
     if typed is None:  # not a code at all: not counted, asked again
-        return SmsVerdict("unreadable", ASK_FOR_CODE)
+        return SmsVerdict("unreadable", texts.text("sms.ask_for_code", language))
     result = verification.check_web_code(
         session=session, conversation=conversation, code=typed.group(), now=now
     )
@@ -116,8 +119,8 @@ def _check_code(
     if result.status == "locked":
         return SmsVerdict("locked")
     if result.status == "expired":
-        return SmsVerdict("expired", "That code has expired." + ASK_AGAIN)
-    return SmsVerdict("wrong_code", result.message)
+        return SmsVerdict("expired", _ask_again("sms.code_expired", language))
+    return SmsVerdict("wrong_code", result.message(language))
 
 
 def _check_date_of_birth(
@@ -133,9 +136,10 @@ def _check_date_of_birth(
     A reply with no readable date is not counted as a failed attempt; a date that matches
     no patient with this number is.
     """
+    language = reply_language(session=session, conversation=conversation)
     born = verification.parse_date_of_birth(text, today=now.date())
     if born is None:
-        return SmsVerdict("unreadable", _result("unreadable", session, conversation, now))
+        return SmsVerdict("unreadable", _result("unreadable", session, conversation, now, language))
     number = re.sub(r"[^\d+]", "", from_number)
     matches = list(
         session.scalars(
@@ -152,7 +156,8 @@ def _check_date_of_birth(
         guessing.record_attempt(session, conversation, "sms_identity", now)
         if guessing.attempts_left(session, conversation, now) == 0:
             return SmsVerdict("locked")
-        return SmsVerdict("mismatch", _result("mismatch", session, conversation, now) + ASK_AGAIN)
+        mismatch = _result("mismatch", session, conversation, now, language)
+        return SmsVerdict("mismatch", f"{mismatch} {texts.text('sms.ask_again', language)}")
     [patient] = matches
     if requested_purpose(session=session, conversation=conversation) == "book":
         link_patient(
@@ -164,13 +169,10 @@ def _check_date_of_birth(
     )
     if isinstance(issued, datetime):
         # The answer goes to the number on file, so saying when tells a spoofer nothing.
-        return SmsVerdict(
-            "code_limit",
-            "We've sent as many codes as we can for now. A member of our staff will help you.",
-        )
+        return SmsVerdict("code_limit", texts.text("sms.code_limit", language))
     if issued == "undeliverable":
         return SmsVerdict("locked")
-    return SmsVerdict("code_sent", CODE_SENT)
+    return SmsVerdict("code_sent", texts.text("sms.code_sent", language))
 
 
 def _result(
@@ -178,6 +180,12 @@ def _result(
     session: Session,
     conversation: Conversation,
     now: datetime,
+    language: Language,
 ) -> str:
     left = guessing.attempts_left(session, conversation, now)
-    return verification.VerificationResult(status, left).message
+    return verification.VerificationResult(status, left).message(language)
+
+
+def _ask_again(key: str, language: Language) -> str:
+    """A short verdict followed by the request for the date of birth."""
+    return f"{texts.text(key, language)} {texts.text('sms.ask_again', language)}"

@@ -35,8 +35,10 @@ from typing import Literal, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.conversations.models import Conversation
 from frontdesk.conversations.service import link_patient
+from frontdesk.language import Language
 from frontdesk.patients import guessing
 from frontdesk.patients.guessing import Requester as Requester
 from frontdesk.patients.models import Patient, VerificationCode
@@ -66,18 +68,6 @@ ChallengeStatus = Literal["code_sent", "registered", "locked", "code_limit", "re
 ResultStatus = Literal["verified", "wrong_code", "expired", "locked", "mismatch", "unreadable"]
 Purpose = Literal["verify", "book"]
 
-_MESSAGES: dict[str, str] = {
-    "wrong_code": "That code isn't right. Please check the text message and try again.",
-    "expired": "That code has expired. Please enter your details again to get a new one.",
-    "locked": (
-        "We couldn't confirm your identity, so we've stopped trying for now. "
-        "A member of our staff will help you."
-    ),
-    "mismatch": "Sorry, that doesn't match our records for this number.",
-    "unreadable": "Please reply with your date of birth, like 04/12/1985.",
-    "verified": "Thanks, you're verified.",
-}
-
 
 class CodeNotDeliverableError(Exception):
     """The code cannot reach the phone on file (for example, the number opted out of texts)."""
@@ -86,16 +76,18 @@ class CodeNotDeliverableError(Exception):
 class CodeSender(Protocol):
     """Delivers a one-time code to a patient's phone (an outside system: SMS)."""
 
-    def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
-        """Queue the code for delivery inside the caller's transaction.
+    def send_code(
+        self, *, session: Session, practice_id: int, phone: str, code: str, language: Language
+    ) -> None:
+        """Queue the code for delivery inside the caller's transaction, in `language`.
 
         Raises `CodeNotDeliverableError` when it cannot reach that phone.
         """
 
 
-def code_message(code: str) -> str:
+def code_message(code: str, language: Language = Language.EN) -> str:
     """The text that carries a code: the code and the practice context, nothing clinical."""
-    return f"Your verification code is {code}. It expires in 10 minutes. Don't share it."
+    return texts.for_sms(texts.text("verification.code_text", language, code=code))
 
 
 class SmsCodeSender:
@@ -104,10 +96,16 @@ class SmsCodeSender:
     Without Twilio configured the outbox uses the local sandbox transport, so the demo works.
     """
 
-    def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
+    def send_code(
+        self, *, session: Session, practice_id: int, phone: str, code: str, language: Language
+    ) -> None:
         """Queue the code as an SMS in the caller's transaction."""
         queued = queue_sms(
-            session=session, practice_id=practice_id, to=phone, body=code_message(code), kind="otp"
+            session=session,
+            practice_id=practice_id,
+            to=phone,
+            body=code_message(code, language),
+            kind="otp",
         )
         if queued is None:
             raise CodeNotDeliverableError("the number opted out of texts")
@@ -134,14 +132,16 @@ class VerificationResult:
     status: ResultStatus
     attempts_left: int
 
-    @property
-    def message(self) -> str:
-        """Patient-facing wording, with the tries left when that helps."""
-        text = _MESSAGES[self.status]
+    def message(self, language: Language) -> str:
+        """Patient-facing wording in `language`, with the tries left when that helps."""
+        wording = texts.text(f"verification.{self.status}", language)
         if self.status in ("wrong_code", "mismatch") and self.attempts_left > 0:
-            plural = "try" if self.attempts_left == 1 else "tries"
-            text += f" ({self.attempts_left} {plural} left)"
-        return text
+            count = "one" if self.attempts_left == 1 else "other"
+            left = texts.text(
+                f"verification.tries_left_{count}", language, count=self.attempts_left
+            )
+            wording = f"{wording} {left}"
+        return wording
 
 
 def mask_phone(phone: str) -> str:
@@ -238,6 +238,13 @@ def start_web_verification(
     return WebChallenge("code_sent")
 
 
+def _code_language(conversation: Conversation, patient: Patient) -> Language:
+    """The code text follows the chat's language, else the language the patient is known by."""
+    if conversation.language:
+        return texts.remembered_language(conversation.language)
+    return texts.remembered_language(patient.preferred_language)
+
+
 def text_code(
     *,
     session: Session,
@@ -260,7 +267,11 @@ def text_code(
     row = _new_code(session, conversation, now, patient_id=patient.id, code=code)
     try:
         sender.send_code(
-            session=session, practice_id=conversation.practice_id, phone=patient.phone, code=code
+            session=session,
+            practice_id=conversation.practice_id,
+            phone=patient.phone,
+            code=code,
+            language=_code_language(conversation, patient),
         )
     except CodeNotDeliverableError:
         row.closed_at = now

@@ -1,7 +1,8 @@
 """What reminders and follow-ups say, and the appointment reference their replies carry.
 
 Content is minimal: the practice, the date and time, and how to answer. No visit reason, no
-provider, no diagnosis.
+provider, no diagnosis. The words come from `frontdesk.texts`, in the patient's language; the
+answer keys C/R/X are the same in every language, so a reply means the same everywhere.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from frontdesk.language import Language
 from frontdesk.practices.models import Practice
 from frontdesk.reminders.models import ReminderKind
 from frontdesk.reminders.policy import DEFAULT_POST_VISIT, OutreachPolicy
+from frontdesk.texts import moment as spoken_moment
+from frontdesk.texts import month_name, text
 
 
 def appointment_ref(appointment_id: int) -> str:
@@ -27,53 +31,80 @@ def parse_appointment_ref(ref: object) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _when(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local:%a, %b} {local.day} at {local:%I:%M %p}".replace(" 0", " ")
-
-
-ANSWERS = "Reply C to confirm, R to reschedule, X to cancel."
-
-
 def reminder_message(
-    practice: Practice, start: datetime, ref: str, *, wording: str | None = None
+    practice: Practice,
+    start: datetime,
+    ref: str,
+    *,
+    wording: str | None = None,
+    language: Language = Language.EN,
 ) -> tuple[str, list[dict[str, str]]]:
     """The reminder's text and its C/R/X answers (each a button payload with the appointment).
 
     `wording` is an experiment arm's lead sentence ({practice} and {when} are filled in); the
-    answer line always follows, so a reply means the same in every arm.
+    answer line always follows, so a reply means the same in every arm. Arms are written in
+    English, so a patient who reads Spanish gets the catalogue's lead instead.
     """
-    tz = ZoneInfo(practice.timezone)
-    lead = (wording or "{practice}: reminder of your appointment {when}.").format(
-        practice=practice.name, when=_when(start, tz)
-    )
-    text = f"{lead} {ANSWERS}"
+    when = spoken_moment(start, ZoneInfo(practice.timezone), language)
+    if wording is not None and language is Language.EN:
+        lead = wording.format(practice=practice.name, when=when)
+    else:
+        lead = text("reminder.lead", language, practice=practice.name, when=when)
     entity = json.dumps({"appointment_ref": ref}, separators=(",", ":"))
     buttons = [
-        {"title": "Confirm", "payload": f"/confirm_appointment{entity}", "key": "C"},
-        {"title": "Reschedule", "payload": f"/reschedule_appointment{entity}", "key": "R"},
-        {"title": "Cancel", "payload": f"/cancel_appointment{entity}", "key": "X"},
+        {
+            "title": text("reminder.confirm", language),
+            "payload": f"/confirm_appointment{entity}",
+            "key": "C",
+        },
+        {
+            "title": text("reminder.reschedule", language),
+            "payload": f"/reschedule_appointment{entity}",
+            "key": "R",
+        },
+        {
+            "title": text("reminder.cancel", language),
+            "payload": f"/cancel_appointment{entity}",
+            "key": "X",
+        },
     ]
-    return text, buttons
+    return f"{lead} {text('reminder.answers', language)}", buttons
 
 
 def followup_message(
-    kind: ReminderKind, practice: Practice, start: datetime, policy: OutreachPolicy
+    kind: ReminderKind,
+    practice: Practice,
+    start: datetime,
+    policy: OutreachPolicy,
+    *,
+    language: Language = Language.EN,
 ) -> tuple[str, list[dict[str, str]]]:
-    """A no-show or post-visit follow-up's text and buttons."""
-    book = [{"title": "Book a new time", "payload": "/book_appointment"}]
+    """A no-show or post-visit follow-up's text and buttons, in the patient's language.
+
+    A practice's own post-visit text is sent as the practice wrote it, in any language.
+    """
+    book = [{"title": text("reminder.book_new", language), "payload": "/book_appointment"}]
     if kind is ReminderKind.NO_SHOW:
         local = start.astimezone(ZoneInfo(practice.timezone))
         return (
-            f"{practice.name}: we missed you at your appointment on {local:%b} {local.day}. "
-            "Would you like to book a new time?",
+            text(
+                "reminder.no_show",
+                language,
+                practice=practice.name,
+                month=month_name(local, language),
+                day=local.day,
+            ),
             book,
         )
     template = policy.post_visit_message or DEFAULT_POST_VISIT
-    # The default offers to book the follow-up ("reply 1"); a practice's own text goes as is.
-    buttons = (
-        [{"title": "Book my follow-up", "payload": "/book_appointment", "key": "1"}]
-        if template == DEFAULT_POST_VISIT
-        else []
-    )
-    return template.replace("{practice}", practice.name), buttons
+    if template != DEFAULT_POST_VISIT:
+        return template.replace("{practice}", practice.name), []
+    # The default offers to book the follow-up ("reply 1").
+    buttons = [
+        {
+            "title": text("reminder.book_follow_up", language),
+            "payload": "/book_appointment",
+            "key": "1",
+        }
+    ]
+    return text("reminder.post_visit", language, practice=practice.name), buttons

@@ -42,6 +42,7 @@ from frontdesk.sms.consent import opted_out_among, practice_number
 from frontdesk.sms.delivery import sms_text_for
 from frontdesk.sms.outbox import BulkSms, queue_many
 from frontdesk.sms.threads import threads_for
+from frontdesk.texts import for_sms, remembered_language
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> lis
             messages=[
                 BulkSms(
                     to=o.phone,
-                    body=sms_text_for(o.text, o.buttons),
+                    body=for_sms(sms_text_for(o.text, o.buttons)),
                     kind=o.reminder.kind.value,
                     dedupe_key=f"outreach:{o.reminder.id}",
                     conversation_id=threads[o.phone].conversation_id,
@@ -322,10 +323,16 @@ def _decide(
         _skip(reminder, ReminderStatus.SKIPPED, "capped")
         return None
     ref = appointment_ref(appointment.id)
+    # Outreach may open a new conversation: the patient's remembered language decides.
+    language = remembered_language(patient.preferred_language)
     if is_reminder:
-        text, buttons = reminder_message(practice, appointment.start_at, ref, wording=wording)
+        text, buttons = reminder_message(
+            practice, appointment.start_at, ref, wording=wording, language=language
+        )
     else:
-        text, buttons = followup_message(reminder.kind, practice, appointment.start_at, policy)
+        text, buttons = followup_message(
+            reminder.kind, practice, appointment.start_at, policy, language=language
+        )
     return _Outgoing(reminder, practice.id, patient.phone, text, buttons, ref, latest)
 
 

@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
+from frontdesk.language import Language
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling.blocks import block_rows, free_blocks
 from frontdesk.scheduling.freed_time import announce_freed_time
-from frontdesk.scheduling.localtime import spoken_when
 from frontdesk.scheduling.models import (
     ACTIVE_STATUSES,
     SOURCE_EHR,
@@ -421,29 +422,31 @@ def is_late_cancel(*, practice: Practice, appointment: Appointment, now: datetim
     return bool(window) and appointment.start_at - now < window
 
 
-def cancellation_notice(*, session: Session, appointment: Appointment, now: datetime) -> str:
+def cancellation_notice(
+    *, session: Session, appointment: Appointment, now: datetime, language: Language = Language.EN
+) -> str:
     """The practice's cancellation policy as it applies to this appointment right now.
 
     Told to the patient before they confirm a cancel or reschedule, for example
     "Your visit is less than 24 hours away, so cancelling now counts as a late cancellation
-    (a $25 fee may apply)."
+    (a $25 fee may apply)." The sentence is in `language`; the practice's own policy and fee
+    wording are quoted as the practice wrote them.
     """
     practice = session.get_one(Practice, appointment.practice_id)
     tz = ZoneInfo(practice.timezone)
     hours = max(0, practice.late_cancel_hours)
     fee = practice.late_cancel_fee_text
     if hours == 0:
-        return practice.cancellation_policy or "There is no charge for cancelling or rescheduling."
+        return practice.cancellation_policy or texts.text("policy.no_charge", language)
     consequence = f" ({fee})" if fee else ""
     if is_late_cancel(practice=practice, appointment=appointment, now=now):
-        return (
-            f"Your visit is less than {hours} hours away, so cancelling or rescheduling now "
-            f"counts as a late cancellation{consequence}."
-        )
+        return texts.text("policy.late", language, hours=hours, consequence=consequence)
     deadline = appointment.start_at - timedelta(hours=hours)
-    return (
-        f"Cancelling or rescheduling is free until {spoken_when(deadline, tz)}; after that it "
-        f"counts as a late cancellation{consequence}."
+    return texts.text(
+        "policy.free_until",
+        language,
+        when=texts.moment(deadline, tz, language),
+        consequence=consequence,
     )
 
 

@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.conversations.models import Conversation, Role
-from frontdesk.conversations.service import record_outgoing_message
+from frontdesk.conversations.service import record_outgoing_message, reply_language
+from frontdesk.language import Language
+from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.scheduling.localtime import spoken_when
 from frontdesk.scheduling.models import WaitlistEntry, WaitlistOffer
 
 logger = logging.getLogger(__name__)
@@ -47,25 +49,46 @@ class OfferText:
     buttons: list[dict[str, str]]
 
 
-def offer_message(*, session: Session, offer: WaitlistOffer) -> OfferText:
+def offer_message(
+    *, session: Session, offer: WaitlistOffer, language: Language = Language.EN
+) -> OfferText:
     """The message that makes an offer, with buttons carrying the offer token."""
     practice = session.get_one(Practice, offer.practice_id)
     tz = ZoneInfo(practice.timezone)
     provider = session.get_one(Provider, offer.provider_id)
     minutes = max(1, round((offer.expires_at - offer.created_at).total_seconds() / 60))
-    text = (
-        f"Good news: an opening came up on {spoken_when(offer.start_at, tz)} with "
-        f"{provider.display_name}. Would you like it? It goes to the first person to accept; "
-        f"the offer is open for {minutes} minutes."
+    text = texts.text(
+        "waitlist.offer",
+        language,
+        when=texts.moment(offer.start_at, tz, language),
+        provider=provider.display_name,
+        minutes=minutes,
     )
     token = f'{{"offer_token":"{offer.token}"}}'
     return OfferText(
         text=text,
         buttons=[
-            {"title": "Yes, book it", "payload": f"/{ACCEPT_INTENT}{token}"},
-            {"title": "No, thanks", "payload": f"/{DECLINE_INTENT}{token}"},
+            {
+                "title": texts.text("waitlist.accept", language),
+                "payload": f"/{ACCEPT_INTENT}{token}",
+            },
+            {
+                "title": texts.text("waitlist.decline", language),
+                "payload": f"/{DECLINE_INTENT}{token}",
+            },
         ],
     )
+
+
+def offer_language(
+    *, session: Session, offer: WaitlistOffer, conversation: Conversation
+) -> Language:
+    """Outreach follows the language the patient is remembered by, else the conversation's."""
+    entry = session.get_one(WaitlistEntry, offer.entry_id)
+    patient = session.get(Patient, entry.patient_id)
+    if patient is not None and patient.preferred_language:
+        return texts.remembered_language(patient.preferred_language)
+    return reply_language(session=session, conversation=conversation)
 
 
 class ConversationNotifier:
@@ -94,7 +117,8 @@ class ConversationNotifier:
         if conversation is None:
             logger.info("waitlist offer %s: patient has no conversation to reach", offer.id)
             return
-        message = offer_message(session=session, offer=offer)
+        language = offer_language(session=session, offer=offer, conversation=conversation)
+        message = offer_message(session=session, offer=offer, language=language)
         record_outgoing_message(
             session=session,
             conversation=conversation,
@@ -114,14 +138,15 @@ class ConversationNotifier:
         if conversation is None:
             return
         practice = session.get_one(Practice, offer.practice_id)
+        language = offer_language(session=session, offer=offer, conversation=conversation)
         record_outgoing_message(
             session=session,
             conversation=conversation,
             role=Role.BOT,
-            text=(
-                f"Sorry, the opening on {spoken_when(offer.start_at, ZoneInfo(practice.timezone))} "
-                "has just been taken. You are still on the waitlist; we will let you know "
-                "about the next one."
+            text=texts.text(
+                "waitlist.gone",
+                language,
+                when=texts.moment(offer.start_at, ZoneInfo(practice.timezone), language),
             ),
             custom={"type": "waitlist_offer_gone", "offer_token": offer.token},
         )

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.practices.models import Practice
 from frontdesk.sms.models import PracticeSmsNumber, SmsConsent
 
@@ -86,38 +87,17 @@ def record_consent(
 
 def help_text(practice: Practice, language: str = "en") -> str:
     """The HELP answer carriers require: who we are, how to stop, frequency, rates, contact."""
-    contact = practice.phone or ("la oficina" if language == "es" else "the office")
-    if language == "es":
-        return (
-            f"{practice.name}: mensajes sobre sus citas y respuestas a sus textos. "
-            "La frecuencia de los mensajes varía. Pueden aplicarse tarifas de mensajes y datos. "
-            f"Responda ALTO para no recibir más mensajes. Si necesita ayuda, llame al {contact}."
-        )
-    return (
-        f"{practice.name}: appointment messages and replies to your texts. "
-        f"Msg frequency varies. Msg & data rates may apply. Reply STOP to opt out. "
-        f"Call {contact} for help."
+    contact = practice.phone or texts.text("consent.the_office", language)
+    return texts.for_sms(
+        texts.text("consent.help", language, practice=practice.name, contact=contact)
     )
 
 
 def opt_out_text(practice: Practice, language: str = "en") -> str:
     """The single confirmation an opt-out gets, in the language the patient used."""
-    if language == "es":
-        return (
-            f"{practice.name}: ya no le enviaremos mensajes. "
-            "Responda EMPEZAR para volver a recibirlos."
-        )
-    return (
-        f"{practice.name}: you're unsubscribed and will get no more messages. "
-        "Reply START to resubscribe."
-    )
+    return texts.for_sms(texts.text("consent.opted_out", language, practice=practice.name))
 
 
 def opt_in_text(practice: Practice, language: str = "en") -> str:
     """The confirmation a re-subscription gets, in the language the patient used."""
-    if language == "es":
-        return (
-            f"{practice.name}: volverá a recibir nuestros mensajes. "
-            "Responda AYUDA si necesita ayuda o ALTO para dejar de recibirlos."
-        )
-    return f"{practice.name}: you're subscribed again. Reply HELP for help, STOP to opt out."
+    return texts.for_sms(texts.text("consent.opted_in", language, practice=practice.name))

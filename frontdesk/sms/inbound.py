@@ -17,10 +17,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
-from frontdesk.conversations.service import record_outgoing_message, record_patient_message
+from frontdesk.conversations.service import (
+    record_outgoing_message,
+    record_patient_message,
+    reply_language,
+)
 from frontdesk.conversations.turn_queue import enqueue_turn, has_turn
 from frontdesk.conversations.turns import bot_turn_text, safety_line
+from frontdesk.language import DEFAULT_LANGUAGE
 from frontdesk.phi.tokens import protect_for_bot
 from frontdesk.practices.models import Practice
 from frontdesk.sms.consent import (
@@ -37,7 +43,7 @@ from frontdesk.sms.threads import offered_buttons, sms_thread
 
 logger = logging.getLogger(__name__)
 
-EMPTY_BODY_REPLY = "Sorry, we can only read text. Please type your message."
+EMPTY_BODY_REPLY = "sms.text_only"  # catalogue key (frontdesk.texts)
 IDENTITY_PLACEHOLDER = "(date of birth sent for verification)"
 
 
@@ -136,9 +142,16 @@ def process_inbound(
         return _finish(inbound, InboundOutcome.OPTED_OUT, now)
     text = inbound.body.replace("\x00", "").strip()
     if not text:
-        queue_sms(
-            session=session, practice_id=practice.id, to=phone, body=EMPTY_BODY_REPLY, kind="bot"
+        known = sms_thread(session=session, practice_id=practice.id, phone=phone)
+        language = (
+            reply_language(
+                session=session, conversation=session.get_one(Conversation, known.conversation_id)
+            )
+            if known is not None
+            else DEFAULT_LANGUAGE
         )
+        body = texts.for_sms(texts.text(EMPTY_BODY_REPLY, language))
+        queue_sms(session=session, practice_id=practice.id, to=phone, body=body, kind="bot")
         return _finish(inbound, InboundOutcome.EMPTY, now)
     thread = sms_thread(session=session, practice_id=practice.id, phone=phone)
     assert thread is not None

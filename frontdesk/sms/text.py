@@ -12,6 +12,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from frontdesk import texts
+from frontdesk.language import Language
+
 # GSM 03.38 basic character set, and the extension table (each costs two septets).
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -172,10 +175,13 @@ def keyword_language(body: str) -> str:
     return "es" if word in spanish or _PLAIN_OPT_OUT_ES.match(plain) else "en"
 
 
-def numbered_choices(text: str | None, buttons: Sequence[dict[str, str]]) -> str:
+def numbered_choices(
+    text: str | None, buttons: Sequence[dict[str, str]], language: Language = Language.EN
+) -> str:
     """A bot message with buttons as SMS text: numbered lines and "Reply 1, 2 or 3".
 
     Buttons that carry their own `key` (a reminder's C/R/X) are already explained by the text.
+    The "Reply ..." line is in `language` (the button titles already are).
     """
     lines = [text.strip()] if text and text.strip() else []
     keyed = [b for b in buttons if b.get("key")]
@@ -184,9 +190,13 @@ def numbered_choices(text: str | None, buttons: Sequence[dict[str, str]]) -> str
     numbers = [str(i) for i in range(1, len(buttons) + 1)]
     lines += [f"{n}) {b.get('title', '').strip()}" for n, b in zip(numbers, buttons, strict=True)]
     if len(numbers) == 1:
-        lines.append("Reply 1")
+        lines.append(texts.text("sms.reply_one", language))
     elif numbers:
-        lines.append(f"Reply {', '.join(numbers[:-1])} or {numbers[-1]}")
+        lines.append(
+            texts.text(
+                "sms.reply_many", language, numbers=", ".join(numbers[:-1]), last=numbers[-1]
+            )
+        )
     return "\n".join(lines)
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
 
-from connectors.dispatcher import WAITING_NOTICE
+from connectors import dispatcher
+from frontdesk import texts
 from frontdesk.app import create_app
 from frontdesk.conversations.models import (
     Conversation,
@@ -42,6 +43,7 @@ from frontdesk.sms.models import (
     OutboundStatus,
     SmsConsent,
 )
+from frontdesk.sms.text import segment_info
 from tests.conftest import AT_NOW, NOW, empty_database
 from tests.doubles import DownBot, ScriptedBot
 from tests.support.apps import app_of, portal_of, services_of, settle_turns
@@ -53,6 +55,8 @@ from tests.twilio_fake import (
     running_fake,
     sign,
 )
+
+WAITING_NOTICE = texts.text(dispatcher.WAITING_NOTICE, "en")
 
 TOKEN = "internal-test-token"
 PUBLIC = "https://frontdesk.example.org"
@@ -379,7 +383,10 @@ def test_a_spanish_opt_out_is_recorded_and_confirmed_in_spanish(
     assert "ya no le enviaremos mensajes" in confirmation and "EMPEZAR" in confirmation
     for part in ("Riverside Family Medicine", "ALTO", "tarifas de mensajes y datos"):
         assert part in help_answer
-    assert "volverá a recibir" in welcome_back
+    assert "volvera a recibir" in welcome_back  # GSM-7 lacks á: one segment, not three
+    assert {segment_info(b).encoding for b in (confirmation, help_answer, welcome_back)} == {
+        "GSM-7"
+    }
     assert not rows(sqlite_engine, SmsConsent)[0].opted_out
 
 

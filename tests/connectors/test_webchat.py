@@ -17,17 +17,21 @@ from sqlalchemy.orm import Session
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from connectors.dispatcher import WAITING_NOTICE
-from connectors.rasa_internal import ACTION_FAILED_TEXT
+from connectors import dispatcher, rasa_internal
+from frontdesk import texts
 from frontdesk.app import create_app
 from frontdesk.conversations.models import PatientTurn, TurnState
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
+from frontdesk.language import Language
 from frontdesk.models import Conversation, Message, Patient
 from frontdesk.settings import Settings
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import DownBot, FlakyBot, ScriptedBot
 from tests.support.apps import app_of, services_of, settle_turns
+
+WAITING_NOTICE = texts.text(dispatcher.WAITING_NOTICE, "en")
+ACTION_FAILED_TEXT = texts.text(rasa_internal.ACTION_FAILED_TEXT, "en")
 
 TOKEN = "internal-test-token"
 RASA_AUTH = {"Authorization": f"Bearer {TOKEN}"}  # as bot/endpoints.yml sends it
@@ -73,9 +77,13 @@ class RecordingCodeSender:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.languages: list[Language] = []
 
-    def send_code(self, *, session: Session, practice_id: int, phone: str, code: str) -> None:
+    def send_code(
+        self, *, session: Session, practice_id: int, phone: str, code: str, language: Language
+    ) -> None:
         self.sent.append((phone, code))
+        self.languages.append(language)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from frontdesk import texts as service_texts
 from frontdesk.audit.models import AuditEvent
 from frontdesk.conversations import handoff
 from frontdesk.conversations.models import (
@@ -247,7 +248,9 @@ def test_claim_reply_note_and_hand_back(console: Console, bot: ScriptedBot, desk
         public_id,
         [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
     )
-    assert frames_until(patient, "message")[-1]["text"] == handoff.HAND_BACK_TEXT
+    assert frames_until(patient, "message")[-1]["text"] == service_texts.text(
+        handoff.HAND_BACK_TEXT, "en"
+    )
     assert frames_until(patient, "handoff")[-1]["owner"] == "bot"
     # The bot answers the next message again.
     say(patient, "I want to book", "p3")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.auth.models import StaffRole
 from frontdesk.auth.service import create_staff_account
 from frontdesk.conversations import handoff
@@ -269,7 +270,7 @@ def test_hand_back_returns_the_conversation_to_the_bot_and_tells_the_patient(
     )
     assert (escalated.owner, escalated.status) == (Owner.BOT, ConversationStatus.PENDING)
     assert escalated.assignee_staff_id is None
-    assert (message.role, message.text) == (Role.BOT, handoff.HAND_BACK_TEXT)
+    assert (message.role, message.text) == (Role.BOT, texts.text(handoff.HAND_BACK_TEXT, "en"))
     with pytest.raises(HandoffError) as raised:
         handoff.hand_back_to_bot(
             session=session, conversation=escalated, staff_id=desk, admin=False

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from frontdesk import texts
 from frontdesk.auth.models import StaffRole
-from frontdesk.conversations.handoff import HAND_BACK_TEXT
+from frontdesk.conversations import handoff
 from tests.doubles import Reply
 from tests.e2e.browser import (
     ARTIFACTS,
@@ -240,7 +241,7 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
             expect(staff.locator("#owner-status")).to_contain_text("virtual assistant")
             expect(
                 patient.locator("[data-testid=fd-msg][data-role=bot]").filter(
-                    has_text=HAND_BACK_TEXT
+                    has_text=texts.text(handoff.HAND_BACK_TEXT, "en")
                 )
             ).to_be_visible()
             expect(patient.get_by_test_id("fd-subtitle")).to_have_text("Virtual assistant")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.ehr.mirror import record_external_appointment
+from frontdesk.language import Language
 from frontdesk.models import Appointment, AppointmentBlock, Patient, Practice, Provider, VisitType
 from frontdesk.scheduling.booking import (
     AppointmentNotChangeableError,
@@ -321,6 +322,24 @@ def test_cancellation_notice_tells_the_policy_before_the_patient_confirms(
         cancellation_notice(session=session, appointment=appointment, now=NOW)
         == practice.cancellation_policy
     )
+
+
+def test_cancellation_notice_in_spanish_names_the_deadline_in_spanish(
+    session: Session, practice: Practice
+) -> None:
+    appointment = _book(session, practice, TUE_9)
+    early = cancellation_notice(
+        session=session, appointment=appointment, now=NOW, language=Language.ES
+    )
+    assert "sin costo hasta el lunes 30 de noviembre a las 9:00 a. m." in early
+    assert "$25" in early
+    late = cancellation_notice(
+        session=session,
+        appointment=appointment,
+        now=TUE_9 - timedelta(hours=3),
+        language=Language.ES,
+    )
+    assert late.startswith("Faltan menos de 24 horas") and "cancelación tardía" in late
 
 
 def test_ehr_busy_time_is_never_offered_and_updates_in_place(

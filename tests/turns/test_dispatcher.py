@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from connectors.dispatcher import UNANSWERED_NOTICE, WAITING_NOTICE
+from connectors import dispatcher
+from frontdesk import texts
 from frontdesk.app import create_app
 from frontdesk.bot import BotTimeoutError, BotUnavailableError
 from frontdesk.console.service import queue
@@ -35,6 +36,9 @@ from frontdesk.settings import Settings
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import FlakyBot, ScriptedBot
 from tests.support.apps import services_of
+
+UNANSWERED_NOTICE = texts.text(dispatcher.UNANSWERED_NOTICE, "en")
+WAITING_NOTICE = texts.text(dispatcher.WAITING_NOTICE, "en")
 
 TOKEN = "internal-test-token"
 WS = "/chat/ws?practice=riverside"
