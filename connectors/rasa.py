@@ -69,10 +69,12 @@ class RasaClient:
         """POST the turn to Rasa's callback channel and wait until Rasa has handled it.
 
         Rasa 3.6's REST channel (which the callback channel extends) builds its
-        `UserMessage` without reading a `message_id` from the payload, but it keeps the
-        payload's `metadata` on the user event; so our id goes in both places, and
-        `has_user_turn` accepts either. The conversation's `language` rides in the same
-        metadata, where the bot's `action_extract_language` reads it into its `language` slot.
+        `UserMessage` without reading a `message_id` from the payload, and its callback
+        channel drops the payload's `metadata` too; our callback channel
+        (bot/channels/frontdesk_callback.py) keeps the metadata on the user event. So our
+        id goes in both places, and `has_user_turn` accepts either. The conversation's
+        `language` rides in the same metadata, where the bot's `action_extract_language`
+        reads it into its `language` slot.
         """
         payload: dict[str, Any] = {"sender": conversation_id, "message": text}
         metadata: dict[str, str] = {}
