@@ -17,6 +17,7 @@ from actions.context import ActionContext
 from actions.handoff import handoff_actions
 from actions.identity import ActionAskIdentityVerified
 from actions.knowledge import ActionAnswerQuestion
+from actions.language import ActionExtractLanguage
 from actions.reminders import reminder_actions
 from actions.waitlist import waitlist_actions
 
@@ -42,4 +43,5 @@ def all_actions(context: ActionContext) -> list[Action]:
         *billing_actions(context),
         ActionAnswerQuestion(context),
         *reminder_actions(context),
+        ActionExtractLanguage(),
     ]

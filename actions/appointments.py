@@ -19,6 +19,7 @@ from actions.context import ActionContext, ContextAction, inform_payload
 from actions.form_slots import BOOKING_SLOTS, NO_APPOINTMENT, WAITLIST
 from actions.formatting import clock_time, describe_appointment, long_day, visit_name
 from actions.identity import verified_patient_id
+from actions.language import language_of, pick
 from actions.lookups import linked_patient_id, locate, own_upcoming, title_for_key
 from actions.waitlist import put_on_waitlist
 from frontdesk.insights.models import InsightKind
@@ -37,6 +38,15 @@ from frontdesk.scheduling.booking import (
 
 DomainDict = dict[str, Any]
 RESET = [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+MOVE_BUTTONS = {
+    "en": ("Yes, move it", "No, keep my current time"),
+    "es": ("Sí, cámbiela", "No, déjela como está"),
+}
+CANCEL_BUTTONS = {"en": ("Yes, cancel it", "No, keep it"), "es": ("Sí, cancélela", "No, déjela")}
+LATE_CANCELLATION = {
+    "en": "This counts as a late cancellation.",
+    "es": "Esta cuenta como cancelación tardía.",
+}
 
 
 class ActionAskAppointmentRef(ContextAction):
@@ -51,6 +61,7 @@ class ActionAskAppointmentRef(ContextAction):
     ) -> list[EventType]:
         """List what is coming up (never for an unverified conversation)."""
         now = self.context.clock()
+        language = language_of(tracker)
 
         def load(session: Session) -> list[tuple[str, str]]:
             where = locate(session, tracker.sender_id)
@@ -58,7 +69,7 @@ class ActionAskAppointmentRef(ContextAction):
             if patient_id is None:
                 return []
             return [
-                (describe_appointment(a, where.tz), appointment_ref(a.id))
+                (describe_appointment(a, where.tz, language), appointment_ref(a.id))
                 for a in upcoming_appointments(session=session, patient_id=patient_id, now=now)[:5]
             ]
 
@@ -88,6 +99,7 @@ class ActionAskChangeConfirmed(ContextAction):
         rescheduling = tracker.active_loop_name == "reschedule_appointment_form"
         ref = tracker.get_slot("appointment_ref")
         key = tracker.get_slot("slot_choice")
+        language = language_of(tracker)
 
         def load(session: Session) -> dict[str, str] | None:
             where = locate(session, tracker.sender_id)
@@ -96,29 +108,22 @@ class ActionAskChangeConfirmed(ContextAction):
             if appointment is None:
                 return None
             details = {
-                "appointment": describe_appointment(appointment, where.tz),
+                "appointment": describe_appointment(appointment, where.tz, language),
                 "notice": cancellation_notice(session=session, appointment=appointment, now=now),
             }
             if rescheduling and isinstance(key, str):
-                details["new_time"] = title_for_key(session, key, where.tz)
+                details["new_time"] = title_for_key(session, key, where.tz, language)
             return details
 
         details = await self.context.run(load)
         if details is None:
             dispatcher.utter_message(response="utter_appointment_not_found")
             return [SlotSet("appointment_ref", None)]
-        if rescheduling:
-            buttons = [
-                {"title": "Yes, move it", "payload": "/affirm"},
-                {"title": "No, keep my current time", "payload": "/deny"},
-            ]
-            response = "utter_ask_reschedule_confirmed"
-        else:
-            buttons = [
-                {"title": "Yes, cancel it", "payload": "/affirm"},
-                {"title": "No, keep it", "payload": "/deny"},
-            ]
-            response = "utter_ask_cancel_confirmed"
+        yes, no = pick(language, MOVE_BUTTONS if rescheduling else CANCEL_BUTTONS)
+        buttons = [{"title": yes, "payload": "/affirm"}, {"title": no, "payload": "/deny"}]
+        response = (
+            "utter_ask_reschedule_confirmed" if rescheduling else "utter_ask_cancel_confirmed"
+        )
         dispatcher.utter_message(response=response, buttons=buttons, **details)
         return []
 
@@ -142,6 +147,7 @@ class ActionCancelAppointment(ContextAction):
         if tracker.get_slot("change_confirmed") is not True:
             dispatcher.utter_message(response="utter_change_declined")
             return RESET
+        language = language_of(tracker)
 
         def cancel(session: Session) -> dict[str, str]:
             where = locate(session, tracker.sender_id)
@@ -149,7 +155,7 @@ class ActionCancelAppointment(ContextAction):
             appointment = own_upcoming(session, patient_id, ref, now)
             if appointment is None:
                 return {"response": "utter_appointment_not_found"}
-            described = describe_appointment(appointment, where.tz)
+            described = describe_appointment(appointment, where.tz, language)
             try:
                 outcome = cancel_appointment(
                     session=session,
@@ -169,7 +175,7 @@ class ActionCancelAppointment(ContextAction):
                 at=now,
                 appointment_id=appointment.id,
             )
-            fee_note = "This counts as a late cancellation." if outcome.late else ""
+            fee_note = pick(language, LATE_CANCELLATION) if outcome.late else ""
             return {"response": "utter_cancelled", "appointment": described, "fee_note": fee_note}
 
         said = await self.context.run(cancel)
@@ -199,6 +205,7 @@ class ActionRescheduleAppointment(ContextAction):
         if tracker.get_slot("change_confirmed") is not True or not isinstance(key, str):
             dispatcher.utter_message(response="utter_change_declined")
             return RESET
+        language = language_of(tracker)
 
         def move(session: Session) -> dict[str, str]:
             where = locate(session, tracker.sender_id)
@@ -231,9 +238,9 @@ class ActionRescheduleAppointment(ContextAction):
             local = moved.start_at.astimezone(where.tz)
             return {
                 "response": "utter_rescheduled",
-                "visit": visit_name(moved),
-                "day": long_day(local),
-                "time": clock_time(local),
+                "visit": visit_name(moved, language),
+                "day": long_day(local, language),
+                "time": clock_time(local, language),
                 "provider": moved.provider.display_name,
                 "location": f"{moved.location.name}, {moved.location.address}",
             }
@@ -263,6 +270,7 @@ class ActionCheckAppointments(ContextAction):
     ) -> list[EventType]:
         """Show date, time, provider and place of each upcoming visit (verified only)."""
         now = self.context.clock()
+        language = language_of(tracker)
 
         def load(session: Session) -> list[str] | None:
             where = locate(session, tracker.sender_id)
@@ -270,7 +278,7 @@ class ActionCheckAppointments(ContextAction):
             if patient_id is None:
                 return None
             return [
-                f"• {describe_appointment(a, where.tz)}, {a.location.name}"
+                f"• {describe_appointment(a, where.tz, language)}, {a.location.name}"
                 for a in upcoming_appointments(session=session, patient_id=patient_id, now=now)
             ]
 
@@ -302,6 +310,7 @@ class ActionConfirmAppointment(ContextAction):
         if ref == NO_APPOINTMENT:
             dispatcher.utter_message(response="utter_no_upcoming_appointments")
             return RESET
+        language = language_of(tracker)
 
         def confirm(session: Session) -> dict[str, str]:
             where = locate(session, tracker.sender_id)
@@ -328,7 +337,7 @@ class ActionConfirmAppointment(ContextAction):
                 )
             return {
                 "response": "utter_confirmed_appointment",
-                "appointment": describe_appointment(appointment, where.tz),
+                "appointment": describe_appointment(appointment, where.tz, language),
             }
 
         dispatcher.utter_message(**await self.context.run(confirm))

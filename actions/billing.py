@@ -12,7 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.context import ActionContext, ContextAction
+from actions.formatting import ES_MONTHS
 from actions.identity import IDENTITY_REASON, verified_patient_id
+from actions.language import language_of, pick
 from frontdesk.billing import service as billing
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
@@ -27,8 +29,10 @@ def format_money(amount: Decimal) -> str:
     return f"${amount:,.2f}"
 
 
-def format_date(day: date) -> str:
-    """`2026-11-01` as `November 1, 2026`."""
+def format_date(day: date, language: str = "en") -> str:
+    """`2026-11-01` as `November 1, 2026`, or `1 de noviembre de 2026` in Spanish."""
+    if language == "es":
+        return f"{day.day} de {ES_MONTHS[day.month - 1]} de {day.year}"
     return f"{day:%B} {day.day}, {day.year}"
 
 
@@ -71,7 +75,7 @@ class ActionBillingBalance(ContextAction):
                 )
             return {
                 "balance": format_money(summary.balance),
-                "statement": format_date(summary.last_statement_date)
+                "statement": format_date(summary.last_statement_date, language_of(tracker))
                 if summary.last_statement_date
                 else "",
                 "link": link,
@@ -83,7 +87,7 @@ class ActionBillingBalance(ContextAction):
             dispatcher.utter_message(response="utter_billing_unavailable")
             return []
         if isinstance(outcome, Channel):
-            _ask_identity(dispatcher, outcome)
+            _ask_identity(dispatcher, outcome, language_of(tracker))
             return [SlotSet(PENDING_SLOT, "balance")]
         if outcome["zero"]:
             dispatcher.utter_message(response="utter_billing_no_balance")
@@ -114,7 +118,7 @@ class ActionBillingBalanceVerified(ActionBillingBalance):
         return "action_billing_balance_verified"
 
 
-def _ask_identity(dispatcher: CollectingDispatcher, channel: Channel) -> None:
+def _ask_identity(dispatcher: CollectingDispatcher, channel: Channel, language: str) -> None:
     if channel is Channel.SMS:
         # The SMS channel words the date-of-birth question itself (one text, not two).
         dispatcher.utter_message(
@@ -127,7 +131,7 @@ def _ask_identity(dispatcher: CollectingDispatcher, channel: Channel) -> None:
                 "type": "identity_request",
                 "purpose": "verify",
                 "channel": "webchat",
-                "reason": IDENTITY_REASON,
+                "reason": pick(language, IDENTITY_REASON),
             }
         )
 

@@ -27,6 +27,7 @@ from actions.form_slots import (
     WAITLIST,
 )
 from actions.formatting import clock_time, long_day, slot_title
+from actions.language import language_of, pick
 from actions.lookups import locate, provider_id_of, visit_type_for, visit_type_named
 from actions.task_switch import YieldsToNewTasks, opening_text
 from actions.waitlist import put_on_waitlist
@@ -42,6 +43,16 @@ from frontdesk.scheduling.timeprefs import TimePreferenceError, parse_time_prefe
 INTENT = "book_appointment"  # the intent that opens the booking form
 
 DomainDict = dict[str, Any]
+# Titles of the buttons the actions add (payloads are the same in every language).
+NO_PREFERENCE = {"en": "No preference", "es": "Cualquiera"}
+ANOTHER_PROVIDER = {"en": "Another provider", "es": "Otro médico"}
+JOIN_WAITLIST = {"en": "Join the waitlist", "es": "Lista de espera"}
+NONE_OF_THESE_TITLE = {"en": "None of these", "es": "Ninguno de estos"}
+UNPARSED_TIME = {"en": "that time", "es": "ese horario"}
+IDENTITY_FORM_REASON = {
+    "en": "Your name and date of birth, so we can find your record.",
+    "es": "Su nombre y fecha de nacimiento, para encontrar su expediente.",
+}
 
 
 class ActionAskVisitType(ContextAction):
@@ -100,7 +111,7 @@ class ActionAskProviderPreference(ContextAction):
         ]
         buttons.append(
             {
-                "title": "No preference",
+                "title": pick(language_of(tracker), NO_PREFERENCE),
                 "payload": inform_payload(provider_preference=ANY_PROVIDER),
             }
         )
@@ -121,6 +132,7 @@ class ActionAskSlotChoice(ContextAction):
         """Find slots and offer them as buttons, or explain that there are none."""
         now = self.context.clock()
         turned_down = frozenset(tracker.get_slot("excluded_slots") or [])
+        language = language_of(tracker)
 
         def load(session: Session) -> tuple[list[tuple[str, str]], str, ZoneInfo]:
             where = locate(session, tracker.sender_id)
@@ -143,7 +155,7 @@ class ActionAskSlotChoice(ContextAction):
                 exclude=turned_down,
             )
             return (
-                [(slot_title(s, where.tz), s.key) for s in slots],
+                [(slot_title(s, where.tz, language), s.key) for s in slots],
                 preference.describe(where.language),
                 where.tz,
             )
@@ -151,11 +163,17 @@ class ActionAskSlotChoice(ContextAction):
         try:
             offers, described, _tz = await self.context.run(load)
         except TimePreferenceError:
-            offers, described = [], "that time"
+            offers, described = [], pick(language, UNPARSED_TIME)
         # Once the patient has turned offers down, say what else they can do.
         way_out = [
-            {"title": "Another provider", "payload": inform_payload(slot_choice=OTHER_PROVIDER)},
-            {"title": "Join the waitlist", "payload": inform_payload(slot_choice=WAITLIST)},
+            {
+                "title": pick(language, ANOTHER_PROVIDER),
+                "payload": inform_payload(slot_choice=OTHER_PROVIDER),
+            },
+            {
+                "title": pick(language, JOIN_WAITLIST),
+                "payload": inform_payload(slot_choice=WAITLIST),
+            },
         ]
         if not offers:
             # The time preference stays: a new day or time typed now is taken as a correction,
@@ -170,7 +188,10 @@ class ActionAskSlotChoice(ContextAction):
             {"title": title, "payload": inform_payload(slot_choice=key)} for title, key in offers
         ]
         buttons.append(
-            {"title": "None of these", "payload": inform_payload(slot_choice=NONE_OF_THESE)}
+            {
+                "title": pick(language, NONE_OF_THESE_TITLE),
+                "payload": inform_payload(slot_choice=NONE_OF_THESE),
+            }
         )
         if turned_down:
             buttons.extend(way_out)
@@ -210,7 +231,7 @@ class ActionAskPatientVerified(ContextAction):
             request = {
                 "type": "identity_request",
                 "purpose": "book",
-                "reason": "Your name and date of birth, so we can find your record.",
+                "reason": pick(language_of(tracker), IDENTITY_FORM_REASON),
             }
         dispatcher.utter_message(json_message=request)
         return []
@@ -345,6 +366,7 @@ class ActionBookAppointment(ContextAction):
         now = self.context.clock()
         if key == WAITLIST:
             return await put_on_waitlist(self.context, dispatcher, tracker, keep_current=False)
+        language = language_of(tracker)
 
         def book(session: Session) -> dict[str, str] | None:
             where = locate(session, tracker.sender_id)
@@ -379,8 +401,8 @@ class ActionBookAppointment(ContextAction):
             local = appointment.start_at.astimezone(where.tz)
             return {
                 "visit": visit_type.name,
-                "day": long_day(local),
-                "time": clock_time(local),
+                "day": long_day(local, language),
+                "time": clock_time(local, language),
                 "provider": appointment.provider.display_name,
                 "location": f"{appointment.location.name}, {appointment.location.address}",
                 "policy": where.practice.cancellation_policy or "",

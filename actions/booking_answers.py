@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from actions.context import ActionContext
 from actions.form_slots import ANY_PROVIDER, NONE_OF_THESE, OTHER_PROVIDER, WAITLIST
+from actions.language import language_of
 from actions.lookups import locate, title_for_key, visit_type_for
 from actions.replies import (
     asks_for_other_provider,
@@ -148,10 +149,11 @@ class BookingAnswers:
             dispatcher.utter_message(response="utter_none_of_these")
             turned_down = [*(tracker.get_slot("excluded_slots") or []), *offered]
             return {"slot_choice": None, "offered_slots": None, "excluded_slots": turned_down}
+        language = language_of(tracker)  # the offered buttons' titles were in this language
 
         def choose(session: Session) -> dict[str, Any]:
             where = locate(session, tracker.sender_id)
-            titles = {key: title_for_key(session, key, where.tz) for key in offered}
+            titles = {key: title_for_key(session, key, where.tz, language) for key in offered}
             key = pick_offered(value, offered, titles, where.tz, now, language=where.language)
             if key is None:
                 try:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import format_phone
 from actions.context import ActionContext, ContextAction
+from actions.language import language_of, pick, response_text
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import (
     NOTICE_MARKER,
@@ -59,10 +60,12 @@ REASON_BY_INTENT = {
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # The NLU model alone escalates an emergency only at this confidence or above (docs/safety.md).
 NLU_EMERGENCY_MIN_CONFIDENCE = 0.95
-CARRY_ON_TEXT = (
-    "If you are safe and this is not an emergency, tell me what you need (for example book, "
-    "reschedule or cancel a visit) and I'll help you with it."
-)
+CARRY_ON_TEXT = {
+    "en": "If you are safe and this is not an emergency, tell me what you need (for example "
+    "book, reschedule or cancel a visit) and I'll help you with it.",
+    "es": "Si está a salvo y no es una emergencia, dígame qué necesita (por ejemplo, hacer, "
+    "cambiar o cancelar una cita) y con gusto le ayudo.",
+}
 
 
 def escalation_reason(tracker: Tracker) -> EscalationReason:
@@ -92,12 +95,9 @@ def emergency_confirmed(tracker: Tracker) -> bool:
     return isinstance(confidence, int | float) and confidence >= NLU_EMERGENCY_MIN_CONFIDENCE
 
 
-def render(domain: dict[str, Any], response: str, **values: str) -> str:
-    """The first text of a domain response with `{name}` placeholders filled in."""
-    variants = (domain.get("responses") or {}).get(response) or []
-    if not variants or not isinstance(variants[0].get("text"), str):
-        raise KeyError(f"the domain has no text response {response!r}")
-    text: str = variants[0]["text"]
+def render(domain: dict[str, Any], response: str, language: str = "en", **values: str) -> str:
+    """A domain response's text in `language`, with `{name}` placeholders filled in."""
+    text = response_text(domain, response, language)
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
@@ -113,13 +113,16 @@ class ActionEscalate(ContextAction):
     ) -> list[EventType]:
         """Escalate, store the notice for delivery, and pause the bot."""
         reason = escalation_reason(tracker)
+        language = language_of(tracker)
         clear_reason = SlotSet(REASON_SLOT, None)
         if (
             reason is EscalationReason.EMERGENCY
             and tracker.get_slot(REASON_SLOT) is None
             and not emergency_confirmed(tracker)
         ):
-            dispatcher.utter_message(text=CARRY_ON_TEXT)  # the 911 line went out already
+            dispatcher.utter_message(
+                text=pick(language, CARRY_ON_TEXT)
+            )  # the 911 line went out already
             return [clear_reason]
 
         def work(session: Session) -> tuple[bool, int | None, str | None]:
@@ -133,15 +136,16 @@ class ActionEscalate(ContextAction):
             if not escalate(session=session, conversation=conversation, reason=reason, now=now):
                 return True, None, practice.phone  # staff already have it: say nothing more
             hours = office_hours(session=session, practice=practice, now=now)
-            lead = render(domain, f"utter_handoff_reason_{reason.value}")
+            lead = render(domain, f"utter_handoff_reason_{reason.value}", language)
             if hours.open_now:
-                timing = render(domain, "utter_handoff_during_hours")
+                timing = render(domain, "utter_handoff_during_hours", language)
             else:
                 timing = render(
                     domain,
                     "utter_handoff_after_hours_emergency"
                     if reason is EscalationReason.EMERGENCY
                     else "utter_handoff_after_hours",
+                    language,
                     opens=hours.opens_phrase(now),
                     phone=format_phone(practice.phone),
                 )

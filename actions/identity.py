@@ -17,12 +17,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.context import ContextAction
+from actions.language import language_of, pick
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
 from frontdesk.patients.verification import is_verified
 
 DomainDict = dict[str, Any]
-IDENTITY_REASON = "Your name and date of birth; then we'll text a code to the phone on file."
+IDENTITY_REASON = {
+    "en": "Your name and date of birth; then we'll text a code to the phone on file.",
+    "es": "Su nombre y fecha de nacimiento; luego le mandamos un código por mensaje al "
+    "teléfono que tenemos registrado.",
+}
 
 
 def verified_patient_id(session: Session, sender_id: str, now: Any) -> int | None:
@@ -62,7 +67,7 @@ class ActionAskIdentityVerified(ContextAction):
                 "type": "identity_request",
                 "purpose": "verify",
                 "channel": "webchat",
-                "reason": IDENTITY_REASON,
+                "reason": pick(language_of(tracker), IDENTITY_REASON),
             }
         dispatcher.utter_message(json_message=request)
         return []

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.context import ContextAction
+from actions.language import language_of
 from frontdesk.conversations import service as conversations
 from frontdesk.insights.models import InsightKind
 from frontdesk.insights.recording import record_bot_act
@@ -47,7 +48,11 @@ class ActionAnswerQuestion(ContextAction):
             lambda s: record_bot_act(session=s, public_id=tracker.sender_id, kind=kind, at=now)
         )
         if not result.confident:
-            dispatcher.utter_message(text=result.answer, buttons=_offer_person())
+            language = language_of(tracker)
+            if language == "en":
+                dispatcher.utter_message(text=result.answer, buttons=_offer_person())
+            else:  # the knowledge base words its "not sure" in English: say ours instead
+                dispatcher.utter_message(response="utter_kb_not_sure")
             return [SlotSet("escalation_reason", "low_confidence_answer")]
         source = result.sources[0]
         dispatcher.utter_message(

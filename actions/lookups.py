@@ -75,11 +75,11 @@ def provider_id_of(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def title_for_key(session: Session, key: str, tz: ZoneInfo) -> str:
-    """The button title an offered slot was shown with."""
+def title_for_key(session: Session, key: str, tz: ZoneInfo, language: str = "en") -> str:
+    """The button title an offered slot was shown with, in the conversation's language."""
     provider_id, start = parse_slot_key(key)
     provider = session.get(Provider, provider_id)
-    return slot_label(start, provider.display_name if provider else "", tz)
+    return slot_label(start, provider.display_name if provider else "", tz, language)
 
 
 def linked_patient_id(session: Session, sender_id: str) -> int | None:

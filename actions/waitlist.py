@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from actions.context import ActionContext, ContextAction
 from actions.form_slots import BOOKING_SLOTS
 from actions.formatting import clock_time, long_day, visit_name
+from actions.language import language_of
 from actions.lookups import locate, provider_id_of, visit_type_for
 from frontdesk.scheduling.booking import SlotUnavailableError
 from frontdesk.scheduling.timeprefs import TimePreferenceError, parse_time_preference
@@ -101,6 +102,7 @@ class ActionAcceptWaitlistOffer(ContextAction):
         """Book the offered time if it is still there; first to accept wins."""
         now = self.context.clock()
         token = _offer_token(tracker)
+        language = language_of(tracker)
 
         def accept(session: Session) -> dict[str, str]:
             where = locate(session, tracker.sender_id)
@@ -118,10 +120,10 @@ class ActionAcceptWaitlistOffer(ContextAction):
             local = appointment.start_at.astimezone(where.tz)
             return {
                 "response": "utter_waitlist_offer_taken",
-                "visit": visit_name(appointment),
+                "visit": visit_name(appointment, language),
                 "provider": appointment.provider.display_name,
-                "day": long_day(local),
-                "time": clock_time(local),
+                "day": long_day(local, language),
+                "time": clock_time(local, language),
                 "location": f"{appointment.location.name}, {appointment.location.address}",
             }
 

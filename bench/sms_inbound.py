@@ -35,7 +35,12 @@ class NullBot:
     """Takes every turn and answers nothing (the bot runs after the acknowledgement)."""
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         return None
 

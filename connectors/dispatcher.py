@@ -133,7 +133,7 @@ class TurnDispatcher:
         await services.hub.publish(turn.public_id, {"type": "typing", "active": True})
         try:
             await services.bot.send_user_turn(
-                turn.public_id, turn.text, message_id=turn.rasa_message_id
+                turn.public_id, turn.text, message_id=turn.rasa_message_id, language=turn.language
             )
         except BotUnavailableError as exc:
             # "One moment" only when Rasa surely lacks the turn: it was unreachable, or this

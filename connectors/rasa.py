@@ -16,6 +16,8 @@ from frontdesk.bot import BotTimeoutError, BotUnavailableError, BotUnreachableEr
 
 logger = logging.getLogger(__name__)
 TURN_METADATA_KEY = "frontdesk_message_id"
+# Read by the bot (actions/language.py); also the entity name on trigger_intent.
+LANGUAGE_METADATA_KEY = "language"
 
 
 def tracker_has_turn(tracker: Any, message_id: str) -> bool:
@@ -57,19 +59,32 @@ class RasaClient:
         self._http = http or httpx.AsyncClient(timeout=timeout)
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         """POST the turn to Rasa's callback channel and wait until Rasa has handled it.
 
         Rasa 3.6's REST channel (which the callback channel extends) builds its
-        `UserMessage` without reading a `message_id` from the payload, but it keeps the
-        payload's `metadata` on the user event; so our id goes in both places, and
-        `has_user_turn` accepts either.
+        `UserMessage` without reading a `message_id` from the payload, and its callback
+        channel drops the payload's `metadata` too; our callback channel
+        (bot/channels/frontdesk_callback.py) keeps the metadata on the user event. So our
+        id goes in both places, and `has_user_turn` accepts either. The conversation's
+        `language` rides in the same metadata, where the bot's `action_extract_language`
+        reads it into its `language` slot.
         """
         payload: dict[str, Any] = {"sender": conversation_id, "message": text}
+        metadata: dict[str, str] = {}
         if message_id is not None:
             payload["message_id"] = message_id
-            payload["metadata"] = {TURN_METADATA_KEY: message_id}
+            metadata[TURN_METADATA_KEY] = message_id
+        if language is not None:
+            metadata[LANGUAGE_METADATA_KEY] = language
+        if metadata:
+            payload["metadata"] = metadata
         await self._post("/webhooks/callback/webhook", json=payload)
 
     async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:

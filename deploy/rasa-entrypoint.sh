@@ -4,6 +4,8 @@
 # missing (an image built from other bot/ content than it was trained on).
 set -eu
 cd /app/bot
+# credentials.yml names the callback channel kept in channels/ (it keeps each turn's metadata).
+export PYTHONPATH="/app/bot/channels${PYTHONPATH:+:$PYTHONPATH}"
 models="${FRONTDESK_RASA_MODELS:-/app/models}"
 hash=$(find config.yml domain data -type f | sort | xargs cat | sha256sum | cut -c1-20)
 model="$models/frontdesk-$hash.tar.gz"

@@ -26,12 +26,18 @@ class BotClient(Protocol):
     """What the service needs from the dialogue engine."""
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         """Hand one patient turn to the bot; replies arrive through the callback.
 
         `message_id` is ours for the turn; the bot's tracker keeps it, so that
-        `has_user_turn` can tell afterwards whether the turn arrived.
+        `has_user_turn` can tell afterwards whether the turn arrived. `language` is the
+        conversation's language ("en", "es"), which the bot answers in.
         """
 
     async def has_user_turn(self, conversation_id: str, message_id: str) -> bool:

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 BOT_DIR = PROJECT_ROOT / "bot"
 RASA_LOCK = PROJECT_ROOT / "requirements" / "rasa.lock"
+RASA_CHANNELS_DIR = BOT_DIR / "channels"
 # What the trained model depends on; tests/, endpoints and credentials do not change it.
 TRAINING_INPUTS = ("config.yml", "domain", "data")
 
@@ -77,6 +78,10 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
             "FRONTDESK_CALLBACK_URL": f"{base}/internal/rasa/callback",
             "FRONTDESK_INTERNAL_TOKEN": settings.internal_token.get_secret_value(),
             "FRONTDESK_RASA_TRACKER_URL": settings.tracker_store_url,
+            # credentials.yml names a channel module kept there (Rasa imports it).
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(RASA_CHANNELS_DIR), os.environ.get("PYTHONPATH", "")) if p
+            ),
         }
     )
     for name, value in redis_lock_store_variables(settings.redis_url).items():

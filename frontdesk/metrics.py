@@ -84,13 +84,20 @@ class MeteredBot:
         self._metrics = metrics
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         """Hand a turn on; observed as "ok" or "unavailable" (the error still propagates)."""
         started = time.monotonic()
         outcome = "unavailable"
         try:
-            await self.inner.send_user_turn(conversation_id, text, message_id=message_id)
+            await self.inner.send_user_turn(
+                conversation_id, text, message_id=message_id, language=language
+            )
             outcome = "ok"
         finally:
             self._metrics.turn_seconds.labels(outcome).observe(time.monotonic() - started)

@@ -41,7 +41,9 @@ class ScriptedBot:
         # Off by default: most tests assert only on what needs no rendering.
         self.render_templates = render_templates
         self.turns: list[tuple[str, str]] = []
+        self.languages: list[str | None] = []  # the language each turn was sent with
         self.triggered: list[tuple[str, str]] = []
+        self.trigger_entities: list[dict[str, Any]] = []  # each trigger_intent's entities
         # Tracker events posted by pause/resume, as RasaClient sends them to
         # `/conversations/{id}/tracker/events`.
         self.tracker_events: list[tuple[str, list[dict[str, Any]]]] = []
@@ -62,9 +64,15 @@ class ScriptedBot:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.turns.append((conversation_id, text))
+        self.languages.append(language)
         await self.answer(conversation_id, text)
         if message_id is not None:  # Rasa saves the tracker once the turn is handled
             self.tracker_turns.setdefault(conversation_id, []).append(message_id)
@@ -150,6 +158,7 @@ class ScriptedBot:
         self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
     ) -> None:
         self.triggered.append((conversation_id, intent))
+        self.trigger_entities.append(dict(entities or {}))
 
     async def pause(self, conversation_id: str) -> None:
         self.tracker_events.append((conversation_id, [{"event": "pause"}]))
@@ -170,7 +179,12 @@ class DownBot(ScriptedBot):
     """A bot that cannot be reached."""
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.turns.append((conversation_id, text))
         raise BotUnreachableError("connection refused")
@@ -196,10 +210,17 @@ class FlakyBot(ScriptedBot):
         self.failures = failures
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         if self.failures > 0:
             self.failures -= 1
             self.turns.append((conversation_id, f"(lost) {text}"))
             raise BotUnreachableError("connection refused")
-        await super().send_user_turn(conversation_id, text, message_id=message_id)
+        await super().send_user_turn(
+            conversation_id, text, message_id=message_id, language=language
+        )

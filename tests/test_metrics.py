@@ -187,7 +187,12 @@ class _Quiet(ScriptedBot):
     """Takes every turn without answering (no app to call back)."""
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.turns.append((conversation_id, text))
 

@@ -30,6 +30,7 @@ from frontdesk.conversations.models import (
     TurnReply,
     TurnState,
 )
+from frontdesk.conversations.service import reply_language
 
 UNFINISHED = (TurnState.QUEUED, TurnState.SENDING)
 
@@ -46,6 +47,7 @@ class ClaimedTurn:
     attempts: int  # including this one
     created_at: datetime
     bot_owns_conversation: bool
+    language: str  # the conversation's reply language when claimed ("en", "es")
 
     @property
     def rasa_message_id(self) -> str:
@@ -126,6 +128,7 @@ def claim_next_turn(*, session: Session, now: datetime, lease: timedelta) -> Cla
         attempts=turn.attempts,
         created_at=turn.created_at,
         bot_owns_conversation=conversation.owner is Owner.BOT,
+        language=reply_language(session=session, conversation=conversation).value,
     )
 
 

@@ -153,7 +153,9 @@ def bot_notifier(
             await bot.trigger_intent(
                 outreach.conversation_public_id,
                 REMINDER_INTENT,
-                {"appointment_ref": outreach.appointment_ref},
+                # An entity, since trigger_intent takes no metadata; read by the bot's
+                # action_extract_language like a turn's metadata.
+                {"appointment_ref": outreach.appointment_ref, "language": outreach.language},
             )
 
     def notify(outreach: SentOutreach) -> None:

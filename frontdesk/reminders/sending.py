@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.conversations.models import Message, Role
 from frontdesk.experiments.lookup import ArmLookup
+from frontdesk.language import DEFAULT_LANGUAGE
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice
 from frontdesk.reminders.messages import appointment_ref, followup_message, reminder_message
@@ -54,6 +55,7 @@ class SentOutreach:
     conversation_public_id: str
     appointment_ref: str
     bot_owns_conversation: bool
+    language: str = DEFAULT_LANGUAGE.value  # the patient's, which the bot answers in
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class _Outgoing:
     buttons: list[dict[str, str]]
     ref: str
     not_after: datetime
+    language: str = DEFAULT_LANGUAGE.value
 
 
 def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> list[SentOutreach]:
@@ -238,6 +241,7 @@ def _queue(session: Session, outgoing: list[_Outgoing], *, now: datetime) -> lis
                     conversation_public_id=thread.public_id,
                     appointment_ref=o.ref,
                     bot_owns_conversation=thread.bot_owns,
+                    language=o.language,
                 )
             )
     return sent
@@ -333,7 +337,9 @@ def _decide(
         text, buttons = followup_message(
             reminder.kind, practice, appointment.start_at, policy, language=language
         )
-    return _Outgoing(reminder, practice.id, patient.phone, text, buttons, ref, latest)
+    return _Outgoing(
+        reminder, practice.id, patient.phone, text, buttons, ref, latest, language.value
+    )
 
 
 def reminder_stats(*, session: Session) -> dict[str, int]:

@@ -79,7 +79,9 @@ from rasa.shared.utils.io import read_config_file
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 action = read_endpoint_config(sys.argv[1], "action_endpoint")
-callback = EndpointConfig.from_dict(read_config_file(sys.argv[2])["callback"])
+callback = EndpointConfig.from_dict(
+    read_config_file(sys.argv[2])["frontdesk_callback.MetadataCallbackInput"]
+)
 print(json.dumps({
     name: {"url": e.url, "headers": e.headers, "params": e.combine_parameters()}
     for name, e in (("action", action), ("callback", callback))

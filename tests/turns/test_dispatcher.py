@@ -67,11 +67,18 @@ class StallingBot(ScriptedBot):
         self.working: list[asyncio.Task[None]] = []
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.sent += 1
         if self.sent > 1:
-            await super().send_user_turn(conversation_id, text, message_id=message_id)
+            await super().send_user_turn(
+                conversation_id, text, message_id=message_id, language=language
+            )
             return
 
         async def finish_later() -> None:
@@ -88,9 +95,16 @@ class TookItThenDiedBot(ScriptedBot):
     the client hears so: the client sees an error for a turn Rasa has."""
 
     async def send_user_turn(
-        self, conversation_id: str, text: str, *, message_id: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        language: str | None = None,
     ) -> None:
-        await super().send_user_turn(conversation_id, text, message_id=message_id)
+        await super().send_user_turn(
+            conversation_id, text, message_id=message_id, language=language
+        )
         if len(self.turns) == 1:
             raise BotUnavailableError("RemoteProtocolError")
 

@@ -78,3 +78,43 @@ def test_failures_say_whether_rasa_may_have_the_turn(
     with pytest.raises(kind) as raised:
         asyncio.run(client_for(httpx.MockTransport(handle)).send_user_turn("c_1", "hi"))
     assert type(raised.value) is kind
+
+
+def test_a_turn_carries_the_conversation_language_in_the_same_metadata() -> None:
+    bodies: list[object] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, text="success")
+
+    client = client_for(httpx.MockTransport(handle))
+    asyncio.run(client.send_user_turn("c_1", "hola", message_id=ID, language="es"))
+    asyncio.run(client.send_user_turn("c_1", "hi", language="en"))
+    assert [body["metadata"] for body in bodies] == [  # type: ignore[index]
+        {"frontdesk_message_id": ID, "language": "es"},
+        {"language": "en"},
+    ]
+
+
+def test_outreach_sends_the_language_as_an_entity_of_the_triggered_intent() -> None:
+    seen: list[tuple[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={})
+
+    client = client_for(httpx.MockTransport(handle))
+    asyncio.run(
+        client.trigger_intent(
+            "c_1", "EXTERNAL_appointment_reminder", {"appointment_ref": "a_7", "language": "es"}
+        )
+    )
+    assert seen == [
+        (
+            "/conversations/c_1/trigger_intent",
+            {
+                "name": "EXTERNAL_appointment_reminder",
+                "entities": {"appointment_ref": "a_7", "language": "es"},
+            },
+        )
+    ]
