@@ -114,7 +114,7 @@ eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 
 eval-phi: setup-service ## PHI scrubber: recall per HIPAA class (en, es), non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py
 
-eval-safety: setup-service ## Emergency decision: recall and false alarms on the safety set
+eval-safety: setup-service ## Emergency decision: recall and false alarms on the English and Spanish safety sets
 	@$(PY) scripts/eval_safety.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)
