@@ -78,12 +78,12 @@ nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
 	  --cross-validation --folds 5 --out results/nlu
 	@$(PY) scripts/nlu_summary.py var/results/nlu/intent_report.json
 
-nlu-heldout: train ## NLU accuracy on bot/eval's held-out and development sets (never trained on)
+nlu-heldout: train ## NLU accuracy on bot/eval's English and Spanish held-out and development sets (never trained on)
 	@mkdir -p var/results
-	@model="$$($(VENV)/bin/frontdesk train)" && cd var && for set in heldout dev; do \
-	  ../$(RASA) test nlu --model "$$model" --nlu ../$(BOT)/eval/nlu_$${set}_en.yml \
+	@model="$$($(VENV)/bin/frontdesk train)" && cd var && for set in heldout_en dev_en heldout_es dev_es; do \
+	  ../$(RASA) test nlu --model "$$model" --nlu ../$(BOT)/eval/nlu_$${set}.yml \
 	    --out results/nlu-$$set > /dev/null 2>&1 || exit 1; \
-	  echo "== $$set set ($(BOT)/eval/nlu_$${set}_en.yml)"; \
+	  echo "== $$set set ($(BOT)/eval/nlu_$${set}.yml)"; \
 	  ../$(PY) ../scripts/nlu_summary.py results/nlu-$$set/intent_report.json; \
 	done
 
@@ -114,7 +114,7 @@ eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 
 eval-phi: setup-service ## PHI scrubber: recall per HIPAA class (en, es), non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py
 
-eval-safety: setup-service ## Emergency decision: recall and false alarms on the safety set
+eval-safety: setup-service ## Emergency decision: recall and false alarms on the English and Spanish safety sets
 	@$(PY) scripts/eval_safety.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)

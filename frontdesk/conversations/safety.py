@@ -17,13 +17,22 @@ the words themselves name a thing or a past ("seizure meds", "a seizure last wee
 about self-harm are never softened by a joke: only by being clearly in the past or ruled out
 ("not suicidal"). The NLU model alone never makes a strong decision
 at moderate confidence; see `actions.handoff.emergency_confirmed`.
+
+Spanish wording lives in a data file (`data/safety_es.yml`): its patterns join the English
+ones of the same rule or context, and every message is matched with its accents removed, so
+"está convulsionando" and "esta convulsionando" read alike.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+import yaml
 
 MAX_SCAN_CHARS = 2000
 
@@ -56,6 +65,31 @@ class Assessment:
 
 def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def _load_words(file_name: str) -> dict[str, Any]:
+    text = resources.files("frontdesk.conversations").joinpath("data", file_name).read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+# Other languages' wording, added to the English patterns below (see the module docstring).
+_SPANISH = _load_words("safety_es.yml")
+
+
+def _also(pattern: re.Pattern[str], more: list[str]) -> re.Pattern[str]:
+    """The pattern, or any of `more` (accent-free patterns from a data file)."""
+    return _any(pattern.pattern, *more) if more else pattern
+
+
+def _context(name: str, pattern: re.Pattern[str]) -> re.Pattern[str]:
+    return _also(pattern, list(_SPANISH["context"].get(name, [])))
+
+
+def _fold(text: str) -> str:
+    """The text without accents: "está" -> "esta", "niño" -> "nino"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 _WHO = r"(my|his|her|their|your)"
@@ -147,7 +181,11 @@ _FIGURES = _any(
     r"\bkill(s|ing)? me\b",
     r"\b(i'?m|im) (gonna|going to) die\b",
     r"\bpoison control\b",
+    *_SPANISH["figures"],
 )
+for _rule, _more in _SPANISH["alarms"].items():
+    _ALARMS[_rule] = _also(_ALARMS[_rule], list(_more))
+_SELF_HARM["self_harm"] = _also(_SELF_HARM["self_harm"], list(_SPANISH["self_harm"]))
 
 # --- context -------------------------------------------------------------------------------
 # "no chest pain", "not suicidal": the patient is ruling something out (no signal at all).
@@ -192,12 +230,24 @@ _BUSINESS = _any(
     r"\b(referral|records|refill|screening|survivor|after hours|nurse line|website)\b",
     r"\b(bill|bills|billed|billing|copay|invoice|statement|charge|charged)\b",
 )
+# The same contexts in Spanish words (data/safety_es.yml).
+_NEGATED = _context("negated", _NEGATED)
+_NOW = _context("now", _NOW)
+_JOKE = _context("joke", _JOKE)
+_FIGURE_BEFORE = _context("figure_before", _FIGURE_BEFORE)
+_PAST = _context("past", _PAST)
+_ONGOING_BEFORE = _context("ongoing_before", _ONGOING_BEFORE)
+_AS_A_NAME_AFTER = _context("as_a_name_after", _AS_A_NAME_AFTER)
+# "medicina para las convulsiones": Spanish names the thing before the condition.
+_AS_A_NAME_BEFORE = _any(*_SPANISH["context"]["as_a_name_before"])
+_HAD_BEFORE = _context("had_before", _HAD_BEFORE)
+_BUSINESS = _context("business", _BUSINESS)
 _SENTENCE_END = re.compile(r"[.!?;\n]+")
 
 
 def assess(text: str) -> Assessment:
     """How strongly a patient message signals an emergency (see the module docstring)."""
-    text = text[:MAX_SCAN_CHARS].replace("’", "'")
+    text = _fold(text[:MAX_SCAN_CHARS].replace("’", "'"))
     weak: Assessment | None = None
     for rule, pattern, self_harm in _rules():
         for match in pattern.finditer(text):
@@ -234,7 +284,9 @@ def _softened(text: str, match: re.Match[str], *, self_harm: bool) -> bool:
     now close by keeps them strong, and only then the rest of the sentence and message.
     """
     before, after = text[: match.start()], text[match.end() :]
-    if _AS_A_NAME_AFTER.search(after) or (not self_harm and _FIGURE_BEFORE.search(before)):
+    if _AS_A_NAME_AFTER.search(after) or _AS_A_NAME_BEFORE.search(before):
+        return True
+    if not self_harm and _FIGURE_BEFORE.search(before):
         return True
     if _in_the_past(after[:PAST_WINDOW]):
         return True
