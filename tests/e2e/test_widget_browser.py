@@ -357,7 +357,11 @@ def patient(
     def on_console(message: ConsoleMessage) -> None:
         # Chromium reports each refused reconnect attempt itself; the widget only retries.
         if message.type in ("error", "warning") and "WebSocket connection to" not in message.text:
-            if 'Content Security Policy directive: "frame-ancestors' in message.text:
+            refusal = (
+                'Content Security Policy directive: "frame-ancestors',
+                "allowed widget origins",
+            )
+            if any(words in message.text for words in refusal):
                 refused_framing.append(message.text)
                 if "refused_framing" in request.fixturenames:
                     return  # the test expects it, and checks it
@@ -389,11 +393,14 @@ def test_a_website_the_practice_has_not_allowed_gets_no_chat(
     )
     with host_page(service.base_url) as port:
         patient.goto(f"http://localhost:{port}/")
-        expect(patient.get_by_test_id("fd-launcher")).to_be_visible()
+        expect(patient.get_by_test_id("fd-launcher")).to_have_count(1)
         patient.wait_for_timeout(3000)  # time enough to render and connect, were it allowed
         # The service answered, but the browser refused to show it here (frame-ancestors).
         assert frames == [200]
-        assert len(refused_framing) == 1 and "frame-ancestors 'self'\"" in refused_framing[0]
+        blocked, explained = refused_framing
+        assert "frame-ancestors 'self'\"" in blocked
+        assert "not among the practice's allowed widget origins" in explained
+        expect(patient.get_by_test_id("fd-launcher")).to_be_hidden()  # no button to a blank
         expect(chat_of(patient).get_by_test_id("fd-panel")).to_have_count(0)
         assert sockets == []  # no chat ran on this site
         shot(patient, "embedded-origin-refused")

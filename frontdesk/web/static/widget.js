@@ -137,6 +137,7 @@
     return s;
   }
 
+  const REFUSED_AFTER_MS = 1500;
   const state = { booted: false, open: false, ready: false, unread: 0, focusOnReady: false };
   const ui = {};
 
@@ -179,6 +180,13 @@
     iframe.setAttribute('sandbox', SANDBOX);
     iframe.setAttribute('data-testid', 'fd-chat-frame');
     iframe.setAttribute('referrerpolicy', 'origin');
+    // The frame says "ready" while it loads; a frame that loaded without saying so was not
+    // allowed here (frame-ancestors): then there is no chat on this page, and no button.
+    iframe.addEventListener('load', () => {
+      setTimeout(() => {
+        if (!state.ready) refuse();
+      }, REFUSED_AFTER_MS);
+    });
     iframe.src = frameUrl();
     frame.append(iframe);
 
@@ -250,8 +258,18 @@
     }
   }
 
+  function refuse() {
+    state.refused = true;
+    state.open = false;
+    ui.root.hidden = true;
+    console.warn(
+      "[frontdesk] widget: this website is not among the practice's allowed widget origins, " +
+        'so the browser will not show the chat here'
+    );
+  }
+
   function open({ focus = true } = {}) {
-    if (!state.booted) return;
+    if (!state.booted || state.refused) return;
     state.open = true;
     ui.frame.hidden = false;
     ui.root.classList.add('open');
