@@ -22,7 +22,8 @@
     return;
   }
   const WS_BASE = `${window.location.protocol === 'https:' ? 'wss:' : 'ws:'}//${window.location.host}/chat/ws`;
-  const CUSTOM_TITLE = (params.get('title') || '').trim();
+  // The launcher's data-title; short, since anyone can put text here by linking to the page.
+  const CUSTOM_TITLE = (params.get('title') || '').trim().slice(0, 60);
   const EMBEDDED = window.parent !== window;
   const STORAGE_KEY = `frontdesk:${slug}:resume`;
 
