@@ -224,7 +224,9 @@ def test_patient_books_through_the_widget(demo: Page, stack: Stack) -> None:
     assert frame.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
     assert "Sample" not in frame.evaluate(f"() => window.sessionStorage.getItem('{RESUME_KEY}')")
     assert frame.evaluate("() => window.localStorage.length") == 0
-    assert demo.evaluate("() => window.sessionStorage.length + window.localStorage.length") == 0
+    # The demo page is our own origin, so it shares the frame's storage; other sites do not
+    # (test_an_allowed_website_chats_without_ever_holding_the_resume_token).
+    assert demo.evaluate("() => window.localStorage.length") == 0
 
 
 def test_reloading_the_page_shows_the_conversation_again(demo: Page) -> None:
@@ -246,7 +248,6 @@ def test_reloading_the_page_shows_the_conversation_again(demo: Page) -> None:
     assert roles == ["patient", "bot"]
     shot(demo, "history-2-after-reload")
     assert chat_frame(demo).evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
-    assert demo.evaluate("() => window.sessionStorage.length") == 0
 
 
 def test_patient_text_is_inert_and_host_styles_stay_out(demo: Page) -> None:

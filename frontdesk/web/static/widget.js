@@ -177,7 +177,9 @@
     frame.id = 'fd-frame';
     frame.hidden = true;
     const iframe = document.createElement('iframe');
-    iframe.setAttribute('sandbox', SANDBOX);
+    // On our own pages (the demo) the frame is same-origin with its parent and could lift
+    // any sandbox itself (Chromium warns so): the sandbox only means something elsewhere.
+    if (window.location.origin !== SERVICE) iframe.setAttribute('sandbox', SANDBOX);
     iframe.setAttribute('data-testid', 'fd-chat-frame');
     iframe.setAttribute('referrerpolicy', 'origin');
     // The frame says "ready" while it loads; a frame that loaded without saying so was not
