@@ -21,6 +21,7 @@ from actions.context import ActionContext, PaymentLinks
 from connectors import rasa_internal, twilio_sms
 from connectors.dispatcher import TurnDispatcher
 from connectors.rasa import RasaClient
+from connectors.webchat.frame import router as webchat_frame_router
 from connectors.webchat.shared_sockets import open_socket_counter
 from connectors.webchat.socket import router as webchat_router
 from frontdesk import __version__
@@ -190,6 +191,7 @@ def create_app(
         openapi_url="/api/openapi.json" if docs else None,
     )
     app.include_router(webchat_router)
+    app.include_router(webchat_frame_router)  # /chat/frame, the page the widget frames
     app.include_router(rasa_internal.router)
     app.include_router(twilio_sms.router)
     app.include_router(api_router)

@@ -8,8 +8,11 @@ Client to server:
   {"type": "otp", "code": "6 digits", "client_id": str}
   {"type": "ping"}
 Server to client:
-  {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"}}
-   (a resume gets a new token: each one works once, within its idle and absolute lifetime)
+  {"type": "session", "conversation_id", "resume_token", "practice": {"slug", "name"},
+   "language": "en"|"es"|null}
+   (a resume gets a new token: each one works once, within its idle and absolute lifetime;
+   the language is the conversation's, once the patient's words decided it, for the widget's
+   own labels)
   {"type": "history", "messages": [message...]}
   {"type": "message", "role": "bot"|"staff", "text", "buttons": [{"title","payload"}],
    "sender_name", "at"}
@@ -20,6 +23,8 @@ Server to client:
    conversation over, by name once claimed, or handed it back to the assistant)
   {"type": "typing", "active": bool}
   {"type": "ack", "client_id": str}
+  {"type": "language", "language": "en"|"es"}  (after the ack of a message that decided or
+   switched the conversation's language: the widget's own labels follow it)
   {"type": "error", "code": str, "message": str, "client_id": str?}
   {"type": "pong"}
 

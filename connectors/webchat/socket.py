@@ -1,6 +1,8 @@
 """The web chat endpoint, `WS /chat/ws`: one patient's connection, frame by frame.
 
-Opening checks the embedding website and the client address's limits (open sockets, new
+The socket is opened by the chat frame (`connectors.webchat.frame`), a page of our own
+origin; which websites may show that frame is its CSP `frame-ancestors`. Opening refuses a
+page of any other origin, then checks the client address's limits (open sockets, new
 conversations), then starts or resumes the conversation. A resume token travels in the
 socket's first frame, never in its URL; it expires when the chat sat idle or grew old, and
 each resume replaces it. A resumed socket starts unverified: a verification stays with the
@@ -226,6 +228,9 @@ def _open_session(
             "conversation_id": conversation.public_id,
             "resume_token": token,
             "practice": {"slug": practice.slug, "name": practice.name},
+            # Once the patient's words decided it, the widget labels itself in that language
+            # (until then, in the browser's).
+            "language": conversation.language,
         }
         session = ChatSession(
             conversation.id,
@@ -295,10 +300,14 @@ async def _handle_message(
     text, payload = parse_message_frame(frame, max_chars=services.settings.max_message_chars)
     client_id = client_id_of(frame)
 
-    def store() -> tuple[bool, bool, conversations.StoredMessage | None]:
-        """Store the message and, in the same transaction, queue its turn for the bot."""
+    def store() -> tuple[bool, bool, conversations.StoredMessage | None, str | None]:
+        """Store the message and, in the same transaction, queue its turn for the bot.
+
+        Also returns the conversation's language when this message decided or switched it.
+        """
         with services.unit_of_work() as db:
             conversation = current_conversation(db, session)
+            before = conversation.language
             message, created = conversations.record_patient_message(
                 session=db,
                 conversation=conversation,
@@ -306,11 +315,12 @@ async def _handle_message(
                 payload=payload,
                 client_id=client_id,
             )
+            language = conversation.language if conversation.language != before else None
             # A resend of a message already queued is only acknowledged.
             if conversation.owner is not Owner.BOT or turn_queue.has_turn(
                 session=db, message_id=message.id
             ):
-                return created, False, None
+                return created, False, None, language
             offered = conversations.offered_payloads(session=db, conversation=conversation)
             bot_text = bot_turn_text(text, payload, offered=offered)
             line = safety_line(text, bot_text)
@@ -328,11 +338,13 @@ async def _handle_message(
             turn_queue.enqueue_turn(
                 session=db, conversation=conversation, text=bot_text, message_id=message.id
             )
-            return created, True, safety
+            return created, True, safety, language
 
-    created, queued, safety = await run_in_threadpool(store)
+    created, queued, safety, language = await run_in_threadpool(store)
     if client_id:
         await websocket.send_json(ack_frame(client_id))
+    if language is not None:  # the widget's own labels follow the conversation's language
+        await websocket.send_json({"type": "language", "language": language})
     if created:  # the staff console shows new patient messages live
         services.events.publish(
             Event(

@@ -5,6 +5,11 @@ it, and carries HSTS when the service is reached over https. Pages get a content
 policy that fits what they are: the staff console the strictest (and no caching), the demo
 page what the chat widget needs (its shadow root is styled inline), the development-only API
 docs their CDN assets. A header a handler set itself is left alone.
+
+One page may be framed: the chat frame (`/chat/frame`), which the widget opens inside the
+practice's website. Its handler sets a policy whose `frame-ancestors` lists that practice's
+allowed origins (`chat_frame_policy`); `X-Frame-Options` (which cannot name origins) is left
+off it, and should the handler not set a policy, the default here still refuses all framing.
 """
 
 from __future__ import annotations
@@ -38,6 +43,13 @@ DOCS_POLICY = (
     "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
+CHAT_FRAME_PATH = "/chat/frame"
+# The chat frame: what the widget's pages need, framed only by the sites named.
+CHAT_FRAME_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors {ancestors}"
+)
 EVERY_RESPONSE = {
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
@@ -49,9 +61,21 @@ CONSOLE_HEADERS = {
 }
 
 
+def chat_frame_policy(ancestors: str | None) -> str:
+    """The chat frame's policy; `ancestors` are CSP sources (None: no site may frame it)."""
+    return CHAT_FRAME_POLICY.format(ancestors=ancestors or "'none'")
+
+
 def headers_for(path: str, *, https: bool) -> dict[str, str]:
     """The security headers a response to `path` carries."""
     headers = dict(EVERY_RESPONSE)
+    if path == CHAT_FRAME_PATH:
+        del headers["X-Frame-Options"]  # frame-ancestors decides, per practice
+        headers["Content-Security-Policy"] = chat_frame_policy(None)
+        headers["Cache-Control"] = "no-store"  # the policy changes with the origin list
+        if https:
+            headers["Strict-Transport-Security"] = HSTS
+        return headers
     if https:
         headers["Strict-Transport-Security"] = HSTS
     if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):

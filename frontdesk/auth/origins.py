@@ -1,14 +1,19 @@
-"""Which websites may embed a practice's chat widget (checked on the WebSocket handshake).
+"""Which websites may embed a practice's chat widget, and who may open the chat socket.
 
-Browsers always send an `Origin` header on a WebSocket handshake, and a page cannot forge
-it, so checking it keeps other sites from running the practice's chat (and its identity
-form) inside their pages. Clients that are not browsers send no Origin and can claim any:
-they are let through, as the check would not stop them anyway.
+The chat runs in a page of our own (`/chat/frame`) that the widget opens in an iframe: the
+practice's allowed origins become that page's CSP `frame-ancestors`, so the browser itself
+refuses to show the chat inside any other site (`frame_ancestors`). The chat socket is then
+opened by our own page, and it refuses every browser page of another origin: a site that
+cannot frame the chat cannot run it on its own page either. Browsers always send an
+`Origin` header on a WebSocket handshake and a page cannot forge it; clients that are not
+browsers send none and can claim any, so they are let through, as the check would not stop
+them anyway.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -23,6 +28,7 @@ from frontdesk.db import clock_of, session_scope
 from frontdesk.practices.models import Practice
 
 logger = logging.getLogger(__name__)
+CSP_SOURCE = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(:\*)?")
 ANY_PORT = "*"
 WS_ORIGIN_REFUSED = 4403
 
@@ -157,10 +163,12 @@ def widget_origin_allowed(
     host: str | None,
     service_origin: str,
 ) -> bool:
-    """Whether a widget connection from `origin` may open for this practice.
+    """Whether a chat socket from a page of `origin` may open for this practice.
 
-    Allowed: no Origin (not a browser), the service's own origin (its demo page, or the same
-    host the browser connected to), or one of the practice's allowed origins. An unknown
+    Allowed: no Origin (not a browser) and the service's own origin (the chat frame page,
+    reached by the public URL or by the very host the browser connected to). Any other site,
+    the practice's allowed ones included, is refused: those embed the chat frame, which
+    `frame_ancestors` lets them show, and the frame talks to us from our origin. An unknown
     practice passes here so the chat can answer "practice unknown" itself.
     """
     if origin is None:
@@ -176,12 +184,24 @@ def widget_origin_allowed(
     if host and (urlsplit(given).netloc or "").lower() == host.strip().lower():
         return True
     practice_id = session.scalar(select(Practice.id).where(Practice.slug == practice_slug))
+    return practice_id is None
+
+
+def frame_ancestors(*, session: Session, practice_slug: str) -> str | None:
+    """The CSP `frame-ancestors` sources for a practice's chat frame; None for no practice.
+
+    Our own pages (the demo) and the practice's allowed origins, in CSP's own syntax (an
+    origin with `:*` allows any port, as it does here). Origins are stored normalised, so
+    none can carry a space or a `;` into the header; one that somehow does is left out.
+    """
+    practice_id = session.scalar(select(Practice.id).where(Practice.slug == practice_slug))
     if practice_id is None:
-        return True
-    return any(
-        origin_matches(given, allowed)
-        for allowed in allowed_origins(session=session, practice_id=practice_id)
-    )
+        return None
+    sources = ["'self'"]
+    for origin in allowed_origins(session=session, practice_id=practice_id):
+        if CSP_SOURCE.fullmatch(origin):
+            sources.append(origin)
+    return " ".join(sources)
 
 
 async def refuse_disallowed_origin(

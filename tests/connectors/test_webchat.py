@@ -153,7 +153,10 @@ def test_a_message_is_stored_acknowledged_and_answered_with_buttons(
         assert hello["conversation_id"].startswith("c_") and hello["resume_token"]
         frames = turn(ws, {"type": "message", "text": "I want to book 🙂", "client_id": "m1"})
     kinds = [f["type"] for f in frames]
-    assert kinds == ["ack", "typing", "message", "typing"]
+    # The first words decide the conversation's language, which the widget labels follow.
+    assert kinds == ["ack", "language", "typing", "message", "typing"]
+    assert frames[1] == {"type": "language", "language": "en"}
+    frames.pop(1)
     message = frames[2]
     assert message["role"] == "bot"
     assert [b["title"] for b in message["buttons"]] == ["Sick visit", "Annual physical"]
@@ -432,7 +435,8 @@ def test_history_frames_carry_ids_for_deduplication(client: TestClient) -> None:
         ws.receive_json()
         history = ws.receive_json()["messages"]
     assert history[0]["client_id"] == "h1" and isinstance(history[0]["id"], int)
-    assert history[1]["id"] == live[2]["id"] and history[1]["id"] > history[0]["id"]
+    [bot_message] = [f for f in live if f["type"] == "message"]
+    assert history[1]["id"] == bot_message["id"] and history[1]["id"] > history[0]["id"]
 
 
 def test_a_failing_form_validator_clears_the_slot_it_could_not_check(client: TestClient) -> None:

@@ -60,6 +60,8 @@ ARTIFACTS = Path(
     os.environ.get("FRONTDESK_TEST_ARTIFACTS", str(ROOT / "var" / "test-artifacts" / "browser"))
 )
 INTERNAL_TOKEN = "browser-test-internal-token"
+# The widget's iframe (inside the launcher's shadow root): the chat itself runs in it.
+CHAT_FRAME = "[data-testid=fd-chat-frame]"
 STAFF_PASSWORD = "browser test passphrase"
 
 

@@ -26,6 +26,7 @@ from frontdesk.conversations import handoff
 from tests.doubles import Reply
 from tests.e2e.browser import (
     ARTIFACTS,
+    CHAT_FRAME,
     CHROMIUM,
     CHROMIUM_ARGS,
     STAFF_PASSWORD,
@@ -43,6 +44,7 @@ from playwright.sync_api import (  # noqa: E402 - only importable when available
     Browser,
     BrowserContext,
     ConsoleMessage,
+    FrameLocator,
     Page,
     expect,
     sync_playwright,
@@ -134,14 +136,14 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"console-{name}.png", full_page=True)
 
 
-def say(page: Page, text: str) -> None:
+def say(page: Page | FrameLocator, text: str) -> None:
     composer = page.get_by_test_id("fd-input")
     composer.fill(text)
     composer.press("Enter")
     expect(composer).to_have_value("")
 
 
-def choose(page: Page, title: str) -> None:
+def choose(page: Page | FrameLocator, title: str) -> None:
     page.locator("[data-testid=fd-choice]:enabled").filter(
         has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")
     ).click()
@@ -164,22 +166,23 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
         with host_page(service.base_url) as port:
             # The host page is on another origin than the service (localhost vs 127.0.0.1).
             patient.goto(f"http://localhost:{port}/")
-            expect(patient.get_by_test_id("fd-panel")).to_be_visible()
+            chat = patient.frame_locator(CHAT_FRAME)
+            expect(chat.get_by_test_id("fd-panel")).to_be_visible()
 
             # --- the patient books
-            say(patient, "I'd like to book an appointment")
-            choose(patient, "Sick visit")
-            choose(patient, SLOT)
-            identity = patient.get_by_test_id("fd-identity")
+            say(chat, "I'd like to book an appointment")
+            choose(chat, "Sick visit")
+            choose(chat, SLOT)
+            identity = chat.get_by_test_id("fd-identity")
             identity.get_by_label("Full name").fill("Casey Example")
             identity.locator("input[type=date]").fill("1990-09-30")
             identity.get_by_test_id("fd-identity-submit").click()
             # Casey is on file: linked once the code texted to her phone comes back.
-            otp = patient.get_by_test_id("fd-otp")
+            otp = chat.get_by_test_id("fd-otp")
             expect(otp).to_be_visible()
             otp.get_by_label("6-digit code").fill(service.latest_code("+15555550102"))
             otp.get_by_test_id("fd-otp-submit").click()
-            booked = patient.locator("[data-testid=fd-msg][data-role=bot]").filter(
+            booked = chat.locator("[data-testid=fd-msg][data-role=bot]").filter(
                 has_text="You're booked!"
             )
             expect(booked).to_be_visible()
@@ -199,8 +202,8 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
             shot(staff, "2-staff-empty-queue")
 
             # --- the patient asks for a person, with markup in the message
-            say(patient, f"Can I talk to a person? {MARKUP}")
-            notice = patient.locator("[data-testid=fd-msg][data-role=bot]").last
+            say(chat, f"Can I talk to a person? {MARKUP}")
+            notice = chat.locator("[data-testid=fd-msg][data-role=bot]").last
             expect(notice).to_contain_text("person from our team")
 
             # --- the escalation arrives in the console without a reload
@@ -221,17 +224,17 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
             # --- staff reply; the patient sees it under the staff member's name
             staff.get_by_label("Reply to patient").fill("Hi, this is Dana. How can I help?")
             staff.get_by_role("button", name="Send reply").click()
-            reply = patient.locator("[data-testid=fd-msg][data-role=staff]")
+            reply = chat.locator("[data-testid=fd-msg][data-role=staff]")
             expect(reply).to_have_text("Hi, this is Dana. How can I help?")
-            expect(patient.get_by_test_id("fd-sender").last).to_have_text(STAFF_NAME)
-            expect(patient.get_by_test_id("fd-subtitle")).to_have_text(
+            expect(chat.get_by_test_id("fd-sender").last).to_have_text(STAFF_NAME)
+            expect(chat.get_by_test_id("fd-subtitle")).to_have_text(
                 f"You're chatting with {STAFF_NAME}"
             )
             shot(patient, "5-patient-sees-staff-reply")
 
             # --- while staff own it, the patient's words go to staff only
             turns_before = len(service.bot.turns)
-            say(patient, "Thanks, I need to move my visit.")
+            say(chat, "Thanks, I need to move my visit.")
             expect(transcript).to_contain_text("Thanks, I need to move my visit.")
             assert len(service.bot.turns) == turns_before
             shot(staff, "6-staff-sees-patient-live")
@@ -240,16 +243,20 @@ def test_escalation_claim_reply_and_hand_back_across_widget_and_console(
             staff.get_by_role("button", name="Hand back to bot").click()
             expect(staff.locator("#owner-status")).to_contain_text("virtual assistant")
             expect(
-                patient.locator("[data-testid=fd-msg][data-role=bot]").filter(
+                chat.locator("[data-testid=fd-msg][data-role=bot]").filter(
                     has_text=texts.text(handoff.HAND_BACK_TEXT, "en")
                 )
             ).to_be_visible()
-            expect(patient.get_by_test_id("fd-subtitle")).to_have_text("Virtual assistant")
-            say(patient, "what are your hours?")
-            expect(patient.locator("[data-testid=fd-msg][data-role=bot]").last).to_have_text(
+            expect(chat.get_by_test_id("fd-subtitle")).to_have_text("Virtual assistant")
+            say(chat, "what are your hours?")
+            expect(chat.locator("[data-testid=fd-msg][data-role=bot]").last).to_have_text(
                 "Virtual assistant here. You said: what are your hours?"
             )
             assert patient.evaluate("() => typeof window.__xss") == "undefined"
+            frame = patient.locator(CHAT_FRAME).element_handle()
+            chat_window = frame.content_frame() if frame else None
+            assert chat_window is not None
+            assert chat_window.evaluate("() => typeof window.__xss") == "undefined"
             shot(patient, "7-patient-bot-again")
         assert watched.problems == [], "the pages logged problems"
     finally:

@@ -28,6 +28,7 @@ from tests import factories
 from tests.doubles import Reply
 from tests.e2e.browser import (
     ARTIFACTS,
+    CHAT_FRAME,
     CHROMIUM,
     CHROMIUM_ARGS,
     STAFF_PASSWORD,
@@ -103,11 +104,12 @@ def test_a_manager_reads_filters_and_prints_the_insights(
         with host_page(service.base_url) as port:
             patient.set_default_timeout(UI_MS)
             patient.goto(f"http://localhost:{port}/")
-            composer = patient.get_by_test_id("fd-input")
+            chat = patient.frame_locator(CHAT_FRAME)
+            composer = chat.get_by_test_id("fd-input")
             composer.fill("what time do you open on saturday")
             composer.press("Enter")
             expect(
-                patient.locator("[data-testid=fd-msg][data-role=bot]").filter(has_text="You said")
+                chat.locator("[data-testid=fd-msg][data-role=bot]").filter(has_text="You said")
             ).to_be_visible()
 
         page.goto("/console/insights")

@@ -9,6 +9,7 @@ $FRONTDESK_TEST_ARTIFACTS (default var/test-artifacts/browser).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -27,8 +28,11 @@ try:
     from playwright.sync_api import (
         Browser,
         ConsoleMessage,
+        Frame,
+        FrameLocator,
         Locator,
         Page,
+        WebSocket,
         expect,
         sync_playwright,
     )
@@ -57,7 +61,7 @@ ARTIFACTS = Path(
 )
 BOT_REPLY_MS = 60_000  # Rasa's first answers can be slow on a cold model
 UI_MS = 15_000
-RESUME_KEY = "frontdesk:riverside:resume"  # sessionStorage key of the demo practice's widget
+RESUME_KEY = "frontdesk:riverside:resume"  # the chat frame's own sessionStorage key
 HOTPINK = "rgb(255, 105, 180)"  # what demo.html forces on every host-page <button>
 SHADOW = "document.querySelector('frontdesk-widget').shadowRoot"
 
@@ -117,7 +121,7 @@ def demo(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iter
     failures_before = request.session.testsfailed
     try:
         page.goto("/demo")
-        expect(page.get_by_test_id("fd-panel")).to_be_visible()  # data-open="true"
+        expect(chat_of(page).get_by_test_id("fd-panel")).to_be_visible()  # data-open="true"
         expect(page.get_by_test_id("fd-launcher")).to_have_attribute("aria-expanded", "true")
         yield page
         if request.session.testsfailed > failures_before:
@@ -132,7 +136,23 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png")
 
 
-def say(page: Page, text: str) -> None:
+FRAME = "[data-testid=fd-chat-frame]"  # the launcher's iframe (inside its shadow root)
+
+
+def chat_of(page: Page) -> FrameLocator:
+    """The chat itself: it runs in the launcher's iframe, a page of the service's origin."""
+    return page.frame_locator(FRAME)
+
+
+def chat_frame(page: Page) -> Frame:
+    """The chat frame as a frame, to read its own storage (the host page cannot)."""
+    handle = page.locator(FRAME).element_handle()
+    frame = handle.content_frame() if handle else None
+    assert frame is not None, "no chat frame"
+    return frame
+
+
+def say(page: Page | FrameLocator, text: str) -> None:
     """Type into the composer and press Enter, as a patient would."""
     composer = page.get_by_test_id("fd-input")
     composer.fill(text)
@@ -140,30 +160,32 @@ def say(page: Page, text: str) -> None:
     expect(composer).to_have_value("")
 
 
-def choices(page: Page, title: str | re.Pattern[str]) -> Locator:
+def choices(page: Page | FrameLocator, title: str | re.Pattern[str]) -> Locator:
     """Reply buttons that can still be clicked, by exact title or by pattern."""
     if isinstance(title, str):
         title = re.compile(rf"^\s*{re.escape(title)}\s*$")
     return page.locator("[data-testid=fd-choice]:enabled").filter(has_text=title)
 
 
-def messages(page: Page, role: str) -> Locator:
+def messages(page: Page | FrameLocator, role: str) -> Locator:
     """Chat bubbles from `role` (patient, bot or staff)."""
     return page.locator(f"[data-testid=fd-msg][data-role={role}]")
 
 
 def test_patient_books_through_the_widget(demo: Page, stack: Stack) -> None:
-    say(demo, "I'd like to book an appointment")
-    sick_visit = choices(demo, "Sick visit")
+    say(chat_of(demo), "I'd like to book an appointment")
+    sick_visit = choices(chat_of(demo), "Sick visit")
     expect(sick_visit).to_be_visible(timeout=BOT_REPLY_MS)
     sick_visit.click()
-    no_preference = choices(demo, "No preference")
+    no_preference = choices(chat_of(demo), "No preference")
     expect(no_preference).to_be_visible(timeout=BOT_REPLY_MS)
     no_preference.click()
-    expect(messages(demo, "bot").last).to_contain_text("What day and time", timeout=BOT_REPLY_MS)
+    expect(messages(chat_of(demo), "bot").last).to_contain_text(
+        "What day and time", timeout=BOT_REPLY_MS
+    )
 
-    say(demo, "next tue after 3")
-    offers = choices(demo, re.compile(r"^\s*Tue, "))
+    say(chat_of(demo), "next tue after 3")
+    offers = choices(chat_of(demo), re.compile(r"^\s*Tue, "))
     expect(offers.first).to_be_visible(timeout=BOT_REPLY_MS)
     assert 1 <= offers.count() <= 3
     shot(demo, "booking-1-offers")
@@ -171,97 +193,114 @@ def test_patient_books_through_the_widget(demo: Page, stack: Stack) -> None:
     _day, time, provider = (part.strip() for part in offer.split("·"))
     offers.first.click()
 
-    identity = demo.get_by_test_id("fd-identity")
+    identity = chat_of(demo).get_by_test_id("fd-identity")
     expect(identity).to_be_visible(timeout=BOT_REPLY_MS)
     identity.get_by_label("Full name").fill("Casey Example")
     identity.locator("input[type=date]").fill("1990-09-30")
     identity.get_by_test_id("fd-identity-submit").click()
-    expect(demo.get_by_test_id("fd-identity-sent")).to_be_visible()
+    expect(chat_of(demo).get_by_test_id("fd-identity-sent")).to_be_visible()
     expect(identity).to_have_count(0)  # the form and what was typed into it are gone
 
     # Casey is on file: her record is linked once the code texted to her phone comes back.
     # The form says only "if we have a record", and shows no digits of her number.
-    otp = demo.get_by_test_id("fd-otp")
+    otp = chat_of(demo).get_by_test_id("fd-otp")
     expect(otp).to_be_visible(timeout=BOT_REPLY_MS)
     expect(otp).to_contain_text("If we have a record")
     expect(otp).not_to_contain_text("02")
     otp.get_by_label("6-digit code").fill(stack.latest_code("+15555550102"))
     otp.get_by_test_id("fd-otp-submit").click()
 
-    confirmation = messages(demo, "bot").filter(has_text="You're booked!")
+    confirmation = messages(chat_of(demo), "bot").filter(has_text="You're booked!")
     expect(confirmation).to_be_visible(timeout=BOT_REPLY_MS)
     expect(confirmation).to_contain_text("Riverside Main Clinic")
     expect(confirmation).to_contain_text(time)
     expect(confirmation).to_contain_text(provider)
     shot(demo, "booking-2-confirmed")
 
-    log = demo.get_by_test_id("fd-log").inner_text()
+    log = chat_of(demo).get_by_test_id("fd-log").inner_text()
     assert "Casey Example" not in log
     assert "1990" not in log
-    assert demo.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
-    assert "Sample" not in demo.evaluate(f"() => window.sessionStorage.getItem('{RESUME_KEY}')")
+    frame = chat_frame(demo)
+    assert frame.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+    assert "Sample" not in frame.evaluate(f"() => window.sessionStorage.getItem('{RESUME_KEY}')")
+    assert frame.evaluate("() => window.localStorage.length") == 0
+    # The demo page is our own origin, so it shares the frame's storage; other sites do not
+    # (test_an_allowed_website_chats_without_ever_holding_the_resume_token).
     assert demo.evaluate("() => window.localStorage.length") == 0
 
 
 def test_reloading_the_page_shows_the_conversation_again(demo: Page) -> None:
-    say(demo, "are you a bot?")
-    expect(messages(demo, "bot").last).to_contain_text("virtual assistant", timeout=BOT_REPLY_MS)
+    say(chat_of(demo), "are you a bot?")
+    expect(messages(chat_of(demo), "bot").last).to_contain_text(
+        "virtual assistant", timeout=BOT_REPLY_MS
+    )
     shot(demo, "history-1-before-reload")
 
     demo.reload()
-    expect(demo.get_by_test_id("fd-panel")).to_be_visible()
-    expect(messages(demo, "bot")).to_have_count(1, timeout=BOT_REPLY_MS)
-    expect(messages(demo, "bot")).to_contain_text("virtual assistant")
-    expect(messages(demo, "patient")).to_have_count(1)
-    expect(messages(demo, "patient")).to_have_text("are you a bot?")
-    roles = demo.get_by_test_id("fd-msg").evaluate_all("els => els.map(e => e.dataset.role)")
+    expect(chat_of(demo).get_by_test_id("fd-panel")).to_be_visible()
+    expect(messages(chat_of(demo), "bot")).to_have_count(1, timeout=BOT_REPLY_MS)
+    expect(messages(chat_of(demo), "bot")).to_contain_text("virtual assistant")
+    expect(messages(chat_of(demo), "patient")).to_have_count(1)
+    expect(messages(chat_of(demo), "patient")).to_have_text("are you a bot?")
+    roles = (
+        chat_of(demo).get_by_test_id("fd-msg").evaluate_all("els => els.map(e => e.dataset.role)")
+    )
     assert roles == ["patient", "bot"]
     shot(demo, "history-2-after-reload")
-    assert demo.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+    assert chat_frame(demo).evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
 
 
 def test_patient_text_is_inert_and_host_styles_stay_out(demo: Page) -> None:
     markup = '<img src=x onerror="window.__xss=1"><b>bold</b>'
-    say(demo, markup)
-    expect(messages(demo, "patient")).to_have_text(markup)
-    expect(messages(demo, "bot").first).to_be_visible(timeout=BOT_REPLY_MS)  # a full round trip
-    log = demo.get_by_test_id("fd-log")
+    say(chat_of(demo), markup)
+    expect(messages(chat_of(demo), "patient")).to_have_text(markup)
+    expect(messages(chat_of(demo), "bot").first).to_be_visible(
+        timeout=BOT_REPLY_MS
+    )  # a full round trip
+    log = chat_of(demo).get_by_test_id("fd-log")
     expect(log.locator("b, img")).to_have_count(0)
-    assert demo.evaluate("() => typeof window.__xss") == "undefined"
+    assert chat_frame(demo).evaluate("() => typeof window.__xss") == "undefined"
 
     # The same text replayed from the server's history is just as inert.
     demo.reload()
-    expect(messages(demo, "patient")).to_have_text(markup, timeout=BOT_REPLY_MS)
+    expect(messages(chat_of(demo), "patient")).to_have_text(markup, timeout=BOT_REPLY_MS)
     expect(log.locator("b, img")).to_have_count(0)
-    assert demo.evaluate("() => typeof window.__xss") == "undefined"
+    assert chat_frame(demo).evaluate("() => typeof window.__xss") == "undefined"
     shot(demo, "isolation-inert-text")
 
     host_button = demo.locator("main button")
     assert host_button.evaluate("b => getComputedStyle(b).backgroundColor") == HOTPINK
-    widget_buttons = demo.evaluate(
+    launcher = demo.evaluate(
         f"""() => Array.from({SHADOW}.querySelectorAll('button'), b => {{
             const s = getComputedStyle(b);
             return [b.dataset.testid, s.backgroundColor, s.borderTopStyle, s.color];
         }})"""
     )
-    assert {testid for testid, *_ in widget_buttons} >= {"fd-launcher", "fd-close", "fd-send"}
-    for testid, background, border, color in widget_buttons:
+    chat_buttons = chat_frame(demo).evaluate(
+        f"""() => Array.from({SHADOW}.querySelectorAll('button'), b => {{
+            const s = getComputedStyle(b);
+            return [b.dataset.testid, s.backgroundColor, s.borderTopStyle, s.color];
+        }})"""
+    )
+    assert {testid for testid, *_ in launcher} == {"fd-launcher"}
+    assert {testid for testid, *_ in chat_buttons} >= {"fd-close", "fd-send"}
+    for testid, background, border, color in launcher + chat_buttons:
         assert background != HOTPINK, testid
         assert border != "dashed", testid
         assert color != "rgb(255, 255, 0)", testid
-    send_background = demo.get_by_test_id("fd-send").evaluate(
-        "b => getComputedStyle(b).backgroundColor"
+    send_background = (
+        chat_of(demo).get_by_test_id("fd-send").evaluate("b => getComputedStyle(b).backgroundColor")
     )
     assert send_background == "rgb(26, 93, 122)"  # the widget's --fd-accent
-    bubble = messages(demo, "patient")
+    bubble = messages(chat_of(demo), "patient")
     assert "Georgia" not in bubble.evaluate("e => getComputedStyle(e).fontFamily")
     assert bubble.evaluate("e => getComputedStyle(e).letterSpacing") == "normal"
 
 
 def test_keyboard_closes_and_reopens_the_panel(demo: Page) -> None:
-    panel = demo.get_by_test_id("fd-panel")
+    panel = chat_of(demo).get_by_test_id("fd-panel")
     launcher = demo.get_by_test_id("fd-launcher")
-    composer = demo.get_by_test_id("fd-input")
+    composer = chat_of(demo).get_by_test_id("fd-input")
 
     composer.focus()
     demo.keyboard.press("Escape")
@@ -299,7 +338,15 @@ def service(tmp_path: Path) -> Iterator[LiveService]:
 
 
 @pytest.fixture
-def patient(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def refused_framing() -> list[str]:
+    """Chromium's reports of a frame it refused to show (a test that expects them asks)."""
+    return []
+
+
+@pytest.fixture
+def patient(
+    browser: Browser, request: pytest.FixtureRequest, refused_framing: list[str]
+) -> Iterator[Page]:
     """A fresh browser context (own sessionStorage) for a host page on another origin."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
@@ -311,6 +358,14 @@ def patient(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     def on_console(message: ConsoleMessage) -> None:
         # Chromium reports each refused reconnect attempt itself; the widget only retries.
         if message.type in ("error", "warning") and "WebSocket connection to" not in message.text:
+            refusal = (
+                'Content Security Policy directive: "frame-ancestors',
+                "allowed widget origins",
+            )
+            if any(words in message.text for words in refusal):
+                refused_framing.append(message.text)
+                if "refused_framing" in request.fixturenames:
+                    return  # the test expects it, and checks it
             problems.append(f"console.{message.type}: {message.text}")
 
     page.on("console", on_console)
@@ -325,75 +380,134 @@ def patient(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 def test_a_website_the_practice_has_not_allowed_gets_no_chat(
-    service: LiveService, patient: Page
+    service: LiveService, patient: Page, refused_framing: list[str]
 ) -> None:
     with session_scope(make_session_factory(service.engine, clock=system_clock)) as db:
         for origin in ("http://localhost:*", "http://127.0.0.1:*"):
             assert disallow_origin(session=db, practice_id=1, origin=origin)
     sockets: list[str] = []
+    frames: list[int] = []
     patient.on("websocket", lambda socket: sockets.append(socket.url))
+    patient.on(
+        "response",
+        lambda response: frames.append(response.status) if "/chat/frame" in response.url else None,
+    )
     with host_page(service.base_url) as port:
         patient.goto(f"http://localhost:{port}/")
-        refusal = patient.get_by_test_id("fd-error")
-        expect(refusal).to_have_attribute("data-code", "origin_not_allowed")
-        expect(refusal).to_contain_text("not enabled on this website")
-        composer = patient.get_by_test_id("fd-input")
-        composer.fill("hello?")
-        composer.press("Enter")
-        expect(patient.get_by_test_id("fd-composer-error")).to_contain_text("chat isn't available")
-        expect(composer).to_have_value("hello?")  # kept, not silently dropped
-        patient.wait_for_timeout(3000)  # longer than the first reconnect back-off
-        expect(patient.get_by_test_id("fd-status")).to_be_hidden()
-        assert len(sockets) == 1  # refused once, never retried
+        expect(patient.get_by_test_id("fd-launcher")).to_have_count(1)
+        patient.wait_for_timeout(3000)  # time enough to render and connect, were it allowed
+        # The service answered, but the browser refused to show it here (frame-ancestors).
+        assert frames == [200]
+        blocked, explained = refused_framing
+        assert "frame-ancestors 'self'\"" in blocked
+        assert "not among the practice's allowed widget origins" in explained
+        expect(patient.get_by_test_id("fd-launcher")).to_be_hidden()  # no button to a blank
+        expect(chat_of(patient).get_by_test_id("fd-panel")).to_have_count(0)
+        assert sockets == []  # no chat ran on this site
         shot(patient, "embedded-origin-refused")
     assert service.bot.turns == []
+
+
+def test_an_allowed_website_chats_without_ever_holding_the_resume_token(
+    service: LiveService, patient: Page
+) -> None:
+    # Everything the host page could see: messages posted to it and its own storage and DOM.
+    patient.add_init_script(
+        "window.__seen = []; window.addEventListener('message', "
+        "e => window.__seen.push(JSON.stringify(e.data)));"
+    )
+    tokens: list[str] = []
+
+    def on_socket(socket: WebSocket) -> None:
+        def on_frame(payload: str | bytes) -> None:
+            frame = json.loads(payload)
+            if frame.get("type") == "session":
+                tokens.append(frame["resume_token"])
+
+        socket.on("framereceived", on_frame)
+
+    patient.on("websocket", on_socket)
+    with host_page(service.base_url) as port:
+        # Another site (localhost is not 127.0.0.1): a third-party frame, as on the web.
+        patient.goto(f"http://localhost:{port}/")
+        chat = chat_of(patient)
+        say(chat, "hello")
+        expect(messages(chat, "bot").last).to_have_text("Virtual assistant here. You said: hello")
+        [token] = tokens
+        assert len(token) > 20
+        host = patient.evaluate(
+            """() => ({
+                session: Object.keys(window.sessionStorage),
+                local: Object.keys(window.localStorage),
+                dom: document.documentElement.outerHTML
+                    + document.querySelector('frontdesk-widget').shadowRoot.innerHTML,
+                url: window.location.href,
+                seen: window.__seen,
+                reach: (() => {
+                    const f = document.querySelector('frontdesk-widget').shadowRoot
+                        .querySelector('iframe');
+                    try { return f.contentDocument === null ? 'blocked' : 'open'; }
+                    catch (e) { return 'blocked'; }
+                })(),
+            })"""
+        )
+        assert host["session"] == [] and host["local"] == []
+        assert token not in host["dom"] and token not in host["url"]
+        assert host["seen"] and not any(token in message for message in host["seen"])
+        assert host["reach"] == "blocked"  # the frame's document is another origin's
+        assert "hello" not in "".join(host["seen"])  # nor does chat text reach the host
+        shot(patient, "embedded-chat-token-inside-frame")
 
 
 def test_the_widget_resends_after_a_dropped_connection_and_keeps_the_conversation(
     service: LiveService, patient: Page
 ) -> None:
     with host_page(service.base_url) as port:
-        patient.goto(f"http://localhost:{port}/")
-        say(patient, "hello")
-        expect(messages(patient, "bot").last).to_have_text(
-            "Virtual assistant here. You said: hello"
-        )
+        # Another origin on the same site: Chromium lets the frame keep its storage (it
+        # refuses a third-party frame any, see docs/security.md), so a reload resumes.
+        patient.goto(f"http://127.0.0.1:{port}/")
+        chat = chat_of(patient)
+        say(chat, "hello")
+        expect(messages(chat, "bot").last).to_have_text("Virtual assistant here. You said: hello")
 
         service.stop()  # the connection drops, as in a restart or a network cut
-        expect(patient.get_by_test_id("fd-status")).to_have_text("Reconnecting…")
-        say(patient, "are you still there?")
-        expect(patient.get_by_test_id("fd-note")).to_have_text("Waiting to send…")
+        expect(chat.get_by_test_id("fd-status")).to_have_text("Reconnecting…")
+        say(chat, "are you still there?")
+        expect(chat.get_by_test_id("fd-note")).to_have_text("Waiting to send…")
         shot(patient, "embedded-reconnecting")
 
         service.start()
-        patient.evaluate("() => window.dispatchEvent(new Event('online'))")
-        expect(messages(patient, "bot").last).to_have_text(
+        chat_frame(patient).evaluate("() => window.dispatchEvent(new Event('online'))")
+        expect(messages(chat, "bot").last).to_have_text(
             "Virtual assistant here. You said: are you still there?"
         )
-        expect(patient.get_by_test_id("fd-status")).to_be_hidden()
+        expect(chat.get_by_test_id("fd-status")).to_be_hidden()
         assert [text for _, text in service.bot.turns].count("are you still there?") == 1
 
         patient.reload()  # the same tab: the conversation comes back from the server
-        expect(messages(patient, "patient")).to_have_text(["hello", "are you still there?"])
-        expect(messages(patient, "bot")).to_have_count(2)
-        assert patient.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+        expect(messages(chat, "patient")).to_have_text(["hello", "are you still there?"])
+        expect(messages(chat, "bot")).to_have_count(2)
+        frame = chat_frame(patient)
+        assert frame.evaluate("() => Object.keys(window.sessionStorage)") == [RESUME_KEY]
+        assert patient.evaluate("() => Object.keys(window.sessionStorage)") == []
         shot(patient, "embedded-after-reload")
 
 
 def test_the_panel_is_an_accessible_dialog(service: LiveService, patient: Page) -> None:
     with host_page(service.base_url) as port:
         patient.goto(f"http://localhost:{port}/")
-        panel = patient.get_by_role("dialog", name="Chat with us")
+        chat = chat_of(patient)
+        panel = chat.get_by_role("dialog", name="Chat with us")
         expect(panel).to_be_visible()
         launcher = patient.get_by_test_id("fd-launcher")
-        expect(launcher).to_have_attribute("aria-controls", "fd-panel")
-        expect(patient.get_by_role("log", name="Conversation")).to_have_attribute(
+        expect(launcher).to_have_attribute("aria-controls", "fd-frame")
+        expect(chat.get_by_role("log", name="Conversation")).to_have_attribute(
             "aria-live", "polite"
         )
-        composer = patient.get_by_role("textbox", name="Message")
+        composer = chat.get_by_role("textbox", name="Message")
         composer.focus()
         patient.keyboard.press("Tab")
-        expect(patient.get_by_role("button", name="Send")).to_be_focused()
+        expect(chat.get_by_role("button", name="Send")).to_be_focused()
         patient.keyboard.press("Escape")
         expect(panel).to_be_hidden()
         expect(launcher).to_be_focused()
@@ -402,3 +516,31 @@ def test_the_panel_is_an_accessible_dialog(service: LiveService, patient: Page) 
         expect(panel).to_be_visible()
         expect(composer).to_be_focused()
         shot(patient, "embedded-accessible-dialog")
+
+
+def test_the_widget_speaks_the_browser_language_then_the_conversation_s(
+    service: LiveService, browser: Browser
+) -> None:
+    context = browser.new_context(locale="es-MX", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(UI_MS)
+    try:
+        patient = context.new_page()
+        with host_page(service.base_url) as port:
+            patient.goto(f"http://localhost:{port}/")
+            chat = chat_of(patient)
+            composer = chat.get_by_test_id("fd-input")
+            expect(composer).to_have_attribute("placeholder", "Escribe tu mensaje…")
+            expect(chat.get_by_test_id("fd-send")).to_have_text("Enviar")
+            expect(chat.get_by_role("dialog", name="Chatea con nosotros")).to_be_visible()
+            launcher = patient.get_by_test_id("fd-launcher")
+            expect(launcher).to_have_attribute("aria-label", "Cerrar el chat")
+            shot(patient, "language-1-spanish-browser")
+            # The patient writes in English: the conversation is English, and so is the widget.
+            say(chat, "Hello, I would like to book an appointment for next week, please.")
+            expect(composer).to_have_attribute("placeholder", "Type your message…")
+            expect(chat.get_by_test_id("fd-send")).to_have_text("Send")
+            expect(launcher).to_have_attribute("aria-label", "Close chat")
+            expect(messages(chat, "bot")).to_have_count(1)
+            shot(patient, "language-2-english-conversation")
+    finally:
+        context.close()

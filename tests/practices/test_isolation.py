@@ -232,7 +232,10 @@ def test_each_widget_answers_from_its_own_knowledge_base(client: TestClient) -> 
 
     answers = {}
     for slug in ("riverside", "maple-peds"):
-        site = {"origin": SITES[slug]}
+        # The practice's website shows the chat frame; the frame, on our origin, chats.
+        frame = client.get(f"/chat/frame?practice={slug}").headers["content-security-policy"]
+        assert SITES[slug] in frame or f"{SITES[slug].rsplit(':', 1)[0]}:*" in frame
+        site = {"origin": "http://testserver"}
         with client.websocket_connect(f"/chat/ws?practice={slug}", headers=site) as ws:
             hello = ws.receive_json()
             assert hello["practice"]["slug"] == slug
@@ -241,6 +244,8 @@ def test_each_widget_answers_from_its_own_knowledge_base(client: TestClient) -> 
     assert answers["maple-peds"].get("source") != "bikes.md"
     assert "north door" not in str(answers["maple-peds"])
     # Neither widget runs on the other practice's website.
+    maple_frame = client.get("/chat/frame?practice=maple-peds")
+    assert SITES["riverside"] not in maple_frame.headers["content-security-policy"]
     with client.websocket_connect(
         "/chat/ws?practice=maple-peds", headers={"origin": SITES["riverside"]}
     ) as ws:

@@ -231,7 +231,11 @@ def test_an_imported_patient_books_over_the_widget_on_the_practices_website(
     with Session(database) as db:
         peds = db.scalars(select(Practice).where(Practice.slug == "maple-peds")).one()
         child = db.scalars(select(Patient).where(Patient.external_id == "MRN00011")).one()
-    site = {"origin": "https://www.maple-peds.example"}  # in widget_origins
+    # The practice's website (in widget_origins) may show the chat frame, whose page on our
+    # origin opens the socket.
+    frame = client.get("/chat/frame?practice=maple-peds")
+    assert "https://www.maple-peds.example" in frame.headers["content-security-policy"]
+    site = {"origin": "http://testserver"}
     with client.websocket_connect("/chat/ws?practice=maple-peds", headers=site) as ws:
         hello = ws.receive_json()
         assert hello["practice"] == {"slug": "maple-peds", "name": "Maple Street Pediatrics"}
@@ -256,6 +260,10 @@ def test_an_imported_patient_books_over_the_widget_on_the_practices_website(
         assert booked.practice_id == peds.id
         assert (booked.provider_id, booked.start_at) == parse_slot_key(script.chosen)
     # Another website (here the demo's test pages) cannot embed this practice's chat.
+    assert (
+        "localhost"
+        not in client.get("/chat/frame?practice=maple-peds").headers["content-security-policy"]
+    )
     refused = {"origin": "http://localhost:8000"}
     with client.websocket_connect("/chat/ws?practice=maple-peds", headers=refused) as ws:
         error = ws.receive_json()
