@@ -21,7 +21,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations import turn_queue
 from frontdesk.conversations.handoff import NOTICE_MARKER
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
-from frontdesk.conversations.safety import SAFETY_LINE
+from frontdesk.conversations.safety import SAFETY_LINES
 from frontdesk.events import Event
 from frontdesk.runtime import Services
 
@@ -54,7 +54,11 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
             conversation = conversations.get_conversation(session=db, public_id=public_id)
             if conversation is None or conversation.owner is not Owner.BOT:
                 return None
-            if text == SAFETY_LINE and not buttons and _latest_is_safety_line(db, conversation):
+            if (
+                text in SAFETY_LINES.values()
+                and not buttons
+                and _latest_is_safety_line(db, conversation)
+            ):
                 return None  # the service already said it this turn (a weak signal)
             if not turn_queue.record_reply(session=db, conversation_id=conversation.id, body=body):
                 return None  # delivered already: Rasa (or a proxy) sent it again
@@ -86,7 +90,7 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
 
 def _latest_is_safety_line(db: Session, conversation: Conversation) -> bool:
     latest = conversations.history(session=db, conversation=conversation, limit=1)
-    return bool(latest) and latest[0].role is Role.BOT and latest[0].text == SAFETY_LINE
+    return bool(latest) and latest[0].role is Role.BOT and latest[0].text in SAFETY_LINES.values()
 
 
 async def _deliver_handoff_notice(services: Services, public_id: str, message_id: object) -> bool:

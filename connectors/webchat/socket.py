@@ -323,7 +323,8 @@ async def _handle_message(
                 return created, False, None, language
             offered = conversations.offered_payloads(session=db, conversation=conversation)
             bot_text = bot_turn_text(text, payload, offered=offered)
-            line = safety_line(text, bot_text)
+            reply_in = conversations.reply_language(session=db, conversation=conversation)
+            line = safety_line(text, bot_text, reply_in.value)
             safety = None
             if line is not None:  # a weak emergency signal: the 911 line leads any answer
                 safety = conversations.StoredMessage.of(

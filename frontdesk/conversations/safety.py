@@ -36,14 +36,22 @@ import yaml
 
 MAX_SCAN_CHARS = 2000
 
-# The line a patient gets on any emergency signal, strong or weak. It is the bot's
-# `utter_emergency` response word for word (a test keeps the two in step), so a weak turn the
-# NLU also reads as an emergency does not show the patient the same line twice.
-SAFETY_LINE = (
-    "If this is an emergency, please call 911 now or go to the nearest emergency room. "
-    "If you are thinking about harming yourself, call or text 988. "
-    "This chat can't help in an emergency."
-)
+# The line a patient gets on any emergency signal, strong or weak, per language. Each is the
+# bot's `utter_emergency` response in that language word for word (a test keeps them in step),
+# so a weak turn the NLU also reads as an emergency does not show the patient the line twice.
+SAFETY_LINES = {
+    "en": (
+        "If this is an emergency, please call 911 now or go to the nearest emergency room. "
+        "If you are thinking about harming yourself, call or text 988. "
+        "This chat can't help in an emergency."
+    ),
+    "es": (
+        "Si es una emergencia, llame al 911 ahora o vaya a la sala de emergencias más cercana. "
+        "Si está pensando en hacerse daño, llame o mande un mensaje al 988. "
+        "Este chat no puede ayudarle en una emergencia."
+    ),
+}
+SAFETY_LINE = SAFETY_LINES["en"]
 
 
 class Signal(StrEnum):

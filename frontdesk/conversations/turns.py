@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from frontdesk.conversations.safety import SAFETY_LINE, Signal, assess, is_emergency
+from frontdesk.conversations.safety import SAFETY_LINES, Signal, assess, is_emergency
 
 MEDICAL_EMERGENCY = "/medical_emergency"
 IDENTITY_PROVIDED = "/identity_provided"  # the patient is identified (and verified if asked)
@@ -47,14 +47,15 @@ def bot_turn_text(text: str, payload: str | None, *, offered: Collection[str] | 
     return as_plain_text(text)
 
 
-def safety_line(text: str, bot_text: str) -> str | None:
+def safety_line(text: str, bot_text: str, language: str = "en") -> str | None:
     """The 911 line the service sends before handing the bot a weak-signal turn, else None.
 
     Args:
         text: what the patient typed.
         bot_text: what `bot_turn_text` made of it. A payload or the emergency intent (both
             start with "/") needs no line from the service: the bot says it on a strong signal.
+        language: the conversation's reply language ("en" or "es").
     """
     if bot_text.startswith("/") or assess(text).signal is not Signal.WEAK:
         return None
-    return SAFETY_LINE
+    return SAFETY_LINES.get(language, SAFETY_LINES["en"])

@@ -214,7 +214,8 @@ def queue_bot_turn(*, session: Session, inbound: InboundSms, conversation: Conve
     if has_turn(session=session, message_id=inbound.message_id):
         return
     text = inbound.bot_text
-    line = safety_line(text, text)
+    language = reply_language(session=session, conversation=conversation)
+    line = safety_line(text, text, language.value)
     if line is not None:  # a weak emergency signal: the 911 line goes out before any answer
         record_outgoing_message(
             session=session, conversation=conversation, role=Role.BOT, text=line

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from actions.handoff import CARRY_ON_TEXT
 from frontdesk.conversations.handoff import EscalationReason
 from frontdesk.conversations.models import Conversation, Message, Owner, Role
-from frontdesk.conversations.safety import SAFETY_LINE
+from frontdesk.conversations.safety import SAFETY_LINE, SAFETY_LINES
 from frontdesk.conversations.turns import MEDICAL_EMERGENCY
 from frontdesk.sms.models import OutboundSms
 from tests.connectors.test_twilio_sms import fake as fake
@@ -94,8 +94,25 @@ def bot_texts(engine: Engine) -> list[str]:
         ]
 
 
-def test_the_safety_line_is_the_bots_own_emergency_response() -> None:
-    assert bot_domain()["responses"]["utter_emergency"][0]["text"] == SAFETY_LINE
+def test_the_safety_line_is_the_bots_own_emergency_response_in_each_language() -> None:
+    variations = bot_domain()["responses"]["utter_emergency"]
+    assert variations[0]["text"] == SAFETY_LINE == SAFETY_LINES["en"]
+    [spanish] = [
+        v["text"]
+        for v in variations
+        if {"type": "slot", "name": "language", "value": "es"} in v.get("condition", [])
+    ]
+    assert spanish == SAFETY_LINES["es"]
+
+
+def test_a_weak_signal_in_a_spanish_chat_gets_the_spanish_911_line(
+    chat: TestClient, bot: ScriptedBot, sqlite_engine: Engine
+) -> None:
+    message = "mi hijo tuvo una convulsion hace 3 semanas, quisiera hacer una cita para un chequeo"
+    shown = chat_turn(chat, message)
+    assert [t for _, t in bot.turns] == [message]
+    assert shown[0] == SAFETY_LINES["es"] and shown[1].startswith("What kind of visit?")
+    assert the_conversation(sqlite_engine).language == "es"
 
 
 def test_a_strong_signal_gets_911_an_urgent_escalation_and_stops(
@@ -126,10 +143,10 @@ def test_the_nlu_alone_at_moderate_confidence_does_not_escalate(
 ) -> None:
     shown = chat_turn(chat, WEAK)
     assert [t for _, t in bot.turns] == [WEAK]  # the words, not the emergency intent
-    assert shown == [SAFETY_LINE, CARRY_ON_TEXT]  # the bot's second 911 line is dropped
+    assert shown == [SAFETY_LINE, CARRY_ON_TEXT["en"]]  # the bot's second 911 line is dropped
     conversation = the_conversation(sqlite_engine)
     assert conversation.owner is Owner.BOT and conversation.escalation_reason is None
-    assert bot_texts(sqlite_engine) == [SAFETY_LINE, CARRY_ON_TEXT]
+    assert bot_texts(sqlite_engine) == [SAFETY_LINE, CARRY_ON_TEXT["en"]]
 
 
 def test_a_benign_message_gets_no_911_line(
