@@ -24,6 +24,7 @@ from actions.lookups import linked_patient_id, locate, own_upcoming, title_for_k
 from actions.waitlist import put_on_waitlist
 from frontdesk.insights.models import InsightKind
 from frontdesk.insights.recording import record_bot_act
+from frontdesk.language import Language
 from frontdesk.reminders.messages import appointment_ref
 from frontdesk.scheduling.booking import (
     AppointmentNotChangeableError,
@@ -109,7 +110,9 @@ class ActionAskChangeConfirmed(ContextAction):
                 return None
             details = {
                 "appointment": describe_appointment(appointment, where.tz, language),
-                "notice": cancellation_notice(session=session, appointment=appointment, now=now),
+                "notice": cancellation_notice(
+                    session=session, appointment=appointment, now=now, language=Language(language)
+                ),
             }
             if rescheduling and isinstance(key, str):
                 details["new_time"] = title_for_key(session, key, where.tz, language)

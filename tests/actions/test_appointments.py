@@ -346,6 +346,27 @@ def test_a_late_cancel_is_told_as_late_before_and_after(
     assert done.messages[0]["fee_note"] == "This counts as a late cancellation."
 
 
+def test_a_spanish_conversation_is_told_the_cancellation_policy_in_spanish(
+    session: Session, practice: Practice, conversation: Conversation
+) -> None:
+    who = jordan(session, practice)
+    appointment = book(session, practice, who, "next tue after 3")
+    verify(session, conversation, who)
+    soon = appointment.start_at - timedelta(hours=3)
+    conversation.identity_verified_at = soon
+    session.flush()
+    slots = {"appointment_ref": appointment_ref(appointment.id), "language": "es"}
+    ask = CollectingDispatcher()
+    run(
+        ActionAskChangeConfirmed(context_at(session, soon)).run(
+            ask, tracker(conversation, slots, loop="cancel_appointment_form"), DOMAIN
+        )
+    )
+    notice = ask.messages[0]["notice"]
+    # The fee wording is the practice's own text (one language in the practice file).
+    assert notice.startswith("Faltan menos de 24 horas") and "cancelación tardía" in notice
+
+
 # --- reschedule -------------------------------------------------------------------------------
 
 
