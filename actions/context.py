@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import knowledge
 from frontdesk.db import session_scope
+from frontdesk.language import Language
 from frontdesk.scheduling.waitlist_policy import WaitlistPolicy
 
 if TYPE_CHECKING:
@@ -76,12 +77,17 @@ class ActionContext:
 
         return await asyncio.to_thread(call)
 
-    async def answer(self, question: str, *, practice_slug: str) -> Answer:
-        """Answer from the practice's documents, off the event loop."""
+    async def answer(
+        self, question: str, *, practice_slug: str, language: Language | None = None
+    ) -> Answer:
+        """Answer from the practice's documents in the conversation's language, off the loop."""
 
         def call() -> Answer:
             return knowledge.answer(
-                question, practice_slug=practice_slug, knowledge_base=self.knowledge_base()
+                question,
+                practice_slug=practice_slug,
+                knowledge_base=self.knowledge_base(),
+                language=language,
             )
 
         return await asyncio.to_thread(call)

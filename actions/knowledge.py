@@ -14,6 +14,7 @@ from actions.language import language_of
 from frontdesk.conversations import service as conversations
 from frontdesk.insights.models import InsightKind
 from frontdesk.insights.recording import record_bot_act
+from frontdesk.language import Language
 from frontdesk.practices.models import Practice
 
 
@@ -41,14 +42,17 @@ class ActionAnswerQuestion(ContextAction):
         if slug is None or not question.strip():
             dispatcher.utter_message(response="utter_kb_not_sure")
             return [SlotSet("escalation_reason", "low_confidence_answer")]
-        result = await self.context.answer(question, practice_slug=slug)
+        language = language_of(tracker)
+        # Only documents in the patient's language answer: never an English extract in Spanish.
+        result = await self.context.answer(
+            question, practice_slug=slug, language=Language(language)
+        )
         kind = InsightKind.KB_ANSWERED if result.confident else InsightKind.KB_ABSTAINED
         now = self.context.clock()
         await self.context.run(
             lambda s: record_bot_act(session=s, public_id=tracker.sender_id, kind=kind, at=now)
         )
         if not result.confident:
-            language = language_of(tracker)
             if language == "en":
                 dispatcher.utter_message(text=result.answer, buttons=_offer_person())
             else:  # the knowledge base words its "not sure" in English: say ours instead

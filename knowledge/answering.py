@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from knowledge.calibrate import confidence
+from frontdesk.language import DEFAULT_LANGUAGE, Language
+from knowledge.calibrate import confidence, spanish_confidence
 from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
+from knowledge.languages import in_language
 from knowledge.retrieve import Hit, HybridRetriever, terms
 
 if TYPE_CHECKING:
@@ -168,6 +170,8 @@ class KnowledgeBase:
         self.rephraser = rephraser
         self.scrub = scrubber or _default_scrub
         self._retrievers: dict[str, tuple[float, HybridRetriever, float]] = {}
+        # (practice, language) -> (version, retriever over that language's passages, threshold)
+        self._by_language: dict[tuple[str, str], tuple[float, HybridRetriever, float]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -186,6 +190,8 @@ class KnowledgeBase:
         self.stamp_path(practice_slug).touch()
         with self._lock:
             self._retrievers.pop(practice_slug, None)
+            for key in [k for k in self._by_language if k[0] == practice_slug]:
+                del self._by_language[key]
 
     def retriever(self, practice_slug: str) -> HybridRetriever:
         """The practice's in-memory index, reloaded when an ingest changed it."""
@@ -204,6 +210,29 @@ class KnowledgeBase:
             self._retrievers[practice_slug] = (version, retriever, threshold)
             return retriever
 
+    def retriever_in(self, practice_slug: str, language: Language) -> tuple[HybridRetriever, float]:
+        """The practice's index over its passages in `language`, and that index's threshold."""
+        stamp = self.stamp_path(practice_slug)
+        version = stamp.stat().st_mtime if stamp.exists() else 0.0
+        key = (practice_slug, language.value)
+        with self._lock:
+            cached = self._by_language.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2]
+        whole = self.retriever(practice_slug)
+        snapshot = self.store.load_snapshot(practice_slug)
+        rows = in_language(whole.passages, language)
+        retriever = HybridRetriever(
+            [whole.passages[i] for i in rows],
+            whole.vectors[rows] if rows else np.zeros((0, 1), dtype=np.float32),
+            embedder=self.embedder,
+        )
+        threshold_key = "threshold" if language is DEFAULT_LANGUAGE else f"threshold_{language}"
+        threshold = snapshot.calibration.get(threshold_key, self.threshold)
+        with self._lock:
+            self._by_language[key] = (version, retriever, threshold)
+        return retriever, threshold
+
     def threshold_for(self, practice_slug: str) -> float:
         """The practice's abstention threshold: calibrated at its ingest (knowledge.calibrate),
         else the configured one (a store ingested before calibration existed)."""
@@ -215,17 +244,31 @@ class KnowledgeBase:
         """The best passages for a (scrubbed) question."""
         return self.retriever(practice_slug).search(self.scrub(question), k=k)
 
-    def answer(self, question: str, *, practice_slug: str) -> Answer:
-        """Answer from the practice's documents, or say we are not sure."""
+    def answer(
+        self, question: str, *, practice_slug: str, language: Language | None = None
+    ) -> Answer:
+        """Answer from the practice's documents, or say we are not sure.
+
+        Args:
+            question: The patient's question (scrubbed here before anything reads it).
+            practice_slug: Whose documents answer.
+            language: The conversation's language: only passages written in it may answer
+                (none in it means "not sure", never an extract in another language). None
+                searches every passage (the command line, the evaluation).
+        """
         if is_medical_question(question):
             return Answer(answer=MEDICAL, confident=False)
         clean = self.scrub(question)
-        hits = self.retriever(practice_slug).search(clean, k=3)
+        if language is None:
+            retriever, threshold = self.retriever(practice_slug), self.threshold_for(practice_slug)
+        else:
+            retriever, threshold = self.retriever_in(practice_slug, language)
+        hits = retriever.search(clean, k=3)
         if not hits:
             return Answer(answer=NOT_SET_UP, confident=False)
         best = hits[0]
-        score = confidence(best)
-        if score < self.threshold_for(practice_slug):
+        score = spanish_confidence(best) if language is Language.ES else confidence(best)
+        if score < threshold:
             return Answer(answer=NOT_SURE, confident=False, score=score)
         text = extract(clean, best.passage, embedder=self.embedder)
         if self.rephraser is not None:
@@ -288,7 +331,13 @@ def ensure_demo_ingested(kb: KnowledgeBase, practice_slug: str) -> None:
         kb.mark_changed(practice_slug)
 
 
-def answer(question: str, *, practice_slug: str, knowledge_base: KnowledgeBase) -> Answer:
+def answer(
+    question: str,
+    *,
+    practice_slug: str,
+    knowledge_base: KnowledgeBase,
+    language: Language | None = None,
+) -> Answer:
     """Answer a patient's question from the practice's documents (the shared entry point)."""
     ensure_demo_ingested(knowledge_base, practice_slug)
-    return knowledge_base.answer(question, practice_slug=practice_slug)
+    return knowledge_base.answer(question, practice_slug=practice_slug, language=language)

@@ -275,15 +275,46 @@ class KnowledgeStore:
 def _calibration(
     store: KnowledgeStore, practice_slug: str, embedder: Embedder | None
 ) -> dict[str, float]:
-    """The practice's abstention threshold from its own documents (knowledge.calibrate)."""
-    from knowledge.calibrate import calibrate
+    """The practice's abstention thresholds from its own documents (knowledge.calibrate).
+
+    English passages give `threshold` as before; Spanish passages, when there are any, give
+    `threshold_es` from Spanish probes over the Spanish passages alone, since a question is
+    answered only from passages in its own language (knowledge.languages).
+    """
+    from frontdesk.language import Language
+    from knowledge.calibrate import (
+        PROBES,
+        SPANISH_PROBES,
+        calibrate,
+        confidence,
+        spanish_confidence,
+    )
+    from knowledge.languages import in_language
     from knowledge.retrieve import HybridRetriever
 
     passages, vectors = store.read_collection(practice_slug)
     if not passages:
         return {}
     matrix = np.asarray(vectors, dtype=np.float32)
-    return calibrate(HybridRetriever(passages, matrix, embedder=embedder or default_embedder()))
+    embedder = embedder or default_embedder()
+    result: dict[str, float] = {}
+    for language, probes, score, key in (
+        (Language.EN, PROBES, confidence, "threshold"),
+        (Language.ES, SPANISH_PROBES, spanish_confidence, "threshold_es"),
+    ):
+        rows = in_language(passages, language)
+        if not rows:
+            continue
+        found = calibrate(
+            HybridRetriever([passages[i] for i in rows], matrix[rows], embedder=embedder),
+            probes,
+            score,
+        )
+        if language is Language.EN:
+            result.update(found)
+        elif "threshold" in found:
+            result[key] = found["threshold"]
+    return result
 
 
 def ingest_directory(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -111,6 +112,90 @@ STOP_WORDS = frozenset(
         "want",
     ]
 )
+
+# Spanish function words (issue 15: Spanish documents beside English ones). Only words that
+# carry no topic in either language: "no", "me", "con" and "mi" are left out on purpose.
+STOP_WORDS = STOP_WORDS | frozenset(
+    [
+        "de",
+        "del",
+        "el",
+        "la",
+        "las",
+        "los",
+        "lo",
+        "un",
+        "una",
+        "unos",
+        "unas",
+        "y",
+        "e",
+        "o",
+        "u",
+        "que",
+        "en",
+        "por",
+        "para",
+        "al",
+        "su",
+        "sus",
+        "mis",
+        "tu",
+        "tus",
+        "se",
+        "le",
+        "les",
+        "es",
+        "son",
+        "esta",
+        "este",
+        "esto",
+        "estan",
+        "tiene",
+        "tienen",
+        "tengo",
+        "puedo",
+        "puede",
+        "pueden",
+        "quiero",
+        "como",
+        "donde",
+        "cuando",
+        "cual",
+        "cuales",
+        "cuanto",
+        "cuanta",
+        "quien",
+        "usted",
+        "ustedes",
+        "nos",
+        "nosotros",
+        "yo",
+        "ellos",
+        "ella",
+        "ser",
+        "estar",
+        "hacer",
+        "si",
+        "ya",
+        "muy",
+        "mas",
+        "pero",
+        "tambien",
+        "sobre",
+        "entre",
+        "hasta",
+        "desde",
+    ]
+)
+
+
+def _fold(text: str) -> str:
+    """Lower-case without accents, so "días" and "dias" are one word (Spanish documents)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 # Everyday words patients use for the documents' words (kept small and readable).
 SYNONYMS = {
     "open": "hours",
@@ -253,7 +338,7 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed words, with everyday synonyms added."""
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(_fold(text)):
         if word in STOP_WORDS:
             continue
         out.append(_stem(word))
@@ -380,7 +465,7 @@ class HybridRetriever:
         shares "late" through its synonym. Unlike coverage this does not ask that one passage
         hold them all, so a paraphrase spread over everyday words is not punished twice.
         """
-        words = [w for w in _WORD.findall(question.lower()) if w not in STOP_WORDS]
+        words = [w for w in _WORD.findall(_fold(question)) if w not in STOP_WORDS]
         if not words:
             return 0.0
         vocabulary = self.bm25.idf

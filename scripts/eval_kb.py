@@ -5,6 +5,9 @@ knowledge/eval/<practice>.jsonl and prints top-1 / top-3 accuracy (source file +
 the abstention rate on unanswerable questions, wrong abstentions on answerable ones, and the
 p95 latency of a full answer after warm-up. `--compare` also ranks with BM25 only and dense
 only, and `--sweep` prints how the confidence threshold trades the two error kinds.
+`--language es` asks knowledge/eval/<practice>-es.jsonl against the practice's Spanish passages
+with the Spanish confidence rule and threshold (questions are answered only from passages in
+their own language; the default, English, likewise leaves Spanish documents out).
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.answering import KnowledgeBase, confidence  # noqa: E402
+from frontdesk.language import Language  # noqa: E402
+from knowledge.answering import KnowledgeBase  # noqa: E402
+from knowledge.calibrate import confidence, spanish_confidence  # noqa: E402
 from knowledge.ingest import KnowledgeStore, ingest_directory  # noqa: E402
+from knowledge.retrieve import Hit, HybridRetriever  # noqa: E402
 
 
 def load_cases(path: Path) -> list[dict[str, str | None]]:
@@ -39,9 +46,12 @@ def main() -> int:
     parser.add_argument("--compare", action="store_true", help="also BM25-only and dense-only")
     parser.add_argument("--sweep", action="store_true", help="threshold trade-off table")
     parser.add_argument("--errors", action="store_true", help="list every miss")
+    parser.add_argument("--language", choices=["en", "es"], default="en")
     args = parser.parse_args()
+    language = Language(args.language)
     docs = args.docs or ROOT / "knowledge" / "docs" / args.practice
-    cases = load_cases(args.cases or ROOT / "knowledge" / "eval" / f"{args.practice}.jsonl")
+    suffix = "" if language is Language.EN else f"-{language}"
+    cases = load_cases(args.cases or ROOT / "knowledge" / "eval" / f"{args.practice}{suffix}.jsonl")
     from frontdesk.settings import Settings
 
     default = Settings.model_fields["kb_confidence_threshold"].default  # no secrets needed
@@ -53,9 +63,8 @@ def main() -> int:
         ingest_ms = (time.perf_counter() - started) * 1000
         kb = KnowledgeBase(store=store, threshold=fallback)
         # The practice's threshold as calibrated at ingest, unless --threshold overrides it.
-        threshold = (
-            args.threshold if args.threshold is not None else kb.threshold_for(args.practice)
-        )
+        retriever, calibrated = kb.retriever_in(args.practice, language)
+        threshold = args.threshold if args.threshold is not None else calibrated
         print(
             f"abstention threshold: {threshold:.3f} ("
             f"{'--threshold' if args.threshold is not None else 'calibrated at ingest'})"
@@ -64,22 +73,24 @@ def main() -> int:
             f"documents: {len(report.added)} files, {report.passages} passages "
             f"(ingest {ingest_ms:.0f} ms); questions: {len(cases)}"
         )
-        chosen = kb.retriever(args.practice).dense_weight
+        chosen = retriever.dense_weight
         weights = [(f"hybrid {chosen:.1f} dense", chosen)]
         if args.compare:
             weights += [("bm25 only", 0.0), ("dense only", 1.0)]
+        score = spanish_confidence if language is Language.ES else confidence
         for label, weight in weights:
-            kb.retriever(args.practice).dense_weight = weight
-            evaluate(kb, cases, args.practice, label, threshold, args.sweep, args.errors)
-        kb.retriever(args.practice).dense_weight = chosen
-        latency(kb, cases, args.practice)
+            retriever.dense_weight = weight
+            evaluate(retriever, score, kb.scrub, cases, label, threshold, args.sweep, args.errors)
+        retriever.dense_weight = chosen
+        latency(kb, cases, args.practice, language)
     return 0
 
 
 def evaluate(
-    kb: KnowledgeBase,
+    retriever: HybridRetriever,
+    confidence: Callable[[Hit], float],
+    scrub: Callable[[str], str],
     cases: list[dict[str, str | None]],
-    practice: str,
     label: str,
     threshold: float,
     sweep: bool,
@@ -92,7 +103,7 @@ def evaluate(
     scores_ok: list[float] = []
     scores_no: list[float] = []
     for case in answerable:
-        hits = kb.search(str(case["question"]), practice_slug=practice, k=3)
+        hits = retriever.search(scrub(str(case["question"])), k=3)
         keys = [(h.passage.source, h.passage.section) for h in hits]
         want = (case["source"], case["section"])
         top1 += keys[:1] == [want]
@@ -101,7 +112,7 @@ def evaluate(
         if errors and keys[:1] != [want]:
             print(f"  miss: {case['question']!r} -> {keys[0]} (want {want})")
     for case in unanswerable:
-        hits = kb.search(str(case["question"]), practice_slug=practice, k=1)
+        hits = retriever.search(scrub(str(case["question"])), k=1)
         scores_no.append(confidence(hits[0]))
         if errors and confidence(hits[0]) >= threshold:
             print(f"  answered: {case['question']!r} -> {hits[0].passage.section}")
@@ -119,16 +130,18 @@ def evaluate(
             print(f"    threshold {t:.2f}: abstain unanswerable {a:.0%}, answerable {w:.0%}")
 
 
-def latency(kb: KnowledgeBase, cases: list[dict[str, str | None]], practice: str) -> None:
+def latency(
+    kb: KnowledgeBase, cases: list[dict[str, str | None]], practice: str, language: Language
+) -> None:
     """p50/p95 of full answers (scrub, retrieve, extract) after a warm-up pass."""
     questions = [str(c["question"]) for c in cases]
     for question in questions:  # warm-up
-        kb.answer(question, practice_slug=practice)
+        kb.answer(question, practice_slug=practice, language=language)
     timings = []
     for _ in range(3):
         for question in questions:
             started = time.perf_counter()
-            kb.answer(question, practice_slug=practice)
+            kb.answer(question, practice_slug=practice, language=language)
             timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]

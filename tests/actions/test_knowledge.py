@@ -104,3 +104,37 @@ def test_an_unknown_conversation_gets_the_not_sure_answer(
     _, dispatcher = ask(session, domain, "c_unknown", "what are your hours")
     assert [m["response"] for m in dispatcher.messages] == ["utter_kb_not_sure"]
     assert "utter_kb_not_sure" in domain["responses"]
+
+
+def ask_in_spanish(
+    session: Session, domain: dict[str, Any], sender_id: str, text: str
+) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    spanish = make_tracker(sender_id, intent="ask_question", text=text, slots={"language": "es"})
+    events = asyncio.run(
+        ActionAnswerQuestion(context_at(session, NOW)).run(dispatcher, spanish, domain)
+    )
+    return events, dispatcher
+
+
+def test_a_spanish_question_is_answered_from_the_spanish_documents(
+    kb_home: Path, session: Session, domain: dict[str, Any], conversation: Conversation
+) -> None:
+    events, dispatcher = ask_in_spanish(session, domain, conversation.public_id, "aceptan kaiser?")
+    assert events == []
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_kb_answer"
+    assert (message["source"], message["section"]) == ("seguros.md", "Seguros que no aceptamos")
+    assert "No aceptamos" in message["answer"]
+
+
+def test_a_spanish_question_the_spanish_documents_do_not_answer_goes_to_a_person_in_spanish(
+    kb_home: Path, session: Session, domain: dict[str, Any], conversation: Conversation
+) -> None:
+    # The English billing documents answer this in English; a Spanish patient is never shown
+    # that extract: the Spanish "not sure" (with its offer of a person) comes instead.
+    events, dispatcher = ask_in_spanish(
+        session, domain, conversation.public_id, "puedo pagar mi factura en linea?"
+    )
+    assert events == [SlotSet("escalation_reason", "low_confidence_answer")]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_kb_not_sure"]

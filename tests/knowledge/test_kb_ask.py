@@ -140,7 +140,7 @@ def test_answering_reads_the_snapshot_ingest_wrote_not_chroma(tmp_path: Path) ->
     assert store.snapshot_path("riverside").exists()
     fresh = KnowledgeStore(tmp_path)
     passages, vectors = fresh.load("riverside")
-    assert len(passages) == len(vectors) == 48
+    assert len(passages) == len(vectors) == 59
     assert fresh._chroma is None  # answering never opened Chroma
     assert fresh.has_collection("riverside") and fresh._chroma is None
     assert (passages, vectors) == fresh.read_collection("riverside")
@@ -151,7 +151,7 @@ def test_a_store_ingested_before_snapshots_existed_gets_one_on_first_read(tmp_pa
     ingest_directory(directory=DEMO_DOCS, practice_slug="riverside", store=store)
     store.snapshot_path("riverside").unlink()
     passages, _ = KnowledgeStore(tmp_path).load("riverside")
-    assert len(passages) == 48 and store.snapshot_path("riverside").exists()
+    assert len(passages) == 59 and store.snapshot_path("riverside").exists()
     assert KnowledgeStore(tmp_path).load("nothing") == ([], [])
 
 

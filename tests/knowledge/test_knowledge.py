@@ -204,7 +204,7 @@ def test_kb_commands_ingest_and_answer_in_the_json_contract(cli_env: Path) -> No
     runner = CliRunner()
     ingested = runner.invoke(app, ["kb", "ingest", str(docs), "--practice", "clinic2"])
     assert ingested.exit_code == 0, ingested.output
-    assert "12 added" in ingested.output
+    assert "15 added" in ingested.output
     assert (cli_env / "knowledge").is_dir()
 
     asked = runner.invoke(app, ["kb", "ask", "is parking free?", "--practice", "clinic2", "--json"])
