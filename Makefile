@@ -13,7 +13,7 @@ BOT       := bot
 LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
-        test-rasa test-clock test-faults lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-sms \
+        test-rasa test-clock test-faults lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-turns bench-sms \
         bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety kb-ingest-demo \
         lock lock-rasa audit-deps clean
 
@@ -89,6 +89,9 @@ nlu-heldout: train ## NLU accuracy on bot/eval's English and Spanish held-out an
 
 bench: setup ## Web chat booking latency (starts Rasa and the service)
 	@$(PY) bench/webchat_booking.py
+
+bench-turns: setup ## 20 concurrent conversations via the service vs straight to Rasa: p50/p95, turns/s, CPU per turn
+	@$(PY) bench/turns.py
 
 bench-sms: setup-service ## SMS: 10,000 reminders to a local Twilio fake (time, msg/s, duplicates); inbound webhook p50/p95
 	@$(PY) bench/reminders.py
