@@ -21,13 +21,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 import frontdesk.models  # noqa: F401 - every table, so cross-domain foreign keys resolve
 from frontdesk.clock import system_clock
 from frontdesk.db import make_engine, make_session_factory, session_scope
 from frontdesk.demo.sms import DEMO_SMS_NUMBER
+from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
-from frontdesk.scheduling.models import VisitType
+from frontdesk.scheduling.models import Appointment, VisitType
 from tests import factories
 from tests.support.stack import ChatClient, Stack, buttons, texts
 from tests.twilio_fake import inbound_params, sign
@@ -137,16 +140,16 @@ class ConversationRunner:
                     # booked long ago (a reminder for a visit booked an hour ago is skipped).
                     start = _round_up(now + timedelta(days=conversation["days_ahead"], minutes=20))
                     fields["created_at"] = now - timedelta(days=20)
+                    row = factories.appointment(
+                        db,
+                        patient=patient,
+                        provider=provider,
+                        visit_type=visit_type,
+                        start=start,
+                        **fields,
+                    )
                 else:
-                    start = _seed_start(n)
-                row = factories.appointment(
-                    db,
-                    patient=patient,
-                    provider=provider,
-                    visit_type=visit_type,
-                    start=start,
-                    **fields,
-                )
+                    row, start = _free_appointment(db, n, patient, provider, visit_type)
                 seeded.appointment = (row.id, start)
         return seeded
 
@@ -265,15 +268,22 @@ class _Sms(_Driver):
         self.url = f"{stack.base_url}/webhooks/twilio/sms"
         self.seen = self._last_outbound_id()
         self.sids: list[str] = []
+        self.last = ""
 
     def step(self, turn: dict[str, Any]) -> str:
         if turn.get("reminder"):
             return self._wait_for_reminder()
-        if "say" not in turn:
+        if turn.get("code"):
+            if "code" not in self.last.lower():
+                return self.last  # verified without one: nothing was asked
+            text = self.stack.latest_code(self.seeded.phone)
+        elif "say" in turn:
+            text = _fill(turn["say"], self.seeded)
+        else:
             raise ValueError(f"unknown SMS turn {turn}")
         sid = "SM" + secrets.token_hex(16)
         params = inbound_params(
-            body=_fill(turn["say"], self.seeded),
+            body=text,
             from_=self.seeded.phone,
             to=DEMO_SMS_NUMBER,
             sid=sid,
@@ -284,7 +294,8 @@ class _Sms(_Driver):
         response.raise_for_status()
         self.sids.append(sid)
         self._settle(sid)
-        return self._new_texts()
+        self.last = self._new_texts()
+        return self.last
 
     def _settle(self, sid: str, timeout: float = 60.0) -> None:
         """Until the turn this text queued has been answered (or was never a bot turn)."""
@@ -316,7 +327,8 @@ class _Sms(_Driver):
                 ).fetchone()
             if row[0]:
                 time.sleep(1.0)  # the bot's trigger_intent follows the outbox row
-                return self._new_texts()
+                self.last = self._new_texts()
+                return self.last
             time.sleep(0.2)
         raise TimeoutError(f"no reminder was texted within {timeout:.0f} s")
 
@@ -350,9 +362,30 @@ class _Sms(_Driver):
 # --- helpers ----------------------------------------------------------------------------
 
 
+def _free_appointment(
+    db: Session, n: int, patient: Patient, provider: Provider, visit_type: VisitType
+) -> tuple[Appointment, datetime]:
+    """A booked appointment on a weekday about three weeks ahead, at a time still free.
+
+    Three weeks: the conversations book and move into "next week", never there. A time some
+    conversation took anyway is skipped (the database refuses the overlap).
+    """
+    for attempt in range(60):
+        start = _seed_start(n + attempt)
+        try:
+            with db.begin_nested():
+                row = factories.appointment(
+                    db, patient=patient, provider=provider, visit_type=visit_type, start=start
+                )
+        except IntegrityError:
+            continue
+        return row, start
+    raise RuntimeError("no free time to seed an appointment")
+
+
 def _seed_start(n: int) -> datetime:
-    """A weekday about nine days ahead, a distinct hour per conversation (no overlaps)."""
-    day = datetime.now(TIMEZONE).date() + timedelta(days=9 + n // 6)
+    """A weekday about three weeks ahead, a distinct hour per conversation."""
+    day = datetime.now(TIMEZONE).date() + timedelta(days=21 + n // 6)
     while day.weekday() >= 5:
         day += timedelta(days=1)
     hour = [9, 10, 11, 13, 14, 15][n % 6]
