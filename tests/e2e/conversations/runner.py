@@ -136,20 +136,18 @@ class ConversationRunner:
                 now = datetime.now(UTC)
                 fields: dict[str, Any] = {}
                 if "days_ahead" in conversation:
-                    # A reminder falls due now: start one offset (days) ahead plus a little,
-                    # booked long ago (a reminder for a visit booked an hour ago is skipped).
-                    start = _round_up(now + timedelta(days=conversation["days_ahead"], minutes=20))
+                    # A reminder fell due a little while ago: start one offset (days) ahead
+                    # less a little, booked long ago (one for a visit booked within the hour
+                    # is never planned).
+                    starts = [
+                        _round_up(now + timedelta(days=conversation["days_ahead"]))
+                        - timedelta(minutes=20 + 25 * k)
+                        for k in range(10)
+                    ]
                     fields["created_at"] = now - timedelta(days=20)
-                    row = factories.appointment(
-                        db,
-                        patient=patient,
-                        provider=provider,
-                        visit_type=visit_type,
-                        start=start,
-                        **fields,
-                    )
                 else:
-                    row, start = _free_appointment(db, n, patient, provider, visit_type)
+                    starts = [_seed_start(n + k) for k in range(60)]
+                row, start = _free_appointment(db, starts, patient, provider, visit_type, fields)
                 seeded.appointment = (row.id, start)
         return seeded
 
@@ -363,19 +361,25 @@ class _Sms(_Driver):
 
 
 def _free_appointment(
-    db: Session, n: int, patient: Patient, provider: Provider, visit_type: VisitType
+    db: Session,
+    starts: list[datetime],
+    patient: Patient,
+    provider: Provider,
+    visit_type: VisitType,
+    fields: dict[str, Any],
 ) -> tuple[Appointment, datetime]:
-    """A booked appointment on a weekday about three weeks ahead, at a time still free.
-
-    Three weeks: the conversations book and move into "next week", never there. A time some
-    conversation took anyway is skipped (the database refuses the overlap).
-    """
-    for attempt in range(60):
-        start = _seed_start(n + attempt)
+    """A booked appointment at the first of `starts` still free (the database refuses overlaps:
+    a time some earlier conversation took is skipped)."""
+    for start in starts:
         try:
             with db.begin_nested():
                 row = factories.appointment(
-                    db, patient=patient, provider=provider, visit_type=visit_type, start=start
+                    db,
+                    patient=patient,
+                    provider=provider,
+                    visit_type=visit_type,
+                    start=start,
+                    **fields,
                 )
         except IntegrityError:
             continue
@@ -384,7 +388,10 @@ def _free_appointment(
 
 
 def _seed_start(n: int) -> datetime:
-    """A weekday about three weeks ahead, a distinct hour per conversation."""
+    """A weekday about three weeks ahead, a distinct hour per conversation.
+
+    Three weeks: the conversations book and move into "next week", never there.
+    """
     day = datetime.now(TIMEZONE).date() + timedelta(days=21 + n // 6)
     while day.weekday() >= 5:
         day += timedelta(days=1)
