@@ -64,6 +64,16 @@ NLU_EMERGENCY_MIN_CONFIDENCE = 0.95
 # A task the model ranks under a misread emergency is carried on from this confidence (a guard
 # against noise at the bottom of the ranking, not a tuned figure).
 TASK_MIN_CONFIDENCE = 0.05
+# Words that name a change to an existing visit, for a message the model read as an emergency
+# only ("cancel his checkup, he had a fever last week" ranks no cancellation at all). Changes
+# only: ending one of those silently is what costs the patient; a new booking can be asked for.
+CHANGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(cancel\w*|cancelar)\b", re.IGNORECASE), "cancel_appointment_form"),
+    (
+        re.compile(r"\b(reschedul\w*|move (my|his|her|their|the)|reprogramar)\b", re.IGNORECASE),
+        "reschedule_appointment_form",
+    ),
+)
 CARRY_ON_TEXT = {
     "en": "If you are safe and this is not an emergency, tell me what you need (for example "
     "book, reschedule or cancel a visit) and I'll help you with it.",
@@ -103,8 +113,8 @@ def carried_task(tracker: Tracker) -> str | None:
     """The form to carry on with after an emergency reading that was not confirmed.
 
     The form this turn interrupted (the in-form emergency rules have just ended it), else a
-    task the message also names: "cancel his checkup, he had a fever last week" reads as an
-    emergency first and a cancellation next in the model's ranking. None: ask what they need.
+    change the words name ("cancel his checkup, he had a fever last week"), else a task the
+    model ranks next under the emergency. None: ask what they need.
     """
     seen_user = False
     for event in reversed(tracker.events):
@@ -117,7 +127,12 @@ def carried_task(tracker: Tracker) -> str | None:
             if isinstance(name, str) and name in TASK_FORMS.values():
                 return name
             break
-    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "")
+    for words, change in CHANGE_WORDS:  # named outright: more telling than the ranking
+        if words.search(text):
+            return change
+    ranking = latest.get("intent_ranking") or []
     for entry in ranking[:3]:
         form = TASK_FORMS.get(str(entry.get("name")))
         confidence = entry.get("confidence")

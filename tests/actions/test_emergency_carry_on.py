@@ -55,6 +55,16 @@ def _escalate(session: Session, tracker: Tracker) -> tuple[list[dict[str, Any]],
     return events, [str(m.get("text")) for m in dispatcher.messages]
 
 
+def test_a_change_named_in_words_the_model_did_not_rank_goes_on(session: Session) -> None:
+    # The trained model's real ranking for this message: no cancellation in sight.
+    tracker = _tracker(
+        CHILD_WELL_VISIT + " last week",
+        [("medical_emergency", 0.903), ("book_appointment", 0.048), ("billing_question", 0.044)],
+    )
+    events, texts = _escalate(session, tracker)
+    assert events[-1] == FollowupAction("cancel_appointment_form") and texts == []
+
+
 def test_a_task_named_under_a_misread_emergency_goes_on(session: Session) -> None:
     tracker = _tracker(
         CHILD_WELL_VISIT,
