@@ -18,7 +18,7 @@ LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
         lock lock-rasa audit-deps clean
 
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 setup: ## Create or refresh both environments from the lock files (no-op when unchanged)
 	@scripts/setup-envs.sh all
