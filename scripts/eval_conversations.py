@@ -43,6 +43,8 @@ def main() -> int:
             outcome = runner.run(conversation)
             outcomes.append(outcome)
             mark = "PASS" if outcome.passed else "FAIL"
+            if "known_failure" in conversation:
+                mark += " (listed as a known failure)"
             took = time.monotonic() - started
             print(f"{mark} {outcome.id} ({outcome.channel}, {took:.1f} s)", flush=True)
             if not outcome.passed or args.verbose:
