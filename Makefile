@@ -14,11 +14,11 @@ LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
         test-rasa test-clock test-faults lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-turns bench-sms \
-        bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety kb-ingest-demo \
+        bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety eval-conversations kb-ingest-demo \
         lock lock-rasa audit-deps clean
 
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 setup: ## Create or refresh both environments from the lock files (no-op when unchanged)
 	@scripts/setup-envs.sh all
@@ -120,6 +120,9 @@ eval-phi: setup-service ## PHI scrubber: recall per HIPAA class (en, es), non-PH
 
 eval-safety: setup-service ## Emergency decision: recall and false alarms on the English and Spanish safety sets
 	@$(PY) scripts/eval_safety.py
+
+eval-conversations: setup ## Scripted web chat and SMS conversations against the real stack: pass/fail each, task-success rate
+	@$(PY) scripts/eval_conversations.py
 
 kb-ingest-demo: setup-service ## Ingest the demo practice's documents (knowledge/docs/riverside)
 	@$(LOCAL_ENV) $(VENV)/bin/frontdesk kb ingest knowledge/docs/riverside --practice riverside

@@ -125,6 +125,10 @@ class _ManageAppointmentForm(YieldsToNewTasks):
 
         def check(session: Session) -> dict[str, Any] | None:
             patient_id = self._patient_for_ref(session, tracker, now)
+            if patient_id is None:
+                # Not verified yet (a reminder's appointment, in context before the code):
+                # kept for now; the action checks it is theirs before changing anything.
+                return {"appointment_ref": slot_value}
             appointment = own_upcoming(session, patient_id, slot_value, now)
             if appointment is None:
                 return None

@@ -27,13 +27,14 @@ import re
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import format_phone
 from actions.context import ActionContext, ContextAction
 from actions.language import language_of, pick, response_text
+from actions.task_switch import TASK_FORMS
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.handoff import (
     NOTICE_MARKER,
@@ -60,6 +61,19 @@ REASON_BY_INTENT = {
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # The NLU model alone escalates an emergency only at this confidence or above (docs/safety.md).
 NLU_EMERGENCY_MIN_CONFIDENCE = 0.95
+# A task the model ranks under a misread emergency is carried on from this confidence (a guard
+# against noise at the bottom of the ranking, not a tuned figure).
+TASK_MIN_CONFIDENCE = 0.05
+# Words that name a change to an existing visit, for a message the model read as an emergency
+# only ("cancel his checkup, he had a fever last week" ranks no cancellation at all). Changes
+# only: ending one of those silently is what costs the patient; a new booking can be asked for.
+CHANGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(cancel\w*|cancelar)\b", re.IGNORECASE), "cancel_appointment_form"),
+    (
+        re.compile(r"\b(reschedul\w*|move (my|his|her|their|the)|reprogramar)\b", re.IGNORECASE),
+        "reschedule_appointment_form",
+    ),
+)
 CARRY_ON_TEXT = {
     "en": "If you are safe and this is not an emergency, tell me what you need (for example "
     "book, reschedule or cancel a visit) and I'll help you with it.",
@@ -95,6 +109,38 @@ def emergency_confirmed(tracker: Tracker) -> bool:
     return isinstance(confidence, int | float) and confidence >= NLU_EMERGENCY_MIN_CONFIDENCE
 
 
+def carried_task(tracker: Tracker) -> str | None:
+    """The form to carry on with after an emergency reading that was not confirmed.
+
+    The form this turn interrupted (the in-form emergency rules have just ended it), else a
+    change the words name ("cancel his checkup, he had a fever last week"), else a task the
+    model ranks next under the emergency. None: ask what they need.
+    """
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                break
+            seen_user = True
+        elif seen_user and event.get("event") == "active_loop":
+            name = event.get("name")
+            if isinstance(name, str) and name in TASK_FORMS.values():
+                return name
+            break
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "")
+    for words, change in CHANGE_WORDS:  # named outright: more telling than the ranking
+        if words.search(text):
+            return change
+    ranking = latest.get("intent_ranking") or []
+    for entry in ranking[:3]:
+        form = TASK_FORMS.get(str(entry.get("name")))
+        confidence = entry.get("confidence")
+        if form and isinstance(confidence, int | float) and confidence >= TASK_MIN_CONFIDENCE:
+            return form
+    return None
+
+
 def render(domain: dict[str, Any], response: str, language: str = "en", **values: str) -> str:
     """A domain response's text in `language`, with `{name}` placeholders filled in."""
     text = response_text(domain, response, language)
@@ -120,9 +166,10 @@ class ActionEscalate(ContextAction):
             and tracker.get_slot(REASON_SLOT) is None
             and not emergency_confirmed(tracker)
         ):
-            dispatcher.utter_message(
-                text=pick(language, CARRY_ON_TEXT)
-            )  # the 911 line went out already
+            task = carried_task(tracker)
+            if task is not None:  # the 911 line went out already; the patient's task goes on
+                return [clear_reason, FollowupAction(task)]
+            dispatcher.utter_message(text=pick(language, CARRY_ON_TEXT))
             return [clear_reason]
 
         def work(session: Session) -> tuple[bool, int | None, str | None]:

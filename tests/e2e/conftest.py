@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.conversations.runner import STACK_ENV
 from tests.support.stack import Stack, running_stack
 
 
@@ -28,5 +29,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One running Frontdesk for the whole group (Rasa takes ~30 s to load a model)."""
     if os.environ.get("FRONTDESK_SKIP_RASA") == "1":
         pytest.skip("FRONTDESK_SKIP_RASA=1: the Rasa end-to-end group was switched off")
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+    # Signed SMS webhooks and prompt reminders too, for the scripted conversations.
+    with running_stack(tmp_path_factory.mktemp("stack"), extra_env=STACK_ENV) as running:
         yield running

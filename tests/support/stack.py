@@ -92,11 +92,13 @@ def stack_env(data_dir: Path, port: int, rasa_port: int) -> dict[str, str]:
 
 
 @contextmanager
-def running_stack(data_dir: Path, *, ready_timeout: float = 300.0) -> Iterator[Stack]:
+def running_stack(
+    data_dir: Path, *, ready_timeout: float = 300.0, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """Train if needed, start `frontdesk run`, wait until the bot answers, stop it after."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port, rasa_port = free_port(), free_port()
-    env = stack_env(data_dir, port, rasa_port)
+    env = stack_env(data_dir, port, rasa_port) | (extra_env or {})
     subprocess.run([str(FRONTDESK), "train"], env=env, check=True, cwd=ROOT)
     log = (data_dir / "frontdesk-run.log").open("wb")
     process = subprocess.Popen(
