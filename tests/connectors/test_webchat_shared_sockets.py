@@ -108,17 +108,21 @@ def test_without_redis_each_process_counts_its_own(sqlite_engine: Engine, tmp_pa
 def test_a_dead_processs_sockets_stop_counting_when_their_lease_runs_out(
     redis_url: str, prefix: str
 ) -> None:
+    # Leases of 2 s (renewed every 2/3 s) and a wait of 3 s: on a loaded CI machine a 0.4 s
+    # lease could run out between two renewals of the live socket, and the test raced.
+    lease = 2.0
+
     async def scenario() -> tuple[bool, bool, bool]:
-        dead = RedisSocketCounter(redis_url, prefix=prefix, limit=1, lease_seconds=0.4)
-        alive = RedisSocketCounter(redis_url, prefix=prefix, limit=1, lease_seconds=0.4)
-        renewing = RedisSocketCounter(redis_url, prefix=f"{prefix}-r", limit=1, lease_seconds=0.4)
-        other = RedisSocketCounter(redis_url, prefix=f"{prefix}-r", limit=1, lease_seconds=0.4)
+        dead = RedisSocketCounter(redis_url, prefix=prefix, limit=1, lease_seconds=lease)
+        alive = RedisSocketCounter(redis_url, prefix=prefix, limit=1, lease_seconds=lease)
+        renewing = RedisSocketCounter(redis_url, prefix=f"{prefix}-r", limit=1, lease_seconds=lease)
+        other = RedisSocketCounter(redis_url, prefix=f"{prefix}-r", limit=1, lease_seconds=lease)
         await renewing.start()
         try:
             assert await dead.acquire("client")  # never renewed, never released: a crash
             assert not await alive.acquire("client")
             assert await renewing.acquire("client")  # renewed while it stays open
-            await asyncio.sleep(0.8)
+            await asyncio.sleep(1.5 * lease)
             return (
                 await alive.acquire("client"),
                 await other.acquire("client"),
