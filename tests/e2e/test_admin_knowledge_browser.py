@@ -18,6 +18,7 @@ from frontdesk.auth.models import StaffRole
 from tests.doubles import Reply
 from tests.e2e.browser import (
     ARTIFACTS,
+    CHAT_FRAME,
     CHROMIUM,
     CHROMIUM_ARGS,
     STAFF_PASSWORD,
@@ -96,10 +97,11 @@ def test_an_uploaded_document_answers_in_the_widget(service: LiveService) -> Non
                 patient = browser.new_context().new_page()
                 patient.set_default_timeout(UI_MS)
                 patient.goto(f"http://localhost:{port}/")
-                composer = patient.get_by_test_id("fd-input")
+                chat = patient.frame_locator(CHAT_FRAME)  # the chat runs in our own frame
+                composer = chat.get_by_test_id("fd-input")
                 composer.fill(QUESTION)
                 composer.press("Enter")
-                answer = patient.locator("[data-testid=fd-msg][data-role=bot]").filter(
+                answer = chat.locator("[data-testid=fd-msg][data-role=bot]").filter(
                     has_text="north entrance"
                 )
                 expect(answer).to_contain_text("Source: bikes.md")
