@@ -129,7 +129,7 @@ class TurnDispatcher:
             if arrived:  # Rasa took it on an earlier attempt; its replies came by callback
                 await self._finish(turn, TurnState.SENT)
                 return
-        renewing = asyncio.create_task(self._keep_lease(turn.id))
+        renewing = asyncio.create_task(self._keep_lease(turn))
         await services.hub.publish(turn.public_id, {"type": "typing", "active": True})
         try:
             await services.bot.send_user_turn(
@@ -148,29 +148,44 @@ class TurnDispatcher:
         if services.review is not None:
             services.review.note_turn(turn.public_id)  # its NLU result, in the background
 
-    async def _keep_lease(self, turn_id: int) -> None:
+    async def _keep_lease(self, turn: turn_queue.ClaimedTurn) -> None:
         services = self._services
         while True:
             await asyncio.sleep(self._renew_every)
 
-            def renew() -> None:
+            def renew() -> bool:
                 with services.unit_of_work() as db:
-                    turn_queue.renew_lease(
-                        session=db, turn_id=turn_id, until=services.clock() + self._lease
+                    return turn_queue.renew_lease(
+                        session=db,
+                        turn_id=turn.id,
+                        attempt=turn.attempts,
+                        until=services.clock() + self._lease,
                     )
 
-            await run_in_threadpool(renew)
+            if not await run_in_threadpool(renew):
+                logger.warning("turn %s: lease lost (attempt %s)", turn.id, turn.attempts)
+                return
 
     async def _finish(self, turn: turn_queue.ClaimedTurn, state: TurnState) -> None:
         services = self._services
 
-        def finish() -> None:
+        def finish() -> bool:
             with services.unit_of_work() as db:
-                turn_queue.finish_turn(
-                    session=db, turn_id=turn.id, state=state, now=services.clock()
+                return turn_queue.finish_turn(
+                    session=db,
+                    turn_id=turn.id,
+                    attempt=turn.attempts,
+                    state=state,
+                    now=services.clock(),
                 )
 
-        await run_in_threadpool(finish)
+        if not await run_in_threadpool(finish):
+            logger.warning(
+                "turn %s: not ended as %s, its claim was lost (attempt %s)",
+                turn.id,
+                state.value,
+                turn.attempts,
+            )
 
     async def _retry(
         self, turn: turn_queue.ClaimedTurn, error: BotUnavailableError, *, tell_patient: bool
@@ -195,11 +210,16 @@ class TurnDispatcher:
         def requeue() -> conversations.StoredMessage | None:
             with services.unit_of_work() as db:
                 now = services.clock()
-                turn_queue.retry_turn(
-                    session=db, turn_id=turn.id, at=now + timedelta(seconds=delay)
+                requeued = turn_queue.retry_turn(
+                    session=db,
+                    turn_id=turn.id,
+                    attempt=turn.attempts,
+                    at=now + timedelta(seconds=delay),
                 )
-                if not tell_patient or not turn_queue.claim_waiting_notice(
-                    session=db, turn_id=turn.id, now=now
+                if (
+                    not requeued
+                    or not tell_patient
+                    or not turn_queue.claim_waiting_notice(session=db, turn_id=turn.id, now=now)
                 ):
                     return None
                 conversation = db.get_one(Conversation, turn.conversation_id)

@@ -132,18 +132,42 @@ def claim_next_turn(*, session: Session, now: datetime, lease: timedelta) -> Cla
     )
 
 
-def renew_lease(*, session: Session, turn_id: int, until: datetime) -> None:
-    """Keep a turn this dispatcher is still sending from being claimed by another."""
-    session.execute(
-        update(PatientTurn)
-        .where(PatientTurn.id == turn_id, PatientTurn.state == TurnState.SENDING)
-        .values(lease_until=until)
+def held(turn_id: int, attempt: int) -> ColumnElement[bool]:
+    """The turn is still held by the claim that made attempt `attempt` (a fencing token).
+
+    A dispatcher whose lease ran out (it stalled, its database connection hung) may wake up
+    after another one claimed the turn again; what it then does to the row must be a no-op,
+    or it would end the other's attempt and let the conversation's next turn overtake it.
+    """
+    return (
+        (PatientTurn.id == turn_id)
+        & (PatientTurn.state == TurnState.SENDING)
+        & (PatientTurn.attempts == attempt)
     )
 
 
-def finish_turn(*, session: Session, turn_id: int, state: TurnState, now: datetime) -> None:
-    """Record how a turn ended; its message counts as handed to the bot when Rasa has it."""
-    turn = session.get_one(PatientTurn, turn_id)
+def renew_lease(*, session: Session, turn_id: int, attempt: int, until: datetime) -> bool:
+    """Keep a turn this dispatcher is still sending from being claimed by another.
+
+    False when the claim was lost (the lease ran out and another dispatcher took the turn).
+    """
+    result = session.execute(
+        update(PatientTurn).where(held(turn_id, attempt)).values(lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def finish_turn(
+    *, session: Session, turn_id: int, attempt: int, state: TurnState, now: datetime
+) -> bool:
+    """Record how a turn ended; its message counts as handed to the bot when Rasa has it.
+
+    Only the claim that made attempt `attempt` may end it (`held`); False, and nothing
+    written, when that claim was lost or staff ended the turn meanwhile.
+    """
+    turn = session.scalar(select(PatientTurn).where(held(turn_id, attempt)).with_for_update())
+    if turn is None:
+        return False
     turn.state = state
     turn.finished_at = now
     turn.lease_until = None
@@ -152,15 +176,17 @@ def finish_turn(*, session: Session, turn_id: int, state: TurnState, now: dateti
         if message is not None and message.forwarded_at is None:
             message.forwarded_at = now
     session.flush()
+    return True
 
 
-def retry_turn(*, session: Session, turn_id: int, at: datetime) -> None:
-    """Put a turn back in the queue, to be tried again from `at`."""
-    turn = session.get_one(PatientTurn, turn_id)
-    turn.state = TurnState.QUEUED
-    turn.next_attempt_at = at
-    turn.lease_until = None
-    session.flush()
+def retry_turn(*, session: Session, turn_id: int, attempt: int, at: datetime) -> bool:
+    """Put a turn back in the queue, to be tried again from `at` (only by its holder, `held`)."""
+    result = session.execute(
+        update(PatientTurn)
+        .where(held(turn_id, attempt))
+        .values(state=TurnState.QUEUED, next_attempt_at=at, lease_until=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def end_unfinished_turns(

@@ -66,11 +66,11 @@ def claim_all_at_once(engine: Engine, now_offset: timedelta = timedelta()) -> li
     return claimed
 
 
-def finish(engine: Engine, turn_ids: list[int]) -> None:
+def finish(engine: Engine, turn_ids: list[int], attempt: int = 1) -> None:
     with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
         for turn_id in turn_ids:
-            turn_queue.finish_turn(
-                session=session, turn_id=turn_id, state=TurnState.ANSWERED, now=NOW
+            assert turn_queue.finish_turn(
+                session=session, turn_id=turn_id, attempt=attempt, state=TurnState.ANSWERED, now=NOW
             )
 
 
@@ -98,6 +98,34 @@ def test_a_turn_whose_lease_ran_out_is_claimed_again_and_counts_the_attempt(
         assert set(attempts) == {2}
 
 
+def test_a_dispatcher_that_lost_its_lease_can_no_longer_end_or_requeue_the_turn(
+    engine: Engine, queued: dict[int, list[int]]
+) -> None:
+    # Dispatcher A stalled past its lease; B claimed the turns again (attempt 2) and is
+    # sending them. A wakes up: renewing, finishing or re-queueing must all be no-ops, or A
+    # would end B's attempt and let each conversation's next turn overtake it.
+    first = sorted(claim_all_at_once(engine))
+    assert sorted(claim_all_at_once(engine, LEASE + timedelta(seconds=1))) == first
+    factory = make_session_factory(engine, clock=AT_NOW)
+    with session_scope(factory) as session:
+        for turn_id in first:
+            assert not turn_queue.renew_lease(
+                session=session, turn_id=turn_id, attempt=1, until=NOW + 2 * LEASE
+            )
+            assert not turn_queue.finish_turn(
+                session=session, turn_id=turn_id, attempt=1, state=TurnState.ANSWERED, now=NOW
+            )
+            assert not turn_queue.retry_turn(session=session, turn_id=turn_id, attempt=1, at=NOW)
+    with session_scope(factory) as session:
+        states = set(session.scalars(select(PatientTurn.state).where(PatientTurn.id.in_(first))))
+    assert states == {TurnState.SENDING}
+    assert claim_all_at_once(engine, LEASE + timedelta(seconds=2)) == []  # still B's
+    finish(engine, first, attempt=2)  # B, the holder, can
+    assert sorted(claim_all_at_once(engine, LEASE + timedelta(seconds=2))) == sorted(
+        turns[1] for turns in queued.values()
+    )
+
+
 def test_a_retried_turn_waits_for_its_time_and_still_blocks_its_conversation(
     engine: Engine, queued: dict[int, list[int]]
 ) -> None:
@@ -105,7 +133,7 @@ def test_a_retried_turn_waits_for_its_time_and_still_blocks_its_conversation(
     retry_at = NOW + timedelta(seconds=30)
     with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
         for turn_id in first:
-            turn_queue.retry_turn(session=session, turn_id=turn_id, at=retry_at)
+            assert turn_queue.retry_turn(session=session, turn_id=turn_id, attempt=1, at=retry_at)
     assert claim_all_at_once(engine, timedelta(seconds=29)) == []  # later turns wait behind
     assert sorted(claim_all_at_once(engine, timedelta(seconds=30))) == first
 
@@ -120,7 +148,7 @@ def test_a_late_reply_to_a_turn_waiting_for_its_retry_is_deduplicated(
     with session_scope(make_session_factory(engine, clock=AT_NOW)) as session:
         claimed = turn_queue.claim_next_turn(session=session, now=NOW, lease=LEASE)
         assert claimed is not None and claimed.conversation_id == conversation_id
-        turn_queue.retry_turn(session=session, turn_id=claimed.id, at=NOW + LEASE)
+        turn_queue.retry_turn(session=session, turn_id=claimed.id, attempt=1, at=NOW + LEASE)
         first = turn_queue.record_reply(session=session, conversation_id=conversation_id, body=body)
         again = turn_queue.record_reply(session=session, conversation_id=conversation_id, body=body)
     assert (first, again) == (True, False)
