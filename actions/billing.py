@@ -155,7 +155,8 @@ class ActionBillingPayment(ContextAction):
             if conversation is None:
                 return None
             practice = session.get_one(Practice, conversation.practice_id)
-            methods = billing.payment_methods(session=session, practice_id=practice.id)
+            language = conversations.reply_language(session=session, conversation=conversation)
+            methods = billing.payment_methods(session=session, practice=practice, language=language)
             patient_id = verified_patient_id(session, tracker.sender_id, self.context.clock())
             if conversation.channel is Channel.SMS and (
                 patient_id is None

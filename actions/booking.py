@@ -35,6 +35,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel
 from frontdesk.insights.models import InsightKind
 from frontdesk.insights.recording import record_bot_act
+from frontdesk.practices.wording import practice_text
 from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
 from frontdesk.scheduling.matching import active_providers, active_visit_types
 from frontdesk.scheduling.slots import find_open_slots, parse_slot_key
@@ -70,7 +71,7 @@ class ActionAskVisitType(ContextAction):
         def load(session: Session) -> list[tuple[str, str]]:
             where = locate(session, tracker.sender_id)
             return [
-                (v.name, v.code)
+                (v.name_in(where.language), v.code)
                 for v in active_visit_types(session=session, practice_id=where.practice.id)
             ]
 
@@ -400,12 +401,18 @@ class ActionBookAppointment(ContextAction):
             )
             local = appointment.start_at.astimezone(where.tz)
             return {
-                "visit": visit_type.name,
+                "visit": visit_type.name_in(language),
                 "day": long_day(local, language),
                 "time": clock_time(local, language),
                 "provider": appointment.provider.display_name,
                 "location": f"{appointment.location.name}, {appointment.location.address}",
-                "policy": where.practice.cancellation_policy or "",
+                "policy": practice_text(
+                    where.practice,
+                    "cancellation_policy",
+                    language,
+                    where.practice.cancellation_policy,
+                )
+                or "",
             }
 
         booked = await self.context.run(book)

@@ -75,17 +75,18 @@ def slot_title(slot: OpenSlot, tz: ZoneInfo, language: str = "en") -> str:
 
 
 def visit_name(appointment: Appointment, language: str = "en") -> str:
-    """The visit type's name ("Sick visit"); EHR-made visits may have none."""
+    """The visit type's name ("Sick visit", or the practice's Spanish name); EHR-made visits
+    may have none."""
     if appointment.visit_type:
-        return appointment.visit_type.name
+        return appointment.visit_type.name_in(language)
     return UNNAMED_VISIT.get(language, UNNAMED_VISIT["en"])
 
 
 def describe_appointment(appointment: Appointment, tz: ZoneInfo, language: str = "en") -> str:
     """`Sick visit with Dr. Amara Patel on Tue, Dec 1 at 3:00 PM`, or its Spanish form.
 
-    Spanish: `Sick visit con Dr. Amara Patel el mar 1 de dic a las 3:00 p. m.` (visit type
-    and provider names are the practice's own, as configured).
+    Spanish: `Consulta por enfermedad con Dr. Amara Patel el mar 1 de dic a las 3:00 p. m.`
+    (the visit type's name as the practice translated it, or wrote it; the provider's as is).
     """
     local = appointment.start_at.astimezone(tz)
     visit, provider = visit_name(appointment, language), appointment.provider.display_name

@@ -28,6 +28,8 @@ from frontdesk.scheduling.waitlist import (
 )
 
 DomainDict = dict[str, Any]
+# What a waitlist entry waits for when the patient's words named no time we could read.
+FIRST_OPENING = {"en": "the first opening", "es": "la primera cita disponible"}
 
 
 async def put_on_waitlist(
@@ -54,7 +56,7 @@ async def put_on_waitlist(
                 preference, now=now, tz=where.tz, language=where.language
             ).describe(where.language)
         except TimePreferenceError:
-            described = "the first opening"
+            described = FIRST_OPENING.get(where.language, FIRST_OPENING["en"])
         join_waitlist(
             session=session,
             practice_id=where.practice.id,
@@ -66,7 +68,7 @@ async def put_on_waitlist(
             policy=context.waitlist,
             language=where.language,
         )
-        return {"visit": visit_type.name, "preference": described}
+        return {"visit": visit_type.name_in(where.language), "preference": described}
 
     joined = await context.run(join)
     if joined is None:

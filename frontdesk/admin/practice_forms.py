@@ -73,6 +73,7 @@ def visit_values(item: Doc, providers: list[str]) -> Form:
     values = {
         "code": item.get("code", ""),
         "name": item.get("name", ""),
+        "names.es": item.get("names", {}).get("es", ""),
         "minutes": str(item.get("minutes", "")),
         "keywords": ", ".join(item.get("keywords", [])),
         "patients": str(item.get("patients", PatientRule.ANY)),
@@ -98,6 +99,8 @@ def visit_item(form: Form, code: str, providers: list[str]) -> Doc:
     }
     for key in RULE_FIELDS:
         set_optional(item, key, form.get(key, ""))
+    if spanish := form.get("names.es", "").strip():
+        item["names"] = {"es": spanish}
     return item
 
 

@@ -11,13 +11,11 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from frontdesk import texts
 from frontdesk.billing.models import BillingProfile, PatientAccount, PaymentLinkConsent, Statement
+from frontdesk.language import Language
 from frontdesk.practices.models import Practice
-
-DEFAULT_PAYMENT_METHODS = (
-    "You can pay online with the secure payment link, in the patient portal, by phone with a "
-    "card, or at the front desk."
-)
+from frontdesk.practices.wording import practice_text
 
 
 @dataclass(frozen=True)
@@ -83,12 +81,16 @@ def payment_link(
     return link.removesuffix("?ref=").removesuffix("&ref=")
 
 
-def payment_methods(*, session: Session, practice_id: int) -> str:
-    """How patients of this practice can pay."""
+def payment_methods(*, session: Session, practice: Practice, language: Language) -> str:
+    """How patients of this practice can pay, in `language` (the practice's words if it wrote
+    them, translated where its file does; our own default otherwise)."""
     profile = session.scalar(
-        select(BillingProfile).where(BillingProfile.practice_id == practice_id)
+        select(BillingProfile).where(BillingProfile.practice_id == practice.id)
     )
-    return (profile.payment_methods if profile else None) or DEFAULT_PAYMENT_METHODS
+    written = profile.payment_methods if profile else None
+    return practice_text(practice, "payment_methods", language, written) or texts.text(
+        "billing.payment_methods", language
+    )
 
 
 def has_payment_link_consent(*, session: Session, practice_id: int, patient_id: int) -> bool:

@@ -42,6 +42,9 @@ class Practice(Base):
     # The folder of documents `frontdesk kb ingest` reads for this practice (as written in
     # the practice file; relative paths are read from where frontdesk runs).
     knowledge_folder: Mapped[str | None] = mapped_column(String(300))
+    # The practice's own texts in other languages, from the practice file's `translations`:
+    # {"es": {"late_cancel_fee": "...", ...}}. Read through `frontdesk.practices.wording`.
+    translations: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = insert_stamp()
 
     locations: Mapped[list[Location]] = relationship(back_populates="practice")

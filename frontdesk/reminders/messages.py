@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from frontdesk.language import Language
 from frontdesk.practices.models import Practice
+from frontdesk.practices.wording import practice_text
 from frontdesk.reminders.models import ReminderKind
 from frontdesk.reminders.policy import DEFAULT_POST_VISIT, OutreachPolicy
 from frontdesk.texts import moment as spoken_moment
@@ -81,7 +82,8 @@ def followup_message(
 ) -> tuple[str, list[dict[str, str]]]:
     """A no-show or post-visit follow-up's text and buttons, in the patient's language.
 
-    A practice's own post-visit text is sent as the practice wrote it, in any language.
+    A practice's own post-visit text is sent as the practice wrote it, or as its file
+    translates it for the patient's language (`frontdesk.practices.wording`).
     """
     book = [{"title": text("reminder.book_new", language), "payload": "/book_appointment"}]
     if kind is ReminderKind.NO_SHOW:
@@ -98,7 +100,8 @@ def followup_message(
         )
     template = policy.post_visit_message or DEFAULT_POST_VISIT
     if template != DEFAULT_POST_VISIT:
-        return template.replace("{practice}", practice.name), []
+        own = practice_text(practice, "post_visit_message", language, template) or template
+        return own.replace("{practice}", practice.name), []
     # The default offers to book the follow-up ("reply 1").
     buttons = [
         {

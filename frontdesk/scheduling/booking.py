@@ -21,6 +21,7 @@ from frontdesk import texts
 from frontdesk.language import Language
 from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
+from frontdesk.practices.wording import practice_text
 from frontdesk.scheduling.blocks import block_rows, free_blocks
 from frontdesk.scheduling.freed_time import announce_freed_time
 from frontdesk.scheduling.models import (
@@ -430,14 +431,18 @@ def cancellation_notice(
     Told to the patient before they confirm a cancel or reschedule, for example
     "Your visit is less than 24 hours away, so cancelling now counts as a late cancellation
     (a $25 fee may apply)." The sentence is in `language`; the practice's own policy and fee
-    wording are quoted as the practice wrote them.
+    wording are quoted as the practice wrote them, or translated in its file
+    (`frontdesk.practices.wording`).
     """
     practice = session.get_one(Practice, appointment.practice_id)
     tz = ZoneInfo(practice.timezone)
     hours = max(0, practice.late_cancel_hours)
-    fee = practice.late_cancel_fee_text
+    fee = practice_text(practice, "late_cancel_fee", language, practice.late_cancel_fee_text)
     if hours == 0:
-        return practice.cancellation_policy or texts.text("policy.no_charge", language)
+        policy = practice_text(
+            practice, "cancellation_policy", language, practice.cancellation_policy
+        )
+        return policy or texts.text("policy.no_charge", language)
     consequence = f" ({fee})" if fee else ""
     if is_late_cancel(practice=practice, appointment=appointment, now=now):
         return texts.text("policy.late", language, hours=hours, consequence=consequence)

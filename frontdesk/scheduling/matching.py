@@ -23,7 +23,8 @@ def active_visit_types(*, session: Session, practice_id: int) -> list[VisitType]
 
 
 def match_visit_type(*, session: Session, practice_id: int, text: str) -> VisitType | None:
-    """The visit type a patient means, by code, name or keyword ("physical", "sick visit").
+    """The visit type a patient means, by code, name (or a translated one) or keyword
+    ("physical", "sick visit", "consulta por enfermedad").
 
     Terms match whole words only ("ill" is not found in "bill"); the longest term wins.
     """
@@ -33,6 +34,7 @@ def match_visit_type(*, session: Session, practice_id: int, text: str) -> VisitT
     best: tuple[int, VisitType] | None = None
     for visit_type in active_visit_types(session=session, practice_id=practice_id):
         terms = [visit_type.code.replace("-", " "), visit_type.name.lower()]
+        terms += [name.lower() for name in (visit_type.names or {}).values()]  # translations
         terms += [k.strip().lower() for k in visit_type.keywords.split(",") if k.strip()]
         for term in terms:
             if wanted == term:

@@ -13,6 +13,7 @@ import enum
 from datetime import date, datetime, time
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -67,6 +68,12 @@ class VisitType(Base):
     patient_rule: Mapped[PatientRule] = mapped_column(
         enum_column(PatientRule), default=PatientRule.ANY, server_default=PatientRule.ANY.value
     )
+    # Its name in other languages ({"es": "Consulta por enfermedad"}); `name` otherwise.
+    names: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+    def name_in(self, language: str) -> str:
+        """The name a patient writing in `language` reads: the practice's translation, if any."""
+        return (self.names or {}).get(language) or self.name
 
 
 class VisitTypeProvider(Base):

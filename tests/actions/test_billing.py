@@ -20,9 +20,12 @@ from actions.billing import (
     ActionBillingDispute,
     ActionBillingPayment,
 )
+from frontdesk import texts
 from frontdesk.billing import service as billing
+from frontdesk.billing.models import BillingProfile
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Channel, Conversation
+from frontdesk.language import Language
 from frontdesk.models import Patient, Practice
 from tests.actions.conftest import context_at, make_tracker
 from tests.actions.test_knowledge import DOMAIN_DIR
@@ -155,8 +158,29 @@ def test_web_chat_payment_gives_ways_to_pay_and_a_general_link(
 ) -> None:
     convo = _conversation(session, practice, patient=None, channel=Channel.WEBCHAT)
     _, messages = run(ActionBillingPayment, session, domain, convo.public_id, "billing_payment")
-    assert messages[0]["text"] == billing.DEFAULT_PAYMENT_METHODS
+    assert messages[0]["text"] == texts.text("billing.payment_methods", Language.EN)
     assert messages[1]["link"].endswith("/pay/riverside")
+
+
+def test_ways_to_pay_are_told_in_spanish_to_a_patient_who_writes_spanish(
+    session: Session, practice: Practice, domain: dict[str, Any]
+) -> None:
+    convo = _conversation(session, practice, patient=None, channel=Channel.WEBCHAT)
+    convo.language = "es"
+    session.flush()
+    _, messages = run(ActionBillingPayment, session, domain, convo.public_id, "billing_payment")
+    assert messages[0]["text"] == texts.text("billing.payment_methods", Language.ES)
+    assert messages[0]["text"].startswith("Puede pagar en línea")
+    # A practice that wrote its own wording and translated it: its Spanish words.
+    practice.translations = {"es": {"payment_methods": "Aceptamos tarjetas y efectivo."}}
+    billing_profile = session.scalar(
+        select(BillingProfile).where(BillingProfile.practice_id == practice.id)
+    )
+    assert billing_profile is not None
+    billing_profile.payment_methods = "We take cards and cash."
+    session.flush()
+    _, messages = run(ActionBillingPayment, session, domain, convo.public_id, "billing_payment")
+    assert messages[0]["text"] == "Aceptamos tarjetas y efectivo."
 
 
 @pytest.mark.usefixtures("kb_home")

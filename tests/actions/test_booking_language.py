@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.booking import ActionAskSlotChoice, ValidateBookAppointmentForm
+from actions.booking import ActionAskSlotChoice, ActionAskVisitType, ValidateBookAppointmentForm
 from actions.context import ActionContext
 from frontdesk.conversations.models import Conversation
 from tests.actions.conftest import make_tracker
@@ -130,3 +130,51 @@ def test_a_spanish_correction_at_the_slot_question_is_a_new_preference(
         "time_preference": "mejor el jueves en la mañana",
         "offered_slots": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("language", "titles"),
+    [
+        ("es", ["Examen físico anual", "Consulta por enfermedad", "Consulta de paciente nuevo"]),
+        ("en", ["Annual physical", "Sick visit", "New patient visit"]),
+    ],
+)
+def test_visit_types_are_offered_by_the_names_the_practice_gave_them_in_that_language(
+    session: Session,
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
+    language: str,
+    titles: list[str],
+) -> None:
+    convo = speaking(session, conversation, language)
+    asyncio.run(ActionAskVisitType(context).run(dispatcher, tracker(convo), DOMAIN))
+    buttons = dispatcher.messages[0]["buttons"]
+    assert sorted(b["title"] for b in buttons) == sorted(titles)
+    assert {b["payload"] for b in buttons} == {
+        '/inform{"visit_type":"annual-physical"}',
+        '/inform{"visit_type":"sick-visit"}',
+        '/inform{"visit_type":"new-patient"}',
+    }
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("consulta por enfermedad", "sick-visit"),
+        ("un chequeo para mi hijo", "annual-physical"),
+        ("es mi primera vez", "new-patient"),
+    ],
+)
+def test_a_visit_type_typed_in_spanish_is_understood(
+    session: Session,
+    context: ActionContext,
+    conversation: Conversation,
+    dispatcher: CollectingDispatcher,
+    typed: str,
+    code: str,
+) -> None:
+    convo = speaking(session, conversation, "es")
+    form = ValidateBookAppointmentForm(context)
+    result = asyncio.run(form.validate_visit_type(typed, dispatcher, tracker(convo), DOMAIN))
+    assert result == {"visit_type": code}

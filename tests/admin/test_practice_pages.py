@@ -69,8 +69,10 @@ def edits(console: Console) -> list[AuditEvent]:
 def sick_visit_form(**changes: str) -> dict[str, str]:
     fields = {
         "name": "Sick visit",
+        "names.es": "Consulta por enfermedad",
         "minutes": "20",
-        "keywords": "sick, ill, cold, flu, fever, cough, sore throat, not feeling well, rash",
+        "keywords": "sick, ill, cold, flu, fever, cough, sore throat, not feeling well, rash, "
+        "enfermo, enferma, gripe, resfriado, fiebre, tos, dolor de garganta",
         "patients": "any",
         "active": "on",
     }
@@ -127,6 +129,7 @@ def test_changing_a_visit_length_is_audited_and_offered_at_once(console: Console
     assert _minutes(before) == 20
     form = console.client.get("/console/admin/visit-types/edit?code=sick-visit")
     assert form.status_code == 200 and 'value="20"' in form.text
+    assert 'value="Consulta por enfermedad"' in form.text  # its Spanish name, kept on save
 
     response = post(
         console, "/console/admin/visit-types/edit?code=sick-visit", sick_visit_form(minutes="30")

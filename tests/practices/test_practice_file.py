@@ -90,6 +90,26 @@ def test_the_shipped_examples_validate(name: str, tmp_path: Path) -> None:
     assert ": ok (" in result.output
 
 
+def test_validate_names_the_practice_texts_spanish_speakers_would_read_in_english(
+    tmp_path: Path,
+) -> None:
+    riverside = EXAMPLES.joinpath("riverside.yaml").read_text("utf-8")
+    result = run("practice", "validate", str(write(tmp_path, riverside)))
+    assert "note:" not in result.output  # the demo translates all of its own texts
+    untranslated = edited(
+        riverside, "    late_cancel_fee: puede aplicarse", "    # late_cancel_fee: puede aplicarse"
+    )
+    untranslated = edited(untranslated, "    names: {es: Consulta por enfermedad}\n", "")
+    result = run("practice", "validate", str(write(tmp_path, untranslated)))
+    assert result.exit_code == 0, result.output  # a note, not a problem
+    note = result.output.splitlines()[-1]
+    assert note.startswith("note: patients who write in Spanish read these as written")
+    assert note.endswith(": cancellation.fee_text, visit type sick-visit")
+    wrong = edited(riverside, "translations:\n  es:", "translations:\n  fr:")
+    result = run("practice", "validate", str(write(tmp_path, wrong)))
+    assert result.exit_code == 1 and "translations.fr" in result.output
+
+
 def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, BROKEN)
     result = run("practice", "validate", str(path))

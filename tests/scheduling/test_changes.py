@@ -340,6 +340,26 @@ def test_cancellation_notice_in_spanish_names_the_deadline_in_spanish(
         language=Language.ES,
     )
     assert late.startswith("Faltan menos de 24 horas") and "cancelación tardía" in late
+    # The fee and the policy are the practice's own words, as its file translates them.
+    assert "(puede aplicarse un cargo de $25 por cancelación tardía)" in early
+    assert "fee" not in early and "fee" not in late
+    practice.late_cancel_hours = 0
+    policy = cancellation_notice(
+        session=session, appointment=appointment, now=NOW, language=Language.ES
+    )
+    assert policy.startswith("Por favor cancele o cambie su cita con al menos 24 horas")
+
+
+def test_untranslated_practice_texts_are_quoted_as_the_practice_wrote_them(
+    session: Session, practice: Practice
+) -> None:
+    appointment = _book(session, practice, TUE_9)
+    practice.translations = None  # a practice file with no `translations`
+    early = cancellation_notice(
+        session=session, appointment=appointment, now=NOW, language=Language.ES
+    )
+    assert "sin costo hasta el lunes" in early
+    assert "(a $25 late-cancellation fee may apply)" in early
 
 
 def test_ehr_busy_time_is_never_offered_and_updates_in_place(

@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from frontdesk.auth.origins import InvalidOriginError, normalize_origin
-from frontdesk.practices.config.schema import WEEKDAYS, PracticeFile, Week, parse_span
+from frontdesk.practices.config.schema import (
+    WEEKDAYS,
+    OtherLanguage,
+    PracticeFile,
+    Week,
+    parse_span,
+)
 
 Loc = tuple[str | int, ...]
 Found = Iterator[tuple[Loc, str]]
@@ -161,3 +167,35 @@ def _experiments(practice: PracticeFile) -> Found:
             )
         if latest is None or end > latest[0]:
             latest = (end, index)
+
+
+def untranslated(practice: PracticeFile, language: OtherLanguage = "es") -> list[str]:
+    """The practice's own texts a patient writing in `language` would read as written.
+
+    Not a problem (a practice may speak one language), but worth telling whoever writes the
+    file: `practice validate` lists them.
+    """
+    translation = practice.translations.get(language)
+    written = {
+        "cancellation.policy": (practice.cancellation.policy, "cancellation_policy"),
+        "cancellation.fee_text": (practice.cancellation.fee_text, "late_cancel_fee"),
+        "billing.payment_methods": (
+            practice.billing.payment_methods if practice.billing else None,
+            "payment_methods",
+        ),
+        "reminders.post_visit_message": (
+            practice.reminders.post_visit_message if practice.reminders else None,
+            "post_visit_message",
+        ),
+    }
+    missing = [
+        where
+        for where, (text, key) in written.items()
+        if text and not (translation and getattr(translation, key))
+    ]
+    missing += [
+        f"visit type {visit.code}"
+        for visit in practice.visit_types
+        if visit.active and language not in visit.names
+    ]
+    return missing

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from frontdesk.practices.config.checks import untranslated
 from frontdesk.practices.config.loading import PracticeFileError, load_practice
 from frontdesk.practices.config.schema import PracticeFile
 from frontdesk.settings import get_settings
@@ -33,6 +34,12 @@ def validate(path: FileArgument) -> None:
         f"{path}: ok ({spec.slug}: {len(spec.locations)} location(s), "
         f"{len(spec.providers)} provider(s), {len(spec.visit_types)} visit type(s))"
     )
+    missing = untranslated(spec, "es")
+    if missing:
+        typer.echo(
+            "note: patients who write in Spanish read these as written (add them under "
+            "`translations.es`, or `names.es` on a visit type): " + ", ".join(missing)
+        )
 
 
 @app.command()

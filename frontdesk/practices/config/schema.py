@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import string
 from datetime import date, datetime, time
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from frontdesk.scheduling.models import PatientRule
 
@@ -146,6 +146,29 @@ class ProviderSpec(Spec):
     hours: Week = Field(default_factory=Week, description="Weekly bookable hours, local time")
 
 
+# The languages a practice may translate its own wording into (English is the file's own).
+OtherLanguage = Literal["es"]
+
+
+class Translation(Spec):
+    """The practice's own wording in another language.
+
+    A text left out is quoted as the practice wrote it; a translated visit type name sits on
+    the visit type (`names`).
+    """
+
+    cancellation_policy: str | None = Field(None, description="cancellation.policy, translated")
+    late_cancel_fee: str | None = Field(None, description="cancellation.fee_text, translated")
+    payment_methods: str | None = Field(None, description="billing.payment_methods, translated")
+    post_visit_message: str | None = Field(
+        None, description="reminders.post_visit_message, translated ({practice} allowed)"
+    )
+
+
+TranslationsSpec = dict[OtherLanguage, Translation]
+TRANSLATIONS: TypeAdapter[TranslationsSpec] = TypeAdapter(TranslationsSpec)
+
+
 class VisitTypeSpec(Spec):
     """A kind of visit patients can book, with its length and rules."""
 
@@ -166,6 +189,9 @@ class VisitTypeSpec(Spec):
     buffer_before_minutes: Minutes | None = None
     buffer_after_minutes: Minutes | None = None
     active: bool = True
+    names: dict[OtherLanguage, Name] = Field(
+        {}, description='Its name in another language, e.g. {"es": "Consulta por enfermedad"}'
+    )
 
 
 class ExceptionSpec(Spec):
@@ -367,6 +393,11 @@ class PracticeFile(Spec):
         [], description='Websites that may embed the chat widget, e.g. "https://example.org"'
     )
     billing: Billing | None = None
+    translations: TranslationsSpec = Field(
+        {},
+        description="The practice's own texts in other languages, for patients who write in "
+        'them, e.g. {"es": {"late_cancel_fee": "..."}}',
+    )
     knowledge_folder: str | None = Field(
         None,
         description="Folder of documents for `frontdesk kb ingest`; relative paths are "

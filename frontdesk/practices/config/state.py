@@ -34,6 +34,7 @@ from frontdesk.billing.models import BillingProfile
 from frontdesk.experiments.config import apply_experiments, export_experiments
 from frontdesk.practices.config.canonical import canonical, practice_data
 from frontdesk.practices.config.schema import (
+    TRANSLATIONS,
     WEEKDAYS,
     Billing,
     Booking,
@@ -44,6 +45,8 @@ from frontdesk.practices.config.schema import (
     ProviderSpec,
     Reminders,
     SmsNumber,
+    Translation,
+    TranslationsSpec,
     VisitTypeSpec,
     Week,
     duration_minutes,
@@ -194,6 +197,7 @@ def export_practice(*, session: Session, slug: str) -> PracticeFile:
                 buffer_before_minutes=visit.buffer_before_minutes,
                 buffer_after_minutes=visit.buffer_after_minutes,
                 active=visit.active,
+                names=visit.names or {},
             )
             for visit in session.scalars(select(VisitType).where(VisitType.practice_id == pid))
         ],
@@ -223,6 +227,7 @@ def export_practice(*, session: Session, slug: str) -> PracticeFile:
             if billing is not None
             else None
         ),
+        translations=_translations(practice),
         knowledge_folder=practice.knowledge_folder,
     )
     return canonical(spec)
@@ -457,6 +462,15 @@ def _refuse_losses(
         raise ApplyRefusedError(reasons)
 
 
+def _translations(practice: Practice) -> TranslationsSpec:
+    return TRANSLATIONS.validate_python(
+        {
+            language: Translation.model_validate(texts)
+            for language, texts in (practice.translations or {}).items()
+        }
+    )
+
+
 def _apply_practice_fields(practice: Practice, spec: PracticeFile) -> None:
     practice.name = spec.name
     practice.timezone = spec.timezone
@@ -470,6 +484,11 @@ def _apply_practice_fields(practice: Practice, spec: PracticeFile) -> None:
     practice.late_cancel_fee_text = spec.cancellation.fee_text
     practice.office_hours = _week_to_json(spec.office_hours)
     practice.knowledge_folder = spec.knowledge_folder
+    practice.translations = {
+        language: translation.model_dump(exclude_none=True)
+        for language, translation in spec.translations.items()
+        if translation.model_dump(exclude_none=True)
+    } or None
 
 
 def _apply_locations(
@@ -552,6 +571,7 @@ def _apply_visit_types(
             visit = existing[spec.code] = VisitType(practice_id=practice.id, code=spec.code)
             session.add(visit)
         visit.name = spec.name
+        visit.names = {str(language): name for language, name in spec.names.items()} or None
         visit.duration_minutes = spec.minutes
         visit.keywords = ",".join(spec.keywords)
         visit.patient_rule = spec.patients
