@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from frontdesk import texts
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations import turn_queue
 from frontdesk.conversations.handoff import NOTICE_MARKER
@@ -37,7 +38,7 @@ async def deliver_bot_message(services: Services, body: dict[str, Any]) -> bool:
     public_id = body.get("recipient_id")
     if not isinstance(public_id, str):
         return False
-    text = body.get("text") if isinstance(body.get("text"), str) else None
+    text = texts.tidy(body["text"]) if isinstance(body.get("text"), str) else None
     buttons = [
         {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
         for b in body.get("buttons") or []

@@ -32,6 +32,7 @@ __all__ = [
     "placeholders",
     "remembered_language",
     "text",
+    "tidy",
     "weekday_name",
 ]
 
@@ -89,8 +90,17 @@ def text(key: str, language: Language | str, /, **params: object) -> str:
         raise MissingTextError(f"no text {key!r} in {Language(language).value}") from None
     if not (params or placeholders(template)):
         return template
-    # A placeholder that ends a sentence with an abbreviation ("p. m.") absorbs its period.
-    return _DOUBLED_PERIOD.sub(".", template.format(**params))
+    return tidy(template.format(**params))
+
+
+def tidy(filled: str) -> str:
+    """A filled-in text with the period of a sentence-ending abbreviation not doubled.
+
+    "… a la 1:45 p. m.. ¡Nos vemos!" becomes "… p. m. ¡Nos vemos!": a placeholder that ends a
+    sentence with an abbreviation absorbs the sentence's period (as Spanish writes it). The
+    bot's own responses, filled in by Rasa, pass here too (`connectors.bridge`).
+    """
+    return _DOUBLED_PERIOD.sub(".", filled)
 
 
 def remembered_language(code: str | None) -> Language:

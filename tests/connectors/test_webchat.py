@@ -332,6 +332,28 @@ def test_callback_endpoint_requires_the_token_and_json(client: TestClient) -> No
     assert unknown.json() == {"stored": False}
 
 
+def test_a_bot_message_ending_a_sentence_in_an_abbreviation_keeps_one_period(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    # Rasa fills "{appointment}. ¡Nos vemos!" with a Spanish time that ends in "p. m.".
+    with client.websocket_connect(WS) as ws:
+        public_id = ws.receive_json()["conversation_id"]
+        said = "Gracias, su cita quedó confirmada: el sáb a la 1:45 p. m.. ¡Nos vemos!"
+        answer = client.post(
+            "/internal/rasa/callback",
+            headers=RASA_AUTH,
+            json={"recipient_id": public_id, "text": said},
+        )
+        assert answer.json() == {"stored": True}
+        frame = ws.receive_json()
+    expected = "Gracias, su cita quedó confirmada: el sáb a la 1:45 p. m. ¡Nos vemos!"
+    assert frame["text"] == expected
+    with Session(sqlite_engine) as db:
+        assert db.scalars(select(Message.text).where(Message.text.like("Gracias%"))).all() == [
+            expected
+        ]
+
+
 def test_action_endpoint_requires_the_token(client: TestClient) -> None:
     call = {"next_action": "action_ask_visit_type", "tracker": {}, "domain": {}}
     assert client.post("/internal/rasa/actions", json=call).status_code == 403

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
@@ -33,6 +34,7 @@ from frontdesk.patients.models import Patient
 from frontdesk.practices.models import Practice, Provider
 from frontdesk.scheduling.models import Appointment, VisitType
 from tests import factories
+from tests.support.english import english_in
 from tests.support.stack import ChatClient, Stack, buttons, texts
 from tests.twilio_fake import inbound_params, sign
 
@@ -121,6 +123,8 @@ class ConversationRunner:
                 date_of_birth=dob,
                 phone=phone,
             )
+            # A patient known to speak Spanish (reminders go out in Spanish; `language`).
+            patient.preferred_language = conversation.get("language")
             seeded = Seeded(patient.id, first, last, dob, phone, index=n)
             visit = conversation.get("has")
             if visit:
@@ -170,6 +174,10 @@ class ConversationRunner:
                 label = turn.get("say") or turn.get("click") or next(iter(turn))
                 outcome.transcript.append(f"  [{number}] > {label}\n      < {_short(reply)}")
                 outcome.failures += _reply_failures(number, turn, reply)
+                if conversation.get("language") == "es":
+                    outcome.failures += [
+                        f"turn {number}: English reply {start!r}" for start in english_in(reply)
+                    ]
         except Exception as error:  # a stalled or broken conversation is a failure, not a crash
             outcome.failures.append(f"driving stopped: {type(error).__name__}: {error}")
         finally:
@@ -203,6 +211,14 @@ class ConversationRunner:
             failures.append(f"escalation reason {conversation[1]}, expected {end['reason']}")
         if end.get("waitlist") and not waitlisted:
             failures.append("no waitlist entry")
+        if "opted_out" in end:
+            with sqlite3.connect(self.db_file) as db:
+                row = db.execute(
+                    "SELECT opted_out FROM sms_consents WHERE phone = ?", (seeded.phone,)
+                ).fetchone()
+            opted_out = bool(row and row[0])
+            if opted_out != end["opted_out"]:
+                failures.append(f"opted_out={opted_out}, expected {end['opted_out']}")
         return failures
 
 
@@ -442,15 +458,22 @@ def _short(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _folded(text: str) -> str:
+    """Lower-case, accents dropped: SMS drops á í ó ú by design (docs/decisions.md), so a
+    script's "Qué día" must match a text's "Qué dia"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _reply_failures(number: int, turn: dict[str, Any], reply: str) -> list[str]:
     failures: list[str] = []
-    lowered = reply.lower()
+    folded = _folded(reply)
     for wanted in turn.get("expect", []):
         options = wanted if isinstance(wanted, list) else [wanted]
-        if not any(option.lower() in lowered for option in options):
+        if not any(_folded(option) in folded for option in options):
             failures.append(f"turn {number}: expected {' or '.join(map(repr, options))}")
     for unwanted in turn.get("reject", []):
-        if unwanted.lower() in lowered:
+        if _folded(unwanted) in folded:
             failures.append(f"turn {number}: unexpected {unwanted!r}")
     return failures
 
