@@ -131,8 +131,14 @@ def record_patient_message(
     text: str,
     payload: str | None,
     client_id: str | None,
+    in_patients_words: bool = True,
 ) -> tuple[Message, bool]:
-    """Store an inbound message once per client id; returns (message, created)."""
+    """Store an inbound message once per client id; returns (message, created).
+
+    Only the patient's own words decide the conversation's language: a button's title is in
+    our language, and a stand-in the service writes in the patient's place
+    (`in_patients_words=False`, e.g. for a date of birth kept out of the transcript) is ours.
+    """
     if client_id:
         existing = session.scalar(
             select(Message).where(
@@ -164,7 +170,7 @@ def record_patient_message(
             raise
         return existing, False
     conversation.last_activity_at = clock_of(session)()
-    if not payload:  # a button's title is in our language, not necessarily the patient's
+    if in_patients_words and not payload:
         note_language(session=session, conversation=conversation, text=text)
     return message, True
 

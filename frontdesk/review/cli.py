@@ -36,25 +36,20 @@ def _load(settings: Settings, model: Path) -> None:
 
 @model_app.command("list")
 def list_models() -> None:
-    """Every registered model: version, hash, held-out figures, which one is served."""
+    """Every registered model: version, hash, held-out figures by language, which is served."""
     registry = _registry(get_settings())
     current = registry.current
     if not registry.models:
         typer.echo("no models registered yet: run `frontdesk train`")
     for entry in registry.models:
-        figures = (
-            f"accuracy {entry.evaluation.intent_accuracy:.3f} "
-            f"emergency recall {entry.evaluation.emergency_recall:.3f}"
-            if entry.evaluation
-            else "not evaluated"
-        )
+        figures = str(entry.evaluation) if entry.evaluation else "not evaluated"
         mark = "*" if current is not None and entry.content_hash == current.content_hash else " "
         typer.echo(f"{mark} {entry.version:<5} {entry.content_hash[:12]}  {figures}")
 
 
 @model_app.command()
 def evaluate(ref: Ref = "") -> None:
-    """Evaluate a model on the held-out set and record the figures."""
+    """Evaluate a model on each language's held-out set and record the figures."""
     from frontdesk.review.serving import evaluate_model
 
     settings = get_settings()
@@ -69,15 +64,14 @@ def evaluate(ref: Ref = "") -> None:
         return
     entry.evaluation = evaluate_model(settings, Path(entry.path))
     registry.save()
-    typer.echo(
-        f"{entry.version}: accuracy {entry.evaluation.intent_accuracy:.3f}, "
-        f"emergency recall {entry.evaluation.emergency_recall:.3f}"
-    )
+    typer.echo(f"{entry.version}:")
+    for code, figures in entry.evaluation.by_language.items():
+        typer.echo(f"  {code} held-out: {figures}")
 
 
 @model_app.command()
 def promote(ref: Ref = "") -> None:
-    """Serve a model if it is not worse than the served one on the held-out set."""
+    """Serve a model if, in every language, it is not worse than the served one."""
     from frontdesk.review.serving import evaluate_model
 
     settings = get_settings()

@@ -2,9 +2,10 @@
 and which one Rasa serves.
 
 A JSON file (`FRONTDESK_MODEL_REGISTRY_FILE`, default `<model cache>/registry.json`) beside
-the models, which are already named by the `bot/` content hash. A model is promoted only if
-it is not worse than the promoted one on the held-out set (`bot/eval/nlu_heldout_en.yml`) in
-both intent accuracy and emergency recall; rollback returns to the model promoted before.
+the models, which are already named by the `bot/` content hash. A model is promoted only if,
+in every language we answer in, it is not worse than the promoted one on that language's
+held-out set (`bot/eval/nlu_heldout_en.yml`, `nlu_heldout_es.yml`) in both intent accuracy
+and emergency recall; rollback returns to the model promoted before.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,14 +27,14 @@ class RegistryError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    """A model's figures on the held-out set."""
+class Figures:
+    """A model's figures on one language's held-out set."""
 
     intent_accuracy: float
     emergency_recall: float
 
     @classmethod
-    def from_intent_report(cls, report: dict[str, Any]) -> Evaluation:
+    def from_intent_report(cls, report: dict[str, Any]) -> Figures:
         """From `rasa test nlu`'s `intent_report.json`.
 
         Raises:
@@ -44,6 +46,29 @@ class Evaluation:
             raise RegistryError(f"the report lacks accuracy or {EMERGENCY_INTENT} figures")
         return cls(float(report["accuracy"]), float(emergency["recall"]))
 
+    def __str__(self) -> str:
+        return f"accuracy {self.intent_accuracy:.3f} emergency recall {self.emergency_recall:.3f}"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's figures on each language's held-out set, by language code ("en", "es")."""
+
+    by_language: Mapping[str, Figures]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{code} {figures}" for code, figures in self.by_language.items())
+
+    def as_json(self) -> dict[str, Any]:
+        return {code: asdict(figures) for code, figures in self.by_language.items()}
+
+    @classmethod
+    def of_json(cls, data: dict[str, Any]) -> Evaluation:
+        """From the registry file; an entry written before Spanish was measured is English."""
+        if "intent_accuracy" in data:
+            return cls({"en": Figures(**data)})
+        return cls({code: Figures(**figures) for code, figures in data.items()})
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -54,20 +79,27 @@ class GateResult:
 
 
 def gate(candidate: Evaluation, current: Evaluation | None) -> GateResult:
-    """A candidate passes when neither figure is lower than the promoted model's."""
+    """A candidate passes when, in every language, neither figure is lower than the promoted
+    model's. A language the promoted model was measured on must be measured on the candidate
+    too; one it was never measured on has nothing to beat yet."""
     if current is None:
         return GateResult(True, ())
     reasons = []
-    if candidate.intent_accuracy < current.intent_accuracy:
-        reasons.append(
-            f"intent accuracy would drop from {current.intent_accuracy:.3f} "
-            f"to {candidate.intent_accuracy:.3f}"
-        )
-    if candidate.emergency_recall < current.emergency_recall:
-        reasons.append(
-            f"emergency recall would drop from {current.emergency_recall:.3f} "
-            f"to {candidate.emergency_recall:.3f}"
-        )
+    for code, before in current.by_language.items():
+        after = candidate.by_language.get(code)
+        if after is None:
+            reasons.append(f"{code}: not evaluated (`frontdesk model evaluate` measures it)")
+            continue
+        if after.intent_accuracy < before.intent_accuracy:
+            reasons.append(
+                f"{code}: intent accuracy would drop from {before.intent_accuracy:.3f} "
+                f"to {after.intent_accuracy:.3f}"
+            )
+        if after.emergency_recall < before.emergency_recall:
+            reasons.append(
+                f"{code}: emergency recall would drop from {before.emergency_recall:.3f} "
+                f"to {after.emergency_recall:.3f}"
+            )
     return GateResult(not reasons, tuple(reasons))
 
 
@@ -84,13 +116,13 @@ class ModelEntry:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["evaluation"] = asdict(self.evaluation) if self.evaluation else None
+        data["evaluation"] = self.evaluation.as_json() if self.evaluation else None
         return data
 
     @classmethod
     def of_json(cls, data: dict[str, Any]) -> ModelEntry:
         evaluation = data.get("evaluation")
-        return cls(**{**data, "evaluation": Evaluation(**evaluation) if evaluation else None})
+        return cls(**{**data, "evaluation": Evaluation.of_json(evaluation) if evaluation else None})
 
 
 @dataclass

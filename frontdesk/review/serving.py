@@ -1,4 +1,5 @@
-"""Evaluating a model on the held-out set and making the running Rasa serve the promoted one.
+"""Evaluating a model on each language's held-out set; making the running Rasa serve the
+promoted one.
 
 Rasa 3.6's `PUT /model` loads a model into the running server; the old model answers until
 the new one is loaded (the load blocks Rasa's event loop for a few seconds, so turns in that
@@ -11,19 +12,36 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 
 from frontdesk.botctl import BOT_DIR, rasa_environment, rasa_executable
-from frontdesk.review.registry import Evaluation, Registry
+from frontdesk.review.registry import Evaluation, Figures, Registry
 from frontdesk.settings import Settings
 
-HELDOUT = BOT_DIR / "eval" / "nlu_heldout_en.yml"
+# One held-out set per language we answer in (`make nlu-heldout` uses the same files): written
+# before any tuning and never trained on.
+HELDOUT_SETS: dict[str, Path] = {
+    "en": BOT_DIR / "eval" / "nlu_heldout_en.yml",
+    "es": BOT_DIR / "eval" / "nlu_heldout_es.yml",
+}
 
 
-def evaluate_model(settings: Settings, model: Path, *, test_data: Path = HELDOUT) -> Evaluation:
-    """Run `rasa test nlu` on the held-out set (as `make nlu-heldout` does); its figures."""
+def evaluate_model(
+    settings: Settings, model: Path, *, test_sets: Mapping[str, Path] | None = None
+) -> Evaluation:
+    """Run `rasa test nlu` on each language's held-out set; the figures by language.
+
+    One run per language, so that each language's figures are its own (a model that gets
+    better in English cannot hide that it got worse in Spanish).
+    """
+    sets = HELDOUT_SETS if test_sets is None else test_sets
+    return Evaluation({code: _figures(settings, model, data) for code, data in sets.items()})
+
+
+def _figures(settings: Settings, model: Path, test_data: Path) -> Figures:
     with tempfile.TemporaryDirectory(dir=settings.data_dir) as out:
         subprocess.run(  # noqa: S603 - our own executable, fixed arguments
             [
@@ -40,7 +58,7 @@ def evaluate_model(settings: Settings, model: Path, *, test_data: Path = HELDOUT
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         report = json.loads((Path(out) / "intent_report.json").read_text())
-    return Evaluation.from_intent_report(report)
+    return Figures.from_intent_report(report)
 
 
 def serving_model(settings: Settings) -> Path | None:

@@ -165,6 +165,7 @@ def process_inbound(
             text=IDENTITY_PLACEHOLDER,
             payload=None,
             client_id=inbound.message_sid,
+            in_patients_words=False,  # our English placeholder must not switch the language
         )
         inbound.message_id = message.id
         inbound.outcome = InboundOutcome.IDENTITY

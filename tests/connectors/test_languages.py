@@ -4,6 +4,7 @@ answers and the code text of the web chat, the SMS "one moment" notice. English 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,12 @@ from frontdesk.app import create_app
 from frontdesk.conversations.models import Conversation
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
+from frontdesk.language import Language
 from frontdesk.settings import Settings
 from frontdesk.sms.models import OutboundSms
 from frontdesk.sms.text import segment_info
 from tests.conftest import AT_NOW, NOW
-from tests.connectors.test_twilio_sms import make_client, send_outbox, text_in
+from tests.connectors.test_twilio_sms import PATIENT, make_client, send_outbox, text_in
 from tests.connectors.test_webchat import JORDAN, TOKEN, WS, receive_until, turn
 from tests.doubles import DownBot, ScriptedBot
 from tests.support.apps import app_of, settle_turns
@@ -153,3 +155,74 @@ def test_an_english_chats_refused_frame_is_answered_in_english(web: TestClient) 
         turn(ws, {"type": "message", "text": "hello, I need an appointment for my son please"})
         frames = turn(ws, {"type": "message", "text": "   "})
         assert frames[-1]["message"] == "Please type a message."
+
+
+def _english_sentences() -> list[str]:
+    """Every English catalogue text cut at its placeholders, as pieces a reply could carry."""
+    pieces: list[str] = []
+    for template in texts.catalogue(Language.EN).values():
+        for piece in re.split(r"\{[a-z_]+\}", template):
+            words = piece.strip(" .,:;()")
+            if len(words.split()) >= 3:
+                pieces.append(texts.for_sms(words))
+    return pieces
+
+
+def test_a_spanish_sms_conversation_keeps_spanish_through_the_date_of_birth_and_the_code(
+    sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path
+) -> None:
+    """The identity texts stand in for the patient's words in the transcript: they must not
+    switch the conversation to English (issue 15), nor must anything the service texts."""
+    bot = ScriptedBot(asks_for_identity)
+    for client in make_client(sqlite_engine, bot, fake, tmp_path):
+        text_in(client, SPANISH_ASK)
+        text_in(client, "4/13/1985")  # not Jordan's birthday: counted, asked again
+        text_in(client, "04/12/1985")  # Jordan Sample's, from the number on file
+        send_outbox(client)
+        [code_text] = [b for b in fake.bodies_to(PATIENT) if b.startswith("Su codigo")]
+        code = code_text.split()[5].rstrip(".")
+        text_in(client, f"{(int(code) + 1) % 1_000_000:06d}")  # a wrong code
+        text_in(client, "no me llego nada")  # no code at all: asked again, not counted
+        text_in(client, code)
+        text_in(client, "gracias")
+        send_outbox(client)
+        bodies = fake.bodies_to(PATIENT)
+    sms = texts.for_sms
+    assert bodies == [
+        sms(texts.text("sms.identity_prompt", "es")),
+        "Lo sentimos, eso no coincide con nuestros datos para este numero. (le quedan 2 "
+        "intentos) Responda con su fecha de nacimiento asi: MM/DD/AAAA.",
+        sms(texts.text("verification.code_text", "es", code=code)),
+        sms(texts.text("sms.code_sent", "es")),
+        "Ese codigo no es correcto. Revise el mensaje de texto e inténtelo otra vez. "
+        "(le quedan 4 intentos)",
+        sms(texts.text("sms.ask_for_code", "es")),
+        "ok",  # the bot's answer to the verdict
+        "ok",  # and to "gracias"
+    ]
+    english = _english_sentences()
+    assert [(b, e) for b in bodies for e in english if e.lower() in b.lower()] == []
+    assert [t for _, t in bot.turns] == [SPANISH_ASK, "/identity_provided", "gracias"]
+    assert bot.languages == ["es", "es", "es"]  # the bot answers the verdict in Spanish too
+    with Session(sqlite_engine) as db:
+        conversation = db.scalars(select(Conversation)).one()
+        assert conversation.language == "es" and conversation.identity_verified_at is not None
+
+
+def test_a_spanish_sms_conversation_that_locks_tells_the_bot_in_spanish(
+    sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path
+) -> None:
+    bot = ScriptedBot(asks_for_identity)
+    for client in make_client(sqlite_engine, bot, fake, tmp_path):
+        text_in(client, SPANISH_ASK)
+        text_in(client, "04/12/1985")
+        for guess in ("123456", "654321", "000000", "999999", "111111"):
+            text_in(client, guess)
+        send_outbox(client)
+        bodies = fake.bodies_to(PATIENT)
+    assert [t for _, t in bot.turns] == [SPANISH_ASK, "/identity_failed"]
+    assert bot.languages == ["es", "es"]
+    english = _english_sentences()
+    assert [(b, e) for b in bodies for e in english if e.lower() in b.lower()] == []
+    with Session(sqlite_engine) as db:
+        assert db.scalars(select(Conversation)).one().language == "es"

@@ -12,17 +12,32 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+import frontdesk.models  # noqa: F401 - every table, so cross-domain foreign keys resolve
+from frontdesk import texts
 from frontdesk.auth.origins import disallow_origin
 from frontdesk.clock import system_clock
-from frontdesk.db import make_session_factory, session_scope
+from frontdesk.db import make_engine, make_session_factory, session_scope
+from frontdesk.language import Language
+from frontdesk.patients.models import Patient
+from frontdesk.practices.models import Practice, Provider
+from frontdesk.scheduling.models import VisitType
+from tests import factories
 from tests.doubles import Reply
 from tests.e2e.browser import LiveService, host_page, live_service
 from tests.support.stack import ROOT, Stack
+from tests.web.test_widget_strings import strings_of
 
 try:
     from playwright.sync_api import (
@@ -100,12 +115,14 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture
-def demo(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iterator[Page]:
+@contextmanager
+def demo_page(
+    browser: Browser, stack: Stack, request: pytest.FixtureRequest, locale: str
+) -> Iterator[Page]:
     """The demo page in a fresh context (its own sessionStorage), with the chat panel open."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(
-        base_url=stack.base_url, locale="en-US", viewport={"width": 1280, "height": 800}
+        base_url=stack.base_url, locale=locale, viewport={"width": 1280, "height": 800}
     )
     context.set_default_timeout(UI_MS)
     page = context.new_page()
@@ -129,6 +146,20 @@ def demo(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iter
         assert problems == [], "the page logged problems"
     finally:
         context.close()
+
+
+@pytest.fixture
+def demo(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The demo page, in an English-speaking browser."""
+    with demo_page(browser, stack, request, "en-US") as page:
+        yield page
+
+
+@pytest.fixture
+def demo_es(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The demo page, in a Spanish-speaking browser (US Spanish)."""
+    with demo_page(browser, stack, request, "es-US") as page:
+        yield page
 
 
 def shot(page: Page, name: str) -> None:
@@ -227,6 +258,160 @@ def test_patient_books_through_the_widget(demo: Page, stack: Stack) -> None:
     # The demo page is our own origin, so it shares the frame's storage; other sites do not
     # (test_an_allowed_website_chats_without_ever_holding_the_resume_token).
     assert demo.evaluate("() => window.localStorage.length") == 0
+
+
+# A made-up Spanish-speaking patient of the demo practice, created by the test below (a
+# 555-01xx number no demo patient and no scripted conversation uses).
+LUCIA_FIRST, LUCIA_LAST = "Lucía", "Ejemplar"
+LUCIA_BORN = date(1984, 5, 17)
+LUCIA_PHONE = "+15555550197"
+PRACTICE_TZ = ZoneInfo("America/New_York")  # the demo practice's
+
+
+def seed_lucia_with_a_visit(stack: Stack) -> datetime:
+    """Lucía, once per stack, with a booked sick visit about five weeks ahead; its start."""
+    engine = make_engine(f"sqlite:///{stack.data_dir / 'frontdesk.db'}")
+    try:
+        with session_scope(make_session_factory(engine, clock=system_clock)) as db:
+            practice = db.scalars(select(Practice).where(Practice.slug == "riverside")).one()
+            patient = db.scalar(select(Patient).where(Patient.phone == LUCIA_PHONE))
+            if patient is None:
+                patient = factories.patient(
+                    db,
+                    practice=practice,
+                    first_name=LUCIA_FIRST,
+                    last_name=LUCIA_LAST,
+                    date_of_birth=LUCIA_BORN,
+                    phone=LUCIA_PHONE,
+                )
+            provider = db.scalars(
+                select(Provider).where(
+                    Provider.practice_id == practice.id, Provider.display_name == "Dr. Amara Patel"
+                )
+            ).one()
+            visit = db.scalars(
+                select(VisitType).where(
+                    VisitType.practice_id == practice.id, VisitType.name == "Sick visit"
+                )
+            ).one()
+            day = datetime.now(PRACTICE_TZ).date() + timedelta(days=35)
+            for _ in range(30):  # the first free weekday at 4:00 PM
+                start = datetime(day.year, day.month, day.day, 16, tzinfo=PRACTICE_TZ)
+                day += timedelta(days=1)
+                if start.weekday() >= 5:
+                    continue
+                try:
+                    with db.begin_nested():
+                        factories.appointment(
+                            db, patient=patient, provider=provider, visit_type=visit, start=start
+                        )
+                except IntegrityError:
+                    continue
+                return start
+    finally:
+        engine.dispose()
+    raise RuntimeError("no free time to seed Lucía's visit")
+
+
+def english_phrases() -> set[str]:
+    """What we would show in English, cut at placeholders into phrases of three words or more:
+    the service's catalogue, the widget's own strings and the bot's English responses."""
+    templates = list(texts.catalogue(Language.EN).values())
+    templates += strings_of("chat.js")["en"].values()
+    for path in sorted((ROOT / "bot" / "domain").glob("*.yml")):
+        domain = yaml.safe_load(path.read_text("utf-8")) or {}
+        for variants in (domain.get("responses") or {}).values():
+            templates += [v["text"] for v in variants if "text" in v and "condition" not in v]
+    phrases: set[str] = set()
+    for template in templates:
+        for piece in re.split(r"\{[^}]*\}|[\n•]", template):
+            words = piece.strip(" .,:;!?()'\"")
+            if len(words.split()) >= 3:
+                phrases.add(words.lower())
+    return phrases
+
+
+def english_in(chat: FrameLocator) -> list[str]:
+    """The English phrases the chat panel shows now (none, in a Spanish conversation)."""
+    panel = chat.get_by_test_id("fd-panel").inner_text().lower()
+    return sorted(phrase for phrase in english_phrases() if phrase in panel)
+
+
+def last_code_text(stack: Stack, phone: str) -> str:
+    """The body of the last one-time code texted to `phone` (the sandbox keeps it)."""
+    with sqlite3.connect(stack.data_dir / "frontdesk.db") as db:
+        row = db.execute(
+            "SELECT body FROM outbound_sms WHERE kind = 'otp' AND to_phone = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (phone,),
+        ).fetchone()
+    assert row is not None, "no code was texted"
+    return str(row[0])
+
+
+def test_a_spanish_speaking_patient_sees_her_visits_through_the_identity_form_and_code(
+    demo_es: Page, stack: Stack
+) -> None:
+    """Issue 15: the widget in Spanish through the identity form and the code step."""
+    start = seed_lucia_with_a_visit(stack)
+    es = strings_of("chat.js")["es"]
+    chat = chat_of(demo_es)
+    expect(chat.get_by_test_id("fd-input")).to_have_attribute("placeholder", es["placeholder"])
+    say(chat, "Hola, no me acuerdo cuándo es mi cita")
+
+    identity = chat.get_by_test_id("fd-identity")
+    expect(identity).to_be_visible(timeout=BOT_REPLY_MS)
+    expect(messages(chat, "bot").last).to_contain_text("es usted")  # why the form is asked
+    expect(identity).to_contain_text(es["verify_title"])
+    expect(identity).to_contain_text("Su nombre y fecha de nacimiento")  # the bot's reason
+    submit = identity.get_by_test_id("fd-identity-submit")
+    expect(submit).to_have_text(es["verify"])
+    submit.click()  # nothing filled in: the errors are Spanish too
+    expect(identity).to_contain_text(es["name_required"])
+    expect(identity).to_contain_text(es["dob_required"])
+    identity.get_by_label(es["full_name"]).fill(f"{LUCIA_FIRST} {LUCIA_LAST}")
+    identity.get_by_label(es["date_of_birth"]).fill(LUCIA_BORN.isoformat())
+    shot(demo_es, "spanish-identity-1-form")
+    assert english_in(chat) == []
+    submit.click()
+    expect(chat.get_by_test_id("fd-identity-sent")).to_have_text(es["details_sent"])
+
+    otp = chat.get_by_test_id("fd-otp")
+    expect(otp).to_be_visible(timeout=BOT_REPLY_MS)
+    expect(otp).to_contain_text(es["code_title"])
+    expect(otp).to_contain_text(texts.text("identity.code_sent", Language.ES))
+    expect(otp.get_by_test_id("fd-otp-submit")).to_have_text(es["confirm"])
+    expect(otp.get_by_test_id("fd-otp-retype")).to_have_text(es["retype"])
+    code_text = last_code_text(stack, LUCIA_PHONE)
+    code = re.findall(r"\b\d{6}\b", code_text)[-1]
+    assert code_text == texts.for_sms(texts.text("verification.code_text", Language.ES, code=code))
+    assert english_in(chat) == []
+
+    otp.get_by_label(es["code_label"]).fill(f"{(int(code) + 1) % 1_000_000:06d}")
+    otp.get_by_test_id("fd-otp-submit").click()
+    wrong = chat.get_by_test_id("fd-error").last
+    expect(wrong).to_contain_text(texts.text("verification.wrong_code", Language.ES))
+    expect(wrong).to_contain_text("le quedan 4 intentos")
+    otp = chat.get_by_test_id("fd-otp")
+    expect(otp).to_be_visible(timeout=BOT_REPLY_MS)  # the code step again, still in Spanish
+    expect(otp).to_contain_text(es["code_title"])
+    otp.get_by_label(es["code_label"]).fill(code)
+    otp.get_by_test_id("fd-otp-submit").click()
+
+    visits = messages(chat, "bot").filter(has_text="Estas son sus próximas citas")
+    expect(visits).to_be_visible(timeout=BOT_REPLY_MS)
+    local = start.astimezone(PRACTICE_TZ)
+    # "Sick visit con Dr. Amara Patel el jue 7 de ene a las 4:00 p. m." (the visit type's name
+    # is the practice's own)
+    expect(visits).to_contain_text("Sick visit con Dr. Amara Patel el ")
+    expect(visits).to_contain_text(f" {local.day} de ")
+    expect(visits).to_contain_text("a las 4:00 p. m.")
+    shot(demo_es, "spanish-identity-2-visits")
+
+    expect(chat.get_by_test_id("fd-input")).to_have_attribute("placeholder", es["placeholder"])
+    assert english_in(chat) == []
+    panel = chat.get_by_test_id("fd-panel").inner_text()
+    assert "1984" not in panel and code not in panel  # nor do the details reach the transcript
 
 
 def test_reloading_the_page_shows_the_conversation_again(demo: Page) -> None:

@@ -1,8 +1,9 @@
 """The review loop with a real Rasa: labelled turns become training data, a model trained on
-them is evaluated, passes the gate and is promoted; a model that lost them is refused.
+them is evaluated in both languages, passes the gate and is promoted; a model that lost the
+Spanish ones is refused although its English is as good.
 
 Cheap by design: `rasa train nlu` on a few intents with a linear classifier, in a temp dir
-(seconds, not the full bot). The held-out set here is the test's own.
+(seconds, not the full bot). The held-out sets here are the test's own, one per language.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ CONFIG = {
     "policies": [],
 }
 BASE = {
-    "greet": ["hi", "hello", "hey there", "good morning", "hiya", "hello there"],
+    "greet": [
+        "hi", "hello", "hey there", "good morning", "hiya", "hello there",
+        "hola", "buenos dias", "buenas tardes", "que tal", "hola buenas", "saludos",
+    ],
     "book_appointment": [
         "i want to book an appointment",
         "can i make an appointment",
@@ -42,10 +46,16 @@ BASE = {
         "schedule a visit",
         "i need to see the doctor",
         "set up a checkup",
+        "quiero hacer una cita",
+        "necesito una cita",
+        "me puede agendar una consulta",
+        "quiero ver al doctor",
+        "hacer una cita para mañana",
+        "agendar un chequeo",
     ],
-}
-# What staff labelled in the review queue (as `export_reviewed` writes it).
-REVIEWED = {
+}  # fmt: skip
+# What staff labelled in the review queue (as `export_reviewed` writes it), by language.
+REVIEWED_EN = {
     "medical_emergency": [
         "i cant breathe",
         "chest pain really bad",
@@ -55,10 +65,25 @@ REVIEWED = {
         "she is having a seizure",
     ]
 }
-HELDOUT = {
+REVIEWED_ES = {
+    "medical_emergency": [
+        "no puedo respirar",
+        "me duele mucho el pecho",
+        "se desmayo y no despierta",
+        "sangra mucho y no para",
+        "se me cierra la garganta",
+        "esta convulsionando",
+    ]
+}
+HELDOUT_EN = {
     "greet": ["hey", "hello hello"],
     "book_appointment": ["can i book a visit", "need an appointment"],
     "medical_emergency": ["cant breathe at all", "crushing chest pain"],
+}
+HELDOUT_ES = {
+    "greet": ["hola hola", "buenos dias doctor"],
+    "book_appointment": ["quiero una cita", "necesito hacer una cita"],
+    "medical_emergency": ["no puede respirar", "dolor fuerte en el pecho"],
 }
 
 
@@ -75,7 +100,7 @@ def _nlu_file(path: Path, intents: dict[str, list[str]]) -> Path:
 
 
 def _train(settings: Settings, work: Path, name: str, data: Path) -> Path:
-    domain = {"version": "3.1", "intents": sorted({i for d in (BASE, REVIEWED) for i in d})}
+    domain = {"version": "3.1", "intents": sorted({i for d in (BASE, REVIEWED_EN) for i in d})}
     (work / "domain.yml").write_text(yaml.safe_dump(domain))
     (work / "config.yml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
     subprocess.run(
@@ -88,37 +113,49 @@ def _train(settings: Settings, work: Path, name: str, data: Path) -> Path:
     return work / f"{name}.tar.gz"
 
 
-def test_a_model_trained_on_reviewed_turns_passes_the_gate_and_a_worse_one_does_not(
+def test_a_model_trained_on_reviewed_turns_passes_the_gate_and_one_worse_in_spanish_does_not(
     tmp_path: Path,
 ) -> None:
     settings = Settings(_env_file=None, env="development", data_dir=tmp_path)
-    before_data, after_data = tmp_path / "before", tmp_path / "after"
-    for data in (before_data, after_data):
-        data.mkdir()
-        _nlu_file(data / "base.yml", BASE)
-    _nlu_file(after_data / "reviewed.yml", REVIEWED)  # as the export puts it beside the rest
-    heldout = _nlu_file(tmp_path / "heldout.yml", HELDOUT)
+    data = {name: tmp_path / name for name in ("before", "after", "lost_es")}
+    for folder in data.values():
+        folder.mkdir()
+        _nlu_file(folder / "base.yml", BASE)
+    # As the export puts the reviewed file beside the rest; "lost_es" lost its Spanish labels.
+    _nlu_file(data["after"] / "reviewed.yml", {"medical_emergency": [
+        *REVIEWED_EN["medical_emergency"], *REVIEWED_ES["medical_emergency"]]})  # fmt: skip
+    _nlu_file(data["lost_es"] / "reviewed.yml", REVIEWED_EN)
+    heldout = {
+        "en": _nlu_file(tmp_path / "heldout_en.yml", HELDOUT_EN),
+        "es": _nlu_file(tmp_path / "heldout_es.yml", HELDOUT_ES),
+    }
     registry = Registry(tmp_path / "registry.json")
 
     # The model before review never saw an emergency; serving it is the starting point.
-    before = _train(settings, tmp_path, "before", before_data)
+    before = _train(settings, tmp_path, "before", data["before"])
     first = registry.record_trained(content_hash="before", path=before, now=NOW)
-    first.evaluation = evaluate_model(settings, before, test_data=heldout)
-    assert first.evaluation.emergency_recall == 0.0
+    first.evaluation = evaluate_model(settings, before, test_sets=heldout)
+    assert sorted(first.evaluation.by_language) == ["en", "es"]
+    assert {f.emergency_recall for f in first.evaluation.by_language.values()} == {0.0}
     assert registry.promote(first, now=NOW).passed
 
-    after = _train(settings, tmp_path, "after", after_data)
+    after = _train(settings, tmp_path, "after", data["after"])
     second = registry.record_trained(content_hash="after", path=after, now=NOW)
-    second.evaluation = evaluate_model(settings, after, test_data=heldout)
-    assert second.evaluation.emergency_recall == 1.0
-    assert second.evaluation.intent_accuracy >= first.evaluation.intent_accuracy
+    second.evaluation = evaluate_model(settings, after, test_sets=heldout)
+    for code in ("en", "es"):
+        figures, baseline = second.evaluation.by_language[code], first.evaluation.by_language[code]
+        assert figures.emergency_recall == 1.0, code
+        assert figures.intent_accuracy >= baseline.intent_accuracy, code
     assert registry.promote(second, now=NOW).passed
     assert registry.current == second
 
-    # Retraining without the reviewed file (say it was lost) must not replace it.
-    third = registry.record_trained(content_hash="lost", path=before, now=NOW)
-    third.evaluation = first.evaluation
+    # Retrained without the Spanish labels (say they were lost): English holds, Spanish drops.
+    lost = _train(settings, tmp_path, "lost_es", data["lost_es"])
+    third = registry.record_trained(content_hash="lost_es", path=lost, now=NOW)
+    third.evaluation = evaluate_model(settings, lost, test_sets=heldout)
+    assert third.evaluation.by_language["en"] == second.evaluation.by_language["en"]
     refused = registry.promote(third, now=NOW)
     assert not refused.passed
-    assert "emergency recall would drop from 1.000 to 0.000" in refused.reasons
+    assert refused.reasons and all(reason.startswith("es: ") for reason in refused.reasons)
+    assert any("es: emergency recall would drop from 1.000" in r for r in refused.reasons)
     assert registry.current == second

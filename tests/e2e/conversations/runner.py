@@ -296,7 +296,7 @@ class _Sms(_Driver):
         if turn.get("reminder"):
             return self._wait_for_reminder()
         if turn.get("code"):
-            if "code" not in self.last.lower():
+            if not any(word in self.last.lower() for word in ("code", "codigo", "código")):
                 return self.last  # verified without one: nothing was asked
             text = self.stack.latest_code(self.seeded.phone)
         elif "say" in turn:
