@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from frontdesk.conversations.models import Channel, Conversation, Message, Owner, Role
 from frontdesk.conversations.service import new_public_id
 from frontdesk.db import clock_of
+from frontdesk.language import Language
+from frontdesk.patients.models import Patient
 from frontdesk.sms.models import SmsThread
 
 
@@ -30,7 +32,10 @@ def sms_thread(
     if thread is not None or not create:
         return thread
     conversation = Conversation(
-        practice_id=practice_id, public_id=new_public_id(), channel=Channel.SMS
+        practice_id=practice_id,
+        public_id=new_public_id(),
+        channel=Channel.SMS,
+        language=number_language(session=session, practice_id=practice_id, phone=phone),
     )
     session.add(conversation)
     session.flush()
@@ -48,6 +53,27 @@ def sms_thread(
         )
         assert thread is not None
     return thread
+
+
+def number_language(*, session: Session, practice_id: int, phone: str) -> str | None:
+    """The language the patients on file with this number are known to speak, if they agree.
+
+    A new SMS conversation starts in it, so that a Spanish-speaking patient's first short text
+    ("cuanto debo?", too short to tell) is answered in Spanish, the date-of-birth question
+    included. Only a language is inferred from the number, nothing that identifies anyone;
+    the patient's own words can still switch it (`frontdesk.language`).
+    """
+    remembered = {
+        (language or "").strip().lower()[:2]
+        for language in session.scalars(
+            select(Patient.preferred_language).where(
+                Patient.practice_id == practice_id, Patient.phone == phone
+            )
+        )
+    } - {""}
+    if len(remembered) == 1 and (only := remembered.pop()) in {lang.value for lang in Language}:
+        return only
+    return None
 
 
 def offered_buttons(*, session: Session, conversation_id: int) -> list[dict[str, str]]:

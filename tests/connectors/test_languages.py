@@ -21,6 +21,7 @@ from frontdesk.conversations.models import Conversation
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
 from frontdesk.language import Language
+from frontdesk.patients.models import Patient
 from frontdesk.settings import Settings
 from frontdesk.sms.models import OutboundSms
 from frontdesk.sms.text import segment_info
@@ -32,11 +33,12 @@ from tests.support.apps import app_of, settle_turns
 from tests.twilio_fake import TwilioFake, running_fake
 
 SPANISH_ASK = "hola buenas tardes, quiero ver mis citas por favor"
+SHORT_SPANISH_ASK = "cuanto debo?"  # too short for the detector to tell
 ENGLISH_ASK = "hi there, I would like to see my appointments please"
 
 
 def asks_for_identity(text: str) -> list[dict[str, Any]]:
-    if text in (SPANISH_ASK, ENGLISH_ASK):
+    if text in (SPANISH_ASK, ENGLISH_ASK, SHORT_SPANISH_ASK):
         return [{"custom": {"type": "identity_request", "purpose": "verify", "reason": "-"}}]
     return [{"text": "ok"}]
 
@@ -226,3 +228,22 @@ def test_a_spanish_sms_conversation_that_locks_tells_the_bot_in_spanish(
     assert [(b, e) for b in bodies for e in english if e.lower() in b.lower()] == []
     with Session(sqlite_engine) as db:
         assert db.scalars(select(Conversation)).one().language == "es"
+
+
+@pytest.mark.parametrize(("remembered", "language"), [("es", "es"), (None, "en")])
+def test_a_new_sms_conversation_starts_in_the_language_the_number_s_patient_speaks(
+    sqlite_engine: Engine, fake: TwilioFake, tmp_path: Path, remembered: str | None, language: str
+) -> None:
+    """Too short to tell ("cuanto debo?"): the patient on file with the number is known to
+    speak Spanish, so even the date-of-birth question is in Spanish; without that, English."""
+    bot = ScriptedBot(asks_for_identity)
+    for client in make_client(sqlite_engine, bot, fake, tmp_path):
+        with Session(sqlite_engine) as db:
+            jordan = db.scalars(select(Patient).where(Patient.phone == PATIENT)).one()
+            jordan.preferred_language = remembered
+            db.commit()
+        text_in(client, SHORT_SPANISH_ASK)
+        send_outbox(client)
+        bodies = fake.bodies_to(PATIENT)
+    assert bodies == [texts.for_sms(texts.text("sms.identity_prompt", language))]
+    assert bot.languages == [language]
