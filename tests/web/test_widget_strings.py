@@ -48,3 +48,18 @@ def test_spanish_is_not_english_left_untranslated() -> None:
     table = strings_of("chat.js")
     same = {key for key, text in table["en"].items() if table["es"][key] == text}
     assert same == set()
+
+
+# Informal (tú) forms a patient-facing text must not use: the product speaks to patients as
+# usted, like the bot's and the service's Spanish.
+TUTEO = re.compile(
+    r"\b(tú|tu|tus|te|ti|eres|estás|escribe|revisa|verifica|confirma|llama|inténtalo"
+    r"|chatea|compartas|comunícate)\b",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize("script", ["chat.js", "widget.js"])
+def test_the_spanish_strings_speak_to_the_patient_as_usted(script: str) -> None:
+    informal = {key: text for key, text in strings_of(script)["es"].items() if TUTEO.search(text)}
+    assert informal == {}

@@ -51,7 +51,7 @@
       "unread": "{n} unread"
     },
     "es": {
-      "title": "Chatea con nosotros",
+      "title": "Chatee con nosotros",
       "open": "Abrir el chat",
       "close": "Cerrar el chat",
       "unread": "{n} sin leer"
