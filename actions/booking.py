@@ -37,7 +37,7 @@ from frontdesk.insights.models import InsightKind
 from frontdesk.insights.recording import record_bot_act
 from frontdesk.practices.wording import practice_text
 from frontdesk.scheduling.booking import PatientBusyError, SlotUnavailableError, book_appointment
-from frontdesk.scheduling.matching import active_providers, active_visit_types
+from frontdesk.scheduling.matching import active_providers, active_visit_types, match_provider
 from frontdesk.scheduling.slots import find_open_slots, parse_slot_key
 from frontdesk.scheduling.timeprefs import TimePreferenceError, parse_time_preference
 
@@ -295,6 +295,30 @@ class ValidateBookAppointmentForm(YieldsToNewTasks):
 
         code = await self.context.run(match)
         return {"visit_type": code} if code else {}
+
+    async def extract_provider_preference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A provider named in the opening message ("a physical with Dr. Patel friday").
+
+        Only on the opening message, like the visit type; later answers go to the provider
+        question, which also accepts "no preference".
+        """
+        text = (
+            None
+            if tracker.get_slot("provider_preference")
+            else opening_text(tracker, intent=INTENT)
+        )
+        if text is None:
+            return {}
+
+        def match(session: Session) -> str | None:
+            where = locate(session, tracker.sender_id)
+            found = match_provider(session=session, practice_id=where.practice.id, text=text)
+            return str(found.id) if found else None
+
+        provider = await self.context.run(match)
+        return {"provider_preference": provider} if provider else {}
 
     async def extract_time_preference(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

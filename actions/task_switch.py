@@ -4,8 +4,8 @@ A patient who left a reschedule at its "move it?" question and then writes "canc
 appointment please" wants the cancellation. Each form's validator steps aside when the latest
 intent starts another task: it extracts nothing, so the form rejects, and the switch rules in
 `bot/data/task_switches.yml` clear the old task's slots (its offered times and pending
-confirmation with them) and start the new form. A bare "1" afterwards can only answer the new
-form's question.
+confirmation with them) and start the new form, or answer a billing request. A bare "1"
+afterwards can only answer the new form's question.
 
 Details named in the opening message are kept the same way: "can you move me to friday"
 should not be asked "What day and time suit you?" after verifying (`opening_text`, read by
@@ -33,6 +33,11 @@ TASK_FORMS: Final[dict[str, str]] = {
     "confirm_appointment": "confirm_appointment_form",
 }
 
+# Billing requests are tasks too, answered by an action rather than a form: "how do i pay my
+# bill" at the booking's "particular provider?" question ends the booking (its pending
+# confirmation with it) and answers the billing question.
+BILLING_INTENTS: Final[tuple[str, ...]] = ("billing_balance", "billing_payment", "billing_question")
+
 
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent NLU gave the patient's latest message."""
@@ -42,7 +47,10 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 def switching_away(tracker: Tracker, form: str) -> bool:
     """Whether the latest message starts a task other than the one `form` carries out."""
-    target = TASK_FORMS.get(latest_intent(tracker) or "")
+    intent = latest_intent(tracker) or ""
+    if intent in BILLING_INTENTS:
+        return True
+    target = TASK_FORMS.get(intent)
     return target is not None and target != form
 
 

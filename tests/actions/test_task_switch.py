@@ -26,7 +26,7 @@ from actions.appointment_forms import (
 )
 from actions.booking import ValidateBookAppointmentForm
 from actions.context import ActionContext
-from actions.task_switch import TASK_FORMS, YieldsToNewTasks
+from actions.task_switch import BILLING_INTENTS, TASK_FORMS, YieldsToNewTasks
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Role
 from frontdesk.models import Practice
@@ -92,9 +92,8 @@ def test_a_request_for_another_task_extracts_nothing_so_the_form_yields(
     # Before: every message re-filled the identity slot, so the form never rejected and a
     # "cancel my appointment please" at the reschedule's "move it?" was asked "move it?" again.
     assert _validate(context, form, same_answer) != {}
-    for intent, other in TASK_FORMS.items():
-        if other == form:
-            continue
+    others = [i for i, f in TASK_FORMS.items() if f != form] + list(BILLING_INTENTS)
+    for intent in others:
         switch = make_tracker(
             conversation.public_id,
             slots=waiting,
@@ -145,6 +144,36 @@ def test_the_opening_message_keeps_the_day_and_time_it_names(
     assert slots.get("time_preference") == (text if expected else None)
 
 
+@pytest.mark.parametrize(
+    ("intent", "text", "slots_wanted"),
+    [
+        (
+            "book_appointment",
+            "I'd like an annual physical with Dr. Patel next friday morning",
+            {"visit_type", "provider_preference", "time_preference"},
+        ),
+        ("book_appointment", "can i book a sick visit next tue after 3", {"visit_type"}),
+        # An answer, not the opening: the provider question takes it.
+        ("inform", "dr patel", set()),
+    ],
+)
+def test_the_opening_message_fills_every_slot_it_names(
+    context: ActionContext,
+    conversation: Conversation,
+    intent: str,
+    text: str,
+    slots_wanted: set[str],
+) -> None:
+    opening = make_tracker(
+        conversation.public_id, slots={"requested_slot": None}, intent=intent, text=text
+    )
+    slots = _validate(context, "book_appointment_form", opening)
+    named = {"visit_type", "provider_preference"} & slots_wanted
+    assert {k for k in ("visit_type", "provider_preference") if slots.get(k)} == named
+    if "provider_preference" in slots_wanted:
+        assert str(slots["provider_preference"]).isdigit()
+
+
 def test_after_the_opening_the_time_is_asked_not_taken(
     context: ActionContext, conversation: Conversation
 ) -> None:
@@ -163,19 +192,30 @@ def test_the_switch_rules_are_the_generated_ones_and_cover_every_pair() -> None:
     rules = runpy.run_path(str(ROOT / "scripts" / "task_switch_rules.py"))["rules"]()
     committed = (ROOT / "bot" / "data" / "task_switches.yml").read_text()
     assert committed == rules, "run scripts/task_switch_rules.py > bot/data/task_switches.yml"
-    pairs = {
-        (
-            rule["condition"][0]["active_loop"],
-            rule["steps"][0]["intent"],
-            rule["steps"][-1]["active_loop"],
-        )
-        for rule in yaml.safe_load(committed)["rules"]
-    }
+    pairs = set()
+    for rule in yaml.safe_load(committed)["rules"]:
+        steps = rule["steps"]
+        # Every switch ends the old form (its slots cleared) before the new task starts.
+        assert steps[1:4] == [
+            {"action": "action_reset_booking"},
+            {"action": "action_deactivate_loop"},
+            {"active_loop": None},
+        ], rule["rule"]
+        new = steps[-1].get("active_loop") or steps[5]["action"]
+        pairs.add((rule["condition"][0]["active_loop"], steps[0]["intent"], new))
     expected = {
         (old, intent, new)
         for old in TASK_FORMS.values()
         for intent, new in TASK_FORMS.items()
         if new != old
+    } | {
+        (old, intent, answer)
+        for old in TASK_FORMS.values()
+        for intent, answer in {
+            "billing_balance": "action_billing_balance",
+            "billing_payment": "action_billing_payment",
+            "billing_question": "action_billing_dispute",
+        }.items()
     }
     assert pairs == expected
 
@@ -190,7 +230,7 @@ def test_free_text_answers_ignore_every_other_task_but_their_own() -> None:
             assert len(forms) == 1, f"{name}: one form per free-text mapping"
             (form,) = forms
             ignored = set(mapping.get("not_intent", []))
-            others = {i for i, f in TASK_FORMS.items() if f != form}
+            others = {i for i, f in TASK_FORMS.items() if f != form} | set(BILLING_INTENTS)
             assert others <= ignored, name
             assert not ignored & {i for i, f in TASK_FORMS.items() if f == form}, name
 
