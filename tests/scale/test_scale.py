@@ -20,8 +20,8 @@ A turn counts as answered once when, in the service's database, the patient's me
 stored once and followed by at least one bot message, none of them twice, and (SMS) every
 stored bot message was texted once. It counts as answered twice when Rasa's tracker holds
 the turn more than once (processed twice), even if the patient saw one answer. (The tracker
-is not asked for presence: "thanks, bye" turns were answered but never found in the events
-table under their text; not investigated.) It prints
+is not asked for presence: the PHI scrubber sends "thanks, bye" to Rasa as "thanks,
+PHI_NAME_1", so that turn is not found under its text; docs/operations.md.) It prints
 acknowledged / answered once / answered twice / lost and fails on anything but all once.
 """
 
