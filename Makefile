@@ -13,7 +13,7 @@ BOT       := bot
 LOCAL_ENV := FRONTDESK_ENV=$${FRONTDESK_ENV:-development}
 
 .PHONY: help setup setup-service setup-rasa setup-browser setup-fhir run test test-fast \
-        test-rasa test-clock test-faults lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-turns bench-sms \
+        test-rasa test-clock test-faults test-scale setup-haproxy lint format typecheck train test-stories nlu-eval nlu-heldout bench bench-turns bench-sms \
         bench-slots bench-console bench-phi bench-insights eval-kb eval-phi eval-safety eval-conversations kb-ingest-demo \
         lock lock-rasa audit-deps clean
 
@@ -32,6 +32,9 @@ setup-rasa: ## Only the Python 3.10 Rasa environment (.venv-rasa)
 setup-browser: ## Debian's chromium for the widget's browser tests (skipped without it, outside CI)
 	@scripts/install-browser.sh
 
+setup-haproxy: ## Debian's haproxy, the load balancer of `make test-scale`
+	@scripts/install-haproxy.sh
+
 setup-fhir: ## npm packages of the test FHIR server (Medplum's engine; needs Node >= 20)
 	@scripts/install-fhir-server.sh
 
@@ -47,6 +50,9 @@ test-clock: setup setup-fhir ## The tests again at 23:30 in New York and a year 
 
 test-faults: setup-service ## Fault suite: outreach and the service killed (kill -9), Rasa stalled or killed, flaky Twilio, quiet hours; prints counts
 	@$(PY) -m pytest -m faults tests/faults
+
+test-scale: setup setup-haproxy train ## Scale test: 2 service replicas + 2 Rasa behind HAProxy, 50 SMS/web chat conversations, a staff reply across replicas, one replica killed; prints counts
+	@$(PY) -m pytest -m scale tests/scale
 
 test-fast: setup-service ## Tests that need neither Rasa nor a trained model
 	@$(PY) -m pytest -m "not rasa"

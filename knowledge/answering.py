@@ -317,16 +317,21 @@ def shared_knowledge_base(settings: Settings) -> KnowledgeBase:
 
 DEMO_PRACTICE = "riverside"
 DEMO_DOCS = Path(__file__).resolve().parent / "docs" / DEMO_PRACTICE
+_demo_ingest_lock = threading.Lock()
 
 
 def ensure_demo_ingested(kb: KnowledgeBase, practice_slug: str) -> None:
     """The demo practice answers out of the box: its bundled documents are ingested once.
 
     Runs on the first question, so a fresh clone needs no extra command (about a second).
+    One question at a time checks and ingests: first questions arriving together (the
+    action endpoint runs in a thread pool) would otherwise ingest the documents side by side.
     """
-    if practice_slug != DEMO_PRACTICE or kb.store.has_collection(practice_slug):
+    if practice_slug != DEMO_PRACTICE:
         return
-    if DEMO_DOCS.is_dir():
+    with _demo_ingest_lock:
+        if kb.store.has_collection(practice_slug) or not DEMO_DOCS.is_dir():
+            return
         ingest_directory(directory=DEMO_DOCS, practice_slug=practice_slug, store=kb.store)
         kb.mark_changed(practice_slug)
 

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,19 +166,29 @@ class KnowledgeStore:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._chroma: Any = None
+        self._opening = threading.Lock()
 
     @property
     def client(self) -> Any:
-        """The Chroma client (imported and opened on first use)."""
-        if self._chroma is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
+        """The Chroma client (imported and opened on first use).
 
-            self._chroma = chromadb.PersistentClient(
-                path=str(self.directory),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-            )
+        Opened under a lock: two first questions at once (thread-pool actions) would each
+        open a client on the same directory, and Chroma fails the second half-way
+        ("Could not connect to tenant default_tenant").
+        """
+        with self._opening:
+            if self._chroma is None:
+                self._chroma = self._open()
         return self._chroma
+
+    def _open(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        return chromadb.PersistentClient(
+            path=str(self.directory),
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+        )
 
     @staticmethod
     def collection_name(practice_slug: str) -> str:
