@@ -40,6 +40,9 @@ _LEADING = re.compile(rf"^\s*(?:{_JOINERS})\b[\s,]*", re.IGNORECASE)
 _REFERS_BACK = frozenset(
     ["it", "it's", "that", "this", "they", "them", "those", "these", "eso", "esto"]
 )
+# Two clauses sharing more than this share of the shorter one's words (synonyms included) ask
+# about one thing twice ("what time do you open and what time do you close": time, hours).
+SAME_TOPIC_OVERLAP = 0.5
 # More pieces than this is a list, not a question with two parts: answered as one question.
 MAX_TOPICS = 3
 
@@ -56,9 +59,10 @@ def _fold(text: str) -> str:
 def split_clauses(question: str) -> list[str]:
     """The questions one message asks, in order; a single question comes back alone.
 
-    Pieces with no content word ("and?", "thanks") or that point back at the clause before
-    ("... and is it free") join that clause, so a split never produces a clause that cannot
-    be looked up on its own.
+    Pieces with no content word ("and?", "thanks"), that point back at the clause before
+    ("... and is it free") or that mostly repeat its words ("... and what time do you close")
+    join that clause, so a split never produces a clause that cannot be looked up on its own
+    or one topic asked twice.
     """
     folded = _fold(question)
     pieces: list[str] = []
@@ -73,10 +77,21 @@ def split_clauses(question: str) -> list[str]:
         if not text:
             continue
         opening = _fold(text).split()[:3]
-        if clauses and (not terms(text) or _REFERS_BACK.intersection(opening)):
+        if clauses and (
+            not terms(text) or _REFERS_BACK.intersection(opening) or _same_topic(clauses[-1], text)
+        ):
             clauses[-1] = f"{clauses[-1]}, {text}"
         else:
             clauses.append(text)
     if len(clauses) > MAX_TOPICS or not clauses:
         return [question.strip()]
     return clauses
+
+
+def _same_topic(first: str, second: str) -> bool:
+    """Whether two clauses mostly use the same words (or synonyms of them)."""
+    a, b = set(terms(first)), set(terms(second))
+    shared, shorter = len(a & b), min(len(a), len(b))
+    # One shared word is not enough: "where do we park" / "do you sell car seats" share "park"
+    # through the synonym car -> parking, and are two questions.
+    return shared >= 2 and shared / shorter > SAME_TOPIC_OVERLAP

@@ -30,6 +30,14 @@ from knowledge.topics import split_clauses
             ["is the lot free, is it close to the door"],
         ),
         ("do you take Aetna? thanks", ["do you take Aetna, thanks"]),
+        (
+            "what time do you open and what time do you close",
+            ["what time do you open, what time do you close"],
+        ),
+        (
+            "where do we park and do you sell car seats",
+            ["where do we park", "do you sell car seats"],
+        ),
         # More than three is a list, answered as one question.
         ("hours? aetna? parking? bus?", ["hours? aetna? parking? bus?"]),
     ],
