@@ -46,3 +46,15 @@ def test_a_message_splits_only_where_a_new_question_starts(
     message: str, clauses: list[str]
 ) -> None:
     assert split_clauses(message) == clauses
+
+
+def test_contractions_count_as_the_word_they_shorten() -> None:
+    from knowledge.retrieve import content_words
+
+    assert content_words("what's your address? we're late for my daughter's visit") == [
+        "address",
+        "late",
+        "daughter",
+        "visit",
+    ]
+    assert content_words("we don't have insurance") == ["don't", "insurance"]
