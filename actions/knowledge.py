@@ -58,17 +58,35 @@ class ActionAnswerQuestion(ContextAction):
             else:  # the knowledge base words its "not sure" in English: say ours instead
                 dispatcher.utter_message(response="utter_kb_not_sure")
             return [SlotSet("escalation_reason", "low_confidence_answer")]
-        source = result.sources[0]
-        dispatcher.utter_message(
-            response="utter_kb_answer",
-            answer=result.answer,
-            source=source.source,
-            section=source.section,
-        )
-        return []
+        if not result.parts:
+            source = result.sources[0]
+            dispatcher.utter_message(
+                response="utter_kb_answer",
+                answer=result.answer,
+                source=source.source,
+                section=source.section,
+            )
+            return []
+        # A question about two topics: one message per topic, each citing its own passage.
+        for part in result.parts:
+            dispatcher.utter_message(
+                response="utter_kb_answer",
+                answer=part.answer,
+                source=part.source.source,
+                section=part.source.section,
+            )
+        if not result.part_not_sure:
+            return []
+        dispatcher.utter_message(text=result.part_not_sure, buttons=_offer_person(language))
+        return [SlotSet("escalation_reason", "low_confidence_answer")]
 
 
-def _offer_person() -> list[dict[str, str]]:
+def _offer_person(language: str = "en") -> list[dict[str, str]]:
+    if language == "es":
+        return [
+            {"title": "Hablar con una persona", "payload": "/request_human"},
+            {"title": "No, gracias", "payload": "/deny"},
+        ]
     return [
         {"title": "Talk to a person", "payload": "/request_human"},
         {"title": "No thanks", "payload": "/deny"},

@@ -25,6 +25,7 @@ from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
 from knowledge.languages import in_language
 from knowledge.retrieve import Hit, HybridRetriever, terms
+from knowledge.topics import split_clauses
 
 if TYPE_CHECKING:
     from frontdesk.settings import Settings
@@ -39,6 +40,17 @@ MEDICAL = (
     "I can't answer questions about symptoms, medicines or test results in this chat. "
     "Someone from our care team can help; if this is an emergency, call 911 now."
 )
+# Said after the parts we could answer when another part of the question found no passage.
+PART_NOT_SURE = {
+    Language.EN: (
+        "I couldn't find the answer to the other part of your question in our documents. "
+        "Would you like me to pass it to someone at the practice?"
+    ),
+    Language.ES: (
+        "No encontré en nuestros documentos la respuesta a la otra parte de su pregunta. "
+        "¿Quiere que se la pase a alguien del consultorio?"
+    ),
+}
 NOT_SET_UP = (
     "I can't look that up right now. Would you like me to pass your question to someone at "
     "the practice?"
@@ -82,21 +94,42 @@ class Source:
 
 
 @dataclass(frozen=True)
+class AnswerPart:
+    """The answer to one topic of a question that asked about several, with its own source."""
+
+    answer: str
+    source: Source
+
+
+@dataclass(frozen=True)
 class Answer:
-    """An answer as `frontdesk kb ask --json` prints it (DESIGN.md contract)."""
+    """An answer as `frontdesk kb ask --json` prints it (DESIGN.md contract).
+
+    A question about two topics ("what are your hours and do you take Aetna?") is answered
+    part by part: `parts` holds one extract per topic, each with its source, and `answer`
+    joins them; `part_not_sure` is set when another part found nothing to answer it.
+    """
 
     answer: str
     confident: bool
     sources: list[Source] = field(default_factory=list)
     score: float = 0.0  # confidence figure behind `confident` (not in the JSON contract)
+    parts: list[AnswerPart] = field(default_factory=list)
+    part_not_sure: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        """The contract's JSON shape: answer, confident, sources[{source, section}]."""
-        return {
+        """The contract's JSON shape: answer, confident, sources[{source, section}]; a
+        question answered in parts adds `parts` [{answer, source, section}] and
+        `part_not_sure`."""
+        shape: dict[str, Any] = {
             "answer": self.answer,
             "confident": self.confident,
             "sources": [asdict(s) for s in self.sources],
         }
+        if self.parts:
+            shape["parts"] = [{"answer": p.answer, **asdict(p.source)} for p in self.parts]
+            shape["part_not_sure"] = self.part_not_sure
+        return shape
 
 
 class Rephraser(Protocol):
@@ -266,21 +299,80 @@ class KnowledgeBase:
         hits = retriever.search(clean, k=3)
         if not hits:
             return Answer(answer=NOT_SET_UP, confident=False)
+        rule = spanish_confidence if language is Language.ES else confidence
+        clauses = split_clauses(clean)
+        if len(clauses) > 1:
+            in_parts = self._answer_in_parts(
+                clauses, retriever, threshold, rule, language or DEFAULT_LANGUAGE
+            )
+            if in_parts is not None:
+                return in_parts
         best = hits[0]
-        score = spanish_confidence(best) if language is Language.ES else confidence(best)
+        score = rule(best)
         if score < threshold:
             return Answer(answer=NOT_SURE, confident=False, score=score)
-        text = extract(clean, best.passage, embedder=self.embedder)
-        if self.rephraser is not None:
-            try:
-                text = self.rephraser.rephrase(question=clean, passages=[best.passage]) or text
-            except Exception:  # the LLM is optional; the extractive answer stands
-                logger.warning("knowledge rephraser failed; using the extractive answer")
+        text = self._extract(clean, best.passage)
         return Answer(
             answer=text,
             confident=True,
             sources=[Source(source=best.passage.source, section=best.passage.section)],
             score=score,
+        )
+
+    def _extract(self, question: str, passage: Passage) -> str:
+        """The extractive answer from one passage, rephrased when an LLM is configured."""
+        text = extract(question, passage, embedder=self.embedder)
+        if self.rephraser is not None:
+            try:
+                text = self.rephraser.rephrase(question=question, passages=[passage]) or text
+            except Exception:  # the LLM is optional; the extractive answer stands
+                logger.warning("knowledge rephraser failed; using the extractive answer")
+        return text
+
+    def _answer_in_parts(
+        self,
+        clauses: list[str],
+        retriever: HybridRetriever,
+        threshold: float,
+        rule: Callable[[Hit], float],
+        language: Language,
+    ) -> Answer | None:
+        """Answer each clause from its own passage, or None to answer the whole as one.
+
+        Clauses that land confidently on the same passage are one topic (asked twice), so a
+        question whose confident clauses all share a passage and that has no unsure clause is
+        left to the single-answer path. Passages are never merged: each topic keeps its own
+        extract and source. None as well when no clause is confident (the whole question
+        then decides between an answer and "not sure").
+        """
+        topics: dict[tuple[str, str], tuple[list[str], Passage, float]] = {}
+        unsure = False
+        for clause in clauses:
+            hits = retriever.search(clause, k=1)
+            score = rule(hits[0]) if hits else 0.0
+            if score < threshold:
+                unsure = True
+                continue
+            key = (hits[0].passage.source, hits[0].passage.section)
+            asked, passage, best = topics.get(key, ([], hits[0].passage, score))
+            topics[key] = ([*asked, clause], passage, min(best, score))
+        if not topics or (len(topics) == 1 and not unsure):
+            return None
+        parts = [
+            AnswerPart(
+                answer=self._extract(" ".join(asked), passage),
+                source=Source(source=passage.source, section=passage.section),
+            )
+            for asked, passage, _ in topics.values()
+        ]
+        note = PART_NOT_SURE.get(language, PART_NOT_SURE[DEFAULT_LANGUAGE]) if unsure else ""
+        return Answer(
+            answer="\n\n".join([*(p.answer for p in parts), *([note] if note else [])]),
+            confident=True,
+            sources=[p.source for p in parts],
+            score=min(score for _, _, score in topics.values()),
+            parts=parts,
+            part_not_sure=note,
         )
 
 

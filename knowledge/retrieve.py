@@ -335,12 +335,26 @@ def _stem(word: str) -> str:
     return word
 
 
+# "what's", "we're", "son's": the word without its clitic is what counts ("what" is a stop
+# word, "son" is not). Negations ("don't", "can't") are left whole.
+_CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)$")
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased, accent-free words of a text that are not stop words (not stemmed)."""
+    out = []
+    for word in _WORD.findall(_fold(text)):
+        if word not in STOP_WORDS:
+            word = _CLITIC.sub("", word)
+            if word not in STOP_WORDS:
+                out.append(word)
+    return out
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed words, with everyday synonyms added."""
     out: list[str] = []
-    for word in _WORD.findall(_fold(text)):
-        if word in STOP_WORDS:
-            continue
+    for word in content_words(text):
         out.append(_stem(word))
         for table in (SYNONYMS, TOPIC_SYNONYMS):
             synonym = table.get(word)
@@ -465,7 +479,7 @@ class HybridRetriever:
         shares "late" through its synonym. Unlike coverage this does not ask that one passage
         hold them all, so a paraphrase spread over everyday words is not punished twice.
         """
-        words = [w for w in _WORD.findall(_fold(question)) if w not in STOP_WORDS]
+        words = content_words(question)
         if not words:
             return 0.0
         vocabulary = self.bm25.idf

@@ -8,6 +8,10 @@ only, and `--sweep` prints how the confidence threshold trades the two error kin
 `--language es` asks knowledge/eval/<practice>-es.jsonl against the practice's Spanish passages
 with the Spanish confidence rule and threshold (questions are answered only from passages in
 their own language; the default, English, likewise leaves Spanish documents out).
+When knowledge/eval/<practice>[-es]-two.jsonl exists, its questions go through the full answer
+path and the script prints how many two-topic questions were answered from both expected
+passages, how many single-topic questions with "and" stayed one answer, and how many
+half-answerable ones got their answerable part plus the "other part" note (issue 14).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,6 +87,9 @@ def main() -> int:
             retriever.dense_weight = weight
             evaluate(retriever, score, kb.scrub, cases, label, threshold, args.sweep, args.errors)
         retriever.dense_weight = chosen
+        two_path = ROOT / "knowledge" / "eval" / f"{args.practice}{suffix}-two.jsonl"
+        if args.cases is None and two_path.exists():
+            two_topics(kb, load_cases(two_path), args.practice, language, args.errors)
         latency(kb, cases, args.practice, language)
     return 0
 
@@ -128,6 +136,44 @@ def evaluate(
             a = sum(s < t for s in scores_no) / max(len(scores_no), 1)
             w = sum(s < t for s in scores_ok) / max(len(scores_ok), 1)
             print(f"    threshold {t:.2f}: abstain unanswerable {a:.0%}, answerable {w:.0%}")
+
+
+def two_topics(
+    kb: KnowledgeBase,
+    cases: list[dict[str, Any]],
+    practice: str,
+    language: Language,
+    errors: bool,
+) -> None:
+    """Questions about two topics, one topic with "and", or one answerable part of two."""
+    results: dict[str, list[bool]] = {"two": [], "one": [], "half": []}
+    asked_other = 0
+    for case in cases:
+        answer = kb.answer(str(case["question"]), practice_slug=practice, language=language)
+        got = [(s.source, s.section) for s in answer.sources]
+        want = [(s["source"], s["section"]) for s in case["sources"]]
+        kind = str(case["kind"])
+        if kind == "two":
+            ok = answer.confident and sorted(got) == sorted(want) and not answer.part_not_sure
+            asked_other += answer.confident and bool(answer.part_not_sure) and set(got) <= set(want)
+        elif kind == "one":
+            ok = answer.confident and got == want and not answer.parts
+        else:
+            ok = answer.confident and got == want and bool(answer.part_not_sure)
+        results[kind].append(ok)
+        if errors and not ok:
+            note = " + other part to a person" if answer.part_not_sure else ""
+            print(f"  {kind} miss: {case['question']!r} -> {got}{note} (want {want})")
+
+    def rate(kind: str) -> str:
+        done = results[kind]
+        return f"{sum(done)}/{len(done)} ({sum(done) / max(len(done), 1):.0%})"
+
+    print(
+        f"[two topics] both answered {rate('two')} (one answered + other part offered to a "
+        f"person: {asked_other}); single topic with 'and' kept as one {rate('one')}; "
+        f"answerable part answered + rest offered to a person {rate('half')}"
+    )
 
 
 def latency(

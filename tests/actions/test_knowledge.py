@@ -138,3 +138,32 @@ def test_a_spanish_question_the_spanish_documents_do_not_answer_goes_to_a_person
     )
     assert events == [SlotSet("escalation_reason", "low_confidence_answer")]
     assert [m["response"] for m in dispatcher.messages] == ["utter_kb_not_sure"]
+
+
+def test_a_two_topic_question_gets_one_answer_per_topic_each_with_its_source(
+    kb_home: Path, session: Session, domain: dict[str, Any], conversation: Conversation
+) -> None:
+    events, dispatcher = ask(
+        session, domain, conversation.public_id, "what are your hours and do you take Aetna?"
+    )
+    assert events == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_kb_answer"] * 2
+    assert [(m["source"], m["section"]) for m in dispatcher.messages] == [
+        ("hours.md", "Office hours"),
+        ("insurance.md", "Insurance plans we accept"),
+    ]
+    assert "Aetna" not in dispatcher.messages[0]["answer"]
+    assert "Aetna" in dispatcher.messages[1]["answer"]
+
+
+def test_the_part_of_a_question_the_documents_cannot_answer_is_offered_to_a_person(
+    kb_home: Path, session: Session, domain: dict[str, Any], conversation: Conversation
+) -> None:
+    events, dispatcher = ask(
+        session, domain, conversation.public_id, "where do I park and do you have a sauna"
+    )
+    assert events == [SlotSet("escalation_reason", "low_confidence_answer")]
+    answer, rest = dispatcher.messages
+    assert (answer["response"], answer["source"]) == ("utter_kb_answer", "parking.md")
+    assert "other part of your question" in rest["text"]
+    assert [b["payload"] for b in rest["buttons"]] == ["/request_human", "/deny"]

@@ -12,8 +12,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from typer.testing import CliRunner
 
+from frontdesk.language import Language
 from frontdesk.settings import get_settings
-from knowledge.answering import MEDICAL, NOT_SURE, KnowledgeBase
+from knowledge.answering import MEDICAL, NOT_SURE, PART_NOT_SURE, KnowledgeBase
 from knowledge.embeddings import Vectors, default_embedder
 from knowledge.ingest import KnowledgeStore, ingest_directory, split_markdown
 from knowledge.llm import LangchainRephraser
@@ -272,3 +273,73 @@ def test_a_bad_practice_slug_is_refused(kb: KnowledgeBase) -> None:
 
     with pytest.raises(KnowledgeError):
         kb.answer("hours?", practice_slug="../etc")
+
+
+def test_a_two_topic_question_is_answered_from_both_passages_apart(kb: KnowledgeBase) -> None:
+    answer = kb.answer(
+        "where do I park and how much is a visit without insurance", practice_slug="riverside"
+    )
+    assert answer.confident
+    assert [(s.source, s.section) for s in answer.sources] == [
+        ("parking.md", "Patient parking"),
+        ("billing.md", "Payment at the time of service"),
+    ]
+    parking, cost = answer.parts
+    assert "$150" in cost.answer and "$150" not in parking.answer
+    assert answer.answer == f"{parking.answer}\n\n{cost.answer}"
+    assert answer.part_not_sure == ""
+    assert answer.as_json()["parts"][1] == {
+        "answer": cost.answer,
+        "source": "billing.md",
+        "section": "Payment at the time of service",
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("do you take Aetna and Cigna", "Insurance plans we accept"),
+        ("can I pay by check and cash", "Ways to pay"),
+        ("do you close on christmas and new year's day", "Holidays"),
+        (
+            "how do I sign up for the portal and how do I create an account",
+            "Signing up for the portal",
+        ),
+    ],
+)
+def test_one_topic_asked_with_and_stays_one_answer(
+    kb: KnowledgeBase, question: str, section: str
+) -> None:
+    answer = kb.answer(question, practice_slug="riverside")
+    assert answer.confident
+    assert answer.parts == []
+    assert [s.section for s in answer.sources] == [section]
+    assert "parts" not in answer.as_json()
+
+
+def test_the_unanswerable_part_of_two_is_offered_to_a_person(kb: KnowledgeBase) -> None:
+    answer = kb.answer(
+        "what are your hours and do you offer acupuncture", practice_slug="riverside"
+    )
+    assert answer.confident
+    assert [(s.source, s.section) for s in answer.sources] == [("hours.md", "Office hours")]
+    assert answer.part_not_sure == PART_NOT_SURE[Language.EN]
+    assert answer.answer.endswith(PART_NOT_SURE[Language.EN])
+
+
+def test_a_spanish_two_topic_question_gets_spanish_parts_and_a_spanish_note(
+    kb: KnowledgeBase,
+) -> None:
+    answer = kb.answer(
+        "aceptan Kaiser y cual es la direccion", practice_slug="riverside", language=Language.ES
+    )
+    assert [(s.source, s.section) for s in answer.sources] == [
+        ("seguros.md", "Seguros que no aceptamos"),
+        ("horario.md", "Dirección y cómo llegar"),
+    ]
+    assert "Kaiser" in answer.parts[0].answer
+    partial = kb.answer(
+        "aceptan Kaiser y tienen piscina", practice_slug="riverside", language=Language.ES
+    )
+    assert [s.source for s in partial.sources] == ["seguros.md"]
+    assert partial.part_not_sure == PART_NOT_SURE[Language.ES]
