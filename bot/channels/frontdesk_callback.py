@@ -35,7 +35,8 @@ from sanic.response import HTTPResponse
 # Rasa imports this module at start-up; the faster action-answer check rides along.
 action_validation.install()
 
-logger = logging.getLogger(__name__)
+# Under Rasa's logger, so `rasa run --log-level` and `--log-file` apply (Rasa sets no other).
+logger = logging.getLogger(f"rasa.{__name__}")
 # The service's turn id in a message's metadata (`TURN_METADATA_KEY` in connectors/rasa.py).
 TURN_METADATA_KEY = "frontdesk_message_id"
 

@@ -147,6 +147,15 @@ def _check_a_turn_delivered_twice_at_once_runs_once(stack: Stack) -> str:
     _, bots, listens = once[0]
     assert bots >= 1  # the bot answered the turn, once: one prediction loop ran
     assert listens == 1
+    # Rasa says so in its log, naming the turn and not what the patient wrote.
+    noted = [
+        line
+        for line in (stack.data_dir / "logs" / "rasa.log").read_text().splitlines()
+        if turn in line
+    ]
+    assert len(noted) == 1, noted
+    assert "delivered again" in noted[0]
+    assert GREETING not in noted[0]
 
     # Another turn of the same conversation is processed as usual.
     asyncio.run(_deliver(stack, conversation, next_turn))
