@@ -40,8 +40,11 @@ from tests.twilio_fake import inbound_params, sign
 
 TIMEZONE = ZoneInfo("America/New_York")  # the demo practice's
 SEED_PROVIDER = "Dr. Amara Patel"
-# Made-up patients texting from the fictional 555-01xx range (the demo's are 0101-0103).
-FIRST_PHONE = 15555550140
+# Made-up patients texting from a fictional 555-01xx range of their own (area code 202), so
+# they never share a number with the demo's patients or another e2e test's (all +1 555 555 01xx):
+# a shared number once inherited a scripted opt-out, and a browser test's code was never texted.
+FIRST_PHONE = 12025550100
+PHONES = 100  # 555-0100 to 555-0199
 FIRST_NAMES = ["Avery", "Rowan", "Quinn", "Sage", "Emery", "Hollis", "Marlow", "Tatum"]
 LAST_NAMES = ["Testwood", "Mockley", "Samplers", "Fauxton", "Dummett", "Pretendy"]
 
@@ -112,6 +115,7 @@ class ConversationRunner:
         first = FIRST_NAMES[n % len(FIRST_NAMES)]
         last = LAST_NAMES[n // len(FIRST_NAMES) % len(LAST_NAMES)] + "ova" * (n // 48)
         dob = date(1970, 1, 1) + timedelta(days=401 * n + 17)
+        assert n < PHONES, "more conversations than fictional numbers: widen the range"
         phone = f"+{FIRST_PHONE + n}"
         with session_scope(self.sessions) as db:
             practice = db.scalars(select(Practice).where(Practice.slug == "riverside")).one()
