@@ -12,6 +12,9 @@ When knowledge/eval/<practice>[-es]-two.jsonl exists, its questions go through t
 path and the script prints how many two-topic questions were answered from both expected
 passages, how many single-topic questions with "and" stayed one answer, and how many
 half-answerable ones got their answerable part plus the "other part" note (issue 14).
+`--held-out` asks knowledge/eval/held-out/<practice>[-es].jsonl instead: questions written
+before a round of tuning and never tuned against (docs/knowledge.md says which figures are
+which); the two-topic questions are left out then.
 """
 
 from __future__ import annotations
@@ -52,11 +55,15 @@ def main() -> int:
     parser.add_argument("--sweep", action="store_true", help="threshold trade-off table")
     parser.add_argument("--errors", action="store_true", help="list every miss")
     parser.add_argument("--language", choices=["en", "es"], default="en")
+    parser.add_argument(
+        "--held-out", action="store_true", help="the held-out questions (never tuned against)"
+    )
     args = parser.parse_args()
     language = Language(args.language)
     docs = args.docs or ROOT / "knowledge" / "docs" / args.practice
     suffix = "" if language is Language.EN else f"-{language}"
-    cases = load_cases(args.cases or ROOT / "knowledge" / "eval" / f"{args.practice}{suffix}.jsonl")
+    eval_dir = ROOT / "knowledge" / "eval" / ("held-out" if args.held_out else "")
+    cases = load_cases(args.cases or eval_dir / f"{args.practice}{suffix}.jsonl")
     from frontdesk.settings import Settings
 
     default = Settings.model_fields["kb_confidence_threshold"].default  # no secrets needed
@@ -88,7 +95,7 @@ def main() -> int:
             evaluate(retriever, score, kb.scrub, cases, label, threshold, args.sweep, args.errors)
         retriever.dense_weight = chosen
         two_path = ROOT / "knowledge" / "eval" / f"{args.practice}{suffix}-two.jsonl"
-        if args.cases is None and two_path.exists():
+        if args.cases is None and not args.held_out and two_path.exists():
             two_topics(kb, load_cases(two_path), args.practice, language, args.errors)
         latency(kb, cases, args.practice, language)
     return 0
