@@ -23,7 +23,7 @@ from frontdesk.language import DEFAULT_LANGUAGE, Language
 from knowledge.calibrate import confidence, spanish_confidence
 from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
-from knowledge.languages import in_language
+from knowledge.languages import analyzer_for, in_language
 from knowledge.retrieve import Hit, HybridRetriever, terms
 from knowledge.topics import split_clauses
 
@@ -259,6 +259,7 @@ class KnowledgeBase:
             [whole.passages[i] for i in rows],
             whole.vectors[rows] if rows else np.zeros((0, 1), dtype=np.float32),
             embedder=self.embedder,
+            analyzer=analyzer_for(language),
         )
         threshold_key = "threshold" if language is DEFAULT_LANGUAGE else f"threshold_{language}"
         threshold = snapshot.calibration.get(threshold_key, self.threshold)

@@ -300,7 +300,7 @@ def _calibration(
         confidence,
         spanish_confidence,
     )
-    from knowledge.languages import in_language
+    from knowledge.languages import analyzer_for, in_language
     from knowledge.retrieve import HybridRetriever
 
     passages, vectors = store.read_collection(practice_slug)
@@ -317,7 +317,12 @@ def _calibration(
         if not rows:
             continue
         found = calibrate(
-            HybridRetriever([passages[i] for i in rows], matrix[rows], embedder=embedder),
+            HybridRetriever(
+                [passages[i] for i in rows],
+                matrix[rows],
+                embedder=embedder,
+                analyzer=analyzer_for(language),
+            ),
             probes,
             score,
         )

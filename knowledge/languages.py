@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from frontdesk.language import DEFAULT_LANGUAGE, Language, detect
 from knowledge.ingest import Passage
+from knowledge.retrieve import ENGLISH, Analyzer
+from knowledge.spanish import SPANISH
 
 # Below this the detector is guessing (a heading and a phone number, say): keep the default.
 SURE = 0.9
@@ -29,3 +31,8 @@ def passage_language(passage: Passage) -> Language:
 def in_language(passages: list[Passage], language: Language) -> list[int]:
     """Positions of the passages written in `language`, in order."""
     return [i for i, passage in enumerate(passages) if passage_language(passage) is language]
+
+
+def analyzer_for(language: Language) -> Analyzer:
+    """The stemmer and synonyms an index of passages in `language` uses."""
+    return SPANISH if language is Language.ES else ENGLISH

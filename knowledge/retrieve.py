@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -340,10 +341,15 @@ def _stem(word: str) -> str:
 _CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)$")
 
 
+# What the PHI scrubber puts in place of a name or a number ("<PERSON>"): not a word the
+# patient wrote, and it must not match "in person" or "personas" in a document.
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*>")
+
+
 def content_words(text: str) -> list[str]:
     """Lower-cased, accent-free words of a text that are not stop words (not stemmed)."""
     out = []
-    for word in _WORD.findall(_fold(text)):
+    for word in _WORD.findall(_fold(_PLACEHOLDER.sub(" ", text))):
         if word not in STOP_WORDS:
             word = _CLITIC.sub("", word)
             if word not in STOP_WORDS:
@@ -351,16 +357,39 @@ def content_words(text: str) -> list[str]:
     return out
 
 
-def terms(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed words, with everyday synonyms added."""
-    out: list[str] = []
-    for word in content_words(text):
-        out.append(_stem(word))
-        for table in (SYNONYMS, TOPIC_SYNONYMS):
+class Analyzer:
+    """How one language's words become index terms: its stemmer and its everyday synonyms.
+
+    A practice's passages are searched one language at a time (knowledge.languages), so each
+    index uses its own language's rules: English suffix stripping does nothing for
+    "estacionar" and "estacionamiento", which a Spanish stemmer makes one word.
+    """
+
+    def __init__(self, stem: Callable[[str], str], synonyms: tuple[Mapping[str, str], ...]) -> None:
+        """A stemmer and the synonym tables (word -> the word documents file it under)."""
+        self.stem = stem
+        self.synonyms = synonyms
+
+    def forms(self, word: str) -> list[str]:
+        """A content word's stem, then the stems of its synonyms."""
+        out = [self.stem(word)]
+        for table in self.synonyms:
             synonym = table.get(word)
             if synonym is not None:
-                out.append(_stem(synonym))
-    return out
+                out.append(self.stem(synonym))
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """Lower-cased, stop-word-free, stemmed words, with everyday synonyms added."""
+        return [form for word in content_words(text) for form in self.forms(word)]
+
+
+ENGLISH = Analyzer(_stem, (SYNONYMS, TOPIC_SYNONYMS))
+
+
+def terms(text: str) -> list[str]:
+    """`Analyzer.terms` with the English rules (the default for every index)."""
+    return ENGLISH.terms(text)
 
 
 # BM25 over headings alone, added to the passage BM25 at this weight (measured on both
@@ -430,24 +459,34 @@ class HybridRetriever:
         *,
         embedder: Embedder,
         dense_weight: float = DENSE_WEIGHT,
+        analyzer: Analyzer = ENGLISH,
     ) -> None:
-        """Build the in-memory indexes from passages and their stored embeddings."""
+        """Build the in-memory indexes from passages and their stored embeddings.
+
+        Args:
+            passages: The passages, all in one language (or the English default).
+            vectors: Their embeddings, one row per passage.
+            embedder: Embeds questions the same way.
+            dense_weight: Share of the fused score given to dense similarity.
+            analyzer: The passages' language's stemmer and synonyms.
+        """
+        self.analyzer = analyzer
         self.passages = passages
         self.vectors = vectors
         self.embedder = embedder
         self.dense_weight = dense_weight
         # The heading counts twice: it names what the passage is about.
-        self.bm25 = Bm25([terms(f"{p.section}. {p.indexed_text}") for p in passages])
+        self.bm25 = Bm25([analyzer.terms(f"{p.section}. {p.indexed_text}") for p in passages])
         # And on its own: a question matching a heading's words is about that heading, even
         # when a longer passage repeats the same words more often.
-        self.headings = Bm25([terms(p.section) for p in passages])
+        self.headings = Bm25([analyzer.terms(p.section) for p in passages])
         self.heading_weight = HEADING_WEIGHT
 
     def search(self, question: str, *, k: int = 3) -> list[Hit]:
         """The k best passages for a question, best first."""
         if not self.passages:
             return []
-        query = terms(question)
+        query = self.analyzer.terms(question)
         dense = self.vectors @ self.embedder.embed([question])[0]
         lexical = np.asarray(self.bm25.scores(query), dtype=np.float32)
         lexical += self.heading_weight * np.asarray(self.headings.scores(query), dtype=np.float32)
@@ -485,8 +524,5 @@ class HybridRetriever:
         vocabulary = self.bm25.idf
         known = 0
         for word in words:
-            forms = [_stem(word)] + [
-                _stem(t[word]) for t in (SYNONYMS, TOPIC_SYNONYMS) if word in t
-            ]
-            known += any(form in vocabulary for form in forms)
+            known += any(form in vocabulary for form in self.analyzer.forms(word))
         return known / len(words)

@@ -1,0 +1,80 @@
+"""Spanish index terms: the stemmer and synonyms Spanish passages are searched with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from frontdesk.language import Language
+from knowledge.embeddings import default_embedder
+from knowledge.ingest import Passage, read_passages
+from knowledge.languages import analyzer_for
+from knowledge.retrieve import ENGLISH, HybridRetriever, content_words
+from knowledge.spanish import SPANISH, spanish_stem
+
+DEMO_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs" / "riverside"
+
+
+@pytest.mark.parametrize(
+    ("words", "stem"),
+    [
+        (["estacionar", "estaciono", "estacionarse", "estacionamiento"], "estacion"),
+        (["aceptan", "aceptamos", "aceptar", "acepta"], "acept"),
+        (["seguro", "seguros"], "segur"),
+        (["cita", "citas"], "cit"),
+        (["feriado", "feriados"], "feri"),
+    ],
+)
+def test_forms_of_one_spanish_word_share_a_stem(words: list[str], stem: str) -> None:
+    assert {spanish_stem(word) for word in words} == {stem}
+
+
+def test_a_long_ending_leaves_a_short_word_whole() -> None:
+    # "estación" (a train station) is not "est" + "ación".
+    assert spanish_stem("estacion") == "estacion"
+    assert spanish_stem("tren") == "tren"
+    assert spanish_stem("2026") == "2026"
+
+
+def test_the_english_rules_do_not_join_the_spanish_forms() -> None:
+    # Why Spanish passages need their own analyzer.
+    assert not set(ENGLISH.terms("estacionar")) & set(ENGLISH.terms("estacionamiento"))
+    assert set(SPANISH.terms("estacionar")) & set(SPANISH.terms("estacionamiento"))
+
+
+def test_everyday_spanish_words_reach_the_documents_words() -> None:
+    assert "segur" in SPANISH.terms("mi aseguranza")
+    assert "estacion" in SPANISH.terms("donde dejo el carro")
+
+
+def test_each_language_gets_its_own_analyzer() -> None:
+    assert analyzer_for(Language.ES) is SPANISH
+    assert analyzer_for(Language.EN) is ENGLISH
+
+
+def test_a_scrubbed_name_is_not_a_word() -> None:
+    # "<PERSON>" must not match "personas" or "in person" in a document.
+    assert content_words("tengo <PERSON> health") == ["health"]
+
+
+def spanish_retriever() -> HybridRetriever:
+    passages: list[Passage] = [
+        p
+        for name in ("horario.md", "estacionamiento.md", "seguros.md")
+        for p in read_passages(DEMO_DOCS / name)
+    ]
+    embedder = default_embedder()
+    vectors = embedder.embed([p.indexed_text for p in passages])
+    return HybridRetriever(
+        passages, np.asarray(vectors), embedder=embedder, analyzer=analyzer_for(Language.ES)
+    )
+
+
+def test_a_verb_finds_the_passage_filed_under_its_noun() -> None:
+    retriever = spanish_retriever()
+    hits = retriever.search("donde puedo estacionar", k=1)
+    assert hits[0].passage.section == "Estacionamiento para pacientes"
+    # Every content word is one the documents use, once stemmed.
+    assert hits[0].known == 1.0
