@@ -24,7 +24,7 @@ from knowledge.calibrate import confidence, spanish_confidence
 from knowledge.embeddings import Embedder, default_embedder
 from knowledge.ingest import KnowledgeStore, Passage, check_slug, ingest_directory
 from knowledge.languages import analyzer_for, in_language
-from knowledge.retrieve import Hit, HybridRetriever, terms
+from knowledge.retrieve import ENGLISH, Analyzer, Hit, HybridRetriever
 from knowledge.topics import split_clauses
 
 if TYPE_CHECKING:
@@ -140,19 +140,27 @@ class Rephraser(Protocol):
         ...
 
 
-def extract(question: str, passage: Passage, *, embedder: Embedder, limit: int = 2) -> str:
+def extract(
+    question: str,
+    passage: Passage,
+    *,
+    embedder: Embedder,
+    limit: int = 2,
+    analyzer: Analyzer = ENGLISH,
+) -> str:
     """The passage's sentences that best answer the question, in document order.
 
     Usually the `limit` best; but every sentence that shares as many of the question's words
     as the best one does goes in too (up to `TIED_SENTENCES`): "what are your hours" matches
     each sentence of "Office hours" equally, and the weekday hours must not be dropped for the
-    Tuesday and Saturday ones the embedding happens to favour.
+    Tuesday and Saturday ones the embedding happens to favour. Words are compared with the
+    passage's language's `analyzer`, the one its index was searched with.
     """
     sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s.strip()]
     if len(sentences) <= limit:
         return " ".join(sentences)
-    wanted = set(terms(question))
-    overlaps = [len(wanted & set(terms(s))) / max(len(wanted), 1) for s in sentences]
+    wanted = set(analyzer.terms(question))
+    overlaps = [len(wanted & set(analyzer.terms(s))) / max(len(wanted), 1) for s in sentences]
     vectors = embedder.embed(sentences)
     dense = vectors @ embedder.embed([question])[0]
     scored = sorted(
@@ -312,7 +320,7 @@ class KnowledgeBase:
         score = rule(best)
         if score < threshold:
             return Answer(answer=NOT_SURE, confident=False, score=score)
-        text = self._extract(clean, best.passage)
+        text = self._extract(clean, best.passage, retriever.analyzer)
         return Answer(
             answer=text,
             confident=True,
@@ -320,9 +328,9 @@ class KnowledgeBase:
             score=score,
         )
 
-    def _extract(self, question: str, passage: Passage) -> str:
+    def _extract(self, question: str, passage: Passage, analyzer: Analyzer) -> str:
         """The extractive answer from one passage, rephrased when an LLM is configured."""
-        text = extract(question, passage, embedder=self.embedder)
+        text = extract(question, passage, embedder=self.embedder, analyzer=analyzer)
         if self.rephraser is not None:
             try:
                 text = self.rephraser.rephrase(question=question, passages=[passage]) or text
@@ -361,7 +369,7 @@ class KnowledgeBase:
             return None
         parts = [
             AnswerPart(
-                answer=self._extract(" ".join(asked), passage),
+                answer=self._extract(" ".join(asked), passage, retriever.analyzer),
                 source=Source(source=passage.source, section=passage.section),
             )
             for asked, passage, _ in topics.values()

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from frontdesk.language import Language
+from knowledge.answering import extract
 from knowledge.embeddings import default_embedder
 from knowledge.ingest import Passage, read_passages
 from knowledge.languages import analyzer_for
-from knowledge.retrieve import ENGLISH, HybridRetriever, content_words
+from knowledge.retrieve import ENGLISH, Analyzer, HybridRetriever, content_words
 from knowledge.spanish import SPANISH, spanish_stem
 
 DEMO_DOCS = Path(__file__).resolve().parents[2] / "knowledge" / "docs" / "riverside"
@@ -78,3 +79,23 @@ def test_a_verb_finds_the_passage_filed_under_its_noun() -> None:
     assert hits[0].passage.section == "Estacionamiento para pacientes"
     # Every content word is one the documents use, once stemmed.
     assert hits[0].known == 1.0
+
+
+def test_the_extract_compares_words_with_the_passage_language_rules() -> None:
+    passage = Passage(
+        source="estacionamiento.md",
+        section="Llegar",
+        title="Cómo llegar",
+        text=(
+            "La recepción está en el segundo piso. Los baños están al fondo del pasillo. "
+            "Hay estacionamiento gratis detrás del edificio. El elevador está a la derecha."
+        ),
+    )
+    spanish = extract(
+        "donde puedo estacionar", passage, embedder=default_embedder(), limit=1, analyzer=SPANISH
+    )
+    assert spanish == "Hay estacionamiento gratis detrás del edificio."
+    # The words are the analyzer's: one that files "restroom" under "baños" picks that sentence.
+    restrooms = Analyzer(lambda word: word, ({"restroom": "banos"},))
+    chosen = extract("restroom", passage, embedder=default_embedder(), limit=1, analyzer=restrooms)
+    assert chosen == "Los baños están al fondo del pasillo."
