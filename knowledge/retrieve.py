@@ -111,6 +111,13 @@ STOP_WORDS = frozenset(
         "know",
         "need",
         "want",
+        # third-person pronouns: a parent asks about "his appointment", "her checkup"
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "hers",
     ]
 )
 

@@ -58,3 +58,11 @@ def test_contractions_count_as_the_word_they_shorten() -> None:
         "visit",
     ]
     assert content_words("we don't have insurance") == ["don't", "insurance"]
+
+
+def test_a_pronoun_for_the_child_is_not_a_topic_word() -> None:
+    from knowledge.retrieve import content_words
+
+    # "his" had matched any passage that says "his" and counted as a word the documents know.
+    assert content_words("can grandma take him to his checkup") == ["grandma", "take", "checkup"]
+    assert content_words("she needs her shots") == ["needs", "shots"]
