@@ -9,9 +9,10 @@ import pytest
 
 from frontdesk.language import Language
 from knowledge.answering import extract
+from knowledge.calibrate import SPANISH_PROBES, calibrate, spanish_confidence
 from knowledge.embeddings import default_embedder
-from knowledge.ingest import Passage, read_passages
-from knowledge.languages import analyzer_for
+from knowledge.ingest import KnowledgeStore, Passage, ingest_directory, read_passages
+from knowledge.languages import analyzer_for, in_language
 from knowledge.retrieve import ENGLISH, Analyzer, HybridRetriever, content_words
 from knowledge.spanish import SPANISH, spanish_stem
 
@@ -99,3 +100,18 @@ def test_the_extract_compares_words_with_the_passage_language_rules() -> None:
     restrooms = Analyzer(lambda word: word, ({"restroom": "banos"},))
     chosen = extract("restroom", passage, embedder=default_embedder(), limit=1, analyzer=restrooms)
     assert chosen == "Los baños están al fondo del pasillo."
+
+
+def test_the_spanish_threshold_is_calibrated_with_the_spanish_rules(tmp_path: Path) -> None:
+    store = KnowledgeStore(tmp_path)
+    ingest_directory(directory=DEMO_DOCS, practice_slug="riverside", store=store)
+    passages, vectors = store.read_collection("riverside")
+    rows = in_language(passages, Language.ES)
+    retriever = HybridRetriever(
+        [passages[i] for i in rows],
+        np.asarray(vectors, dtype=np.float32)[rows],
+        embedder=default_embedder(),
+        analyzer=SPANISH,
+    )
+    expected = calibrate(retriever, SPANISH_PROBES, spanish_confidence)["threshold"]
+    assert store.load_snapshot("riverside").calibration["threshold_es"] == expected
