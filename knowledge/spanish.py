@@ -176,6 +176,10 @@ SPANISH_SYNONYMS = {
     "minusvalidos": "discapacidad",
     "impedido": "discapacidad",
     "impedidos": "discapacidad",
+    # irregular verbs whose forms share no stem ("traer" / "traiga"); found on a tuned miss
+    "traer": "traiga",
+    "traigo": "traiga",
+    "traemos": "traiga",
     # people
     "doctor": "medico",
     "doctora": "medico",

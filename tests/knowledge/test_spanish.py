@@ -49,6 +49,8 @@ def test_the_english_rules_do_not_join_the_spanish_forms() -> None:
 def test_everyday_spanish_words_reach_the_documents_words() -> None:
     assert "segur" in SPANISH.terms("mi aseguranza")
     assert "estacion" in SPANISH.terms("donde dejo el carro")
+    # An irregular verb: the documents say "traiga", the patient "traer".
+    assert set(SPANISH.terms("que tengo que traer")) & set(SPANISH.terms("Traiga su tarjeta"))
 
 
 def test_each_language_gets_its_own_analyzer() -> None:
