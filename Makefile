@@ -7,6 +7,8 @@ VENV      := .venv
 RASA_VENV := .venv-rasa
 PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
+# What Rasa imports from us (frontdesk.botctl.RASA_PYTHONPATH): channel, NLU components, knowledge.
+RASA_PATH := PYTHONPATH=$(CURDIR)/bot/channels:$(CURDIR)/bot/components:$(CURDIR) RASA_TELEMETRY_ENABLED=false
 BOT       := bot
 # Local commands on a checkout run in development mode unless FRONTDESK_ENV says otherwise
 # (the service itself defaults to production; `make run` always asks for development).
@@ -75,19 +77,19 @@ train: setup ## Train the Rasa model if bot/ changed since the cached one
 	@$(LOCAL_ENV) $(VENV)/bin/frontdesk train
 
 test-stories: train ## Rasa test stories (bot/tests) against the current model
-	@cd var && ../$(RASA) test core --model "$$($(LOCAL_ENV) ../$(VENV)/bin/frontdesk train)" \
+	@cd var && $(RASA_PATH) ../$(RASA) test core --model "$$($(LOCAL_ENV) ../$(VENV)/bin/frontdesk train)" \
 	  --stories ../$(BOT)/tests --out results/stories --fail-on-prediction-errors
 
 nlu-eval: setup-rasa ## NLU 5-fold cross-validation; report in var/results/nlu
 	@mkdir -p var/results
-	@cd var && ../$(RASA) test nlu --config ../$(BOT)/config.yml --nlu ../$(BOT)/data/nlu \
+	@cd var && $(RASA_PATH) ../$(RASA) test nlu --config ../$(BOT)/config.yml --nlu ../$(BOT)/data/nlu \
 	  --cross-validation --folds 5 --out results/nlu
 	@$(PY) scripts/nlu_summary.py var/results/nlu/intent_report.json
 
 nlu-heldout: train ## NLU accuracy on bot/eval's English and Spanish held-out and development sets (never trained on)
 	@mkdir -p var/results
-	@model="$$($(VENV)/bin/frontdesk train)" && cd var && for set in heldout_en dev_en heldout_es dev_es; do \
-	  ../$(RASA) test nlu --model "$$model" --nlu ../$(BOT)/eval/nlu_$${set}.yml \
+	@model="$$($(LOCAL_ENV) $(VENV)/bin/frontdesk train)" && cd var && for set in heldout_en dev_en heldout_es dev_es; do \
+	  $(RASA_PATH) ../$(RASA) test nlu --model "$$model" --nlu ../$(BOT)/eval/nlu_$${set}.yml \
 	    --out results/nlu-$$set > /dev/null 2>&1 || exit 1; \
 	  echo "== $$set set ($(BOT)/eval/nlu_$${set}.yml)"; \
 	  ../$(PY) ../scripts/nlu_summary.py results/nlu-$$set/intent_report.json; \

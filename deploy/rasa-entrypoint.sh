@@ -4,10 +4,12 @@
 # missing (an image built from other bot/ content than it was trained on).
 set -eu
 cd /app/bot
-# credentials.yml names the callback channel kept in channels/ (it keeps each turn's metadata).
-export PYTHONPATH="/app/bot/channels${PYTHONPATH:+:$PYTHONPATH}"
+# credentials.yml names the callback channel kept in channels/ (it keeps each turn's metadata);
+# config.yml names the dense featurizer in components/, which imports /app/knowledge.
+export PYTHONPATH="/app/bot/channels:/app/bot/components:/app${PYTHONPATH:+:$PYTHONPATH}"
 models="${FRONTDESK_RASA_MODELS:-/app/models}"
-hash=$(find config.yml domain data -type f | sort | xargs cat | sha256sum | cut -c1-20)
+hash=$(find config.yml domain data components ../knowledge/embeddings.py -type f \
+  -not -path '*/__pycache__/*' | sort | xargs cat | sha256sum | cut -c1-20)
 model="$models/frontdesk-$hash.tar.gz"
 if [ ! -f "$model" ]; then
   rasa train --config config.yml --domain domain --data data --out "$models" \

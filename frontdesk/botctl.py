@@ -22,23 +22,37 @@ logger = logging.getLogger(__name__)
 BOT_DIR = PROJECT_ROOT / "bot"
 RASA_LOCK = PROJECT_ROOT / "requirements" / "rasa.lock"
 RASA_CHANNELS_DIR = BOT_DIR / "channels"
+RASA_COMPONENTS_DIR = BOT_DIR / "components"
+# What Rasa imports from us: the channel module credentials.yml names, the NLU components
+# config.yml names, and the project root for `knowledge.embeddings` (the dense featurizer).
+RASA_PYTHONPATH = (RASA_CHANNELS_DIR, RASA_COMPONENTS_DIR, PROJECT_ROOT)
 # What the trained model depends on; tests/, endpoints and credentials do not change it.
-TRAINING_INPUTS = ("config.yml", "domain", "data")
+TRAINING_INPUTS = ("config.yml", "domain", "data", "components")
+# Outside bot/: the Rasa environment's locks and the embedding code the featurizer runs.
+TRAINING_DEPENDENCIES = (
+    RASA_LOCK,
+    PROJECT_ROOT / "requirements" / "rasa-extra.lock",
+    PROJECT_ROOT / "knowledge" / "embeddings.py",
+)
 
 
 class RasaSetupError(RuntimeError):
     """The Rasa environment or model is missing and cannot be made."""
 
 
-def bot_content_hash(bot_dir: Path = BOT_DIR, lock: Path = RASA_LOCK) -> str:
+def bot_content_hash(
+    bot_dir: Path = BOT_DIR, dependencies: tuple[Path, ...] = TRAINING_DEPENDENCIES
+) -> str:
     """A digest of everything a trained model depends on."""
     digest = hashlib.sha256()
     files: list[Path] = []
     for entry in TRAINING_INPUTS:
         path = bot_dir / entry
-        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    if lock.exists():
-        files.append(lock)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_source(p)))
+        elif path.exists():
+            files.append(path)
+    files.extend(path for path in dependencies if path.exists())
     for path in files:
         label = path.relative_to(bot_dir).as_posix() if path.is_relative_to(bot_dir) else path.name
         digest.update(label.encode())
@@ -46,6 +60,11 @@ def bot_content_hash(bot_dir: Path = BOT_DIR, lock: Path = RASA_LOCK) -> str:
         digest.update(path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _is_source(path: Path) -> bool:
+    """Whether a file under bot/ is a training input (not Python's bytecode cache)."""
+    return "__pycache__" not in path.parts
 
 
 def model_path(settings: Settings, content_hash: str | None = None) -> Path:
@@ -78,9 +97,8 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
             "FRONTDESK_CALLBACK_URL": f"{base}/internal/rasa/callback",
             "FRONTDESK_INTERNAL_TOKEN": settings.internal_token.get_secret_value(),
             "FRONTDESK_RASA_TRACKER_URL": settings.tracker_store_url,
-            # credentials.yml names a channel module kept there (Rasa imports it).
             "PYTHONPATH": os.pathsep.join(
-                p for p in (str(RASA_CHANNELS_DIR), os.environ.get("PYTHONPATH", "")) if p
+                [*(str(p) for p in RASA_PYTHONPATH), *filter(None, [os.environ.get("PYTHONPATH")])]
             ),
         }
     )

