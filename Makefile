@@ -118,10 +118,14 @@ bench-phi: setup-service ## PHI scrubber: messages/s of the fast path over the e
 bench-insights: setup-service ## Insights page render times with a year of a busy practice (150,000 conversations)
 	@$(PY) bench/insights.py
 
-eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (both document sets, and the demo's Spanish documents)
+eval-kb: setup-service ## Knowledge base: top-1/top-3 accuracy, abstention, p95 latency (both document sets, the demo's Spanish documents, then the held-out questions)
 	@$(PY) scripts/eval_kb.py --compare
 	@$(PY) scripts/eval_kb.py --compare --practice littleoaks
 	@$(PY) scripts/eval_kb.py --language es
+	@echo "== held-out questions (written before the last tuning round, never tuned against)"
+	@$(PY) scripts/eval_kb.py --held-out
+	@$(PY) scripts/eval_kb.py --held-out --practice littleoaks
+	@$(PY) scripts/eval_kb.py --held-out --language es
 
 eval-phi: setup-service ## PHI scrubber: recall per HIPAA class (en, es), non-PHI words kept, messages/s
 	@$(PY) scripts/eval_phi.py
