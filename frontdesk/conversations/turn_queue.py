@@ -169,17 +169,22 @@ def finish_turn(
     Only the claim that made attempt `attempt` may end it (`held`); False, and nothing
     written, when that claim was lost or staff ended the turn meanwhile.
     """
-    turn = session.scalar(select(PatientTurn).where(held(turn_id, attempt)).with_for_update())
-    if turn is None:
+    # One UPDATE whose WHERE is the fence: on PostgreSQL it waits for a concurrent holder's
+    # row lock and then checks `held` again on the row as that one left it.
+    ended = session.execute(
+        update(PatientTurn)
+        .where(held(turn_id, attempt))
+        .values(state=state, finished_at=now, lease_until=None)
+        .returning(PatientTurn.message_id)
+    ).first()
+    if ended is None:
         return False
-    turn.state = state
-    turn.finished_at = now
-    turn.lease_until = None
-    if state in (TurnState.SENT, TurnState.ANSWERED) and turn.message_id is not None:
-        message = session.get(Message, turn.message_id)
-        if message is not None and message.forwarded_at is None:
-            message.forwarded_at = now
-    session.flush()
+    if state in (TurnState.SENT, TurnState.ANSWERED) and ended.message_id is not None:
+        session.execute(
+            update(Message)
+            .where(Message.id == ended.message_id, Message.forwarded_at.is_(None))
+            .values(forwarded_at=now)
+        )
     return True
 
 
