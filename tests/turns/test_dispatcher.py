@@ -162,11 +162,17 @@ def wait_until_done(engine: Engine, timeout: float = 10.0) -> list[PatientTurn]:
 
 
 def wait_for_attempt(engine: Engine, timeout: float = 10.0) -> None:
-    """Return once the dispatcher has tried the (only) turn."""
+    """Return once the dispatcher has tried the (only) turn and put it back in the queue.
+
+    Not as soon as the claim is committed: the failed send's requeue (and its "one moment")
+    may still be on its way, and a test that moves the clock then lets another worker take
+    the turn over from under it (seen on a loaded machine).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with Session(engine) as db:
-            if db.scalar(select(PatientTurn.attempts)):
+            turn = db.scalars(select(PatientTurn)).one_or_none()
+            if turn is not None and turn.attempts and turn.state is TurnState.QUEUED:
                 return
         time.sleep(0.02)
     raise AssertionError("the turn was never tried")
