@@ -17,7 +17,9 @@ machine is shared: other work running at the same time lowers every figure.
 Each web chat socket connects from its own loopback address (127.0.0.N), because the service
 limits open sockets and new conversations per client address.
 
-Usage: .venv/bin/python bench/turns.py [--conversations 20] [--rounds 2]
+Usage: .venv/bin/python bench/turns.py [--conversations 20] [--rounds 2] [--turn-workers N]
+(`--turn-workers` sets FRONTDESK_TURN_WORKERS, how many turns the service has with Rasa at
+once; by default the service's own default.)
 """
 
 from __future__ import annotations
@@ -240,9 +242,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--turn-workers", type=int, default=None)
     args = parser.parse_args()
     service, direct = Phase("service"), Phase("direct")
-    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as stack:
+    extra_env = {"FRONTDESK_TURN_WORKERS": str(args.turn_workers)} if args.turn_workers else {}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(Path(tmp), extra_env=extra_env) as stack,
+    ):
         run_phase(stack, Phase("warm-up"), direct_conversation, 2, 99)  # TensorFlow graphs
         load = LoadSampler()
         for round_ in range(args.rounds):
@@ -253,7 +260,8 @@ def main() -> None:
         samples = load.stop()
     print(
         f"\n{args.conversations} concurrent conversations x {len(TURNS)} everyday turns, "
-        f"{args.rounds} rounds per path, {os.cpu_count()} CPUs"
+        f"{args.rounds} rounds per path, {os.cpu_count()} CPUs, "
+        f"turn workers {args.turn_workers or 'default'}"
     )
     report(service)
     report(direct)

@@ -55,7 +55,10 @@ class TurnDispatcher:
         # Longer than a whole send, renewed meanwhile: a live send is never taken over.
         self._lease = timedelta(seconds=2 * timeout + 5)
         self._renew_every = max(0.05, timeout / 2)
-        self._wakeup = asyncio.Event()
+        # Idle workers, each waiting on its own future: a wake-up starts one of them, not all
+        # (the others' claims would find nothing and still take the write lock on SQLite).
+        self._idle: list[asyncio.Future[None]] = []
+        self._wakes = 0  # wake-ups so far; a claim that overlapped one looks again at once
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -81,10 +84,20 @@ class TurnDispatcher:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._wakeup.set)
+        loop.call_soon_threadsafe(self._wake_one)
+
+    def _wake_one(self) -> None:
+        self._wakes += 1
+        while self._idle:
+            waiter = self._idle.pop()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            wakes = self._wakes
             try:
                 handled = await self.dispatch_one()
             except asyncio.CancelledError:
@@ -92,11 +105,18 @@ class TurnDispatcher:
             except Exception as exc:  # a database hiccup must not end the worker
                 logger.error("turn dispatch failed: %s", type(exc).__name__)
                 handled = False
-            if handled:
+            # A turn queued while this worker looked may have committed after its claim's
+            # query: with no idle worker to start, that wake-up is this worker's to take.
+            if handled or self._wakes != wakes:
                 continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._idle.append(waiter)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter, self._poll)
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._idle.remove(waiter)
 
     async def dispatch_one(self) -> bool:
         """Claim one due turn and see it through; False when none was due."""

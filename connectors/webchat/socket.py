@@ -316,12 +316,19 @@ async def _handle_message(
                 client_id=client_id,
             )
             language = conversation.language if conversation.language != before else None
-            # A resend of a message already queued is only acknowledged.
-            if conversation.owner is not Owner.BOT or turn_queue.has_turn(
-                session=db, message_id=message.id
+            # A resend of a message already queued is only acknowledged (a message stored
+            # just now has no turn yet: no need to look).
+            if conversation.owner is not Owner.BOT or (
+                not created and turn_queue.has_turn(session=db, message_id=message.id)
             ):
                 return created, False, None, language
-            offered = conversations.offered_payloads(session=db, conversation=conversation)
+            # Only a button's payload is checked against what the bot offered; typed words
+            # never pass as one, so they need not read the recent messages.
+            offered = (
+                conversations.offered_payloads(session=db, conversation=conversation)
+                if payload is not None
+                else set()
+            )
             bot_text = bot_turn_text(text, payload, offered=offered)
             reply_in = conversations.reply_language(session=db, conversation=conversation)
             line = safety_line(text, bot_text, reply_in.value)

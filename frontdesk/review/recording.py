@@ -98,6 +98,38 @@ def store_turn(
     return row
 
 
+def store_new_turns(
+    *,
+    session: Session,
+    public_id: str,
+    turns: list[ParsedTurn],
+    scrub: Callable[[str], str],
+    threshold: float,
+) -> list[NluTurn]:
+    """Store the turns not recorded yet (`store_turn`), oldest first, in one transaction.
+
+    A tracker holds every turn of the conversation, so all but the newest are usually
+    recorded already: one lookup finds those, instead of a transaction per turn.
+    """
+    stored_ids = {turn.message_id[:64] for turn in turns}
+    known = set(
+        session.scalars(
+            select(NluTurn.rasa_message_id).where(NluTurn.rasa_message_id.in_(stored_ids))
+        )
+    )
+    rows = []
+    for turn in turns:
+        if turn.message_id[:64] in known:
+            continue
+        row = store_turn(
+            session=session, public_id=public_id, turn=turn, scrub=scrub, threshold=threshold
+        )
+        if row is not None:
+            rows.append(row)
+            known.add(row.rasa_message_id)
+    return rows
+
+
 def fast_scrub(text: str) -> str:
     """`text` through the process-wide fast PHI scrubber."""
     # Imported on first use: presidio takes a second to load, which start-up need not pay.
@@ -137,17 +169,17 @@ class ReviewRecorder:
             # have written again, and a record keyed on "the latest" would skip a turn.
             turns = await self._reader.turns(public_id)
             async with self._storing:  # one writer: two records never race on one turn
-                for turn in turns:
-                    await run_in_threadpool(self._store, public_id, turn)
+                if turns:
+                    await run_in_threadpool(self._store, public_id, turns)
         except Exception:  # a lost record must never surface in the patient's turn
             logger.exception("recording an NLU turn failed")
 
-    def _store(self, public_id: str, turn: ParsedTurn) -> None:
+    def _store(self, public_id: str, turns: list[ParsedTurn]) -> None:
         with session_scope(self._sessions) as session:
-            store_turn(
+            store_new_turns(
                 session=session,
                 public_id=public_id,
-                turn=turn,
+                turns=turns,
                 scrub=self._scrub,
                 threshold=self._threshold,
             )

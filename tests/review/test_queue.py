@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from frontdesk.audit.models import AuditEvent
 from frontdesk.auth.models import StaffRole
 from frontdesk.review.models import NluTurn, ReviewItem, ReviewReason, ReviewStatus
-from frontdesk.review.recording import fast_scrub, store_turn
+from frontdesk.review.recording import fast_scrub, store_new_turns, store_turn
 from frontdesk.review.tracker import ParsedTurn
 from tests.auth.support import Console
 from tests.doubles import ScriptedBot
@@ -193,3 +193,54 @@ def test_text_rasa_holds_is_scrubbed_again_and_a_request_for_a_person_flags_the_
         assert again is None  # one row per Rasa message id
         flagged = session.scalar(select(ReviewItem).where(ReviewItem.nlu_turn_id == first.id))
         assert flagged is not None and flagged.reason is ReviewReason.CORRECTED
+
+
+def test_a_tracker_read_again_stores_only_its_new_turns_in_one_go(
+    review: tuple[Console, ScriptedBot],
+) -> None:
+    console, bot = review
+    chat(console, "hi there")
+    (recorded,) = wait_for_turns(console, 1)
+    public_id = bot.turns[0][0]
+    seen = ParsedTurn(
+        message_id=recorded.rasa_message_id,
+        text="hi there",
+        intent="greet",
+        confidence=0.9,
+        model_id="fake-model",
+        actions_after=("utter_greet",),
+    )
+    new = [
+        ParsedTurn(
+            message_id=f"later-{n}",
+            text=text,
+            intent=intent,
+            confidence=confidence,
+            model_id="fake-model",
+            actions_after=(),
+        )
+        for n, (text, intent, confidence) in enumerate(
+            [("blorp", "nlu_fallback", 0.21), ("I want to book", "book_appointment", 0.97)]
+        )
+    ]
+    with console.db() as session:
+        rows = store_new_turns(
+            session=session,
+            public_id=public_id,
+            turns=[seen, *new],
+            scrub=fast_scrub,
+            threshold=0.5,
+        )
+        assert [row.rasa_message_id for row in rows] == ["later-0", "later-1"]
+        again = store_new_turns(
+            session=session,
+            public_id=public_id,
+            turns=[seen, *new],
+            scrub=fast_scrub,
+            threshold=0.5,
+        )
+        assert again == []
+        queued = session.scalars(
+            select(ReviewItem.reason).join(NluTurn).where(NluTurn.rasa_message_id.like("later-%"))
+        )
+        assert list(queued) == [ReviewReason.FALLBACK]

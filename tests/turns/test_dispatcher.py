@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,6 +33,7 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.db import make_session_factory, session_scope
 from frontdesk.demo import seed_demo
+from frontdesk.runtime import Services
 from frontdesk.settings import Settings
 from tests.conftest import AT_NOW, NOW
 from tests.doubles import FlakyBot, ScriptedBot
@@ -160,11 +162,17 @@ def wait_until_done(engine: Engine, timeout: float = 10.0) -> list[PatientTurn]:
 
 
 def wait_for_attempt(engine: Engine, timeout: float = 10.0) -> None:
-    """Return once the dispatcher has tried the (only) turn."""
+    """Return once the dispatcher has tried the (only) turn and put it back in the queue.
+
+    Not as soon as the claim is committed: the failed send's requeue (and its "one moment")
+    may still be on its way, and a test that moves the clock then lets another worker take
+    the turn over from under it (seen on a loaded machine).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with Session(engine) as db:
-            if db.scalar(select(PatientTurn.attempts)):
+            turn = db.scalars(select(PatientTurn)).one_or_none()
+            if turn is not None and turn.attempts and turn.state is TurnState.QUEUED:
                 return
         time.sleep(0.02)
     raise AssertionError("the turn was never tried")
@@ -260,3 +268,51 @@ def test_a_turn_unanswered_past_the_limit_goes_to_the_staff_queue(
     assert item.conversation_id == conversation.public_id
     assert item.reason == "The assistant did not answer"
     assert bot_texts(sqlite_engine) == [WAITING_NOTICE, UNANSWERED_NOTICE]
+
+
+class CountingDispatcher(dispatcher.TurnDispatcher):
+    """A dispatcher whose claims find nothing; counts them, and can queue a turn mid-claim."""
+
+    def __init__(self, workers: int) -> None:
+        settings = SimpleNamespace(rasa_timeout_seconds=1.0)
+        super().__init__(
+            cast(Services, SimpleNamespace(settings=settings)), workers=workers, poll_seconds=60.0
+        )
+        self.claims = 0
+        self.queue_during_claim = 0  # this many claims see a turn queued while they look
+
+    async def dispatch_one(self) -> bool:
+        self.claims += 1
+        if self.queue_during_claim:
+            self.queue_during_claim -= 1
+            self.wake()  # a turn committed after the claim's query read the queue ...
+        await asyncio.sleep(0.01)  # ... and before the claim's thread came back
+        return False
+
+
+def test_a_queued_turn_wakes_one_idle_worker_not_all() -> None:
+    async def scenario() -> tuple[int, int]:
+        workers = CountingDispatcher(workers=4)
+        workers.start()
+        await asyncio.sleep(0.1)  # every worker looked once and waits
+        before = workers.claims
+        workers.wake()
+        await asyncio.sleep(0.1)
+        after = workers.claims
+        await workers.stop()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert (before, after) == (4, 5)
+
+
+def test_a_turn_queued_during_an_empty_claim_is_looked_for_at_once() -> None:
+    async def scenario() -> int:
+        worker = CountingDispatcher(workers=1)
+        worker.queue_during_claim = 1
+        worker.start()
+        await asyncio.sleep(0.2)  # far less than the 60 s poll
+        await worker.stop()
+        return worker.claims
+
+    assert asyncio.run(scenario()) == 2
