@@ -146,7 +146,7 @@ def test_rasa_stalling_past_the_client_timeout_then_recovering(
             f"{sum(notices.values())} times)"
         )
     )
-    assert "timed out" in processes.log(), "no send timed out: the scenario tested nothing"
+    assert processes.logged("timed out"), "no send timed out: the scenario tested nothing"
     assert counts.all_once, counts
     assert received == len(texts), "a turn Rasa had was sent again"
     assert max(notices.values()) <= 1, notices
@@ -191,7 +191,11 @@ def test_sigkill_of_rasa_mid_conversation(
             f"webhooks for {len(texts)} texts; 'one moment' sent {sum(notices.values())} times)"
         )
     )
-    assert "rasa not reachable" in processes.log(), "no turn waited for Rasa: tested nothing"
+    # Rasa down when a turn was sent, or when a retry first read the tracker for it.
+    waited = processes.logged("rasa not reachable") or processes.logged(
+        "rasa tracker read failed: ConnectError"
+    )
+    assert waited, "no turn waited for Rasa: tested nothing"
     assert counts.all_once, counts
     assert max(notices.values()) <= 1, notices
     assert _turn_states(sqlite_engine) <= {TurnState.ANSWERED, TurnState.SENT}
@@ -318,7 +322,7 @@ def test_rasa_slower_than_two_client_timeouts_answers_the_patient_once(
         f"the stalled turn {tracker[texts[0].body]} times; 'one moment' sent "
         f"{_notices(twilio, phone)} times)"
     )
-    assert "timed out" in processes.log()
+    assert processes.logged("timed out")
     assert answers == [1] * len(texts), twilio.bodies_to(phone)
     assert _notices(twilio, phone) <= 1
     assert tracker[texts[1].body] == 1

@@ -156,6 +156,14 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     _kill(process)
 
+    def logged(self, text: str) -> bool:
+        """Whether either process ever logged `text` (the whole files, not `log`'s tails)."""
+        return any(
+            text in path.read_text(errors="replace")
+            for name in ("service.log", "rasa-standin.log")
+            if (path := self.tmp_path / name).exists()
+        )
+
     def log(self) -> str:
         """Both processes' logs, for a failing assertion."""
         parts = []
