@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     )
     rasa_timeout_seconds: float = 30.0
     turn_workers: int = Field(
-        default=16, ge=1, le=64, description="Patient turns handed to Rasa at once (dispatcher)"
+        default=4, ge=1, le=64, description="Patient turns handed to Rasa at once (dispatcher)"
     )
     turn_retry_base_seconds: float = Field(
         default=1.0, gt=0, description="First retry of a turn Rasa did not take; doubles, to 30 s"
